@@ -1,0 +1,3 @@
+from edgegap.cli import main
+
+main()

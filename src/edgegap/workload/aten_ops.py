@@ -1,0 +1,222 @@
+"""The registry of per-operator formulas for PyTorch, keyed by aten operator.
+
+Adding an operator is one decorated function of shapes (tensors arrive as `torch.Size`):
+
+    @register(aten.my_op)
+    def _my_op(args, kwargs, out):
+        return formulas.elementwise("activation", "relu", out)
+
+Operators missing from the registry are still recorded (with their bytes) and listed in
+`Workload.uncounted_ops`, so nothing is silently counted as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+
+from edgegap.workload import formulas
+from edgegap.workload.formulas import OpCount
+
+aten = torch.ops.aten
+Shape = Sequence[int]
+Formula = Callable[[tuple[Any, ...], dict[str, Any], Shape], OpCount]
+
+ATEN_FORMULAS: dict[Any, Formula] = {}
+
+
+def register(*ops: Any) -> Callable[[Formula], Formula]:
+    """Register `formula` for every overload of each aten operator packet in `ops`."""
+
+    def decorator(formula: Formula) -> Formula:
+        for op in ops:
+            ATEN_FORMULAS[op] = formula
+        return formula
+
+    return decorator
+
+
+def register_elementwise(kind: str, operations: dict[str, Sequence[Any]]) -> None:
+    """Register element-wise operators whose cost is `ELEMENT_FLOPS[name]` per output element."""
+    for operation, ops in operations.items():
+
+        def formula(
+            args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape, operation: str = operation
+        ) -> OpCount:
+            return formulas.elementwise(kind, operation, out)
+
+        register(*ops)(formula)
+
+
+# Operators that allocate, alias or reinterpret memory without computing: never recorded.
+# (Every operator whose schema says it returns a view is skipped as well.)
+IGNORED: frozenset[Any] = frozenset(
+    {
+        aten.empty, aten.empty_like, aten.empty_strided, aten.zeros, aten.zeros_like,
+        aten.ones, aten.ones_like, aten.full, aten.full_like, aten.new_zeros, aten.new_empty,
+        aten.new_ones, aten.new_full, aten.scalar_tensor, aten.arange, aten.lift_fresh,
+        aten.detach, aten._local_scalar_dense, aten._unsafe_view, aten.as_strided_, aten.resize_,
+    }
+)  # fmt: skip
+
+
+@register(aten.convolution, aten._convolution)
+def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    x, w, bias, _stride, _padding, _dilation, transposed, _output_padding, groups = args[:9]
+    return formulas.conv(x, w, out, groups=groups, transposed=transposed, bias=bias is not None)
+
+
+@register(aten.mm, aten.bmm)
+def _mm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.matmul(args[0], args[1], out)
+
+
+@register(aten.addmm, aten.baddbmm)
+def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.matmul(args[1], args[2], out, bias=True)
+
+
+@register(
+    aten._scaled_dot_product_flash_attention,
+    aten._scaled_dot_product_flash_attention_for_cpu,
+    aten._scaled_dot_product_efficient_attention,
+    aten._scaled_dot_product_cudnn_attention,
+    aten._scaled_dot_product_fused_attention_overrideable,
+)
+def _attention(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.attention(args[0], args[1], args[2])
+
+
+@register(
+    aten.max_pool1d, aten.max_pool2d, aten.max_pool3d,
+    aten.max_pool2d_with_indices, aten.max_pool3d_with_indices,
+)  # fmt: skip
+def _max_pool(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.pool(args[0], out, kernel=args[1], average=False)
+
+
+@register(aten.avg_pool1d, aten.avg_pool2d, aten.avg_pool3d)
+def _avg_pool(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.pool(args[0], out, kernel=args[1], average=True)
+
+
+@register(
+    aten.adaptive_avg_pool1d, aten.adaptive_avg_pool2d, aten.adaptive_avg_pool3d,
+    aten._adaptive_avg_pool2d, aten._adaptive_avg_pool3d,
+)  # fmt: skip
+def _adaptive_avg_pool(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.pool(args[0], out, kernel=None, average=True)
+
+
+@register(aten.adaptive_max_pool1d, aten.adaptive_max_pool2d, aten.adaptive_max_pool3d)
+def _adaptive_max_pool(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.pool(args[0], out, kernel=None, average=False)
+
+
+@register(aten.sum, aten.amax, aten.amin)
+def _sum(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.reduction(args[0], out)
+
+
+@register(aten.mean)
+def _mean(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.reduction(args[0], out, per_output=1)
+
+
+@register(aten.linalg_vector_norm)
+def _vector_norm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.reduction(args[0], out, per_input=2, per_output=1)  # square, add; sqrt
+
+
+@register(aten.gelu, aten.gelu_)
+def _gelu(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    approximate = kwargs.get("approximate", args[1] if len(args) > 1 else "none")
+    return formulas.elementwise("activation", "gelu_tanh" if approximate == "tanh" else "gelu", out)
+
+
+_UPSAMPLE_MODES = {
+    aten.upsample_nearest1d: "nearest", aten.upsample_nearest2d: "nearest",
+    aten.upsample_nearest3d: "nearest", aten._upsample_nearest_exact1d: "nearest",
+    aten._upsample_nearest_exact2d: "nearest", aten._upsample_nearest_exact3d: "nearest",
+    aten.upsample_linear1d: "linear", aten.upsample_bilinear2d: "bilinear",
+    aten._upsample_bilinear2d_aa: "bilinear", aten.upsample_trilinear3d: "trilinear",
+    aten.upsample_bicubic2d: "bicubic", aten._upsample_bicubic2d_aa: "bicubic",
+}  # fmt: skip
+
+for _op, _mode in _UPSAMPLE_MODES.items():
+
+    def _upsample(
+        args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape, mode: str = _mode
+    ) -> OpCount:
+        return formulas.upsample(out, mode)
+
+    register(_op)(_upsample)
+
+
+@register(aten.embedding, aten._embedding_bag)
+def _embedding(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return OpCount("embedding")
+
+
+register_elementwise(
+    "activation",
+    {
+        "relu": [aten.relu, aten.relu_, aten.threshold, aten.threshold_],
+        "clamp": [aten.clamp, aten.clamp_, aten.clamp_min, aten.clamp_min_, aten.clamp_max,
+                  aten.clamp_max_],
+        "hardtanh": [aten.hardtanh, aten.hardtanh_],
+        "tanh": [aten.tanh, aten.tanh_],
+        "leaky_relu": [aten.leaky_relu, aten.leaky_relu_, aten._prelu_kernel],
+        "elu": [aten.elu, aten.elu_],
+        "softplus": [aten.softplus],
+        "hardsigmoid": [aten.hardsigmoid, aten.hardsigmoid_],
+        "sigmoid": [aten.sigmoid, aten.sigmoid_],
+        "hardswish": [aten.hardswish, aten.hardswish_],
+        "silu": [aten.silu, aten.silu_],
+        "mish": [aten.mish, aten.mish_],
+    },
+)  # fmt: skip
+register_elementwise(
+    "elementwise",
+    {
+        "add": [aten.add, aten.add_],
+        "sub": [aten.sub, aten.sub_, aten.rsub],
+        "mul": [aten.mul, aten.mul_],
+        "div": [aten.div, aten.div_],
+        "neg": [aten.neg, aten.neg_],
+        "abs": [aten.abs, aten.abs_],
+        "pow": [aten.pow, aten.pow_],
+        "exp": [aten.exp, aten.exp_],
+        "log": [aten.log, aten.log_],
+        "sqrt": [aten.sqrt, aten.sqrt_],
+        "rsqrt": [aten.rsqrt, aten.rsqrt_],
+        "reciprocal": [aten.reciprocal, aten.reciprocal_],
+        "erf": [aten.erf, aten.erf_],
+        "maximum": [aten.maximum],
+        "minimum": [aten.minimum],
+        "where": [aten.where],
+        "compare": [aten.eq, aten.ne, aten.lt, aten.le, aten.gt, aten.ge],
+        "masked_fill": [aten.masked_fill, aten.masked_fill_],
+    },
+)  # fmt: skip
+register_elementwise(
+    "norm",
+    {
+        "batch_norm": [aten.native_batch_norm, aten._native_batch_norm_legit,
+                       aten._native_batch_norm_legit_no_training],
+        "layer_norm": [aten.native_layer_norm, aten.native_group_norm],
+    },
+)  # fmt: skip
+register_elementwise("softmax", {"softmax": [aten._softmax, aten._log_softmax, aten._safe_softmax]})
+register_elementwise(
+    "movement",
+    {
+        "move": [aten.cat, aten.stack, aten.clone, aten._to_copy, aten.copy_, aten.copy,
+                 aten.constant_pad_nd, aten.reflection_pad1d, aten.reflection_pad2d,
+                 aten.replication_pad1d, aten.replication_pad2d, aten.roll, aten.flip,
+                 aten.repeat, aten.index, aten._unsafe_index, aten.index_select, aten.gather,
+                 aten.fill_, aten.zero_],
+    },
+)  # fmt: skip

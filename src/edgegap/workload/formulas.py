@@ -1,0 +1,134 @@
+"""Counting formulas on shapes: the one place each rule of arithmetic lives.
+
+Both the PyTorch tracer (keyed by aten operator) and the ONNX reader (keyed by ONNX op
+type) call these functions, so a convolution is counted the same way wherever it comes from.
+
+Conventions (docs/counting.md):
+- MACs are the multiply-accumulates of convolution, matrix products and attention, counted
+  exactly as torchvision's published `_ops`: batch x weight elements x output positions for a
+  convolution, m x k x n per matrix product. Nothing else has MACs.
+- FLOPs = 2 x MACs + one FLOP per elementary arithmetic or transcendental function applied to
+  one element (bias adds, normalisation, activations, softmax, element-wise arithmetic,
+  pooling windows, interpolation taps). The per-element costs are in `ELEMENT_FLOPS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edgegap.workload.layer import Gemm
+
+Shape = Sequence[int]
+
+# FLOPs per output element for element-wise work, by canonical operation name.
+# fmt: off
+ELEMENT_FLOPS: dict[str, int] = {
+    # arithmetic and comparisons: one operation
+    "add": 1, "sub": 1, "mul": 1, "div": 1, "neg": 1, "abs": 1, "pow": 1,
+    "maximum": 1, "minimum": 1, "where": 1, "compare": 1, "masked_fill": 1,
+    "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "reciprocal": 1, "erf": 1,
+    # activations, written out as their elementary operations
+    "relu": 1, "clamp": 1, "hardtanh": 1, "tanh": 1,
+    "leaky_relu": 2,                    # mul, max
+    "elu": 3, "softplus": 3,            # exp, add or sub, mul or log
+    "hardsigmoid": 3,                   # add 3, clamp, div 6
+    "sigmoid": 4, "hardswish": 4,       # neg, exp, add, div | hardsigmoid, mul
+    "silu": 5, "mish": 5,               # sigmoid, mul | softplus, tanh, mul
+    "gelu": 5,                          # x/2 (1 + erf(x / sqrt 2))
+    "gelu_tanh": 9,                     # x^3, scale, add, scale, tanh, add, mul, mul 0.5
+    # normalisation (inference): batch norm folds to a per-channel scale and shift
+    "batch_norm": 2,
+    "layer_norm": 7,                    # mean, centre, square, accumulate, normalise, affine (2)
+    "softmax": 5,                       # max, subtract, exp, sum, divide
+    # interpolation taps per output element
+    "nearest": 0, "linear": 3, "bilinear": 9, "bicubic": 31, "trilinear": 21,
+    # data movement: copies, gathers, padding
+    "move": 0,
+}
+# fmt: on
+
+
+@dataclass(frozen=True)
+class OpCount:
+    """What one operator does: its kind, MACs, FLOPs and matrix form (if it has one)."""
+
+    kind: str
+    macs: int = 0
+    flops: int = 0
+    gemms: tuple[Gemm, ...] = ()
+
+
+def numel(shape: Shape) -> int:
+    return math.prod(shape)
+
+
+def elementwise(kind: str, operation: str, out: Shape) -> OpCount:
+    return OpCount(kind, flops=ELEMENT_FLOPS[operation] * numel(out))
+
+
+def conv(x: Shape, w: Shape, out: Shape, groups: int, transposed: bool, bias: bool) -> OpCount:
+    """Convolution of any dimensionality, grouped, depthwise, dilated or transposed.
+
+    A forward convolution with weight (Cout, Cin/g, *k) is g GEMMs of
+    (batch*output positions) x (Cin/g * k) x (Cout/g); a transposed one, with weight
+    (Cin, Cout/g, *k), scatters each input position: g GEMMs of
+    (batch*input positions) x (Cin/g) x (Cout/g * k). Dilation and stride only change `out`.
+    """
+    batch = x[0]
+    kernel = numel(w[2:])
+    if transposed:
+        gemm = Gemm(groups, batch * numel(x[2:]), w[0] // groups, w[1] * kernel)
+    else:
+        gemm = Gemm(groups, batch * numel(out[2:]), w[1] * kernel, w[0] // groups)
+    bias_flops = numel(out) if bias else 0
+    return OpCount("conv", gemm.macs, 2 * gemm.macs + bias_flops, (gemm,))
+
+
+def matmul(a: Shape, b: Shape, out: Shape, bias: bool = False) -> OpCount:
+    """Matrix product with numpy broadcasting of batch dimensions; 1-D operands allowed."""
+    m = a[-2] if len(a) > 1 else 1
+    k = a[-1]
+    n = b[-1] if len(b) > 1 else 1
+    groups = numel(out) // (m * n) if m * n else 0
+    gemm = Gemm(groups, m, k, n)
+    bias_flops = numel(out) if bias else 0
+    return OpCount("matmul", gemm.macs, 2 * gemm.macs + bias_flops, (gemm,))
+
+
+def attention(q: Shape, k: Shape, v: Shape) -> OpCount:
+    """Scaled dot-product attention: scores Q K^T, softmax, then scores @ V.
+
+    q (..., L, E), k (..., S, E), v (..., S, Ev): MACs = heads x L x S x (E + Ev), the two
+    matrix products torchvision counts; FLOPs add the scaling and the softmax on L x S scores.
+    """
+    heads = numel(q[:-2])
+    length, embed = q[-2], q[-1]
+    source = k[-2]
+    scores = Gemm(heads, length, embed, source)
+    weighted = Gemm(heads, length, source, v[-1])
+    score_elements = heads * length * source
+    macs = scores.macs + weighted.macs
+    flops = 2 * macs + (ELEMENT_FLOPS["mul"] + ELEMENT_FLOPS["softmax"]) * score_elements
+    return OpCount("attention", macs, flops, (scores, weighted))
+
+
+def pool(x: Shape, out: Shape, kernel: Shape | None, average: bool) -> OpCount:
+    """Pooling: one comparison or add per window element, plus a divide for averages.
+
+    `kernel=None` means adaptive pooling, whose windows tile the input.
+    """
+    outputs = numel(out)
+    window_work = numel(x) if kernel is None else outputs * numel(kernel)
+    return OpCount("pool", flops=window_work + (outputs if average else 0))
+
+
+def reduction(x: Shape, out: Shape, per_input: int = 1, per_output: int = 0) -> OpCount:
+    """A reduction over some dimensions: `per_input` FLOPs per input element (1 for a sum or
+    max), `per_output` per result (the divide of a mean, the square root of a norm)."""
+    return OpCount("reduction", flops=per_input * numel(x) + per_output * numel(out))
+
+
+def upsample(out: Shape, mode: str) -> OpCount:
+    return OpCount("upsample", flops=ELEMENT_FLOPS[mode] * numel(out))

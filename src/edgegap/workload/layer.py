@@ -1,0 +1,161 @@
+"""The workload record: the data model every later stage (cost, compression, report) consumes.
+
+Counts are stored as element counts and bit-widths; bytes are derived from them, so a
+compression step that changes a bit-width changes every byte figure consistently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
+from typing import Any
+
+import pandas as pd
+
+Shape = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """`groups` independent matrix products (m x k) @ (k x n): the form a MAC array maps."""
+
+    groups: int
+    m: int
+    k: int
+    n: int
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.m * self.k * self.n
+
+
+def bits_to_bytes(elements: int, bits: int) -> int:
+    return math.ceil(elements * bits / 8)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One counted operator call, attributed to the `nn.Module` (or ONNX node) that issued it."""
+
+    index: int
+    name: str
+    op: str
+    kind: str
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    macs: int
+    flops: int
+    params: int
+    weight_elements: int
+    input_elements: int
+    output_elements: int
+    weight_bits: int = 32
+    activation_bits: int = 32
+    weight_density: float = 1.0
+    activation_density: float = 1.0
+    gemms: tuple[Gemm, ...] = ()
+
+    @property
+    def weight_bytes(self) -> int:
+        return bits_to_bytes(self.weight_elements, self.weight_bits)
+
+    @property
+    def input_bytes(self) -> int:
+        return bits_to_bytes(self.input_elements, self.activation_bits)
+
+    @property
+    def output_bytes(self) -> int:
+        return bits_to_bytes(self.output_elements, self.activation_bits)
+
+    @property
+    def min_traffic_bytes(self) -> int:
+        """Weights, inputs and outputs each moved exactly once: no re-fetch, no spill."""
+        return self.weight_bytes + self.input_bytes + self.output_bytes
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per byte of minimum traffic: the roofline's x axis."""
+        traffic = self.min_traffic_bytes
+        return self.flops / traffic if traffic else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["input_shapes"] = [list(s) for s in self.input_shapes]
+        record["output_shape"] = list(self.output_shape)
+        record["gemms"] = [asdict(g) for g in self.gemms]
+        for derived in ("weight_bytes", "input_bytes", "output_bytes", "min_traffic_bytes"):
+            record[derived] = getattr(self, derived)
+        record["arithmetic_intensity"] = self.arithmetic_intensity
+        return record
+
+
+@dataclass(frozen=True)
+class Totals:
+    macs: int
+    flops: int
+    params: int
+    weight_bytes: int
+    activation_bytes: int
+    peak_activation_bytes: int
+    min_traffic_bytes: int
+    unused_params: int
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        return self.flops / self.min_traffic_bytes if self.min_traffic_bytes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "arithmetic_intensity": self.arithmetic_intensity}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A model's demand: its counted layers plus what only the whole trace can tell.
+
+    `activation_bytes` in the totals is every layer output written once; the peak is the
+    largest set of activations alive at one moment of the traced forward pass.
+    `unused_params` are parameters the model holds but inference never reads (an auxiliary
+    classifier, for one): stored, but not part of the demand.
+    """
+
+    model: str
+    input_shape: Shape
+    layers: tuple[Layer, ...]
+    peak_activation_bytes: int
+    unused_params: int = 0
+    uncounted_ops: dict[str, int] = field(default_factory=dict)
+
+    @cached_property
+    def totals(self) -> Totals:
+        return Totals(
+            macs=sum(layer.macs for layer in self.layers),
+            flops=sum(layer.flops for layer in self.layers),
+            params=sum(layer.params for layer in self.layers),
+            weight_bytes=sum(layer.weight_bytes for layer in self.layers),
+            activation_bytes=sum(layer.output_bytes for layer in self.layers),
+            peak_activation_bytes=self.peak_activation_bytes,
+            min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),
+            unused_params=self.unused_params,
+        )
+
+    def to_dict(self, per_layer: bool = True) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "model": self.model,
+            "input_shape": list(self.input_shape),
+            "totals": self.totals.to_dict(),
+        }
+        if per_layer:
+            record["layers"] = [layer.to_dict() for layer in self.layers]
+        if self.uncounted_ops:
+            record["uncounted_ops"] = dict(self.uncounted_ops)
+        return record
+
+    def to_json(self, per_layer: bool = True, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(per_layer), indent=indent)
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One row per layer, derived byte columns included."""
+        rows = [layer.to_dict() for layer in self.layers]
+        return pd.DataFrame(rows).set_index("index") if rows else pd.DataFrame()

@@ -1,0 +1,135 @@
+"""`profile`: any model (a module, a torchvision name, `module:callable`, an ONNX file) to a
+Workload."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from edgegap.errors import UserError
+from edgegap.workload import zoo
+from edgegap.workload.layer import Workload
+from edgegap.workload.tracer import trace
+
+DTYPE_BITS = {
+    "float32": 32, "fp32": 32, "float16": 16, "fp16": 16, "bfloat16": 16, "bf16": 16,
+    "int8": 8, "int4": 4, "int2": 2, "binary": 1,
+}  # fmt: skip
+
+
+def dtype_to_bits(dtype: str | None) -> int | None:
+    if dtype is None:
+        return None
+    if dtype not in DTYPE_BITS:
+        raise UserError(f"unknown dtype '{dtype}': use one of {', '.join(DTYPE_BITS)}")
+    return DTYPE_BITS[dtype]
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """'1,3,224,224' -> (1, 3, 224, 224); every dimension a positive integer."""
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise UserError(
+            f"malformed input shape '{text}': give positive integers separated by commas, "
+            "e.g. 1,3,224,224"
+        ) from None
+    check_shape(shape)
+    return shape
+
+
+def check_shape(shape: Sequence[int]) -> None:
+    if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
+        raise UserError(
+            f"impossible input shape {tuple(shape)}: every dimension must be a positive "
+            "integer, e.g. 1,3,224,224"
+        )
+
+
+def load_callable(spec: str) -> nn.Module:
+    """Import `package.module:callable` and call it (with empty weights) to get a module."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise UserError(f"cannot import '{module_name}' from '{spec}': {error}") from None
+    builder = getattr(module, attr, None)
+    if not callable(builder):
+        raise UserError(f"'{module_name}' has no callable '{attr}': check the name in '{spec}'")
+    model = zoo.build_empty(builder)
+    if not isinstance(model, nn.Module):
+        raise UserError(
+            f"'{spec}' returned {type(model).__name__}, not a torch.nn.Module: "
+            "make the callable return the model"
+        )
+    return model
+
+
+def _example_input(
+    model: nn.Module, shape: tuple[int, ...], input_dtype: torch.dtype | None
+) -> torch.Tensor:
+    """A meta input for a meta model; zeros on the model's own device and dtype otherwise."""
+    first = next(model.parameters(), None)
+    if first is None or first.device.type == "meta":
+        return torch.empty(shape, device="meta", dtype=input_dtype)
+    dtype = input_dtype or (first.dtype if first.is_floating_point() else torch.float32)
+    return torch.zeros(shape, device=first.device, dtype=dtype)
+
+
+def profile_module(
+    model: nn.Module,
+    input_shape: Sequence[int],
+    dtype: str | None = None,
+    name: str = "",
+    input_dtype: torch.dtype | None = None,
+) -> Workload:
+    shape = tuple(input_shape)
+    check_shape(shape)
+    label = name or type(model).__name__
+    example = _example_input(model, shape, input_dtype)
+    try:
+        return trace(model, example, label, dtype_to_bits(dtype))
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"{label} cannot run on input shape {','.join(map(str, shape))}: {reason}"
+        ) from None
+
+
+def profile(
+    model: nn.Module | str | Path,
+    input_shape: Sequence[int] | None = None,
+    dtype: str | None = None,
+    name: str | None = None,
+    input_dtype: torch.dtype | None = None,
+) -> Workload:
+    """Profile a model into a per-layer Workload.
+
+    `model` is an `nn.Module`, a torchvision model name, `package.module:callable`, or an
+    ONNX file. `input_shape` defaults to the torchvision weights' input size (NCHW, batch 1).
+    `dtype` (float32, float16, bfloat16, int8, int4, int2, binary) sets the bit-width used
+    for bytes; by default each tensor's own dtype decides. `input_dtype` is the example
+    input's (torch.long for a model that starts with an embedding).
+    """
+    if isinstance(model, nn.Module):
+        if input_shape is None:
+            raise UserError("give the input shape of a module, e.g. input_shape=(1, 3, 224, 224)")
+        return profile_module(model, input_shape, dtype, name or type(model).__name__, input_dtype)
+    spec = str(model)
+    if spec.endswith(".onnx") or isinstance(model, Path):
+        from edgegap.workload.onnx_reader import profile_onnx
+
+        return profile_onnx(Path(spec), input_shape, dtype_to_bits(dtype), name or spec)
+    if ":" in spec:
+        if input_shape is None:
+            raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
+        return profile_module(load_callable(spec), input_shape, dtype, name or spec)
+    zoo.check_name(spec)
+    shape = tuple(input_shape) if input_shape is not None else zoo.default_input_shape(spec)
+    if shape is None:
+        raise UserError(f"'{spec}' has no default input size: give --input-shape")
+    return profile_module(zoo.build_torchvision(spec, shape), shape, dtype, name or spec)

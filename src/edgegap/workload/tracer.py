@@ -1,0 +1,210 @@
+"""Operator-level tracing of a PyTorch model into a Workload.
+
+A `TorchDispatchMode` sees every aten operator the forward pass runs, after composite
+operators (linear, matmul, einsum, conv2d) have decomposed, so nothing is counted twice.
+Module hooks name the `nn.Module` that issued each operator. On the meta device the pass
+allocates nothing: formulas need only shapes.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten, tree_map
+
+from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED
+from edgegap.workload.formulas import OpCount
+from edgegap.workload.layer import Layer, Workload, bits_to_bytes
+
+ROOT = "(root)"
+
+
+def dtype_bits(dtype: torch.dtype) -> int:
+    return dtype.itemsize * 8
+
+
+class _ModelState:
+    """The model's parameters and buffers, and which parameters the pass has read so far."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.params = {id(p): p for p in model.parameters()}
+        self.tensors: dict[int, torch.Tensor] = {id(b): b for b in model.buffers()}
+        self.tensors.update(self.params)
+        self.read: set[int] = set()
+
+    def owner(self, tensor: torch.Tensor) -> int | None:
+        """The id of the state tensor that `tensor` is, or views; None for activations."""
+        for candidate in (tensor, tensor._base):
+            if candidate is not None and id(candidate) in self.tensors:
+                return id(candidate)
+        return None
+
+    def first_read_params(self, owners: set[int]) -> int:
+        """Parameter count of `owners` not read before: each parameter is counted once."""
+        fresh = {o for o in owners if o in self.params} - self.read
+        self.read |= fresh
+        return sum(self.params[o].numel() for o in fresh)
+
+    def unread_params(self) -> int:
+        return sum(p.numel() for key, p in self.params.items() if key not in self.read)
+
+
+class _LiveActivations:
+    """Bytes of activations alive at once; the peak bounds the working set from below."""
+
+    def __init__(self, bits: int | None) -> None:
+        self.bits = bits
+        self.live: dict[int, int] = {}
+        self.current = 0
+        self.peak = 0
+
+    def add(self, tensor: torch.Tensor) -> None:
+        key = id(tensor)
+        if key in self.live or tensor._base is not None:
+            return
+        size = bits_to_bytes(tensor.numel(), self.bits or dtype_bits(tensor.dtype))
+        self.live[key] = size
+        self.current += size
+        self.peak = max(self.peak, self.current)
+        weakref.finalize(tensor, self._release, key)
+
+    def _release(self, key: int) -> None:
+        self.current -= self.live.pop(key, 0)
+
+
+class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    def __init__(self, state: _ModelState, live: _LiveActivations, bits: int | None) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.state = state
+        self.live = live
+        self.bits = bits
+        self.scope: list[str] = [ROOT]
+        self.layers: list[Layer] = []
+        self.uncounted: Counter[str] = Counter()
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        packet = func.overloadpacket
+        if func.is_view or packet in IGNORED:
+            return out
+        outputs = [t for t in tree_flatten(out)[0] if isinstance(t, torch.Tensor)]
+        if outputs:
+            # Only the primary output is an activation; the rest (pooling indices, saved
+            # statistics) are by-products inference drops at once.
+            self.live.add(outputs[0])
+            self._record(packet, args, kwargs, outputs[0])
+        return out
+
+    def _record(
+        self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], primary: torch.Tensor
+    ) -> None:
+        inputs = [t for t in tree_flatten((args, kwargs))[0] if isinstance(t, torch.Tensor)]
+        activations = [t for t in inputs if self.state.owner(t) is None]
+        weights = {o for t in inputs if (o := self.state.owner(t)) is not None}
+        out_shape = tuple(primary.shape)
+        formula = ATEN_FORMULAS.get(packet)
+        if formula is None:
+            self.uncounted[str(packet)] += 1
+            count = OpCount("uncounted")
+        else:
+            shapes = tree_map(lambda a: a.shape if isinstance(a, torch.Tensor) else a, args)
+            count = formula(shapes, kwargs, out_shape)
+        weight_dtypes = [self.state.tensors[o].dtype for o in weights]
+        self.layers.append(
+            Layer(
+                index=len(self.layers),
+                name=self.scope[-1],
+                op=str(packet).removeprefix("aten."),
+                kind=count.kind,
+                input_shapes=tuple(tuple(t.shape) for t in activations),
+                output_shape=out_shape,
+                macs=count.macs,
+                flops=count.flops,
+                params=self.state.first_read_params(weights),
+                weight_elements=sum(self.state.tensors[o].numel() for o in weights),
+                input_elements=sum(t.numel() for t in activations),
+                output_elements=primary.numel(),
+                weight_bits=self.bits or dtype_bits(weight_dtypes[0] if weights else primary.dtype),
+                activation_bits=self.bits or dtype_bits(primary.dtype),
+                gemms=count.gemms,
+            )
+        )
+
+
+@contextmanager
+def _module_scopes(model: nn.Module, scope: list[str]) -> Iterator[None]:
+    """Keep `scope[-1]` equal to the path of the innermost module whose forward is running."""
+    handles = []
+    for path, module in model.named_modules():
+        name = path or ROOT
+
+        def enter(module: nn.Module, args: Any, name: str = name) -> None:
+            scope.append(name)
+
+        def leave(module: nn.Module, args: Any, output: Any) -> None:
+            scope.pop()
+
+        handles.append(module.register_forward_pre_hook(enter))
+        handles.append(module.register_forward_hook(leave, always_call=True))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+@contextmanager
+def _mha_fast_path_disabled() -> Iterator[None]:
+    """nn.MultiheadAttention's fused CPU kernel hides its matrix products from the tracer."""
+    enabled = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        torch.backends.mha.set_fastpath_enabled(enabled)
+
+
+def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None = None) -> Workload:
+    """Run `model` once on `example` and record every operator it executes.
+
+    `bits` overrides the bit-width of weights and activations (e.g. 8 for int8 deployment);
+    by default each tensor's own dtype decides.
+    """
+    state = _ModelState(model)
+    live = _LiveActivations(bits)
+    live.add(example)
+    recorder = _Recorder(state, live, bits)
+    was_training = model.training
+    model.eval()
+    try:
+        with (
+            torch.no_grad(),
+            _mha_fast_path_disabled(),
+            _module_scopes(model, recorder.scope),
+            recorder,
+        ):
+            model(example)
+    finally:
+        model.train(was_training)
+    return Workload(
+        model=name,
+        input_shape=tuple(example.shape),
+        layers=tuple(recorder.layers),
+        peak_activation_bytes=live.peak,
+        unused_params=state.unread_params(),
+        uncounted_ops=dict(recorder.uncounted),
+    )

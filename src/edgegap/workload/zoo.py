@@ -1,0 +1,146 @@
+"""Built-in models: torchvision's architectures, built with empty (meta) weights.
+
+Nothing is downloaded: the published metadata (`_ops`, `num_params`, accuracy, input size)
+ships inside torchvision beside each weight enum, and only the architecture is built.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from typing import Any
+
+import pandas as pd
+import torch
+import torchvision
+from torch import nn
+from torchvision.models import get_model, get_model_builder, get_model_weights, list_models
+
+from edgegap.errors import UserError
+
+
+@contextmanager
+def empty_weights() -> Iterator[None]:
+    """Put every parameter and buffer on the meta device as the module registers it.
+
+    Unlike `with torch.device("meta")`, other tensors a builder computes with stay real:
+    RegNet, for one, derives its widths from tensor arithmetic while it is built.
+    """
+    register_parameter = nn.Module.register_parameter
+    register_buffer = nn.Module.register_buffer
+
+    def parameter_on_meta(self: nn.Module, name: str, param: nn.Parameter | None) -> None:
+        register_parameter(self, name, param)
+        if param is not None and param.device.type != "meta":
+            self._parameters[name] = nn.Parameter(
+                param.to("meta"), requires_grad=param.requires_grad
+            )
+
+    def buffer_on_meta(
+        self: nn.Module, name: str, tensor: torch.Tensor | None, persistent: bool = True
+    ) -> None:
+        register_buffer(self, name, tensor, persistent)
+        if tensor is not None:
+            self._buffers[name] = tensor.to("meta")
+
+    nn.Module.register_parameter = parameter_on_meta  # type: ignore[method-assign]
+    nn.Module.register_buffer = buffer_on_meta  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter = register_parameter  # type: ignore[method-assign]
+        nn.Module.register_buffer = register_buffer  # type: ignore[method-assign]
+
+
+def build_empty(builder: Callable[[], Any]) -> Any:
+    """Call `builder` with weights placed on the meta device: nothing large is allocated."""
+    with empty_weights():
+        return builder()
+
+
+@cache
+def classification_models() -> tuple[str, ...]:
+    """torchvision's image classifiers: the built-in zoo."""
+    return tuple(list_models(module=torchvision.models))
+
+
+def _default_weights(name: str) -> Any:
+    try:
+        return get_model_weights(name).DEFAULT
+    except (ValueError, AttributeError):
+        return None
+
+
+def default_input_shape(name: str) -> tuple[int, ...] | None:
+    """(1, 3, crop, crop) from the DEFAULT weights' preprocessing (299 for inception_v3)."""
+    weights = _default_weights(name)
+    if weights is None:
+        return None
+    crop = getattr(weights.transforms, "keywords", {}).get("crop_size")
+    if crop is None:
+        return None
+    size = crop if isinstance(crop, int) else crop[0]
+    return (1, 3, size, size)
+
+
+def known_names() -> list[str]:
+    return list(list_models())
+
+
+def check_name(name: str) -> None:
+    if name in known_names():
+        return
+    close = difflib.get_close_matches(name, known_names(), n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}?" if close else "run `edgegap zoo` to list them"
+    raise UserError(f"unknown model '{name}': {hint}")
+
+
+# What torchvision's builders set when they load the published weights, so that the
+# architecture profiled is the one the weights (and their `num_params`, `_ops`) describe.
+_AS_PUBLISHED: dict[str, dict[str, Any]] = {
+    "googlenet": {"transform_input": True, "aux_logits": False, "init_weights": False},
+    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": False},
+}
+
+
+def _builder_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+    """Builder arguments that fix the architecture to the input size, where it depends on it."""
+    family = get_model_builder(name).__module__.rsplit(".", 1)[-1]
+    if family == "vision_transformer":
+        return {"image_size": input_shape[-1]}
+    if family == "maxvit":
+        return {"input_size": tuple(input_shape[-2:])}
+    return _AS_PUBLISHED.get(name, {})
+
+
+def build_torchvision(name: str, input_shape: tuple[int, ...]) -> nn.Module:
+    """A torchvision architecture with empty weights, built as its published weights are."""
+    check_name(name)
+    kwargs = _builder_kwargs(name, input_shape)
+    model: nn.Module = build_empty(lambda: get_model(name, **kwargs))
+    return model
+
+
+def zoo_table() -> pd.DataFrame:
+    """The built-in models with the metadata torchvision publishes for their DEFAULT weights."""
+    rows = []
+    for name in classification_models():
+        weights = _default_weights(name)
+        meta = weights.meta if weights is not None else {}
+        metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
+        shape = default_input_shape(name)
+        rows.append(
+            {
+                "model": name,
+                "weights": str(weights) if weights is not None else "",
+                "input_size": shape[-1] if shape else None,
+                "params": meta.get("num_params"),
+                "gmacs": meta.get("_ops"),
+                "acc1": metrics.get("acc@1"),
+                "acc5": metrics.get("acc@5"),
+                "source": meta.get("recipe", ""),
+            }
+        )
+    return pd.DataFrame(rows)

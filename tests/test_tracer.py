@@ -1,0 +1,167 @@
+"""The tracer on small models whose counts are known by hand."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import edgegap
+from edgegap.workload.zoo import build_empty
+
+
+class TinyCNN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)  # 8*3*9 + 8 = 224 params
+        self.bn = nn.BatchNorm2d(8)  # 16 params, 16 buffer elements (+1 counter)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(8, 10)  # 90 params
+        self.unused = nn.Linear(100, 100)  # never called
+
+    def forward(self, x):
+        x = self.act(self.bn(self.conv(x)))
+        x = F.adaptive_avg_pool2d(x, 1).flatten(1)
+        return self.fc(x)
+
+
+def test_tiny_cnn_counts_by_hand():
+    workload = edgegap.profile(TinyCNN(), (1, 3, 8, 8))
+    by_name = {layer.name: layer for layer in workload.layers}
+    conv = by_name["conv"]
+    assert conv.macs == 8 * 3 * 9 * 64  # filters x (Cin x k) x output positions
+    assert conv.flops == 2 * conv.macs + 8 * 64
+    assert conv.params == 224
+    assert conv.input_shapes == ((1, 3, 8, 8),)
+    assert conv.output_shape == (1, 8, 8, 8)
+    assert conv.kind == "conv" and conv.op == "convolution"
+    assert by_name["fc"].macs == 80
+    totals = workload.totals
+    assert totals.macs == conv.macs + 80
+    assert totals.params == 224 + 16 + 90
+    assert workload.unused_params == 100 * 100 + 100
+    assert workload.uncounted_ops == {}
+
+
+def test_bytes_follow_bit_width_and_traffic_is_their_sum():
+    fp32 = edgegap.profile(TinyCNN(), (1, 3, 8, 8))
+    int8 = edgegap.profile(TinyCNN(), (1, 3, 8, 8), dtype="int8")
+    conv32 = fp32.layers[0]
+    conv8 = int8.layers[0]
+    assert conv32.weight_bytes == 4 * 224 and conv8.weight_bytes == 224
+    assert conv32.input_bytes == 4 * 3 * 64 and conv8.output_bytes == 8 * 64
+    assert conv32.min_traffic_bytes == conv32.weight_bytes + conv32.input_bytes + 4 * 8 * 64
+    assert conv32.arithmetic_intensity == pytest.approx(conv32.flops / conv32.min_traffic_bytes)
+    assert int8.totals.macs == fp32.totals.macs
+    # batch norm reads its running statistics: state, but not parameters
+    bn = fp32.layers[1]
+    assert bn.params == 16 and bn.weight_elements == 32
+
+
+def test_shared_module_parameters_count_once():
+    class Shared(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.fc(self.fc(x))
+
+    workload = edgegap.profile(Shared(), (2, 4))
+    assert workload.totals.params == 20
+    assert workload.totals.macs == 2 * 2 * 16
+    assert [layer.params for layer in workload.layers if layer.macs] == [20, 0]
+
+
+def test_meta_and_real_tensors_give_the_same_workload():
+    torch.manual_seed(0)
+    real = edgegap.profile(TinyCNN(), (2, 3, 16, 16))
+    meta = edgegap.profile(build_empty(TinyCNN), (2, 3, 16, 16))
+    assert real.totals == meta.totals
+    assert [(x.name, x.op, x.macs) for x in real.layers] == [
+        (x.name, x.op, x.macs) for x in meta.layers
+    ]
+
+
+def test_peak_activation_of_a_chain():
+    model = nn.Sequential(nn.Linear(10, 1000), nn.Linear(1000, 10))
+    workload = edgegap.profile(model, (1, 10))
+    # input (10) stays alive; the 1000-wide hidden and the 10-wide output overlap at the end
+    assert workload.peak_activation_bytes == 4 * (10 + 1000 + 10)
+    assert workload.totals.activation_bytes == 4 * (1000 + 10)
+
+
+class Attention(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.mha = nn.MultiheadAttention(32, 4, batch_first=True)
+
+    def forward(self, x):
+        q = x.view(1, 10, 4, 8).transpose(1, 2)
+        explicit = F.scaled_dot_product_attention(q, q, q)
+        return self.mha(x, x, x, need_weights=False)[0] + explicit.transpose(1, 2).reshape(
+            1, 10, 32
+        )
+
+
+def test_attention_counted_on_cpu_kernels_and_on_meta():
+    """On CPU, SDPA runs a fused kernel and MHA a fast path; on meta, the math decomposition."""
+    expected = 2 * (4 * 10 * 10 * 8) * 2  # two attentions, QK^T and AV each 4 heads x 10 x 10 x 8
+    expected += 10 * 32 * 96 + 10 * 32 * 32  # MHA in- and out-projections
+    real = edgegap.profile(Attention(), (1, 10, 32))
+    meta = edgegap.profile(build_empty(Attention), (1, 10, 32))
+    assert real.totals.macs == expected
+    assert meta.totals.macs == expected
+    assert "attention" in {layer.kind for layer in real.layers}
+
+
+def test_matmul_family_einsum_embedding_interpolate():
+    class Mixed(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.embed = nn.Embedding(50, 6)
+            self.bias = nn.Parameter(torch.zeros(3, 4, 4))
+
+        def forward(self, tokens):
+            e = self.embed(tokens)  # (3, 4, 6)
+            scores = torch.einsum("bik,bjk->bij", e, e)  # 3 x 4 x 4 x 6
+            scores = torch.baddbmm(self.bias, e, e.transpose(1, 2))  # + another 3 x 4 x 4 x 6
+            up = F.interpolate(scores.unsqueeze(1), scale_factor=2, mode="bilinear")
+            return up.mean()
+
+    workload = edgegap.profile(Mixed(), (3, 4), input_dtype=torch.long)
+    assert workload.totals.macs == 2 * 3 * 4 * 4 * 6
+    kinds = [layer.kind for layer in workload.layers]
+    assert {"embedding", "matmul", "upsample", "reduction"} <= set(kinds)
+    upsample = next(layer for layer in workload.layers if layer.kind == "upsample")
+    assert upsample.flops == 9 * 3 * 8 * 8
+    assert workload.totals.params == 50 * 6 + 48
+
+
+def test_uncounted_operators_are_reported_not_hidden():
+    class Odd(nn.Module):
+        def forward(self, x):
+            return torch.cumsum(x, dim=1)
+
+    workload = edgegap.profile(Odd(), (2, 5))
+    assert workload.uncounted_ops == {"aten.cumsum": 1}
+    assert workload.layers[0].kind == "uncounted"
+    assert workload.layers[0].input_bytes == 40
+
+
+def test_module_paths_name_the_layers():
+    workload = edgegap.profile("resnet18")
+    names = [layer.name for layer in workload.layers if layer.kind == "conv"]
+    assert names[:3] == ["conv1", "layer1.0.conv1", "layer1.0.conv2"]
+    assert "layer3.1.conv1" in names
+    assert workload.layers[-1].name == "fc"
+
+
+def test_dataframe_and_json_round():
+    workload = edgegap.profile(TinyCNN(), (1, 3, 8, 8))
+    frame = workload.to_dataframe()
+    assert len(frame) == len(workload.layers)
+    assert frame["macs"].sum() == workload.totals.macs
+    assert {"weight_bytes", "min_traffic_bytes", "arithmetic_intensity"} <= set(frame.columns)
+    record = workload.to_dict()
+    assert record["totals"]["params"] == workload.totals.params
+    assert record["layers"][0]["gemms"] == [{"groups": 1, "m": 64, "k": 27, "n": 8}]
