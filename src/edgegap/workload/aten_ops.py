@@ -1,6 +1,7 @@
 """The registry of per-operator formulas for PyTorch, keyed by aten operator.
 
-Adding an operator is one decorated function of shapes (tensors arrive as `torch.Size`):
+Adding an operator is one decorated function of shapes (tensor arguments arrive as their
+`torch.Size`):
 
     @register(aten.my_op)
     def _my_op(args, kwargs, out):

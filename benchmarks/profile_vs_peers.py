@@ -1,0 +1,418 @@
+"""Benchmark edgegap against the MAC counters people already use, and check its memory claim.
+
+Two sections, each written into docs/benchmarks.md (the other section is kept):
+
+- speed: for each model, MACs, error against torchvision's published `_ops`, and seconds for
+  edgegap and each peer. edgegap's claim is to be exact and >= 5x faster than the fastest peer.
+- memory: peak resident memory of `edgegap profile vit_h_14` as a whole process, next to a
+  bare `import torch, torchvision` and a process that builds vit_h_14 with real weights.
+  edgegap's claim is under 1 GB, where fp32 weights alone are 2.5 GB.
+
+Run: .venv/bin/python benchmarks/profile_vs_peers.py [--only speed|memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime
+import importlib.metadata
+import io
+import logging
+import os
+import platform
+import re
+import shlex
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+import edgegap
+from edgegap.atomic import write_text
+from edgegap.workload import zoo
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+MODELS = ("resnet50", "vit_b_16", "swin_t", "efficientnet_b0", "convnext_tiny")
+SHAPE = (1, 3, 224, 224)
+REPEATS = 3
+PEERS = ("fvcore", "ptflops", "thop", "torchprofile")
+# _ops is published to 3 decimals of GMACs: exact means within half of the last digit.
+EXACT_GMACS = 0.0005
+SPEED_HEADING = "## Counting MACs: edgegap vs peers"
+MEMORY_HEADING = "## Peak memory: `edgegap profile vit_h_14`"
+MEMORY_LIMIT_BYTES = 10**9
+
+
+# ---------------------------------------------------------------------------- the counters
+# Each peer takes an already-built CPU model and a real input; it runs a real forward pass.
+# Each returns MACs. Imports happen inside, so a missing peer fails only its own cells.
+
+
+def count_fvcore(model: nn.Module, x: torch.Tensor) -> float:
+    from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(model, x)  # fvcore's "flops" are MACs (one per multiply-add)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    return float(analysis.total())
+
+
+def count_ptflops(model: nn.Module, x: torch.Tensor) -> float:
+    from ptflops import FLOPS_BACKEND, get_model_complexity_info
+
+    backend = "aten" if "ATEN" in FLOPS_BACKEND.__members__ else "pytorch"
+    macs, _ = get_model_complexity_info(
+        model, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False, backend=backend
+    )
+    return float(macs)
+
+
+def count_thop(model: nn.Module, x: torch.Tensor) -> float:
+    from thop import profile
+
+    macs, _ = profile(model, inputs=(x,), verbose=False)
+    return float(macs)
+
+
+def count_torchprofile(model: nn.Module, x: torch.Tensor) -> float:
+    from torchprofile import profile_macs
+
+    return float(profile_macs(model, x))
+
+
+def count_flop_counter(model: nn.Module, x: torch.Tensor) -> float:
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    return counter.get_total_flops() / 2  # torch counts 2 FLOPs per multiply-add
+
+
+def count_edgegap_cpu(model: nn.Module, x: torch.Tensor) -> float:
+    return edgegap.profile(model, tuple(x.shape)).totals.macs
+
+
+@dataclass(frozen=True)
+class Tool:
+    label: str
+    package: str | None  # the distribution that must be installed; None: always present
+    count: Callable[[nn.Module, torch.Tensor], float]
+    includes: str
+
+
+PEER_TOOLS = (
+    Tool("fvcore", "fvcore", count_fvcore, "jit trace + forward of a built CPU model"),
+    Tool("ptflops", "ptflops", count_ptflops, "forward of a built CPU model (backend noted)"),
+    Tool("thop", "thop", count_thop, "hooked forward of a built CPU model"),
+    Tool("torchprofile", "torchprofile", count_torchprofile, "jit trace of a built CPU model"),
+    Tool("FlopCounterMode", None, count_flop_counter, "forward of a built CPU model"),
+)
+EDGEGAP_CPU = Tool(
+    "edgegap (CPU model)",
+    None,
+    count_edgegap_cpu,
+    "`edgegap.profile(model, shape)`: traced forward of a built CPU model",
+)
+
+
+# ---------------------------------------------------------------------------- measurement
+
+
+@dataclass(frozen=True)
+class Cell:
+    macs: float | None = None
+    seconds: float | None = None
+    note: str = ""
+
+
+def installed(package: str | None) -> bool:
+    return package is None or version(package) != "not installed"
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Peers print tables and warnings on every call; keep the benchmark output readable."""
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+def best_of(call: Callable[[], float]) -> Cell:
+    """One warm-up call, then the best of REPEATS timed calls; a failure becomes a note."""
+    try:
+        with quiet():
+            macs = call()
+            times = []
+            for _ in range(REPEATS):
+                start = time.perf_counter()
+                macs = call()
+                times.append(time.perf_counter() - start)
+    except Exception as error:
+        reason = (str(error).strip().splitlines() or [""])[0][:60]
+        return Cell(note=f"failed: {type(error).__name__}: {reason}".rstrip(": "))
+    return Cell(macs, min(times))
+
+
+def measure_model(name: str) -> dict[str, Cell]:
+    """Every tool on one model; each peer gets its own copy, since some attach state to it."""
+    cells = {"edgegap": best_of(lambda: edgegap.profile(name, SHAPE).totals.macs)}
+    model = torchvision.models.get_model(name).eval()
+    x = torch.randn(SHAPE)
+    for tool in (EDGEGAP_CPU, *PEER_TOOLS):
+        if not installed(tool.package):
+            cells[tool.label] = Cell(note="not installed")
+            continue
+        own = copy.deepcopy(model)
+        cells[tool.label] = best_of(lambda tool=tool, own=own: tool.count(own, x))
+    return cells
+
+
+# ---------------------------------------------------------------------------- the doc
+
+
+def cpu_model() -> str:
+    text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
+    return match.group(1).strip() if match else platform.processor() or "unknown"
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance(threads: bool) -> str:
+    command = shlex.join([".venv/bin/python", "benchmarks/profile_vs_peers.py", *sys.argv[1:]])
+    threads_text = (
+        f", torch.set_num_threads({torch.get_num_threads()}), the machine's default"
+        if threads
+        else ""
+    )
+    return (
+        f"Produced by `{command}` on {datetime.date.today().isoformat()}; "
+        f"CPU: {cpu_model()} ({os.cpu_count()} logical cores{threads_text}); "
+        f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
+        f"Python {platform.python_version()}."
+    )
+
+
+def write_section(heading: str, body: str) -> None:
+    """Replace the `## ` section titled `heading` in the doc (append it if new), atomically."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
+    sections = re.split(r"(?m)^(?=## )", text)
+    new = f"{heading}\n\n{body.strip()}\n\n"
+    for index, section in enumerate(sections):
+        if section.splitlines()[0] == heading:
+            sections[index] = new
+            break
+    else:
+        sections[-1] = sections[-1].rstrip("\n") + "\n\n"
+        sections.append(new)
+    write_text(DOC, "".join(sections).rstrip("\n") + "\n")
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    aligns = ["---"] + ["---:"] * (len(header) - 1)
+    lines = [header, aligns, *rows]
+    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
+
+
+# ---------------------------------------------------------------------------- speed
+
+
+def is_exact(macs: float | None, published: float) -> bool:
+    return macs is not None and abs(macs / 1e9 - published) <= EXACT_GMACS
+
+
+def detail_rows(name: str, published: float, cells: dict[str, Cell]) -> list[list[str]]:
+    rows = []
+    for label, cell in cells.items():
+        if cell.macs is None or cell.seconds is None:
+            rows.append([name, label, cell.note, "", "", ""])
+            continue
+        gmacs = cell.macs / 1e9
+        # Against the published precision: a count that rounds to `_ops` has no error.
+        error = 100 * (round(gmacs, 3) - published) / published
+        exact = "yes" if is_exact(cell.macs, published) else "no"
+        rows.append([name, label, f"{gmacs:.3f}", f"{error:+.2f}", exact, f"{cell.seconds:.3f}"])
+    return rows
+
+
+def summary_row(name: str, meta: dict[str, float], cells: dict[str, Cell]) -> list[str]:
+    ours = cells["edgegap"]
+    peers = {tool.label: cells[tool.label].seconds for tool in PEER_TOOLS}
+    timed = {label: seconds for label, seconds in peers.items() if seconds is not None}
+    if timed and ours.seconds is not None:
+        fastest = min(timed, key=lambda label: timed[label])
+        fastest_text = f"{fastest} ({timed[fastest]:.3f} s)"
+        ratio = f"{timed[fastest] / ours.seconds:.2f}x"
+    else:
+        fastest_text, ratio = "n/a", "n/a"
+    params = edgegap.profile(name, SHAPE).totals.params == meta["num_params"]
+    return [
+        name,
+        f"{meta['_ops']:.3f}",
+        "yes" if is_exact(ours.macs, meta["_ops"]) else "no",
+        "yes" if params else "no",
+        f"{ours.seconds:.3f}" if ours.seconds is not None else ours.note,
+        fastest_text,
+        ratio,
+    ]
+
+
+def speed_section() -> str:
+    torch.set_num_threads(len(os.sched_getaffinity(0)))  # what torch picks by itself
+    load_before = os.getloadavg()[0]
+    details: list[list[str]] = []
+    summary: list[list[str]] = []
+    for name in MODELS:
+        meta = torchvision.models.get_model_weights(name).DEFAULT.meta
+        cells = measure_model(name)
+        print(f"measured {name}", file=sys.stderr)
+        details += detail_rows(name, meta["_ops"], cells)
+        summary.append(summary_row(name, meta, cells))
+    load_after = os.getloadavg()[0]
+
+    ptflops_backend = "n/a"
+    if installed("ptflops"):
+        from ptflops import FLOPS_BACKEND
+
+        ptflops_backend = "aten" if "ATEN" in FLOPS_BACKEND.__members__ else "pytorch"
+    versions = ", ".join(f"{p} {version(p)}" for p in PEERS)
+    summary_header = [
+        "model",
+        "_ops GMACs",
+        "edgegap MACs exact",
+        "edgegap params = num_params",
+        "edgegap s",
+        "fastest peer",
+        "edgegap speed-up",
+    ]
+    detail_header = ["model", "tool", "GMACs", "error vs _ops %", "exact", "seconds"]
+    includes = "\n".join(
+        f"- **{tool.label}**: {tool.includes}." for tool in (EDGEGAP_CPU, *PEER_TOOLS)
+    )
+    return f"""
+{provenance(threads=True)} 1-minute load average {load_before:.2f} before, {load_after:.2f} after.
+
+Peers: {versions}; ptflops backend: `{ptflops_backend}`.
+
+Each tool counts MACs of one image at {SHAPE} (batch 1, random weights, `eval()`), compared
+with torchvision's published `_ops` (GMACs of conv, linear and matmul, 3 decimals). "exact"
+means within ±{EXACT_GMACS} GMACs of `_ops`, half its last digit; the error is that of the count
+rounded to 3 decimals. Seconds are wall-clock (`time.perf_counter`), best of {REPEATS} after one
+warm-up, all in one process. The speed-up is the fastest peer's seconds over edgegap's (higher
+is better; the goal is >= 5x); FlopCounterMode counts as a peer, edgegap on a CPU model does not.
+
+What each timing includes:
+
+- **edgegap**: `edgegap.profile(name)`: building the model on the meta device (no weights
+  allocated) and tracing it; nothing else to pay.
+{includes}
+
+The peers' timings exclude building the model with real weights (paid once, before counting).
+Every peer and FlopCounterMode is called as its documentation shows, with no outer
+`torch.no_grad()` (thop enters `no_grad` itself).
+
+{markdown_table(summary_header, summary)}
+
+{markdown_table(detail_header, details)}
+"""
+
+
+# ---------------------------------------------------------------------------- memory
+
+
+def peak_rss(command: list[str]) -> tuple[int, float]:
+    """Peak resident bytes and wall seconds of `command`, as `/usr/bin/time -v` reports them."""
+    result = subprocess.run(
+        ["/usr/bin/time", "-v", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+    )
+    kbytes = re.search(r"Maximum resident set size \(kbytes\): (\d+)", result.stderr)
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", result.stderr)
+    if kbytes is None or wall is None:
+        raise RuntimeError(f"unexpected /usr/bin/time output:\n{result.stderr}")
+    hours, minutes, seconds = wall.groups()
+    return int(kbytes.group(1)) * 1024, int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def memory_section() -> str:
+    python = sys.executable
+    edgegap_cli = str(Path(python).parent / "edgegap")
+    runs = [
+        ("baseline: `import torch, torchvision`", [python, "-c", "import torch, torchvision"]),
+        (
+            "`edgegap profile vit_h_14 --format json > /dev/null`",
+            [edgegap_cli, "profile", "vit_h_14", "--format", "json"],
+        ),
+        (
+            "`torchvision.models.vit_h_14()` (real random fp32 weights, CPU)",
+            [python, "-c", "import torchvision; torchvision.models.vit_h_14()"],
+        ),
+    ]
+    rows = []
+    verdict = ""
+    for label, command in runs:
+        peak, wall = peak_rss(command)
+        print(f"measured {label}: {peak / 1e6:.0f} MB", file=sys.stderr)
+        rows.append([label, f"{peak / 1e6:.0f}", f"{peak / 2**20:.0f}", f"{wall:.1f}"])
+        if command[0] == edgegap_cli:
+            under = "under" if peak < MEMORY_LIMIT_BYTES else "NOT under"
+            verdict = f"`edgegap profile vit_h_14` peaks at {peak / 1e6:.0f} MB: {under} 1 GB."
+    with torch.device("meta"):
+        weights = sum(p.numel() for p in torchvision.models.vit_h_14().parameters())
+    table = markdown_table(["process", "peak RSS MB", "peak RSS MiB", "wall s"], rows)
+    shape = ",".join(map(str, zoo.default_input_shape("vit_h_14") or ()))
+    return f"""
+{provenance(threads=False)}
+
+Peak resident set size of a whole process ("Maximum resident set size" of `/usr/bin/time -v`),
+one run each. vit_h_14 has {weights / 1e6:.0f} M parameters: {weights * 4 / 1e9:.2f} GB as
+fp32. edgegap builds it on the meta device, so no weight is ever allocated, and profiles it at
+its default input {shape}. The limit is 1 GB = 10^9 bytes.
+
+{table}
+
+{verdict}
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["speed", "memory"], help="run one section only")
+    only = parser.parse_args().only
+    chosen = [only] if only else ["speed", "memory"]
+    if "speed" in chosen:
+        body = speed_section()
+        print(f"{SPEED_HEADING}\n{body}")
+        write_section(SPEED_HEADING, body)
+    if "memory" in chosen:
+        body = memory_section()
+        print(f"{MEMORY_HEADING}\n{body}")
+        write_section(MEMORY_HEADING, body)
+    print(f"wrote {DOC}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,539 @@
+"""Reading an ONNX file into a Workload: the ONNX front-end to the shared formulas.
+
+The file is parsed, never run: shapes come from ONNX shape inference, and each op type maps
+to the functions of `formulas`, so a layer counts the same here as in the PyTorch tracer.
+Adding an op type is one decorated function of the node's shapes and attributes:
+
+    @register("MyOp")
+    def _my_op(call: Call) -> OpCount:
+        return formulas.elementwise("activation", "relu", call.out)
+
+Nodes whose inputs are all initializers, constants or shapes are folded, as every runtime
+folds them: they are not recorded, and the initializers they read count as weights of the
+node that consumes their result. Op types missing from the registry are still recorded (with
+their bytes) and listed in `Workload.uncounted_ops`, so nothing is silently counted as zero.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import onnx
+import onnx.inliner
+from onnx import TensorProto, helper
+
+from edgegap.errors import UserError
+from edgegap.workload import formulas
+from edgegap.workload.formulas import OpCount
+from edgegap.workload.layer import Layer, Workload, bits_to_bytes
+from edgegap.workload.profile import check_shape
+
+Shape = tuple[int, ...]
+
+
+class UnknownShape(LookupError):
+    """A formula needs the shape of an input that shape inference left unknown."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a formula sees of one node: shapes and attributes, never tensor values.
+
+    `inputs` holds None where an input is omitted or its shape unknown; `present` the
+    positions of inputs given, `weights` those read from initializers (directly or through
+    folded nodes).
+    """
+
+    inputs: tuple[Shape | None, ...]
+    present: frozenset[int]
+    weights: frozenset[int]
+    attrs: dict[str, Any]
+    out: Shape
+
+    def shape(self, index: int) -> Shape:
+        shape = self.inputs[index] if index < len(self.inputs) else None
+        if shape is None:
+            raise UnknownShape(index)
+        return shape
+
+
+Formula = Callable[[Call], OpCount | None]  # None: this use of the op is not counted
+
+ONNX_FORMULAS: dict[str, Formula] = {}
+
+
+def register(*op_types: str) -> Callable[[Formula], Formula]:
+    def decorator(formula: Formula) -> Formula:
+        for op_type in op_types:
+            ONNX_FORMULAS[op_type] = formula
+        return formula
+
+    return decorator
+
+
+def register_elementwise(kind: str, operations: dict[str, Sequence[str]]) -> None:
+    """Register op types whose cost is `ELEMENT_FLOPS[name]` per output element."""
+    for operation, op_types in operations.items():
+
+        def formula(call: Call, operation: str = operation) -> OpCount:
+            return formulas.elementwise(kind, operation, call.out)
+
+        register(*op_types)(formula)
+
+
+# Op types that only reinterpret their first input (a runtime aliases the buffer): not recorded.
+ALIASES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Dropout"})
+# Inputs of which only the shape or type is read: a node is static when its others are.
+METADATA_INPUTS = {"Shape": (0,), "Size": (0,), "CastLike": (1,)}
+
+
+@register("Conv")
+def _conv(call: Call) -> OpCount:
+    groups = call.attrs.get("group", 1)
+    return formulas.conv(call.shape(0), call.shape(1), call.out, groups, False, 2 in call.present)
+
+
+@register("ConvTranspose")
+def _conv_transpose(call: Call) -> OpCount:
+    groups = call.attrs.get("group", 1)
+    return formulas.conv(call.shape(0), call.shape(1), call.out, groups, True, 2 in call.present)
+
+
+@register("Gemm")
+def _gemm(call: Call) -> OpCount:
+    a, b = call.shape(0), call.shape(1)
+    a = a[::-1] if call.attrs.get("transA", 0) else a
+    b = b[::-1] if call.attrs.get("transB", 0) else b
+    return formulas.matmul(a, b, call.out, bias=2 in call.present)
+
+
+@register("MatMul")
+def _matmul(call: Call) -> OpCount:
+    return formulas.matmul(call.shape(0), call.shape(1), call.out)
+
+
+@register("Einsum")
+def _einsum(call: Call) -> OpCount | None:
+    """A two-operand contraction (no ellipsis, no index summed within one operand) is one
+    batched matrix product; any other equation is left uncounted."""
+    equation = call.attrs["equation"].replace(" ", "")
+    operands, _, result = equation.partition("->")
+    terms = operands.split(",")
+    if len(terms) != 2 or not result or "." in equation:
+        return None
+    a, b, out = (set(term) for term in (*terms, result))
+    if any(len(set(t)) != len(t) for t in (*terms, result)) or (a ^ b) - out:
+        return None
+    sizes = dict(zip(terms[0], call.shape(0), strict=True))
+    sizes |= dict(zip(terms[1], call.shape(1), strict=True))
+
+    def size(indices: set[str]) -> int:
+        return math.prod(sizes[i] for i in indices)
+
+    m, k, n = size(a - b), size((a & b) - out), size(b - a)
+    return formulas.matmul((m, k), (k, n), (size(a & b & out), m, n))
+
+
+@register("Attention")
+def _attention(call: Call) -> OpCount:
+    """Opset-23 attention; 3-D inputs (batch, sequence, hidden) are split into heads, and
+    past keys lengthen the sequence attended to."""
+    q, k, v = call.shape(0), call.shape(1), call.shape(2)
+    if len(q) == 3:
+        q_heads, kv_heads = call.attrs["q_num_heads"], call.attrs["kv_num_heads"]
+        q = (q[0], q_heads, q[1], q[2] // q_heads)
+        k = (k[0], kv_heads, k[1], k[2] // kv_heads)
+        v = (v[0], kv_heads, v[1], v[2] // kv_heads)
+    if 4 in call.present:
+        k = (*k[:-2], k[-2] + call.shape(4)[-2], k[-1])
+    return formulas.attention(q, k, v)
+
+
+@register("MaxPool")
+def _max_pool(call: Call) -> OpCount:
+    return formulas.pool(call.shape(0), call.out, call.attrs["kernel_shape"], average=False)
+
+
+@register("AveragePool")
+def _avg_pool(call: Call) -> OpCount:
+    return formulas.pool(call.shape(0), call.out, call.attrs["kernel_shape"], average=True)
+
+
+@register("GlobalAveragePool")
+def _global_avg_pool(call: Call) -> OpCount:
+    return formulas.pool(call.shape(0), call.out, kernel=None, average=True)
+
+
+@register("GlobalMaxPool")
+def _global_max_pool(call: Call) -> OpCount:
+    return formulas.pool(call.shape(0), call.out, kernel=None, average=False)
+
+
+@register("ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd")
+def _reduce(call: Call) -> OpCount:
+    return formulas.reduction(call.shape(0), call.out)
+
+
+@register("ReduceMean")
+def _reduce_mean(call: Call) -> OpCount:
+    return formulas.reduction(call.shape(0), call.out, per_output=1)
+
+
+@register("ReduceL2")
+def _reduce_l2(call: Call) -> OpCount:
+    return formulas.reduction(call.shape(0), call.out, per_input=2, per_output=1)  # square, add
+
+
+@register("Gelu")
+def _gelu(call: Call) -> OpCount:
+    tanh = call.attrs.get("approximate", "none") == "tanh"
+    return formulas.elementwise("activation", "gelu_tanh" if tanh else "gelu", call.out)
+
+
+_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+@register("Resize", "Upsample")
+def _resize(call: Call) -> OpCount:
+    """Interpolation taps as PyTorch names them: linear by spatial rank, cubic as bicubic."""
+    mode = call.attrs.get("mode", "nearest")
+    if mode == "linear":
+        return formulas.upsample(call.out, _LINEAR.get(len(call.out) - 2, "linear"))
+    return formulas.upsample(call.out, "bicubic" if mode == "cubic" else "nearest")
+
+
+@register("Gather")
+def _gather(call: Call) -> OpCount:
+    """A gather from an initializer is an embedding lookup; from an activation, a copy."""
+    if 0 in call.weights:
+        return OpCount("embedding")
+    return formulas.elementwise("movement", "move", call.out)
+
+
+register_elementwise(
+    "activation",
+    {
+        "relu": ["Relu"], "clamp": ["Clip"], "tanh": ["Tanh"],
+        "leaky_relu": ["LeakyRelu", "PRelu"], "elu": ["Elu"], "softplus": ["Softplus"],
+        "hardsigmoid": ["HardSigmoid"], "sigmoid": ["Sigmoid"], "hardswish": ["HardSwish"],
+        "mish": ["Mish"],
+    },
+)  # fmt: skip
+register_elementwise(
+    "elementwise",
+    {
+        "add": ["Add"], "sub": ["Sub"], "mul": ["Mul"], "div": ["Div"], "neg": ["Neg"],
+        "abs": ["Abs"], "pow": ["Pow"], "exp": ["Exp"], "log": ["Log"], "sqrt": ["Sqrt"],
+        "reciprocal": ["Reciprocal"], "erf": ["Erf"], "maximum": ["Max"], "minimum": ["Min"],
+        "where": ["Where"],
+        "compare": ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"],
+    },
+)  # fmt: skip
+register_elementwise(
+    "norm",
+    {
+        "batch_norm": ["BatchNormalization"],
+        "layer_norm": ["LayerNormalization", "GroupNormalization", "InstanceNormalization"],
+    },
+)
+register_elementwise("softmax", {"softmax": ["Softmax", "LogSoftmax"]})
+register_elementwise(
+    "movement",
+    {
+        "move": ["Concat", "Pad", "Transpose", "Slice", "Expand", "Tile", "Split", "Cast",
+                 "CastLike", "GatherElements", "GatherND", "DepthToSpace", "SpaceToDepth"],
+    },
+)  # fmt: skip
+
+
+_SUB_BYTE_BITS: dict[int, int] = {
+    TensorProto.INT4: 4, TensorProto.UINT4: 4, TensorProto.FLOAT4E2M1: 4,
+    TensorProto.INT2: 2, TensorProto.UINT2: 2,
+    TensorProto.FLOAT6E2M3: 6, TensorProto.FLOAT6E3M2: 6,
+}  # fmt: skip
+
+
+def element_bits(elem_type: int) -> int:
+    """Bits per element of an ONNX element type; 32 where the type is unknown."""
+    if elem_type in _SUB_BYTE_BITS:
+        return _SUB_BYTE_BITS[elem_type]
+    if elem_type == TensorProto.UNDEFINED:
+        return 32
+    return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize * 8)
+
+
+def _is_float(elem_type: int) -> bool:
+    return bool(TensorProto.DataType.Name(elem_type).startswith(("FLOAT", "BFLOAT", "DOUBLE")))
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    shape: Shape | None  # None where inference left a dimension unknown
+    elem_type: int
+
+    @property
+    def elements(self) -> int:
+        return math.prod(self.shape) if self.shape is not None else 0
+
+
+_UNKNOWN = _Tensor(None, TensorProto.UNDEFINED)
+
+
+def _tensor(value: onnx.ValueInfoProto) -> _Tensor:
+    tensor_type = value.type.tensor_type
+    dims = tensor_type.shape.dim
+    known = tensor_type.HasField("shape") and all(d.HasField("dim_value") for d in dims)
+    return _Tensor(tuple(d.dim_value for d in dims) if known else None, tensor_type.elem_type)
+
+
+def _load(path: Path) -> onnx.ModelProto:
+    """Check and parse the file; initializer data stays on disk, as only its shape matters."""
+    if not path.is_file():
+        raise UserError(f"no ONNX file at '{path}': check the path")
+    try:
+        onnx.checker.check_model(str(path))  # parses the file: no protobuf error escapes
+    except (onnx.checker.ValidationError, OSError, RuntimeError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise UserError(
+            f"'{path}' is not a valid ONNX model ({reason}): re-export it, "
+            "e.g. with torch.onnx.export"
+        ) from None
+    model = onnx.load(path, load_external_data=False)
+    if model.functions:
+        model = onnx.inliner.inline_local_functions(model)
+    return model
+
+
+def _fix_inputs(model: onnx.ModelProto, input_shape: Sequence[int] | None, path: Path) -> Shape:
+    """Give every graph input static dimensions: `input_shape` for the first (and for the
+    symbolic dimensions of other inputs that share its names), 1 for a symbolic batch.
+    Returns the first input's shape."""
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    values = [value for value in graph.input if value.name not in initializers]
+    if not values:
+        raise UserError(f"'{path}' has no graph input: re-export it with its input")
+    first = values[0].type.tensor_type
+    named: dict[str, int] = {}
+    if input_shape is not None:
+        check_shape(input_shape)
+        dims = first.shape.dim
+        if first.HasField("shape") and len(dims) != len(input_shape):
+            raise UserError(
+                f"'{path}' takes input '{values[0].name}' of rank {len(dims)}: give "
+                f"--input-shape with {len(dims)} dimensions"
+            )
+        if [d.dim_value for d in dims] != list(input_shape):
+            named = {d.dim_param: n for d, n in zip(dims, input_shape, strict=False) if d.dim_param}
+            del dims[:]
+            for size in input_shape:
+                dims.add(dim_value=size)
+            # Shapes recorded for the old input size would contradict inference.
+            del graph.value_info[:]
+            for output in graph.output:
+                output.type.tensor_type.ClearField("shape")
+    for value in values:
+        tensor = value.type.tensor_type
+        if not tensor.HasField("shape"):
+            raise UserError(f"'{path}': input '{value.name}' has no known rank: give --input-shape")
+        for axis, dim in enumerate(tensor.shape.dim):
+            if dim.HasField("dim_value"):
+                continue
+            if dim.dim_param in named:
+                dim.dim_value = named[dim.dim_param]
+            elif axis == 0 or "batch" in dim.dim_param.lower():
+                dim.dim_value = 1
+            else:
+                fix = "give --input-shape" if value is values[0] else "re-export with fixed shapes"
+                raise UserError(
+                    f"'{path}': dimension {axis} ('{dim.dim_param}') of input '{value.name}' "
+                    f"is unknown: {fix}"
+                )
+    return tuple(d.dim_value for d in first.shape.dim)
+
+
+def _infer(model: onnx.ModelProto, path: Path) -> dict[str, _Tensor]:
+    """Every tensor's shape and element type, by name."""
+    try:
+        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    except onnx.shape_inference.InferenceError as error:
+        reason = str(error).strip().splitlines()[0]
+        raise UserError(
+            f"shape inference fails on '{path}' ({reason}): check --input-shape"
+        ) from None
+    graph = model.graph
+    tensors = {v.name: _tensor(v) for v in (*graph.input, *graph.value_info, *graph.output)}
+    tensors.update({t.name: _Tensor(tuple(t.dims), t.data_type) for t in graph.initializer})
+    return tensors
+
+
+class _Reader:
+    """Walks the nodes in order, folding static ones and recording the rest as layers."""
+
+    def __init__(
+        self, graph: onnx.GraphProto, tensors: dict[str, _Tensor], bits: int | None, path: Path
+    ) -> None:
+        self.graph = graph
+        self.tensors = tensors
+        self.bits = bits
+        self.path = path
+        # Static tensors -> the initializers (or Constant outputs) their value derives from.
+        self.sources = {t.name: frozenset({t.name}) for t in graph.initializer}
+        # Batch-norm running statistics are buffers in PyTorch, not parameters; integer
+        # weights that a DequantizeLinear reads are parameters.
+        batch_norms = [n for n in graph.node if n.op_type == "BatchNormalization"]
+        self.statistics = {name for n in batch_norms for name in n.input[3:5]}
+        self.quantized = {n.input[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+        self.parameters = {name for name in self.sources if self._is_parameter(name)}
+        self.read: set[str] = set()
+        self.layers: list[Layer] = []
+        self.uncounted: Counter[str] = Counter()
+
+    def _is_parameter(self, name: str) -> bool:
+        """Single values are the scales and epsilons exporters emit, not parameters."""
+        tensor = self.tensors.get(name, _UNKNOWN)
+        if name in self.statistics or tensor.elements <= 1:
+            return False
+        return name in self.quantized or _is_float(tensor.elem_type)
+
+    def visit(self, index: int, node: onnx.NodeProto) -> None:
+        present = [i for i, name in enumerate(node.input) if name]
+        values = [node.input[i] for i in present if i not in METADATA_INPUTS.get(node.op_type, ())]
+        if node.op_type == "Constant":
+            constant = node.output[0]
+            self.sources[constant] = frozenset({constant})
+            if self._is_parameter(constant):
+                self.parameters.add(constant)
+        elif all(name in self.sources for name in values):
+            read = frozenset().union(*(self.sources[name] for name in values))
+            self.sources.update(dict.fromkeys(filter(None, node.output), read))
+        elif node.op_type not in ALIASES:
+            self.layers.append(self._layer(index, node, present))
+
+    def _elements(self, names: Iterable[str]) -> int:
+        return sum(self.tensors.get(name, _UNKNOWN).elements for name in names)
+
+    def _layer(self, index: int, node: onnx.NodeProto, present: list[int]) -> Layer:
+        tensors = self.tensors
+        weights = frozenset(i for i in present if node.input[i] in self.sources)
+        activations = [tensors.get(node.input[i], _UNKNOWN) for i in present if i not in weights]
+        out = tensors.get(node.output[0], _UNKNOWN)
+        label = node.name or f"{node.op_type}_{index}"
+        standard = node.domain in ("", "ai.onnx")
+        op = f"onnx::{node.op_type}" if standard else f"onnx::{node.domain}.{node.op_type}"
+        formula = ONNX_FORMULAS.get(node.op_type) if standard else None
+        count = None
+        if formula is not None:
+            inputs = tuple(tensors.get(name, _UNKNOWN).shape for name in node.input)
+            attrs = {a.name: _attribute(a) for a in node.attribute}
+            try:
+                if out.shape is None or any(a.shape is None for a in activations):
+                    raise UnknownShape
+                call = Call(inputs, frozenset(present), weights, attrs, out.shape)
+                count = formula(call)
+            except UnknownShape:
+                raise UserError(
+                    f"shape inference cannot determine the shapes of node '{label}' "
+                    f"({node.op_type}) in '{self.path}': give --input-shape, or re-export "
+                    "with static shapes and constants folded (torch.onnx.export(dynamo=True))"
+                ) from None
+        if count is None:
+            self.uncounted[op] += 1
+            count = OpCount("uncounted")
+        initializers = frozenset().union(*(self.sources[node.input[i]] for i in weights))
+        fresh = (initializers & self.parameters) - self.read
+        self.read |= fresh
+        # Weights take the bit-width of the largest one read, or else of the output.
+        largest = max(initializers, key=lambda n: self._elements([n]), default=node.output[0])
+        return Layer(
+            index=len(self.layers),
+            name=label,
+            op=op,
+            kind=count.kind,
+            input_shapes=tuple(a.shape or () for a in activations),
+            output_shape=out.shape or (),
+            macs=count.macs,
+            flops=count.flops,
+            params=self._elements(fresh),
+            weight_elements=self._elements(initializers),
+            input_elements=sum(a.elements for a in activations),
+            output_elements=out.elements,
+            weight_bits=self._bits(tensors.get(largest, out)),
+            activation_bits=self._bits(out),
+            gemms=count.gemms,
+        )
+
+    def _bits(self, tensor: _Tensor) -> int:
+        return self.bits or element_bits(tensor.elem_type)
+
+    def unused_params(self) -> int:
+        return self._elements(self.parameters - self.read)
+
+    def peak_activation_bytes(self) -> int:
+        """Simulate liveness in node order: a buffer lives from its producer (graph inputs
+        from the start) to its last consumer (graph outputs to the end); aliases share it."""
+        nodes = self.graph.node
+        static = self.sources.keys()
+        root: dict[str, str] = {}
+        produced: list[list[str]] = [[] for _ in nodes]
+        last_use: dict[str, int] = {}
+        for index, node in enumerate(nodes):
+            if all(name in static for name in node.output if name):
+                continue  # folded: reads shapes at most
+            for name in node.input:
+                if name and name not in static:
+                    last_use[root.get(name, name)] = index
+            if node.op_type in ALIASES:
+                root[node.output[0]] = root.get(node.input[0], node.input[0])
+            else:
+                produced[index] = [name for name in node.output if name]
+        for output in self.graph.output:
+            last_use[root.get(output.name, output.name)] = len(nodes)
+        freed: list[list[str]] = [[] for _ in range(len(nodes) + 1)]
+        for name, index in last_use.items():
+            freed[index].append(name)
+        inputs = [value.name for value in self.graph.input if value.name not in static]
+        current = peak = sum(self._bytes(name) for name in inputs)
+        for index, names in enumerate(produced):
+            current += sum(self._bytes(name) for name in names)
+            peak = max(peak, current)
+            unused = [name for name in names if name not in last_use]
+            current -= sum(self._bytes(name) for name in freed[index] + unused)
+        return peak
+
+    def _bytes(self, name: str) -> int:
+        tensor = self.tensors.get(name, _UNKNOWN)
+        return bits_to_bytes(tensor.elements, self._bits(tensor))
+
+
+def profile_onnx(
+    path: Path, input_shape: Sequence[int] | None, bits: int | None, name: str
+) -> Workload:
+    """Count every node of the ONNX model at `path` into a Workload.
+
+    `input_shape` fixes the first graph input's shape; `bits` overrides the bit-width of
+    weights and activations, which otherwise follows each tensor's element type.
+    """
+    model = _load(path)
+    shape = _fix_inputs(model, input_shape, path)
+    reader = _Reader(model.graph, _infer(model, path), bits, path)
+    for index, node in enumerate(model.graph.node):
+        reader.visit(index, node)
+    return Workload(
+        model=name,
+        input_shape=shape,
+        layers=tuple(reader.layers),
+        peak_activation_bytes=reader.peak_activation_bytes(),
+        unused_params=reader.unused_params(),
+        uncounted_ops=dict(reader.uncounted),
+    )
+
+
+def _attribute(attribute: onnx.AttributeProto) -> Any:
+    value = helper.get_attribute_value(attribute)
+    return value.decode() if isinstance(value, bytes) else value
