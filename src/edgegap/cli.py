@@ -16,8 +16,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from edgegap.errors import UserError
+from edgegap.hardware import Cost, Platform, builtin_names, estimate, load_platform
 from edgegap.workload import Workload, profile, zoo
-from edgegap.workload.profile import parse_shape
+from edgegap.workload.profile import dtype_to_bits, parse_shape
+from edgegap.workload.scalesim import read_topology
 
 app = typer.Typer(
     help="Measure the gap between what DNNs demand and what edge hardware supplies.",
@@ -237,6 +239,178 @@ def report_command(
 
         table = build_zoo_report(out_dir, models, progress=step)
     out.print(f"profiled {len(table)} models -> {out_dir}/models.csv, models.json, layers/")
+
+
+hw_app = typer.Typer(help="Hardware platforms: the built-in catalog and your YAML files.")
+app.add_typer(hw_app, name="hw")
+
+
+def _compute_summary(platform: Platform) -> str:
+    compute = platform.compute
+    if compute.type == "systolic":
+        shape = f"systolic {compute.rows}x{compute.cols} {compute.dataflow}"
+    else:
+        shape = f"vector {compute.macs_per_cycle} MAC/cycle"
+    return f"{shape} @ {compute.clock_mhz:g} MHz"
+
+
+@hw_app.command("list")
+@user_errors
+def hw_list(
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """List the built-in platforms."""
+    platforms = [load_platform(name) for name in builtin_names()]
+    if format in (Format.json, Format.jsonl):
+        records = [p.model_dump(mode="json") for p in platforms]
+        sys.stdout.write(json.dumps(records, indent=1) + "\n")
+        return
+    table = Table(title="Built-in platforms (`edgegap hw show NAME` for sources)")
+    for column in ("name", "kind", "year", "nm", "compute", "peak", "W", "mm²", "precisions"):
+        table.add_column(
+            column, justify="right" if column in ("year", "nm", "W", "mm²") else "left"
+        )
+    for p in platforms:
+        table.add_row(
+            p.name,
+            p.kind,
+            str(p.year),
+            f"{p.process_nm:g}",
+            _compute_summary(p),
+            _human(p.peak_ops_per_s, "OP/s"),
+            f"{p.power_budget_w:g}",
+            f"{p.area_mm2:g}" if p.area_mm2 else "n/p",
+            ",".join(p.compute.precisions),
+        )
+    out.print(table)
+
+
+@hw_app.command("show")
+@user_errors
+def hw_show(
+    name: Annotated[str, typer.Argument(help="catalog name or YAML file")],
+    format: Annotated[Format, typer.Option("--format", help="table (YAML) or json")] = Format.table,
+) -> None:
+    """Show a platform with every number and its source."""
+    platform = load_platform(name)
+    record = platform.model_dump(mode="json", exclude_none=True)
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(record, indent=1) + "\n")
+        return
+    import yaml
+
+    out.print(yaml.safe_dump(record, sort_keys=False, width=100), markup=False, highlight=False)
+    derived = f"peak {_human(platform.peak_ops_per_s, 'OP/s')}"
+    if platform.area_mm2:
+        derived += f", {platform.peak_ops_per_s / 1e9 / platform.area_mm2:.1f} GOPS/mm²"
+    derived += f", {platform.peak_ops_per_s / 1e9 / platform.power_budget_w:.1f} GOPS/W"
+    out.print(f"derived: {derived} (a MAC counts as 2 operations)", markup=False)
+
+
+@hw_app.command("schema")
+def hw_schema() -> None:
+    """Print the JSON Schema of a platform YAML file (for editors and validators)."""
+    sys.stdout.write(json.dumps(Platform.model_json_schema(), indent=1) + "\n")
+
+
+def _parse_array(text: str) -> tuple[int, int]:
+    try:
+        rows, cols = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise UserError(f"malformed --array '{text}': give ROWSxCOLS, e.g. 32x32") from None
+    if rows <= 0 or cols <= 0:
+        raise UserError(f"impossible --array '{text}': rows and columns must be positive")
+    return rows, cols
+
+
+@app.command("estimate")
+@user_errors
+def estimate_command(
+    model: Annotated[str | None, typer.Argument(help="anything `edgegap profile` accepts")] = None,
+    target: Annotated[
+        str | None, typer.Option("--target", help="platform name or YAML file")
+    ] = None,
+    topology: Annotated[
+        Path | None, typer.Option("--topology", help="a SCALE-Sim topology CSV as the workload")
+    ] = None,
+    array: Annotated[str | None, typer.Option("--array", help="systolic array ROWSxCOLS")] = None,
+    dataflow: Annotated[str | None, typer.Option("--dataflow", help="os, ws or is")] = None,
+    batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
+    input_shape: Annotated[str | None, typer.Option(help="input shape, e.g. 1,3,224,224")] = None,
+    dtype: Annotated[
+        str | None, typer.Option(help="bit-width of weights and activations, e.g. int8")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Estimate latency and energy of a model (or a SCALE-Sim topology) on a platform."""
+    if (model is None) == (topology is None):
+        raise UserError("give a MODEL or --topology FILE.csv (one of them)")
+    platform = load_platform(target or "systolic-generic")
+    changes: dict[str, object] = {}
+    if array is not None:
+        changes["rows"], changes["cols"] = _parse_array(array)
+    if dataflow is not None:
+        if dataflow not in ("os", "ws", "is"):
+            raise UserError(f"unknown dataflow '{dataflow}': use os, ws or is")
+        changes["dataflow"] = dataflow
+    if changes:
+        if platform.compute.type != "systolic":
+            raise UserError(
+                f"--array and --dataflow need a systolic platform; {platform.name} is not"
+            )
+        platform = platform.with_compute(**changes)
+    if topology is not None:
+        workload = read_topology(topology, dtype_to_bits(dtype) or 8)
+    else:
+        assert model is not None
+        shape = parse_shape(input_shape) if input_shape is not None else None
+        if batch is not None:
+            base = shape or zoo.default_input_shape(model)
+            if base is None:
+                raise UserError(f"give --input-shape for '{model}' to set a batch")
+            shape = (batch, *base[1:])
+        workload = profile(model, shape, dtype)
+    cost = estimate(workload, platform)
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(cost.to_json() + "\n")
+        return
+    out.print(_cost_table(cost))
+
+
+def _cost_table(cost: Cost) -> Table:
+    table = Table(title=f"{cost.model} on {cost.platform}", show_footer=True)
+    totals = cost.totals
+    columns = [
+        ("layer", "TOTAL"),
+        ("precision", ""),
+        ("MACs", _human(sum(layer.macs for layer in cost.layers))),
+        ("cycles", _human(totals.cycles)),
+        ("util.", ""),
+        ("latency", f"{totals.latency_s * 1e3:.3g} ms"),
+        ("bound", ""),
+        ("energy", f"{totals.energy_j * 1e3:.3g} mJ"),
+    ]
+    for header, footer in columns:
+        table.add_column(header, footer=footer, justify="left" if header == "layer" else "right")
+    for layer in cost.layers:
+        if not layer.macs and layer.energy_j < 1e-3 * totals.energy_j:
+            continue
+        table.add_row(
+            layer.name,
+            layer.precision,
+            _human(layer.macs),
+            _human(layer.cycles),
+            f"{layer.utilization:.0%}" if layer.macs else "",
+            f"{layer.latency_s * 1e6:.3g} µs",
+            layer.limiter,
+            f"{layer.energy_j * 1e6:.3g} µJ",
+        )
+    table.caption = (
+        f"{totals.throughput_per_s:.3g} inferences/s, {totals.power_w:.3g} W average "
+        f"({'within' if totals.fits_power_budget else 'OVER'} the power budget); "
+        "layers under 0.1% of the energy and without MACs are hidden"
+    )
+    return table
 
 
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")

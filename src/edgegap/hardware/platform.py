@@ -1,0 +1,143 @@
+"""A hardware platform is data: a YAML file validated by these pydantic models.
+
+Every number carries its provenance: each section (the chip, its compute, each memory level)
+has a `source` citing the paper, datasheet or public table its numbers come from, and
+`notes` saying how a number was derived where it was not read directly.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Positive = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Source = Annotated[str, Field(min_length=3, description="paper, datasheet or public table")]
+
+# Precisions a MAC unit may support, by name; the cost model maps a layer's bit-width to one.
+Precision = Literal["fp32", "fp16", "bf16", "int16", "int8", "int4", "int2", "binary"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Compute(_Strict):
+    """The MAC engine: a systolic array of rows x cols PEs with a dataflow, or a vector engine."""
+
+    type: Literal["systolic", "vector"]
+    rows: PositiveInt | None = Field(None, description="systolic array rows (PEs)")
+    cols: PositiveInt | None = Field(None, description="systolic array columns (PEs)")
+    dataflow: Literal["os", "ws", "is"] | None = Field(
+        None, description="output, weight or input stationary (systolic only)"
+    )
+    macs_per_cycle: PositiveInt | None = Field(
+        None, description="peak MACs per cycle at the widest supported precision (vector only)"
+    )
+    clock_mhz: Positive
+    mac_energy_pj: dict[Precision, Positive] = Field(
+        description="energy of one MAC (multiply + add, operands in registers) per precision"
+    )
+    utilization: Annotated[float, Field(gt=0, le=1)] = Field(
+        1.0, description="fraction of peak a vector engine sustains on dense layers"
+    )
+    zero_skipping: bool = Field(False, description="skips MACs whose operand is zero")
+    source: Source
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _complete(self) -> Compute:
+        if self.type == "systolic":
+            missing = [f for f in ("rows", "cols", "dataflow") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"a systolic array needs {', '.join(missing)}")
+        elif self.macs_per_cycle is None:
+            raise ValueError("a vector engine needs macs_per_cycle")
+        return self
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        if self.type == "systolic":
+            assert self.rows is not None and self.cols is not None
+            return self.rows * self.cols
+        assert self.macs_per_cycle is not None
+        return self.macs_per_cycle
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        return tuple(self.mac_energy_pj)
+
+    @property
+    def vector_ops_per_cycle(self) -> int:
+        """Element-wise throughput: one lane per array column (the post-processing units that
+        drain a systolic array), or the vector engine's MAC lanes."""
+        if self.type == "systolic":
+            assert self.cols is not None
+            return self.cols
+        return self.peak_macs_per_cycle
+
+
+class MemoryLevel(_Strict):
+    """One level of the hierarchy, innermost (register file) to outermost (DRAM)."""
+
+    name: str = Field(min_length=1)
+    role: Literal["register", "array", "buffer", "offchip"] = Field(
+        description="register file in a PE, inter-PE network, on-chip buffer, or off-chip memory"
+    )
+    size_bytes: PositiveInt | None = Field(None, description="capacity; omit for off-chip DRAM")
+    bandwidth_gb_s: Positive | None = Field(
+        None,
+        description="sustainable bandwidth, GB/s (1e9 bytes/s); register files and inter-PE "
+        "networks are built to feed every PE every cycle and may omit it",
+    )
+    energy_pj_per_bit: Positive = Field(description="energy to read or write one bit")
+    source: Source
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _bandwidth(self) -> MemoryLevel:
+        if self.bandwidth_gb_s is None and self.role in ("buffer", "offchip"):
+            raise ValueError(f"a {self.role} level needs bandwidth_gb_s")
+        return self
+
+
+class Platform(_Strict):
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    description: str
+    kind: Literal["asic", "gpu", "cpu", "mcu", "npu", "fpga"]
+    year: Annotated[int, Field(ge=1990, le=2030)]
+    process_nm: Positive
+    area_mm2: Positive | None = Field(None, description="die or core area; omit if unpublished")
+    power_budget_w: Positive
+    compute: Compute
+    memory: list[MemoryLevel] = Field(min_length=1)
+    source: Source
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _hierarchy(self) -> Platform:
+        names = [level.name for level in self.memory]
+        if len(set(names)) != len(names):
+            raise ValueError(f"memory level names repeat: {names}")
+        roles = [level.role for level in self.memory]
+        if len(set(roles)) != len(roles):
+            raise ValueError(
+                f"one memory level per role (register, array, buffer, offchip): {roles}"
+            )
+        if any(level.size_bytes is None for level in self.memory[:-1]):
+            raise ValueError("only the outermost memory level may omit size_bytes")
+        return self
+
+    def level(self, role: str) -> MemoryLevel | None:
+        return next((level for level in self.memory if level.role == role), None)
+
+    def with_compute(self, **changes: object) -> Platform:
+        """A validated copy with compute fields changed (array shape, dataflow, clock)."""
+        compute = self.compute.model_dump() | changes
+        return Platform.model_validate(self.model_dump() | {"compute": compute})
+
+    @property
+    def peak_ops_per_s(self) -> float:
+        """Peak operations per second, counting a MAC as two operations."""
+        return 2 * self.compute.peak_macs_per_cycle * self.compute.clock_mhz * 1e6

@@ -1,0 +1,98 @@
+"""The cost model on hand-worked examples (tests/data/platforms/tiny.yaml)."""
+
+from pathlib import Path
+
+import pytest
+from torch import nn
+
+import edgegap
+from edgegap.hardware import estimate, load_platform
+from edgegap.hardware.cost import ELEMENTWISE_ENERGY_FRACTION, precision_for
+
+TINY = Path(__file__).parent / "data" / "platforms" / "tiny.yaml"
+
+
+def test_linear_layer_by_hand():
+    """Linear(8 -> 4) at batch 2, int8, on a 4x4 output-stationary array at 100 MHz.
+
+    Matrix form m=2 (batch), k=8, n=4: os maps Sr=m=2 rows, Sc=n=4 columns, T=k=8, one fold:
+    cycles = 1 x (T + rows + cols - 2) - 1 = 13. Bytes at 8 bits: weights 32 + bias 4 = 36,
+    inputs 16, outputs 8. Buffer reads: inputs x 1 column fold + weights x 1 row fold +
+    outputs = 60 B; off-chip: the activations (24 B) fit half the 1 KB buffer and stay on chip,
+    so only the 36 B of weights stream in. Times: compute 130 ns, buffer 60 ns, DRAM 360 ns:
+    DRAM-bound, 360 ns. Energy (pJ): MACs 64 x 1; bias adds 8 x 1 x 0.196; register
+    3 x 64 x 8 bit x 0.1 = 153.6; buffer 480 bit x 1 = 480; DRAM 288 bit x 10 = 2880.
+    """
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    cost = estimate(workload, load_platform(TINY))
+    (layer,) = cost.layers
+    assert layer.cycles == 13
+    assert layer.traffic_bytes == {"rf": 192, "sram": 60, "dram": 36}
+    assert layer.latency_s == pytest.approx(360e-9)
+    assert (layer.bound, layer.limiter) == ("memory", "dram")
+    assert layer.utilization == pytest.approx(64 / (13 * 16))
+    expected = {
+        "mac": 64e-12,
+        "elementwise": 8e-12 * ELEMENTWISE_ENERGY_FRACTION,
+        "rf": 153.6e-12,
+        "sram": 480e-12,
+        "dram": 2880e-12,
+    }
+    assert layer.energy_breakdown == pytest.approx(expected)
+    assert cost.totals.energy_j == pytest.approx(sum(expected.values()))
+    assert cost.totals.power_w == pytest.approx(cost.totals.energy_j / 360e-9)
+    assert cost.totals.fits_power_budget is False  # 10 mW > 1 mW
+
+
+def test_working_set_larger_than_the_buffer_is_refetched():
+    """With a 16 B buffer (8 B halves), keeping input tiles resident and streaming the 36 B of
+    weights once per tile (16 B / 8 B = 2 tiles) moves 16 + 8 + 2 x 36 = 96 B, cheaper than
+    the other order (36 + 8 + 16 x ceil(36 / 8) = 124 B)."""
+    platform = load_platform(TINY)
+    memory = [level.model_dump() for level in platform.memory]
+    memory[1]["size_bytes"] = 16
+    small = type(platform).model_validate(platform.model_dump() | {"memory": memory})
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    (layer,) = estimate(workload, small).layers
+    assert layer.traffic_bytes["dram"] == 96
+
+
+def test_precision_and_sparsity_flow_through():
+    platform = load_platform(TINY)
+    assert precision_for(platform, 8) == "int8"
+    assert precision_for(platform, 4) == "int8"  # narrowest supported that holds it
+    assert precision_for(platform, 32) == "fp16"  # widest supported when none holds it
+    model = nn.Linear(64, 64)
+    fp16 = estimate(edgegap.profile(model, (1, 64), dtype="float16"), platform)
+    int8 = estimate(edgegap.profile(model, (1, 64), dtype="int8"), platform)
+    assert fp16.totals.energy_breakdown["mac"] == pytest.approx(
+        4 * int8.totals.energy_breakdown["mac"]
+    )
+    assert int8.totals.energy_breakdown["dram"] < fp16.totals.energy_breakdown["dram"]
+
+
+def test_vector_engine_and_zero_skipping():
+    platform = load_platform("cortex-m7")
+    skipping = platform.with_compute(zero_skipping=True)
+    workload = edgegap.profile(nn.Linear(256, 256), (1, 256), dtype="int8")
+    layer = workload.layers[0]
+    sparse = type(workload)(
+        workload.model,
+        workload.input_shape,
+        (type(layer)(**{**layer.__dict__, "weight_density": 0.25}),),
+        workload.peak_activation_bytes,
+    )
+    dense_cost = estimate(sparse, platform).layers[0]
+    sparse_cost = estimate(sparse, skipping).layers[0]
+    assert dense_cost.macs == 256 * 256
+    assert sparse_cost.macs == 256 * 256 // 4
+    assert sparse_cost.cycles < dense_cost.cycles
+    assert sparse_cost.energy_j < dense_cost.energy_j
+
+
+def test_every_builtin_platform_runs_resnet18():
+    workload = edgegap.profile("resnet18", dtype="int8")
+    for name in edgegap.hardware.builtin_names():
+        cost = estimate(workload, load_platform(name))
+        assert cost.totals.latency_s > 0 and cost.totals.energy_j > 0, name
+        assert sum(cost.totals.energy_breakdown.values()) == pytest.approx(cost.totals.energy_j)
