@@ -13,20 +13,24 @@ Per layer (docs/cost-model.md):
   PEs every cycle: they cost energy, not time);
 - energy = MACs x energy per MAC at the layer's precision + element-wise operations + bits
   moved x energy per bit at each level.
+
+The model is written once, over numpy arrays of (layer, design) pairs: `estimate` evaluates
+the platform as it is, `evaluate_designs` any number of variants of its array and buffer.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from edgegap.hardware import systolic
 from edgegap.hardware.platform import Platform
-from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.layer import Workload
 
 PRECISION_BITS = {
     "fp32": 32, "fp16": 16, "bf16": 16, "int16": 16, "int8": 8, "int4": 4, "int2": 2, "binary": 1,
@@ -41,6 +45,9 @@ ELEMENTWISE_ENERGY_FRACTION = 0.9 / (3.7 + 0.9)
 REGISTER_ACCESSES_PER_MAC = 3
 # Hops on the inter-PE network per MAC in a systolic array: the two moving operands.
 ARRAY_HOPS_PER_MAC = 2
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -114,148 +121,266 @@ def precision_for(platform: Platform, bits: int) -> str:
     return supported[-1]
 
 
-def _mac_layer(layer: Layer, platform: Platform, operands: tuple[int, int, int]) -> tuple[int, int]:
-    """(buffer bytes, compute cycles) of a layer with matrix products.
+@dataclass(frozen=True)
+class Designs:
+    """Variants of one platform's array and buffer, evaluated together.
 
-    On a systolic array the stationary operand is read from the buffer once and the streamed
-    one once per fold of the other array dimension (the array's shifting supplies the sliding
-    window's reuse, so an input is fetched, not its im2col copies); partial sums accumulate
-    beside the array and each output is written once.
+    `dataflow` holds indices into `systolic.DATAFLOWS`; `buffer_bytes` is 0 where the platform
+    has no on-chip buffer. A vector engine ignores rows, cols and dataflow.
     """
-    compute = platform.compute
-    weights, inputs, outputs = operands
-    if compute.type == "vector":
-        lanes = compute.peak_macs_per_cycle * compute.utilization
-        return weights + inputs + outputs, math.ceil(_executed_macs(layer, platform) / lanes)
-    assert compute.rows and compute.cols and compute.dataflow
-    dataflow = compute.dataflow
-    cycle_count = 0
-    for gemm in layer.gemms:
-        sr, sc, t = systolic.operand_dims(gemm.m, gemm.k, gemm.n, dataflow)
-        cycle_count += gemm.groups * int(
-            systolic.cycles(sr, sc, t, compute.rows, compute.cols, dataflow)
+
+    rows: Ints
+    cols: Ints
+    dataflow: Ints
+    buffer_bytes: Ints
+
+    @classmethod
+    def of(cls, platform: Platform) -> Designs:
+        """The platform as it is: one design."""
+        compute = platform.compute
+        buffer = platform.level("buffer")
+        size = buffer.size_bytes if buffer is not None and buffer.size_bytes else 0
+        return cls(
+            rows=np.array([compute.rows or 1]),
+            cols=np.array([compute.cols or 1]),
+            dataflow=np.array([systolic.DATAFLOWS.index(compute.dataflow or "os")]),
+            buffer_bytes=np.array([size]),
         )
-    largest = max(layer.gemms, key=lambda gemm: gemm.macs)
-    sr, sc, _ = systolic.operand_dims(largest.m, largest.k, largest.n, dataflow)
-    row_folds, col_folds = (int(f) for f in systolic.folds(sr, sc, compute.rows, compute.cols))
-    if dataflow == "os":
-        reads = inputs * col_folds + weights * row_folds
-    elif dataflow == "ws":
-        reads = weights + inputs * col_folds
-    else:
-        reads = inputs + weights * col_folds
-    return reads + outputs, cycle_count
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
 
-def _executed_macs(layer: Layer, platform: Platform) -> int:
-    if platform.compute.zero_skipping:
-        return round(layer.macs * layer.weight_density * layer.activation_density)
-    return layer.macs
+@dataclass(frozen=True)
+class _Layers:
+    """The workload as arrays over its layers (L) and matrix products (G), at the precisions
+    the platform runs them: built once, evaluated against any number of designs."""
+
+    precision: list[str]
+    bits: Ints
+    macs: Ints
+    elementwise_ops: Ints
+    mac_energy_j: Floats
+    weights: Ints
+    inputs: Ints
+    outputs: Ints
+    gemm_layers: Ints  # indices of the layers with matrix products
+    gemm_starts: Ints  # index of each such layer's first product in `gemm`
+    gemm: Ints  # (G, 4): groups, m, k, n
+    largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
+
+    @classmethod
+    def of(cls, workload: Workload, platform: Platform) -> _Layers:
+        layers = workload.layers
+        skipping = platform.compute.zero_skipping
+        precision = [
+            precision_for(platform, max(layer.weight_bits, layer.activation_bits))
+            for layer in layers
+        ]
+        bits = np.array([PRECISION_BITS[p] for p in precision], dtype=np.int64)
+        gemms: list[tuple[int, int, int, int]] = []
+        starts, gemm_layers, largest = [], [], []
+        for index, layer in enumerate(layers):
+            if layer.gemms:
+                gemm_layers.append(index)
+                starts.append(len(gemms))
+                gemms += [(g.groups, g.m, g.k, g.n) for g in layer.gemms]
+            big = max(layer.gemms, key=lambda g: g.macs, default=None)
+            largest.append((big.m, big.k, big.n) if big else (0, 0, 0))
+
+        def to_bytes(elements: list[float]) -> Ints:
+            return np.ceil(np.array(elements) * bits / 8).astype(np.int64)
+
+        return cls(
+            precision=precision,
+            bits=bits,
+            macs=np.array(
+                [
+                    round(layer.macs * layer.weight_density * layer.activation_density)
+                    if skipping
+                    else layer.macs
+                    for layer in layers
+                ],
+                dtype=np.int64,
+            ),
+            elementwise_ops=np.array(
+                [max(layer.flops - 2 * layer.macs, 0) for layer in layers], dtype=np.int64
+            ),
+            mac_energy_j=np.array(
+                [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
+            ),
+            weights=to_bytes(
+                [layer.weight_elements * (layer.weight_density if skipping else 1.0)
+                 for layer in layers]
+            ),  # fmt: skip
+            inputs=to_bytes([layer.input_elements for layer in layers]),
+            outputs=to_bytes([layer.output_elements for layer in layers]),
+            gemm_layers=np.array(gemm_layers, dtype=np.int64),
+            gemm_starts=np.array(starts, dtype=np.int64),
+            gemm=np.array(gemms, dtype=np.int64).reshape(-1, 4),
+            largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
+        )
 
 
-def _offchip_bytes(weights: int, inputs: int, outputs: int, buffer_bytes: int | None) -> int:
-    """Off-chip traffic of one layer, half the buffer holding activations and half weight tiles.
+@dataclass(frozen=True)
+class Evaluation:
+    """Arrays of shape (L, D), one column per design; levels keyed by name."""
 
-    While the layer's input and output fit their half, activations stay on chip (they arrive
+    cycles: Ints
+    traffic: dict[str, Ints]
+    times: dict[str, Floats]  # "compute" and each level that states a bandwidth
+    energy: dict[str, Floats]  # "mac", "elementwise" and each level
+
+    @property
+    def latency_s(self) -> Floats:
+        return np.maximum.reduce(list(self.times.values()))
+
+    @property
+    def energy_j(self) -> Floats:
+        shape = self.cycles.shape
+        return np.add.reduce([np.broadcast_to(e, shape) for e in self.energy.values()])
+
+
+def _compute_cycles(layers: _Layers, platform: Platform, designs: Designs) -> Ints:
+    compute = platform.compute
+    count, width = len(layers.macs), len(designs)
+    rows, cols, dataflow = designs.rows[None, :], designs.cols[None, :], designs.dataflow[None, :]
+    lanes = cols if compute.type == "systolic" else np.full((1, width), compute.vector_ops_per_cycle)
+    cycles = np.broadcast_to(-(-layers.elementwise_ops[:, None] // lanes), (count, width)).copy()
+    if not len(layers.gemm_layers):
+        return cycles
+    if compute.type == "vector":
+        rate = compute.peak_macs_per_cycle * compute.utilization
+        macs = layers.macs[layers.gemm_layers, None]
+        cycles[layers.gemm_layers] = np.ceil(macs / rate).astype(np.int64)
+        return cycles
+    groups, m, k, n = (layers.gemm[:, i, None] for i in range(4))
+    sr, sc, t = systolic.operand_dims(m, k, n, dataflow)
+    per_gemm = groups * systolic.cycles(sr, sc, t, rows, cols, dataflow)
+    cycles[layers.gemm_layers] = np.add.reduceat(per_gemm, layers.gemm_starts, axis=0)
+    return cycles
+
+
+def _buffer_bytes(layers: _Layers, platform: Platform, designs: Designs) -> Ints:
+    """Buffer traffic. On a systolic array the stationary operand is read once and the
+    streamed one once per fold of the other array dimension (the array's shifting supplies a
+    sliding window's reuse, so an input is fetched, not its im2col copies); partial sums
+    accumulate beside the array and each output is written once. Elsewhere every operand
+    passes once."""
+    weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
+    once = np.broadcast_to(weights + inputs + outputs, (len(layers.macs), len(designs)))
+    if platform.compute.type != "systolic":
+        return once
+    m, k, n = (layers.largest[:, i, None] for i in range(3))
+    dataflow = designs.dataflow[None, :]
+    sr, sc, _ = systolic.operand_dims(m, k, n, dataflow)
+    row_folds, col_folds = systolic.folds(sr, sc, designs.rows[None, :], designs.cols[None, :])
+    streamed = np.choose(
+        dataflow,
+        [inputs * col_folds + weights * row_folds, weights + inputs * col_folds,
+         inputs + weights * col_folds],
+    )  # fmt: skip
+    has_gemm = (layers.largest[:, 0] > 0)[:, None]
+    return np.where(has_gemm, streamed + outputs, once)
+
+
+def _offchip_bytes(layers: _Layers, designs: Designs) -> Ints:
+    """Off-chip traffic, half the buffer holding activations and half weight tiles.
+
+    While a layer's input and output fit their half, activations stay on chip (they arrive
     from the previous layer and wait for the next) and only the weights stream in, once.
     Otherwise a tiled loop nest keeps a tile of one operand in half the buffer and streams the
-    other once per tile, whichever order moves fewer bytes; outputs are written once.
+    other once per tile, whichever order moves fewer bytes; outputs are written once. With no
+    buffer, every operand passes once.
     """
-    if buffer_bytes is None:
-        return weights + inputs + outputs
-    half = max(buffer_bytes // 2, 1)
-    if inputs + outputs <= half:
-        return weights
-    keep_weights = weights + outputs + inputs * math.ceil(weights / half)
-    keep_inputs = inputs + outputs + weights * math.ceil(inputs / half)
-    return min(keep_weights, keep_inputs)
+    weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
+    half = np.maximum(designs.buffer_bytes[None, :] // 2, 1)
+    keep_weights = weights + outputs + inputs * -(-weights // half)
+    keep_inputs = inputs + outputs + weights * -(-inputs // half)
+    tiled = np.minimum(keep_weights, keep_inputs)
+    traffic = np.where(inputs + outputs <= half, weights, tiled)
+    return np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
 
 
-def estimate_layer(layer: Layer, platform: Platform) -> LayerCost:
+def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluation:
     compute = platform.compute
-    precision = precision_for(platform, max(layer.weight_bits, layer.activation_bits))
-    bits = PRECISION_BITS[precision]
-    mac_energy_j = compute.mac_energy_pj[precision] * 1e-12  # type: ignore[index]
-    macs = _executed_macs(layer, platform)
-    density = layer.weight_density if compute.zero_skipping else 1.0
-    weights = math.ceil(layer.weight_elements * density * bits / 8)
-    inputs = math.ceil(layer.input_elements * bits / 8)
-    outputs = math.ceil(layer.output_elements * bits / 8)
-    elementwise_ops = max(layer.flops - 2 * layer.macs, 0)
-
-    if layer.gemms:
-        buffer_bytes, compute_cycles = _mac_layer(layer, platform, (weights, inputs, outputs))
-    else:
-        buffer_bytes = weights + inputs + outputs
-        compute_cycles = math.ceil(elementwise_ops / compute.vector_ops_per_cycle)
-    traffic: dict[str, int] = {}
-    buffer = platform.level("buffer")
+    cycles = _compute_cycles(layers, platform, designs)
+    operand_bits = layers.macs * layers.bits
+    traffic: dict[str, Ints] = {}
     for level in platform.memory:
         if level.role == "register":
-            traffic[level.name] = math.ceil(REGISTER_ACCESSES_PER_MAC * macs * bits / 8)
+            traffic[level.name] = -(-REGISTER_ACCESSES_PER_MAC * operand_bits // 8)[:, None]
         elif level.role == "array":
             hops = ARRAY_HOPS_PER_MAC if compute.type == "systolic" else 0
-            traffic[level.name] = math.ceil(hops * macs * bits / 8)
+            traffic[level.name] = -(-hops * operand_bits // 8)[:, None]
         elif level.role == "buffer":
-            traffic[level.name] = buffer_bytes
+            traffic[level.name] = _buffer_bytes(layers, platform, designs)
         else:
-            capacity = buffer.size_bytes if buffer is not None else None
-            traffic[level.name] = _offchip_bytes(weights, inputs, outputs, capacity)
-
-    clock_hz = compute.clock_mhz * 1e6
-    times = {"compute": compute_cycles / clock_hz}
+            traffic[level.name] = _offchip_bytes(layers, designs)
+    times: dict[str, Floats] = {"compute": cycles / (compute.clock_mhz * 1e6)}
+    energy: dict[str, Floats] = {
+        "mac": (layers.macs * layers.mac_energy_j)[:, None],
+        "elementwise": (
+            layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION
+        )[:, None],
+    }
     for level in platform.memory:
         if level.bandwidth_gb_s is not None:
             times[level.name] = traffic[level.name] / (level.bandwidth_gb_s * 1e9)
-    bound = max(times, key=lambda key: times[key])
-    latency_s = times[bound]
+        energy[level.name] = traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12
+    return Evaluation(cycles, traffic, times, energy)
 
-    breakdown = {
-        "mac": macs * mac_energy_j,
-        "elementwise": elementwise_ops * mac_energy_j * ELEMENTWISE_ENERGY_FRACTION,
-    }
-    for level in platform.memory:
-        breakdown[level.name] = traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12
-    peak = compute_cycles * compute.peak_macs_per_cycle
-    return LayerCost(
-        name=layer.name,
-        op=layer.op,
-        kind=layer.kind,
-        precision=precision,
-        macs=macs,
-        cycles=compute_cycles,
-        utilization=macs / peak if peak and layer.gemms else 0.0,
-        latency_s=latency_s,
-        bound="compute" if bound == "compute" else "memory",
-        limiter=bound,
-        energy_j=sum(breakdown.values()),
-        energy_breakdown=breakdown,
-        traffic_bytes=traffic,
-    )
+
+def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -> Evaluation:
+    """The cost model for every (layer, design) pair at once: a design-space sweep's core."""
+    return _evaluate(_Layers.of(workload, platform), platform, designs)
 
 
 def estimate(workload: Workload, platform: Platform) -> Cost:
     """Latency and energy of one inference of `workload` (its batch) on `platform`."""
-    layers = tuple(estimate_layer(layer, platform) for layer in workload.layers)
-    latency = sum(layer.latency_s for layer in layers)
-    energy = sum(layer.energy_j for layer in layers)
-    breakdown: dict[str, float] = {}
-    for layer in layers:
-        for key, value in layer.energy_breakdown.items():
-            breakdown[key] = breakdown.get(key, 0.0) + value
-    power = energy / latency if latency else 0.0
+    layers = _Layers.of(workload, platform)
+    result = _evaluate(layers, platform, Designs.of(platform))
+    latency = result.latency_s[:, 0]
+    energy = result.energy_j[:, 0]
+    limits = list(result.times)
+    limiter = np.argmax(np.stack([t[:, 0] for t in result.times.values()]), axis=0)
+    peak = platform.compute.peak_macs_per_cycle
+    costs = []
+    for i, layer in enumerate(workload.layers):
+        cycles = int(result.cycles[i, 0])
+        has_gemm = bool(layer.gemms)
+        costs.append(
+            LayerCost(
+                name=layer.name,
+                op=layer.op,
+                kind=layer.kind,
+                precision=layers.precision[i],
+                macs=int(layers.macs[i]),
+                cycles=cycles,
+                utilization=int(layers.macs[i]) / (cycles * peak) if has_gemm and cycles else 0.0,
+                latency_s=float(latency[i]),
+                bound="compute" if limits[limiter[i]] == "compute" else "memory",
+                limiter=limits[limiter[i]],
+                energy_j=float(energy[i]),
+                energy_breakdown={k: float(v[i, 0]) for k, v in result.energy.items()},
+                traffic_bytes={k: int(v[i, 0]) for k, v in result.traffic.items()},
+            )
+        )
+    total_latency = float(latency.sum())
+    total_energy = float(energy.sum())
+    power = total_energy / total_latency if total_latency else 0.0
     batch = workload.input_shape[0] if workload.input_shape else 1
     return Cost(
         model=workload.model,
         platform=platform.name,
-        layers=layers,
+        layers=tuple(costs),
         totals=CostTotals(
-            cycles=sum(layer.cycles for layer in layers),
-            latency_s=latency,
-            throughput_per_s=batch / latency if latency else 0.0,
-            energy_j=energy,
+            cycles=int(result.cycles[:, 0].sum()),
+            latency_s=total_latency,
+            throughput_per_s=batch / total_latency if total_latency else 0.0,
+            energy_j=total_energy,
             power_w=power,
             fits_power_budget=power <= platform.power_budget_w,
-            energy_breakdown=breakdown,
+            energy_breakdown={k: float(v[:, 0].sum()) for k, v in result.energy.items()},
         ),
     )
