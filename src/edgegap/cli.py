@@ -413,6 +413,66 @@ def _cost_table(cost: Cost) -> Table:
     return table
 
 
+@app.command("trends")
+@user_errors
+def trends_command(
+    out_dir: Annotated[Path, typer.Option("--out", help="output directory")] = Path(
+        "edgegap-trends"
+    ),
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    until: Annotated[int, typer.Option("--until", help="project to this year")] = 2030,
+    scaling_ends: Annotated[
+        str, typer.Option(help="last year CMOS scaling improves supply, or 'none'")
+    ] = "2025",
+    area_mm2: Annotated[float, typer.Option(help="edge chip area budget, mm²")] = 10.0,
+    power_w: Annotated[float, typer.Option(help="edge power budget, W")] = 1.0,
+    fps: Annotated[float, typer.Option(help="frames per second to sustain")] = 30.0,
+) -> None:
+    """Fit the paper's trends, quantify the gap, draw Figures 1-4 (PNG and HTML)."""
+    from edgegap import atomic
+    from edgegap.trends import Assumptions, Budget, compute_trends
+    from edgegap.trends.figures import write_figures
+
+    if scaling_ends != "none" and not scaling_ends.isdigit():
+        raise UserError(f"--scaling-ends takes a year or 'none', not '{scaling_ends}'")
+    if min(area_mm2, power_w, fps) <= 0:
+        raise UserError("--area-mm2, --power-w and --fps must be positive")
+    assumptions = Assumptions(None if scaling_ends == "none" else int(scaling_ends), until)
+    trends = compute_trends(Budget(area_mm2, power_w, fps), assumptions)
+    record = json.dumps(trends.to_dict(), indent=1, allow_nan=False)
+    with atomic.directory(out_dir) as staging:
+        write_figures(trends, staging, until)
+        (staging / "trends.json").write_text(record + "\n", encoding="utf-8")
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(record + "\n")
+        return
+    out.print(_trends_table(trends))
+    err.print(f"wrote figures and trends.json to {out_dir}/")
+
+
+def _trends_table(trends: Any) -> Table:
+    table = Table(title="Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)")
+    for column in ("trend", "n", "factor per unit x", "doubling/halving (years)", "R²", "b 95% CI"):
+        table.add_column(column, justify="left" if column == "trend" else "right")
+    for name, fit in trends.fits.items():
+        table.add_row(
+            name,
+            str(fit.n),
+            f"{fit.annual_factor:.3g}",
+            f"{fit.doubling_years:.2g}" if fit.x == "year" else "",
+            f"{fit.r2:.2f}",
+            f"[{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]",
+        )
+    growth = trends.gaps["growth"]
+    table.caption = (
+        f"demand grew {growth['ops_growth_per_year']:.2f}x/year (operations per image of the "
+        f"leading designs), performance density {growth['perf_density_growth_per_year']:.2f}x/year;"
+        f" parameters {growth['params_growth_per_year']:.2f}x/year, memory bits per joule "
+        f"{growth['memory_efficiency_growth_per_year']:.2f}x/year"
+    )
+    return table
+
+
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 
 

@@ -210,9 +210,11 @@ class _Layers:
                 [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
             ),
             weights=to_bytes(
-                [layer.weight_elements * (layer.weight_density if skipping else 1.0)
-                 for layer in layers]
-            ),  # fmt: skip
+                [
+                    layer.weight_elements * (layer.weight_density if skipping else 1.0)
+                    for layer in layers
+                ]
+            ),
             inputs=to_bytes([layer.input_elements for layer in layers]),
             outputs=to_bytes([layer.output_elements for layer in layers]),
             gemm_layers=np.array(gemm_layers, dtype=np.int64),
@@ -233,19 +235,23 @@ class Evaluation:
 
     @property
     def latency_s(self) -> Floats:
-        return np.maximum.reduce(list(self.times.values()))
+        latency: Floats = np.maximum.reduce(list(self.times.values()))
+        return latency
 
     @property
     def energy_j(self) -> Floats:
         shape = self.cycles.shape
-        return np.add.reduce([np.broadcast_to(e, shape) for e in self.energy.values()])
+        energy: Floats = np.add.reduce([np.broadcast_to(e, shape) for e in self.energy.values()])
+        return energy
 
 
 def _compute_cycles(layers: _Layers, platform: Platform, designs: Designs) -> Ints:
     compute = platform.compute
     count, width = len(layers.macs), len(designs)
     rows, cols, dataflow = designs.rows[None, :], designs.cols[None, :], designs.dataflow[None, :]
-    lanes = cols if compute.type == "systolic" else np.full((1, width), compute.vector_ops_per_cycle)
+    lanes = (
+        cols if compute.type == "systolic" else np.full((1, width), compute.vector_ops_per_cycle)
+    )
     cycles = np.broadcast_to(-(-layers.elementwise_ops[:, None] // lanes), (count, width)).copy()
     if not len(layers.gemm_layers):
         return cycles
@@ -320,14 +326,16 @@ def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluati
     times: dict[str, Floats] = {"compute": cycles / (compute.clock_mhz * 1e6)}
     energy: dict[str, Floats] = {
         "mac": (layers.macs * layers.mac_energy_j)[:, None],
-        "elementwise": (
-            layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION
-        )[:, None],
+        "elementwise": (layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION)[
+            :, None
+        ],
     }
     for level in platform.memory:
         if level.bandwidth_gb_s is not None:
-            times[level.name] = traffic[level.name] / (level.bandwidth_gb_s * 1e9)
-        energy[level.name] = traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12
+            times[level.name] = np.asarray(traffic[level.name] / (level.bandwidth_gb_s * 1e9))
+        energy[level.name] = np.asarray(
+            traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12, dtype=np.float64
+        )
     return Evaluation(cycles, traffic, times, energy)
 
 
