@@ -23,15 +23,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from docs_section import write_section
 
 import edgegap
-from edgegap.atomic import write_text
 from edgegap.hardware import load_platform
 from edgegap.hardware.cost import Designs, estimate, evaluate_designs
 from edgegap.workload.scalesim import read_topology
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
 HEADING = "## Cost model: design-space sweep speed"
 TOPOLOGY = ROOT / "tests" / "data" / "scalesim" / "alexnet_conv.csv"
 SIZES = np.arange(8, 257, 8)  # array rows and columns 8..256
@@ -131,10 +130,7 @@ def main() -> None:
         lines += ["", "SCALE-Sim was not run (no `--scalesim-python`)."]
     body = "\n".join(lines)
     print(f"{HEADING}\n\n{body}")
-    text = DOC.read_text(encoding="utf-8")
-    sections = re.split(r"(?m)^(?=## )", text)
-    sections = [s for s in sections if not s.startswith(HEADING)]
-    write_text(DOC, "".join(sections).rstrip("\n") + f"\n\n{HEADING}\n\n{body}\n")
+    write_section(HEADING, body)
 
 
 if __name__ == "__main__":

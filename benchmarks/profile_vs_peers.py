@@ -34,14 +34,13 @@ from pathlib import Path
 
 import torch
 import torchvision
+from docs_section import write_section
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import edgegap
-from edgegap.atomic import write_text
 from edgegap.workload import zoo
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 MODELS = ("resnet50", "vit_b_16", "swin_t", "efficientnet_b0", "convnext_tiny")
 SHAPE = (1, 3, 224, 224)
 REPEATS = 3
@@ -214,21 +213,6 @@ def provenance(threads: bool) -> str:
         f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
         f"Python {platform.python_version()}."
     )
-
-
-def write_section(heading: str, body: str) -> None:
-    """Replace the `## ` section titled `heading` in the doc (append it if new), atomically."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n"
-    sections = re.split(r"(?m)^(?=## )", text)
-    new = f"{heading}\n\n{body.strip()}\n\n"
-    for index, section in enumerate(sections):
-        if section.splitlines()[0] == heading:
-            sections[index] = new
-            break
-    else:
-        sections[-1] = sections[-1].rstrip("\n") + "\n\n"
-        sections.append(new)
-    write_text(DOC, "".join(sections).rstrip("\n") + "\n")
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -445,7 +429,7 @@ def main() -> None:
         body = memory_section()
         print(f"{MEMORY_HEADING}\n{body}")
         write_section(MEMORY_HEADING, body)
-    print(f"wrote {DOC}", file=sys.stderr)
+    print("wrote docs/benchmarks.md", file=sys.stderr)
 
 
 if __name__ == "__main__":

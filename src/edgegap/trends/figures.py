@@ -16,6 +16,7 @@ import matplotlib.transforms
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs as plotly_js
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 
 from edgegap.trends.analysis import Trends, frontier
@@ -330,12 +331,14 @@ def _html(figure: Figure, path: Path) -> None:
     )
     if figure.log_x:
         plot.update_xaxes(type="log", autorange="reversed")
-    path.write_text(plot.to_html(include_plotlyjs=True, full_html=True), encoding="utf-8")
+    path.write_text(plot.to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8")
 
 
 def write_figures(trends: Trends, out: Path, until: int) -> list[Path]:
-    """Write every figure as PNG and HTML into `out`; returns the paths written."""
-    written = []
+    """Write every figure as PNG and HTML into `out`; returns the paths written. The HTML
+    pages share one plotly.min.js beside them: viewable offline, 4.8 MB once, not per page."""
+    written = [out / "plotly.min.js"]
+    written[0].write_text(plotly_js(), encoding="utf-8")
     writers: list[tuple[str, Callable[[Figure, Path], None]]] = [("png", _png), ("html", _html)]
     for figure in _figures(trends, until):
         for suffix, writer in writers:
