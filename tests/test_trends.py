@@ -15,6 +15,7 @@ FIGURES = (
     "fig3b_perf_density_vs_year",
     "fig4a_params_vs_top5",
     "fig4b_memory_energy_vs_year",
+    "fig5_energy_efficiency_vs_year",
 )
 
 

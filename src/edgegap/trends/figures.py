@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
@@ -16,8 +16,8 @@ import matplotlib.transforms
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.offline import get_plotlyjs as plotly_js
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
+from plotly.offline import get_plotlyjs as plotly_js
 
 from edgegap.trends.analysis import Trends, frontier
 from edgegap.trends.fits import Fit
@@ -44,6 +44,7 @@ class Figure:
     series: list[Series]
     until: int | None = None  # extend year fits to this year
     log_x: bool = False
+    bands: list[tuple[str, float, float]] = field(default_factory=list)  # label, low, high
 
 
 def _figures(trends: Trends, until: int) -> list[Figure]:
@@ -55,6 +56,7 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
     others = imagenet.drop(index=leaders.index)
     fits = trends.fits
     kinds = sorted(chips["kind"].dropna().unique())
+    efficiency = chips.assign(ops_per_joule=chips["efficiency_gops_w"] * 1e9)
     markers = dict(zip(kinds, "osD^vP*", strict=False))
     return [
         Figure(
@@ -182,6 +184,34 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
             ],
             until,
         ),
+        Figure(
+            "fig5_energy_efficiency_vs_year",
+            "Outlook: energy efficiency of DNN hardware and the brain",
+            "year",
+            "ops per joule (16-bit; brain: synaptic events)",
+            [
+                Series(
+                    kind,
+                    efficiency[efficiency["kind"] == kind],
+                    "year",
+                    "ops_per_joule",
+                    None,
+                    markers[kind],
+                )
+                for kind in kinds
+            ],
+            bands=[
+                (
+                    "human brain (synaptic events per joule)",
+                    *trends.gaps["brain"]["brain_events_per_joule"],
+                ),
+                (
+                    "TrueNorth (synaptic events per joule)",
+                    trends.gaps["brain"]["truenorth_events_per_joule"],
+                    trends.gaps["brain"]["truenorth_events_per_joule"],
+                ),
+            ],
+        ),
     ]
 
 
@@ -227,6 +257,12 @@ def _png(figure: Figure, path: Path) -> None:
             xs, line, low, high = _fit_line(series, figure)
             ax.plot(xs, line, color=color, lw=1.2, label=_fit_label(series.fit))
             ax.fill_between(xs, low, high, color=color, alpha=0.15, lw=0)
+    for index, (label, low, high) in enumerate(figure.bands):
+        color = colors[(len(drawn) + index) % len(colors)]
+        if low == high:
+            ax.axhline(low, color=color, lw=1, ls="--", label=label)
+        else:
+            ax.axhspan(low, high, color=color, alpha=0.2, lw=0, label=label)
     ax.set_yscale("log")
     if figure.log_x:
         ax.set_xscale("log")
@@ -331,6 +367,8 @@ def _html(figure: Figure, path: Path) -> None:
     )
     if figure.log_x:
         plot.update_xaxes(type="log", autorange="reversed")
+    for label, low, high in figure.bands:
+        plot.add_hrect(y0=low, y1=high * 1.02, opacity=0.2, line_width=0, annotation_text=label)
     path.write_text(plot.to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8")
 
 
