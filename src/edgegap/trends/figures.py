@@ -257,12 +257,12 @@ def _png(figure: Figure, path: Path) -> None:
             xs, line, low, high = _fit_line(series, figure)
             ax.plot(xs, line, color=color, lw=1.2, label=_fit_label(series.fit))
             ax.fill_between(xs, low, high, color=color, alpha=0.15, lw=0)
-    for index, (label, low, high) in enumerate(figure.bands):
+    for index, (band, bottom, top) in enumerate(figure.bands):
         color = colors[(len(drawn) + index) % len(colors)]
-        if low == high:
-            ax.axhline(low, color=color, lw=1, ls="--", label=label)
+        if bottom == top:
+            ax.axhline(bottom, color=color, lw=1, ls="--", label=band)
         else:
-            ax.axhspan(low, high, color=color, alpha=0.2, lw=0, label=label)
+            ax.axhspan(bottom, top, color=color, alpha=0.2, lw=0, label=band)
     ax.set_yscale("log")
     if figure.log_x:
         ax.set_xscale("log")
@@ -367,8 +367,8 @@ def _html(figure: Figure, path: Path) -> None:
     )
     if figure.log_x:
         plot.update_xaxes(type="log", autorange="reversed")
-    for label, low, high in figure.bands:
-        plot.add_hrect(y0=low, y1=high * 1.02, opacity=0.2, line_width=0, annotation_text=label)
+    for band, bottom, top in figure.bands:
+        plot.add_hrect(y0=bottom, y1=top * 1.02, opacity=0.2, line_width=0, annotation_text=band)
     path.write_text(plot.to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8")
 
 
