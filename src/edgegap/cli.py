@@ -413,6 +413,51 @@ def _cost_table(cost: Cost) -> Table:
     return table
 
 
+@app.command("scale")
+@user_errors
+def scale_command(
+    platform_name: Annotated[str, typer.Argument(help="platform name or YAML file")],
+    node: Annotated[float, typer.Option("--node", help="target process node, nm")],
+    scaling_ends: Annotated[
+        str, typer.Option(help="node (nm) below which scaling stops helping, or 'none'")
+    ] = "5",
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Project a platform to another process node (area, energy, clock)."""
+    from edgegap.bridges import scale_platform
+
+    try:
+        ends = None if scaling_ends == "none" else float(scaling_ends)
+    except ValueError:
+        raise UserError(
+            f"--scaling-ends takes a node in nm or 'none', not '{scaling_ends}'"
+        ) from None
+    before = load_platform(platform_name)
+    after = scale_platform(before, node, ends)
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(
+            json.dumps(after.model_dump(mode="json", exclude_none=True), indent=1) + "\n"
+        )
+        return
+    table = Table(title=f"{before.name}: {before.process_nm:g} nm -> {node:g} nm")
+    for column in ("quantity", "before", "after", "factor"):
+        table.add_column(column, justify="left" if column == "quantity" else "right")
+    rows = [
+        ("clock (MHz)", before.compute.clock_mhz, after.compute.clock_mhz),
+        ("peak (op/s)", before.peak_ops_per_s, after.peak_ops_per_s),
+        *((f"MAC energy {p} (pJ)", e, after.compute.mac_energy_pj[p])
+          for p, e in before.compute.mac_energy_pj.items()),
+        *((f"{level.name} energy (pJ/bit)", level.energy_pj_per_bit, new.energy_pj_per_bit)
+          for level, new in zip(before.memory, after.memory, strict=True)),
+    ]  # fmt: skip
+    if before.area_mm2 and after.area_mm2:
+        rows.append(("area (mm²)", before.area_mm2, after.area_mm2))
+    for name, old, new in rows:
+        table.add_row(name, f"{old:.4g}", f"{new:.4g}", f"x{new / old:.3g}")
+    table.caption = after.notes.split(". ")[0] + "."
+    out.print(table)
+
+
 @app.command("trends")
 @user_errors
 def trends_command(

@@ -103,7 +103,7 @@ class MemoryLevel(_Strict):
 
 
 class Platform(_Strict):
-    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     description: str
     kind: Literal["asic", "gpu", "cpu", "mcu", "npu", "fpga"]
     year: Annotated[int, Field(ge=1990, le=2030)]
