@@ -8,6 +8,7 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
+import edgegap.hardware
 from edgegap.cli import app
 
 runner = CliRunner()
@@ -139,4 +140,9 @@ def test_report_writes_tables_atomically(tmp_path):
     models = json.loads((out / "models.json").read_text())
     assert {m["model"] for m in models} >= {"alexnet", "resnet50"}
     assert (out / "layers" / "resnet50.csv").exists()
+    edge = (out / "edge.csv").read_text().splitlines()
+    assert edge[0].startswith("model,platform,latency_ms,energy_mj")
+    assert len(edge) - 1 == len(models) * len(edgegap.hardware.builtin_names())
+    assert json.loads((out / "trends" / "trends.json").read_text())["paper_checks"]
+    assert (out / "trends" / "fig3b_perf_density_vs_year.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging left behind

@@ -227,18 +227,22 @@ def report_command(
     ),
     quick: Annotated[bool, typer.Option("--quick", help="a few models only")] = False,
 ) -> None:
-    """Build the report: the built-in zoo profiled, written atomically to --out."""
-    from edgegap.report import build_zoo_report
+    """Build the report: the zoo profiled and run on every built-in platform, the trends
+    and figures, written atomically to --out."""
+    from edgegap.report import build_report
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     with Progress(console=err) as progress:
         task = progress.add_task("profiling", total=len(models))
 
         def step(name: str) -> None:
-            progress.update(task, description=f"profiling {name}", advance=1)
+            progress.update(task, description=f"profiling and estimating {name}", advance=1)
 
-        table = build_zoo_report(out_dir, models, progress=step)
-    out.print(f"profiled {len(table)} models -> {out_dir}/models.csv, models.json, layers/")
+        table = build_report(out_dir, models, progress=step)
+    out.print(
+        f"{len(table)} models -> {out_dir}/: models.csv, models.json, layers/, edge.csv, "
+        "trends/ (figures, trends.json)"
+    )
 
 
 hw_app = typer.Typer(help="Hardware platforms: the built-in catalog and your YAML files.")

@@ -1,5 +1,6 @@
-"""Reports: everything edgegap computes, written for people (tables) and scripts (JSON)."""
+"""Reports: everything edgegap computes, written for people (tables, figures) and scripts
+(JSON, CSV)."""
 
-from edgegap.report.zoo_report import build_zoo_report
+from edgegap.report.build import build_report
 
-__all__ = ["build_zoo_report"]
+__all__ = ["build_report"]
