@@ -12,9 +12,9 @@ dimensions per dataflow, as in SCALE-Sim (Samajdar et al., ISPASS 2020):
 The operand is folded over the array in ceil(Sr/rows) x ceil(Sc/cols) folds. Each fold streams
 T values through the array and fills and drains it: rows + cols - 2 cycles for os, where the
 outputs stay put; 2 rows + cols - 2 for ws and is, which first load the stationary operand
-(rows cycles). The run ends one cycle before the last fold's drain would: these are
-SCALE-Sim 3.0.0's `Total Cycles`, checked exactly against its reports in
-`tests/test_systolic.py` (how they were made: `tests/data/scalesim/README.md`).
+(rows cycles). The count is the index of the last cycle, counted from 0 (one less than the
+cycles elapsed), as SCALE-Sim 3.0.0 reports its `Total Cycles`: equal to its reports on every
+reference layer in `tests/test_systolic.py` (how they were made: tests/data/scalesim/README.md).
 
 Every function takes numpy arrays that broadcast against each other, with the dataflow as an
 index into DATAFLOWS (or its name), so that a design sweep evaluates millions of

@@ -1,0 +1,107 @@
+"""Systolic-array cycles against SCALE-Sim 3.0.0's own reports, exactly.
+
+References: tests/data/scalesim/reference_cycles.csv, made by running SCALE-Sim on the topology
+CSVs beside it (tests/data/scalesim/README.md says how).
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from edgegap.cli import app
+from edgegap.errors import UserError
+from edgegap.hardware import estimate, load_platform, systolic
+from edgegap.workload.scalesim import read_topology
+
+DATA = Path(__file__).parent / "data" / "scalesim"
+REFERENCE = list(csv.DictReader((DATA / "reference_cycles.csv").read_text().splitlines()))
+RUNS = sorted({(r["topology"], int(r["array_rows"]), int(r["array_cols"]), r["dataflow"])
+               for r in REFERENCE})  # fmt: skip
+
+
+def test_reference_covers_both_networks_all_dataflows_and_a_non_square_array():
+    assert {run[0] for run in RUNS} >= {"alexnet", "resnet18"}
+    assert {run[3] for run in RUNS} == {"os", "ws", "is"}
+    assert any(rows != cols for _, rows, cols, _ in RUNS)
+
+
+@pytest.mark.parametrize("run", RUNS, ids=lambda r: f"{r[0]}-{r[1]}x{r[2]}-{r[3]}")
+def test_cycles_equal_scalesim_on_every_layer(run):
+    topology, rows, cols, dataflow = run
+    expected = [r for r in REFERENCE if (r["topology"], int(r["array_rows"]),
+                int(r["array_cols"]), r["dataflow"]) == run]  # fmt: skip
+    platform = load_platform("systolic-generic").with_compute(
+        rows=rows, cols=cols, dataflow=dataflow
+    )
+    cost = estimate(read_topology(DATA / f"{topology}_conv.csv"), platform)
+    assert [layer.cycles for layer in cost.layers] == [int(r["total_cycles"]) for r in expected]
+    for layer, reference in zip(cost.layers, expected, strict=True):
+        assert 100 * layer.utilization == pytest.approx(float(reference["overall_util_pct"]))
+
+
+@given(
+    st.integers(1, 500), st.integers(1, 500), st.integers(1, 500),
+    st.integers(1, 64), st.integers(1, 64), st.sampled_from(["os", "ws", "is"]),
+)  # fmt: skip
+def test_cycles_bound_the_macs(m, k, n, rows, cols, dataflow):
+    """No schedule beats rows x cols MACs per cycle, and vectorised equals scalar.
+
+    SCALE-Sim's `Total Cycles` is the index of the last cycle, counted from 0: one less than
+    the cycles elapsed, hence the + 1."""
+    sr, sc, t = systolic.operand_dims(m, k, n, dataflow)
+    cycles = int(systolic.cycles(sr, sc, t, rows, cols, dataflow))
+    assert (cycles + 1) * rows * cols >= m * k * n
+    many = systolic.cycles(np.array([sr, sr]), np.array([sc, sc]), np.array([t, t]),
+                           np.array([rows, 1]), np.array([cols, 1]), dataflow)  # fmt: skip
+    assert many[0] == cycles
+
+
+def test_topology_errors(tmp_path):
+    missing = tmp_path / "missing.csv"
+    missing.write_text("Layer name, IFMAP Height, IFMAP Width, Filter Height, Channels,\n")
+    with pytest.raises(UserError, match=r"missing.csv:1: missing columns Filter Width"):
+        read_topology(missing)
+    bad = tmp_path / "bad.csv"
+    header = (DATA / "alexnet_conv.csv").read_text().splitlines()[0]
+    bad.write_text(f"{header}\nconv1, 227, 227, 11, 11, 3, -96, 4,\n")
+    with pytest.raises(UserError, match=r"bad.csv:2: Num Filter: must be positive"):
+        read_topology(bad)
+    bad.write_text(f"{header}\nconv1, 7, 7, 11, 11, 3, 96, 4,\n")
+    with pytest.raises(UserError, match="larger than"):
+        read_topology(bad)
+
+
+def test_estimate_cli_topology_contract():
+    runner = CliRunner()
+    args = ["estimate", "--topology", str(DATA / "alexnet_conv.csv"), "--array", "16x64",
+            "--dataflow", "ws", "--format", "json"]  # fmt: skip
+    record = json.loads(runner.invoke(app, args).stdout)
+    layer = record["layers"][0]
+    assert {"name", "cycles", "utilization", "latency_s", "energy_j", "bound",
+            "energy_breakdown"} <= set(layer)  # fmt: skip
+    assert {"latency_s", "energy_j", "power_w", "fits_power_budget", "energy_breakdown"} <= set(
+        record["totals"]
+    )
+    for args, message in [
+        (["estimate", "--topology", "x.csv", "--array", "0x4"], "impossible --array"),
+        (["estimate", "--topology", "x.csv", "--dataflow", "rs"], "unknown dataflow"),
+        (["estimate", "resnet18", "--target", "cortex-m7", "--array", "4x4"], "systolic"),
+        (["estimate", "--topology", "nope.csv"], "cannot read topology"),
+    ]:
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
+
+
+def test_estimate_cli_model_contract():
+    runner = CliRunner()
+    args = ["estimate", "resnet18", "--target", "eyeriss", "--batch", "2", "--format", "json"]
+    record = json.loads(runner.invoke(app, args).stdout)
+    assert record["model"] == "resnet18" and record["platform"] == "eyeriss"
+    assert all(layer["bound"] in ("compute", "memory") for layer in record["layers"])
+    assert record["totals"]["throughput_per_s"] == pytest.approx(2 / record["totals"]["latency_s"])
