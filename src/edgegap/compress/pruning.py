@@ -1,0 +1,110 @@
+"""Unstructured magnitude pruning with fine-tuning (Han, Pool, Tran, Dally, NIPS 2015), and the
+sparse storage that makes it pay: compressed sparse rows with relative indices (Han, Mao, Dally,
+"Deep Compression", ICLR 2016).
+
+A transform: a model in, the pruned model plus its workload annotated with each layer's weight
+density out, so the cost model sees the sparsity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+from torch import nn
+
+from edgegap.compress.datasets import Dataset
+from edgegap.compress.training import train
+from edgegap.workload.layer import Workload
+
+
+def prunable(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Weights of convolutions and linear layers, by module path (biases stay dense)."""
+    return {
+        name: module.weight
+        for name, module in model.named_modules()
+        if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Linear)
+    }
+
+
+def magnitude_masks(model: nn.Module, sparsity: dict[str, float]) -> dict[str, torch.Tensor]:
+    """Keep the largest-magnitude weights of each layer; `sparsity` is the fraction removed."""
+    masks = {}
+    for name, weight in prunable(model).items():
+        drop = round(weight.numel() * sparsity.get(name, 0.0))
+        threshold = weight.detach().abs().flatten().kthvalue(drop).values if drop else -1.0
+        masks[name] = (weight.detach().abs() > threshold).to(weight.dtype)
+    return masks
+
+
+def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for name, weight in prunable(model).items():
+            if name in masks:
+                weight.mul_(masks[name])
+
+
+def prune_iteratively(
+    model: nn.Module,
+    data: Dataset,
+    sparsity: dict[str, float],
+    steps: int = 3,
+    epochs_per_step: int = 2,
+    lr: float = 5e-4,
+    seed: int = 0,
+) -> dict[str, torch.Tensor]:
+    """Raise each layer's sparsity to its target in `steps` equal steps, fine-tuning with the
+    pruned weights held at zero after each; returns the final masks (model pruned in place)."""
+    masks: dict[str, torch.Tensor] = {}
+
+    def hold_pruned_at_zero() -> None:
+        apply_masks(model, masks)
+
+    for step in range(1, steps + 1):
+        masks = magnitude_masks(model, {k: v * step / steps for k, v in sparsity.items()})
+        apply_masks(model, masks)
+        train(model, data, epochs_per_step, lr=lr, seed=seed + step, after_step=hold_pruned_at_zero)
+    return masks
+
+
+def layer_sparsity(model: nn.Module) -> dict[str, float]:
+    return {name: float((w == 0).float().mean()) for name, w in prunable(model).items()}
+
+
+@dataclass(frozen=True)
+class SparseSize:
+    """Bytes of one weight tensor in relative-index sparse format."""
+
+    nonzeros: int
+    entries: int  # nonzeros plus the filler zeros inserted when a gap overflows the index
+    value_bits: int
+    index_bits: int
+
+    @property
+    def bytes(self) -> int:
+        return math.ceil(self.entries * (self.value_bits + self.index_bits) / 8)
+
+
+def relative_index_size(weight: torch.Tensor, value_bits: int, index_bits: int) -> SparseSize:
+    """Deep Compression's format: each nonzero stores its value and the distance from the
+    previous one in `index_bits`; a gap longer than 2^index_bits - 1 costs a filler zero entry
+    per overflow. The tensor is flattened in row-major order (rows of a matrix, filters of a
+    convolution)."""
+    positions = torch.nonzero(weight.flatten()).flatten()
+    if len(positions) == 0:
+        return SparseSize(0, 0, value_bits, index_bits)
+    gaps = torch.diff(positions, prepend=torch.tensor([-1])) - 1  # zeros skipped before each
+    span = 2**index_bits  # a step of up to span - 1 zeros fits one entry
+    fillers = int(torch.div(gaps, span, rounding_mode="floor").sum())
+    return SparseSize(len(positions), len(positions) + fillers, value_bits, index_bits)
+
+
+def annotate_density(workload: Workload, model: nn.Module) -> Workload:
+    """The workload with each pruned layer's weight density, for the cost model."""
+    density = {name: 1.0 - s for name, s in layer_sparsity(model).items()}
+    layers = tuple(
+        replace(layer, weight_density=density[layer.name]) if layer.name in density else layer
+        for layer in workload.layers
+    )
+    return replace(workload, layers=layers)

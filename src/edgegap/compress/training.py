@@ -1,0 +1,47 @@
+"""Seeded training and evaluation on CPU: the same seed gives the same weights and accuracy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from edgegap.compress.datasets import Dataset
+
+
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
+    model.eval()
+    with torch.no_grad():
+        correct = sum(
+            int((model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum())
+            for i in range(0, len(x), batch)
+        )
+    return correct / len(x)
+
+
+def train(
+    model: nn.Module,
+    data: Dataset,
+    epochs: int,
+    lr: float = 1e-3,
+    batch: int = 64,
+    seed: int = 0,
+    after_step: Callable[[], None] | None = None,
+) -> nn.Module:
+    """Adam on cross-entropy, shuffled by a seeded generator. `after_step` runs after every
+    optimiser step (pruning uses it to keep pruned weights at zero)."""
+    generator = torch.Generator().manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss = nn.CrossEntropyLoss()
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(data.x_train), generator=generator)
+        for i in range(0, len(order), batch):
+            picks = order[i : i + batch]
+            optimizer.zero_grad()
+            loss(model(data.x_train[picks]), data.y_train[picks]).backward()
+            optimizer.step()
+            if after_step is not None:
+                after_step()
+    return model

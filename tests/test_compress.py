@@ -1,0 +1,93 @@
+"""Compression foundations on real data: datasets, models, seeded training, magnitude pruning
+and its sparse storage, and sparsity reaching the cost model."""
+
+import pytest
+import torch
+from torch import nn
+
+import edgegap
+from edgegap.compress import (
+    accuracy,
+    annotate_density,
+    build_model,
+    load_dataset,
+    prune_iteratively,
+    relative_index_size,
+    train,
+)
+from edgegap.compress.pruning import layer_sparsity, magnitude_masks
+from edgegap.errors import UserError
+from edgegap.hardware import estimate, load_platform
+
+
+def test_datasets_are_real_fixed_and_disjoint():
+    mnist = load_dataset("mnist10k")
+    assert (len(mnist.x_train), len(mnist.x_val), len(mnist.x_test)) == (8000, 1000, 1000)
+    assert mnist.sample_shape == (1, 28, 28) and mnist.classes == 10
+    assert float(mnist.x_train.min()) >= 0.0 and float(mnist.x_train.max()) <= 1.0
+    assert torch.bincount(mnist.y_test, minlength=10).min() > 50  # shuffled across classes
+    digits = load_dataset("digits")
+    assert digits.sample_shape == (1, 8, 8) and len(digits.x_test) == 179
+    mnist1d = load_dataset("mnist1d")
+    assert mnist1d.sample_shape == (1, 40) and len(mnist1d.x_test) == 1000
+    with pytest.raises(UserError, match="unknown dataset"):
+        load_dataset("imagenet")
+
+
+def test_models_have_the_published_sizes():
+    def params(name):
+        return sum(p.numel() for p in build_model(name).parameters())
+
+    assert params("lenet-300-100") == 266_610  # Deep Compression: 267K
+    assert params("lenet-5") == 431_080  # Deep Compression: 431K
+    workload = edgegap.profile(build_model("mnist1d-cnn"), (1, 1, 40))
+    assert workload.totals.params == sum(p.numel() for p in build_model("mnist1d-cnn").parameters())
+
+
+def small_mlp() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def test_seeded_training_is_reproducible_and_learns():
+    data = load_dataset("digits")
+    first = accuracy(train(small_mlp(), data, epochs=5, lr=1e-2), data.x_test, data.y_test)
+    second = accuracy(train(small_mlp(), data, epochs=5, lr=1e-2), data.x_test, data.y_test)
+    assert first == second
+    assert first > 0.9
+
+
+def test_magnitude_masks_remove_exactly_the_smallest():
+    model = nn.Sequential(nn.Linear(4, 2))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([[0.1, -0.5, 0.3, -0.05], [2.0, 0.2, -0.4, 1.0]]))
+    mask = magnitude_masks(model, {"0": 0.5})["0"]
+    assert mask.tolist() == [[0, 1, 0, 0], [1, 0, 1, 1]]
+
+
+def test_relative_index_storage_by_hand():
+    """Deep Compression Fig. 2's rule with 3-bit indices (a step of at most 8 positions):
+    nonzeros at 1, 4 and 15: gaps 1, 2 and 10 zeros; 10 >= 8 costs one filler entry."""
+    weight = torch.zeros(16)
+    weight[[1, 4, 15]] = 1.0
+    size = relative_index_size(weight, value_bits=5, index_bits=3)
+    assert (size.nonzeros, size.entries) == (3, 4)
+    assert size.bytes == 4  # 4 entries x (5 + 3) bits
+
+
+def test_pruning_keeps_accuracy_and_reaches_the_cost_model():
+    data = load_dataset("digits")
+    model = train(small_mlp(), data, epochs=5, lr=1e-2)
+    dense = accuracy(model, data.x_test, data.y_test)
+    prune_iteratively(model, data, {"1": 0.8, "3": 0.5}, steps=2, epochs_per_step=2, lr=5e-3)
+    sparsity = layer_sparsity(model)
+    assert sparsity["1"] == pytest.approx(0.8, abs=0.01)
+    assert sparsity["3"] == pytest.approx(0.5, abs=0.01)
+    assert accuracy(model, data.x_test, data.y_test) >= dense - 0.03
+    workload = annotate_density(edgegap.profile(model, (1, 1, 8, 8), dtype="int8"), model)
+    densities = {layer.name: layer.weight_density for layer in workload.layers if layer.macs}
+    assert densities["1"] == pytest.approx(0.2, abs=0.01)
+    skipping = load_platform("cortex-m7").with_compute(zero_skipping=True)
+    dense_cost = estimate(edgegap.profile(model, (1, 1, 8, 8), dtype="int8"), skipping)
+    sparse_cost = estimate(workload, skipping)
+    assert sparse_cost.totals.energy_j < dense_cost.totals.energy_j
