@@ -91,3 +91,56 @@ def test_pruning_keeps_accuracy_and_reaches_the_cost_model():
     dense_cost = estimate(edgegap.profile(model, (1, 1, 8, 8), dtype="int8"), skipping)
     sparse_cost = estimate(workload, skipping)
     assert sparse_cost.totals.energy_j < dense_cost.totals.energy_j
+
+
+def test_huffman_lengths_by_hand():
+    from edgegap.compress.sharing import huffman_lengths
+
+    lengths = huffman_lengths("aaaaabbcd")
+    assert lengths == {"a": 1, "b": 2, "c": 3, "d": 3}
+    assert huffman_lengths([7, 7, 7]) == {7: 1}
+
+
+def test_kmeans_finds_separated_clusters():
+    from edgegap.compress.sharing import kmeans_1d
+
+    values = torch.tensor([-1.0, -1.1, -0.9, 2.0, 2.1, 1.9])
+    centroids, assignment = kmeans_1d(values, 2)
+    assert sorted(centroids.tolist()) == pytest.approx([-1.0, 2.0])
+    assert len(set(assignment[:3].tolist())) == 1 and len(set(assignment[3:].tolist())) == 1
+
+
+def test_shared_layer_storage_by_hand():
+    """Nonzeros at 1, 4, 15 of 16 with clusters 0, 1, 0; 2-bit codebook (3 trained values +
+    the filler's zero), 3-bit relative indices (steps of up to 8): entries 1, 4, a filler at
+    12, 15. Fixed width: 4 x (2 + 3) = 20 bits. Huffman: values 0,1,3,0 -> lengths 1,2,2,1
+    (6 bits); index symbols 1,2,7,2 -> 2,1,2,1 (6 bits)."""
+    from edgegap.compress.sharing import SharedLayer, layer_storage
+
+    mask = torch.zeros(16)
+    mask[[1, 4, 15]] = 1
+    assignment = torch.zeros(16, dtype=torch.long)
+    assignment[4] = 1
+    layer = SharedLayer(torch.tensor([0.5, -0.5, 0.25, 0.0]), assignment, mask, bits=2)
+    storage = layer_storage(layer, index_bits=3)
+    assert storage.entries == 4
+    assert storage.fixed_bits == 20
+    assert storage.huffman_bits == 12
+    assert storage.codebook_bits == 4 * 32
+    assert storage.huffman_table_bits == 8 * (4 + 8)
+
+
+def test_weight_sharing_keeps_pruned_zeros_and_uses_the_codebook():
+    from edgegap.compress.sharing import compressed_bytes, dense_bytes, share_weights
+
+    data = load_dataset("digits")
+    model = train(small_mlp(), data, epochs=3, lr=1e-2)
+    prune_iteratively(model, data, {"1": 0.75, "3": 0.5}, steps=1, epochs_per_step=1)
+    zeros_before = {k: float(v) for k, v in layer_sparsity(model).items()}
+    shared = share_weights(model, {"1": 4, "3": 4})
+    assert layer_sparsity(model) == pytest.approx(zeros_before, abs=1e-6)
+    weight = model[1].weight
+    assert len(torch.unique(weight[weight != 0])) <= 2**4 - 1
+    fixed = compressed_bytes(model, shared, index_bits=4, huffman=False)
+    coded = compressed_bytes(model, shared, index_bits=4, huffman=True)
+    assert coded < fixed < dense_bytes(model) / 4
