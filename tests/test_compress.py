@@ -144,3 +144,27 @@ def test_weight_sharing_keeps_pruned_zeros_and_uses_the_codebook():
     fixed = compressed_bytes(model, shared, index_bits=4, huffman=False)
     coded = compressed_bytes(model, shared, index_bits=4, huffman=True)
     assert coded < fixed < dense_bytes(model) / 4
+
+
+@pytest.mark.slow
+def test_compress_cli_quick_contract():
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgegap.cli import app
+
+    runner = CliRunner()
+    args = ["compress", "lenet-300-100", "--quick", "--target", "eyeriss", "--format", "json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert {"accuracy", "bytes", "macs", "energy_j"} <= set(record["baseline"])
+    assert [s["name"].split(" ")[0] for s in record["stages"]][:2] == ["dense", "pruned"]
+    assert record["compression_ratio"] == pytest.approx(
+        record["stages"][0]["bytes"] / record["stages"][-1]["bytes"]
+    )
+    assert record["compression_ratio"] > 25  # 8% of weights kept, 6-bit codebooks, Huffman
+    assert record["stages"][1]["macs"] < record["stages"][0]["macs"] / 10
+    bad = runner.invoke(app, ["compress", "resnet50", "--quick"])
+    assert bad.exit_code == 2 and "no Deep Compression plan" in bad.stderr
