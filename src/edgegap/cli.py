@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from edgegap.hardware import Cost, Platform, builtin_names, estimate, load_platf
 from edgegap.workload import Workload, profile, zoo
 from edgegap.workload.profile import dtype_to_bits, parse_shape
 from edgegap.workload.scalesim import read_topology
+
+if TYPE_CHECKING:
+    from edgegap.trends import Trends
 
 app = typer.Typer(
     help="Measure the gap between what DNNs demand and what edge hardware supplies.",
@@ -229,7 +232,7 @@ def report_command(
 ) -> None:
     """Build the report: the zoo profiled and run on every built-in platform, the trends
     and figures, written atomically to --out."""
-    from edgegap.report import build_report
+    from edgegap.report.build import QUICK_MODELS, build_report
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     with Progress(console=err) as progress:
@@ -548,7 +551,7 @@ def trends_command(
     err.print(f"wrote figures and trends.json to {out_dir}/")
 
 
-def _trends_table(trends: Any) -> Table:
+def _trends_table(trends: Trends) -> Table:
     table = Table(title="Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)")
     for column in ("trend", "n", "factor per unit x", "doubling/halving (years)", "R²", "b 95% CI"):
         table.add_column(column, justify="left" if column == "trend" else "right")
@@ -569,9 +572,6 @@ def _trends_table(trends: Any) -> Table:
         f"{growth['memory_efficiency_growth_per_year']:.2f}x/year"
     )
     return table
-
-
-QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 
 
 def main() -> None:

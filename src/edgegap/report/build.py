@@ -21,6 +21,7 @@ from edgegap.hardware import builtin_names, estimate, load_platform
 from edgegap.workload import Workload, profile, zoo
 
 REAL_TIME_FPS = 30.0
+QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 
 
 def summary_row(workload: Workload) -> dict[str, object]:
