@@ -22,6 +22,7 @@ from torch import nn
 
 from edgegap.compress.datasets import Dataset
 from edgegap.compress.pruning import prunable
+from edgegap.compress.training import train
 
 FLOAT_BITS = 32
 
@@ -79,35 +80,27 @@ def fine_tune_centroids(
     data: Dataset,
     epochs: int,
     lr: float = 1e-4,
-    batch: int = 64,
     seed: int = 0,
 ) -> None:
-    """Trained quantisation: each centroid moves by the summed gradient of its weights;
-    unshared parameters (biases) train with Adam."""
+    """Trained quantisation: after each step each centroid moves by the summed gradient of
+    its weights (plain gradient descent); unshared parameters (biases) train with Adam."""
     weights = prunable(model)
     others = [p for p in model.parameters() if all(p is not w for w in weights.values())]
-    optimizer = torch.optim.Adam(others, lr=lr)
-    loss = nn.CrossEntropyLoss()
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        order = torch.randperm(len(data.x_train), generator=generator)
-        for i in range(0, len(order), batch):
-            picks = order[i : i + batch]
-            model.zero_grad()
-            loss(model(data.x_train[picks]), data.y_train[picks]).backward()
-            optimizer.step()
-            with torch.no_grad():
-                for name, layer in shared.items():
-                    grad = weights[name].grad
-                    assert grad is not None
-                    alive = layer.mask.bool()
-                    summed = torch.zeros_like(layer.centroids).index_add_(
-                        0, layer.assignment[alive], grad[alive]
-                    )
-                    summed[-1] = 0.0  # the filler's zero stays zero
-                    layer.centroids -= lr * summed
-                    weights[name].copy_(layer.weight())
+
+    def move_centroids() -> None:
+        with torch.no_grad():
+            for name, layer in shared.items():
+                grad = weights[name].grad
+                assert grad is not None
+                alive = layer.mask.bool()
+                summed = torch.zeros_like(layer.centroids).index_add_(
+                    0, layer.assignment[alive], grad[alive]
+                )
+                summed[-1] = 0.0  # the filler's zero stays zero
+                layer.centroids -= lr * summed
+                weights[name].copy_(layer.weight())
+
+    train(model, data, epochs, lr=lr, seed=seed, after_step=move_centroids, parameters=others)
 
 
 def huffman_lengths(symbols: Iterable[int]) -> dict[int, int]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -28,18 +28,20 @@ def train(
     batch: int = 64,
     seed: int = 0,
     after_step: Callable[[], None] | None = None,
+    parameters: Iterable[nn.Parameter] | None = None,
 ) -> nn.Module:
-    """Adam on cross-entropy, shuffled by a seeded generator. `after_step` runs after every
-    optimiser step (pruning uses it to keep pruned weights at zero)."""
+    """Adam on cross-entropy, shuffled by a seeded generator, over `parameters` (default: all).
+    `after_step` runs after every optimiser step, gradients still in place (pruning keeps
+    pruned weights at zero with it; weight sharing moves its centroids)."""
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters() if parameters is None else parameters, lr=lr)
     loss = nn.CrossEntropyLoss()
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(data.x_train), generator=generator)
         for i in range(0, len(order), batch):
             picks = order[i : i + batch]
-            optimizer.zero_grad()
+            model.zero_grad()
             loss(model(data.x_train[picks]), data.y_train[picks]).backward()
             optimizer.step()
             if after_step is not None:
