@@ -469,6 +469,54 @@ def compress_command(
     out.print(table)
 
 
+@app.command("sweep")
+@user_errors
+def sweep_command(
+    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    target: Annotated[str, typer.Option("--target", help="systolic platform to vary")] = (
+        "systolic-generic"
+    ),
+    array: Annotated[str, typer.Option(help="rows and cols: A..B (powers of 2) or A..B:STEP")] = (
+        "8..256"
+    ),
+    sram_kb: Annotated[str, typer.Option("--sram-kb", help="buffer sizes in KB")] = "64..4096",
+    dataflow: Annotated[str, typer.Option(help="comma-separated: os,ws,is")] = "os,ws,is",
+    dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = "int8",
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Sweep array shape, dataflow and buffer size; print the Pareto front (latency, energy,
+    area)."""
+    from edgegap.bridges.sweep import parse_range, sweep
+
+    sizes = parse_range(array, "array")
+    buffers = parse_range(sram_kb, "sram-kb")
+    workload = profile(model, None, dtype)
+    platform = load_platform(target)
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("evaluating designs", total=None)
+        result = sweep(
+            workload, platform, sizes, sizes, buffers, dataflow.split(","),
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )  # fmt: skip
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+        return
+    table = Table(title=f"{model} on {platform.name} variants: Pareto front")
+    for column in ("array", "SRAM KB", "dataflow", "latency", "energy", "area mm²"):
+        table.add_column(column, justify="right")
+    for record in result.pareto.to_dict(orient="records"):
+        table.add_row(
+            str(record["array"]), str(record["sram_kb"]), str(record["dataflow"]),
+            f"{record['latency_s'] * 1e3:.3g} ms", f"{record['energy_j'] * 1e3:.3g} mJ",
+            f"{record['area_mm2']:.3g}",
+        )  # fmt: skip
+    table.caption = (
+        f"{len(result.designs):,} designs in {result.elapsed_s:.2f} s; area = MAC array + buffer "
+        "at TPU v1 floor-plan densities scaled to the node"
+    )
+    out.print(table)
+
+
 @app.command("scale")
 @user_errors
 def scale_command(

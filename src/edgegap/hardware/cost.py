@@ -235,7 +235,10 @@ class Evaluation:
 
     @property
     def latency_s(self) -> Floats:
-        latency: Floats = np.maximum.reduce(list(self.times.values()))
+        shape = self.cycles.shape
+        latency: Floats = np.maximum.reduce(
+            [np.broadcast_to(t, shape) for t in self.times.values()]
+        )
         return latency
 
     @property

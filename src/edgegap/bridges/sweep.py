@@ -1,0 +1,148 @@
+"""Design-space sweep of a systolic platform: array shape, dataflow and buffer size, every
+design evaluated by the one cost model (`evaluate_designs`), and the Pareto front of latency,
+energy and area.
+
+Area counts what the sweep changes: the MAC array and the on-chip buffer, at the TPU v1's
+published floor-plan densities (data/area_model.csv, 28 nm) scaled to the platform's node with
+the technology-scaling table.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from edgegap.bridges.scaling import node_factors
+from edgegap.errors import UserError
+from edgegap.hardware.cost import Designs, evaluate_designs
+from edgegap.hardware.platform import Platform
+from edgegap.hardware.systolic import DATAFLOWS
+from edgegap.workload.layer import Workload
+
+CHUNK = 4096  # designs per evaluation: bounds memory at (layers x CHUNK) arrays
+
+
+@cache
+def _area_model() -> dict[str, float]:
+    path = resources.files("edgegap.bridges") / "data" / "area_model.csv"
+    with path.open(encoding="utf-8") as handle:
+        table = pd.read_csv(handle).set_index("parameter")
+    scale = {}
+    for parameter, row in table.iterrows():
+        scale[str(parameter)] = float(row["value"]) / node_factors(float(row["node_nm"])).area
+    return scale  # per 45 nm-equivalent area unit
+
+
+def array_and_buffer_area(
+    platform: Platform, macs: npt.NDArray[np.int64], buffer_bytes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    model = _area_model()
+    node = node_factors(platform.process_nm).area
+    mib = buffer_bytes / 2**20
+    area = (macs * model["mac_array_area_per_mac"] + mib * model["sram_area_per_mib"]) * node
+    return np.asarray(area, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    designs: pd.DataFrame  # one row per design: array, sram_kb, dataflow, latency, energy, area
+    elapsed_s: float
+
+    @property
+    def pareto(self) -> pd.DataFrame:
+        return self.designs[self.designs["pareto"]].sort_values("latency_s")
+
+    def to_dict(self) -> dict[str, Any]:
+        columns = ["array", "sram_kb", "dataflow", "latency_s", "energy_j", "area_mm2"]
+        return {
+            "designs_evaluated": len(self.designs),
+            "elapsed_s": self.elapsed_s,
+            "pareto": self.pareto[columns].to_dict(orient="records"),
+        }
+
+
+def pareto_mask(points: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """True for points no other point beats or equals in every column and beats in one
+    (all columns minimised); chunked to bound memory."""
+    keep = np.ones(len(points), dtype=bool)
+    for start in range(0, len(points), 1024):
+        block = points[start : start + 1024, None, :]
+        no_worse = np.all(points[None, :, :] <= block, axis=2)
+        better = np.any(points[None, :, :] < block, axis=2)
+        keep[start : start + 1024] = ~np.any(no_worse & better, axis=1)
+    return keep
+
+
+def sweep(
+    workload: Workload,
+    platform: Platform,
+    rows: Sequence[int],
+    cols: Sequence[int],
+    sram_kb: Sequence[int],
+    dataflows: Sequence[str],
+    progress: Callable[[int, int], None] | None = None,
+) -> SweepResult:
+    """Every combination of rows x cols x buffer size x dataflow, on `platform` otherwise."""
+    if platform.compute.type != "systolic":
+        raise UserError(f"a sweep varies a systolic array; {platform.name} is a vector engine")
+    if platform.level("buffer") is None:
+        raise UserError(f"{platform.name} has no on-chip buffer level to size")
+    unknown = [d for d in dataflows if d not in DATAFLOWS]
+    if unknown:
+        raise UserError(f"unknown dataflow {', '.join(unknown)}: use os, ws or is")
+    grid = np.array(
+        list(itertools.product(rows, cols, [DATAFLOWS.index(d) for d in dataflows], sram_kb)),
+        dtype=np.int64,
+    ).reshape(-1, 4)
+    start = time.perf_counter()
+    latency = np.empty(len(grid))
+    energy = np.empty(len(grid))
+    for first in range(0, len(grid), CHUNK):
+        part = grid[first : first + CHUNK]
+        designs = Designs(part[:, 0], part[:, 1], part[:, 2], part[:, 3] * 1024)
+        evaluation = evaluate_designs(workload, platform, designs)
+        latency[first : first + CHUNK] = evaluation.latency_s.sum(axis=0)
+        energy[first : first + CHUNK] = evaluation.energy_j.sum(axis=0)
+        if progress is not None:
+            progress(min(first + CHUNK, len(grid)), len(grid))
+    area = array_and_buffer_area(platform, grid[:, 0] * grid[:, 1], grid[:, 3] * 1024)
+    frame = pd.DataFrame(
+        {
+            "array": [f"{r}x{c}" for r, c in grid[:, :2]],
+            "sram_kb": grid[:, 3],
+            "dataflow": [DATAFLOWS[i] for i in grid[:, 2]],
+            "latency_s": latency,
+            "energy_j": energy,
+            "area_mm2": area,
+        }
+    )
+    frame["pareto"] = pareto_mask(np.column_stack([latency, energy, area]))
+    return SweepResult(frame, time.perf_counter() - start)
+
+
+def parse_range(text: str, name: str) -> list[int]:
+    """`8..256` -> powers of two from 8 to 256; `8..256:8` -> 8, 16, ..., 256; `32` -> [32]."""
+    try:
+        if ".." not in text:
+            values = [int(text)]
+        else:
+            span, _, step = text.partition(":")
+            low, high = (int(part) for part in span.split(".."))
+            if step:
+                values = list(range(low, high + 1, int(step)))
+            else:
+                values = [2**k for k in range(64) if low <= 2**k <= high]
+    except ValueError:
+        raise UserError(f"malformed --{name} '{text}': use A..B, A..B:STEP or a number") from None
+    if not values or min(values) <= 0:
+        raise UserError(f"--{name} '{text}' gives no positive values")
+    return values
