@@ -4,6 +4,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import edgegap
@@ -66,3 +68,11 @@ def test_sweep_cli_contract():
     assert bad.exit_code == 2 and "vector engine" in bad.stderr
     bad = runner.invoke(app, ["sweep", "resnet18", "--dataflow", "rs"])
     assert bad.exit_code == 2 and "unknown dataflow" in bad.stderr
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(*[st.integers(0, 4)] * 3), min_size=1, max_size=40))
+def test_pareto_matches_brute_force(rows):
+    points = np.array(rows, dtype=float)
+    brute = [not any((q <= p).all() and (q < p).any() for q in points) for p in points]
+    assert pareto_mask(points).tolist() == brute

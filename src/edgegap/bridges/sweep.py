@@ -71,14 +71,19 @@ class SweepResult:
 
 
 def pareto_mask(points: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """True for points no other point beats or equals in every column and beats in one
-    (all columns minimised); chunked to bound memory."""
-    keep = np.ones(len(points), dtype=bool)
-    for start in range(0, len(points), 1024):
-        block = points[start : start + 1024, None, :]
-        no_worse = np.all(points[None, :, :] <= block, axis=2)
-        better = np.any(points[None, :, :] < block, axis=2)
-        keep[start : start + 1024] = ~np.any(no_worse & better, axis=1)
+    """True for points that no other point matches or beats in every column while beating it
+    in one (all columns minimised). In lexicographic order a point can only be dominated by
+    an earlier one, and then by one already on the front (domination is transitive), so each
+    point is checked against the front alone."""
+    order = np.lexsort(points.T[::-1])
+    keep = np.zeros(len(points), dtype=bool)
+    front = np.empty((0, points.shape[1]))
+    for index in order:
+        point = points[index]
+        dominated = np.any(np.all(front <= point, axis=1) & np.any(front < point, axis=1))
+        if not dominated:
+            keep[index] = True
+            front = np.vstack([front, point])
     return keep
 
 
