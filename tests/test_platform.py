@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from edgegap.cli import app
@@ -89,4 +88,3 @@ def test_hw_cli(tmp_path):
     bad = runner.invoke(app, ["hw", "show", str(_tiny_with(tmp_path, "rows: 4", "rows: x"))])
     assert bad.exit_code == 2
     assert bad.stderr.strip().startswith("error: ") and len(bad.stderr.strip().splitlines()) == 1
-    assert yaml.safe_load(TINY.read_text())["name"] == "tiny"

@@ -30,11 +30,8 @@ import pandas as pd
 
 from edgegap.hardware import systolic
 from edgegap.hardware.platform import Platform
+from edgegap.precision import BITS
 from edgegap.workload.layer import Workload
-
-PRECISION_BITS = {
-    "fp32": 32, "fp16": 16, "bf16": 16, "int16": 16, "int8": 8, "int4": 4, "int2": 2, "binary": 1,
-}  # fmt: skip
 
 # An element-wise operation (add, compare, scale) costs this fraction of a MAC: the fp32 add
 # over the fp32 multiply-add in Horowitz, "Computing's energy problem", ISSCC 2014 (0.9 pJ /
@@ -114,9 +111,9 @@ def precision_for(platform: Platform, bits: int) -> str:
     """The platform precision a layer of `bits` runs at: the narrowest supported that holds
     it, or the widest supported when none does (the deployment quantises to what the chip
     offers)."""
-    supported = sorted(platform.compute.precisions, key=lambda p: PRECISION_BITS[p])
+    supported = sorted(platform.compute.precisions, key=lambda p: BITS[p])
     for precision in supported:
-        if PRECISION_BITS[precision] >= bits:
+        if BITS[precision] >= bits:
             return precision
     return supported[-1]
 
@@ -177,7 +174,7 @@ class _Layers:
             precision_for(platform, max(layer.weight_bits, layer.activation_bits))
             for layer in layers
         ]
-        bits = np.array([PRECISION_BITS[p] for p in precision], dtype=np.int64)
+        bits = np.array([BITS[p] for p in precision], dtype=np.int64)
         gemms: list[tuple[int, int, int, int]] = []
         starts, gemm_layers, largest = [], [], []
         for index, layer in enumerate(layers):

@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from edgegap.precision import BITS
 from edgegap.trends import data
 from edgegap.trends.fits import Fit, fit_exponential
 
@@ -23,18 +24,6 @@ from edgegap.trends.fits import Fit, fit_exponential
 # their bit-width relative to 16 bits (bit-operations per 16), so an int8 TOPS counts half a
 # 16-bit TOPS and an fp32 TFLOPS twice.
 REFERENCE_BITS = 16
-PRECISION_BITS = {
-    "fp64": 64,
-    "fp32": 32,
-    "tf32": 19,
-    "fp16": 16,
-    "bf16": 16,
-    "int16": 16,
-    "fp8": 8,
-    "int8": 8,
-    "int4": 4,
-    "binary": 1,
-}
 
 
 @dataclass(frozen=True)
@@ -97,7 +86,7 @@ def frontier(models: pd.DataFrame) -> pd.DataFrame:
 
 def platforms_table() -> pd.DataFrame:
     chips = data.load("platforms")
-    bits = chips["peak_precision"].map(PRECISION_BITS).astype("Float64")
+    bits = chips["peak_precision"].map(BITS).astype("Float64")
     chips["gops_16b"] = chips["peak_ops"] / 1e9 * bits / REFERENCE_BITS
     chips["perf_density_gops_mm2"] = chips["gops_16b"] / chips["die_area_mm2"]
     chips["efficiency_gops_w"] = chips["gops_16b"] / chips["power_w"]

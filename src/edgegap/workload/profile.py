@@ -11,22 +11,20 @@ import torch
 from torch import nn
 
 from edgegap.errors import UserError
+from edgegap.precision import ALIASES, BITS, bits_of
 from edgegap.workload import zoo
 from edgegap.workload.layer import Workload
 from edgegap.workload.tracer import trace
-
-DTYPE_BITS = {
-    "float32": 32, "fp32": 32, "float16": 16, "fp16": 16, "bfloat16": 16, "bf16": 16,
-    "int8": 8, "int4": 4, "int2": 2, "binary": 1,
-}  # fmt: skip
 
 
 def dtype_to_bits(dtype: str | None) -> int | None:
     if dtype is None:
         return None
-    if dtype not in DTYPE_BITS:
-        raise UserError(f"unknown dtype '{dtype}': use one of {', '.join(DTYPE_BITS)}")
-    return DTYPE_BITS[dtype]
+    bits = bits_of(dtype)
+    if bits is None:
+        names = ", ".join([*ALIASES, *BITS])
+        raise UserError(f"unknown dtype '{dtype}': use one of {names}")
+    return bits
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
