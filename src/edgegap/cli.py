@@ -517,6 +517,76 @@ def sweep_command(
     out.print(table)
 
 
+@app.command("bridges")
+@user_errors
+def bridges_command(
+    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    target: Annotated[str, typer.Option("--target", help="baseline platform")] = "eyeriss",
+    dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = None,
+    node: Annotated[float, typer.Option("--node", help="process node for the scaling bridge")] = 5,
+    scaling_ends: Annotated[
+        str, typer.Option(help="node (nm) below which scaling stops helping, or 'none'")
+    ] = "5",
+    spikes_per_neuron: Annotated[
+        float, typer.Option(help="spikes per neuron per inference for the spiking bridge")
+    ] = 1.0,
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Every architecture bridge on one workload against a baseline platform."""
+    from edgegap.bridges import evaluate_bridges
+
+    report = evaluate_bridges(
+        profile(model, None, dtype), load_platform(target), node, _scaling_ends(scaling_ends),
+        spikes_per_neuron,
+    )  # fmt: skip
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
+        return
+    base = report.baseline.totals
+    table = Table(title=f"{report.model} on {report.platform.name}: architecture bridges")
+    for column in ("bridge", "latency", "energy", "area", "speed-up", "energy saved", "largest"):
+        table.add_column(column, justify="left" if column in ("bridge", "largest") else "right")
+
+    def largest(breakdown: dict[str, float]) -> str:
+        name, value = max(breakdown.items(), key=lambda item: item[1])
+        return f"{name} {value / sum(breakdown.values()):.0%}"
+
+    area = report.platform.area_mm2
+    table.add_row(
+        "baseline",
+        f"{base.latency_s * 1e3:.3g} ms",
+        f"{base.energy_j * 1e3:.3g} mJ",
+        f"{area:.3g} mm²" if area else "-",
+        "x1",
+        "x1",
+        largest(base.energy_breakdown),
+    )
+    sources: dict[str, int] = {}
+    for result in report.results:
+        totals, bridge = result.cost.totals, result.bridge
+        marks = [sources.setdefault(s, len(sources) + 1) for s in bridge.sources]
+        table.add_row(
+            f"{bridge.name} [{','.join(map(str, marks))}]",
+            f"{totals.latency_s * 1e3:.3g} ms",
+            f"{totals.energy_j * 1e3:.3g} mJ",
+            f"{bridge.area_mm2:.3g} mm²" if bridge.area_mm2 else "-",
+            f"x{result.latency_factor:.3g}",
+            f"x{result.energy_factor:.3g}",
+            largest(totals.energy_breakdown),
+        )
+    table.caption = "; ".join(f"{s.name}: skipped, {s.reason}" for s in report.skipped)
+    out.print(table)
+    for source, number in sources.items():
+        out.print(f"[{number}] {source}")
+
+
+def _scaling_ends(text: str) -> float | None:
+    try:
+        return None if text == "none" else float(text)
+    except ValueError:
+        raise UserError(f"--scaling-ends takes a node in nm or 'none', not '{text}'") from None
+
+
 @app.command("scale")
 @user_errors
 def scale_command(
@@ -530,14 +600,8 @@ def scale_command(
     """Project a platform to another process node (area, energy, clock)."""
     from edgegap.bridges import scale_platform
 
-    try:
-        ends = None if scaling_ends == "none" else float(scaling_ends)
-    except ValueError:
-        raise UserError(
-            f"--scaling-ends takes a node in nm or 'none', not '{scaling_ends}'"
-        ) from None
     before = load_platform(platform_name)
-    after = scale_platform(before, node, ends)
+    after = scale_platform(before, node, _scaling_ends(scaling_ends))
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(
             json.dumps(after.model_dump(mode="json", exclude_none=True), indent=1) + "\n"

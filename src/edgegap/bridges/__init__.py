@@ -1,6 +1,13 @@
-"""Bridges: transforms that close the gap. An architecture bridge maps a Platform to a new
-Platform the cost model evaluates unchanged."""
+"""Bridges: transforms that close the gap. An architecture bridge maps a Platform (and, where
+it changes what runs, the Workload) to new ones the cost model evaluates unchanged."""
 
+from edgegap.bridges.architecture import BridgeReport, architecture_bridges, evaluate_bridges
 from edgegap.bridges.scaling import node_factors, scale_platform
 
-__all__ = ["node_factors", "scale_platform"]
+__all__ = [
+    "BridgeReport",
+    "architecture_bridges",
+    "evaluate_bridges",
+    "node_factors",
+    "scale_platform",
+]

@@ -21,13 +21,14 @@ the platform as it is, `evaluate_designs` any number of variants of its array an
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from edgegap.errors import UserError
 from edgegap.hardware import systolic
 from edgegap.hardware.platform import Platform
 from edgegap.precision import BITS
@@ -164,6 +165,7 @@ class _Layers:
     gemm_layers: Ints  # indices of the layers with matrix products
     gemm_starts: Ints  # index of each such layer's first product in `gemm`
     gemm: Ints  # (G, 4): groups, m, k, n
+    gemm_bits: Ints  # (G,): the owning layer's bits
     largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
 
     @classmethod
@@ -217,6 +219,9 @@ class _Layers:
             gemm_layers=np.array(gemm_layers, dtype=np.int64),
             gemm_starts=np.array(starts, dtype=np.int64),
             gemm=np.array(gemms, dtype=np.int64).reshape(-1, 4),
+            gemm_bits=np.repeat(
+                bits[gemm_layers], np.diff(np.append(starts, len(gemms))).astype(np.int64)
+            ),
             largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
         )
 
@@ -245,7 +250,116 @@ class Evaluation:
         return energy
 
 
-def _compute_cycles(layers: _Layers, platform: Platform, designs: Designs) -> Ints:
+def _crossbar_tiling(layers: _Layers, platform: Platform) -> tuple[Ints, Ints, Ints]:
+    """Per product: cells per weight, and arrays along the reduction and the output axes."""
+    xbar = platform.compute.crossbar
+    assert xbar is not None
+    k, n = layers.gemm[:, 2], layers.gemm[:, 3]
+    cells = -(-layers.gemm_bits // xbar.bits_per_cell)
+    return cells, -(-k // xbar.rows), -(-(n * cells) // xbar.cols)
+
+
+def crossbar_tiles(workload: Workload, platform: Platform) -> int:
+    """Arrays an in-memory platform needs to hold every weight of `workload` at once."""
+    layers = _Layers.of(workload, platform)
+    if not len(layers.gemm_layers):
+        return 0
+    _, row_tiles, col_tiles = _crossbar_tiling(layers, platform)
+    return int((layers.gemm[:, 0] * row_tiles * col_tiles).sum())
+
+
+def on_chip_bytes(workload: Workload, platform: Platform) -> int:
+    """On-chip memory to run with no off-chip level: every weight at the platform's precision
+    plus the largest layer's inputs and outputs."""
+    layers = _Layers.of(workload, platform)
+    return int(layers.weights.sum() + (layers.inputs + layers.outputs).max(initial=0))
+
+
+def _check_fits_on_chip(workload: Workload, platform: Platform) -> None:
+    if platform.level("offchip") is not None:
+        return
+    capacity = sum(level.size_bytes or 0 for level in platform.memory if level.role == "buffer")
+    capacity = capacity or sum(level.size_bytes or 0 for level in platform.memory)
+    needed = on_chip_bytes(workload, platform)
+    if needed > capacity:
+        raise UserError(
+            f"{workload.model} needs {needed:,} B on chip but {platform.name} holds "
+            f"{capacity:,} B and has no off-chip memory: add an offchip level or a larger buffer"
+        )
+
+
+@dataclass(frozen=True)
+class _InMemory:
+    """Per-layer cycles and energy of the matrix products on crossbars (L,), and whether all
+    the model's weights stay programmed in the arrays (then no weight ever moves)."""
+
+    cycles: Ints
+    energy: dict[str, Floats]
+    resident: bool
+
+
+def _in_memory(layers: _Layers, platform: Platform) -> _InMemory:
+    """Each product (m x k) @ (k x n) maps its k x n weights onto ceil(k / rows) x
+    ceil(n cells / cols) arrays; each of the m input vectors takes ceil(bits / dac_bits) steps.
+    A step reads the array (all rows driven by DACs) and converts every used column once; it
+    lasts one cycle or the time the array's ADCs need for its columns. Arrays work in
+    parallel; when the model's arrays outnumber the chip's, every layer's cells are written
+    before it runs (energy per cell, time per row)."""
+    xbar = platform.compute.crossbar
+    assert xbar is not None
+    count = len(layers.macs)
+    empty: dict[str, Floats] = {k: np.zeros(count) for k in ("crossbar", "dac", "adc", "write")}
+    if not len(layers.gemm_layers):
+        return _InMemory(np.zeros(count, dtype=np.int64), empty, True)
+    groups, m, k, n = (layers.gemm[:, i] for i in range(4))
+    bits = layers.gemm_bits
+    cells, row_tiles, col_tiles = _crossbar_tiling(layers, platform)
+    tiles = groups * row_tiles * col_tiles
+    steps = m * -(-bits // xbar.dac_bits)
+    used_cols = np.minimum(n * cells, xbar.cols)
+    conversion_cycles = np.ceil(
+        -(-used_cols // xbar.adcs_per_array)
+        * xbar.adc_conversion_ns
+        * platform.compute.clock_mhz
+        / 1e3
+    ).astype(np.int64)
+    step_cycles = np.maximum(conversion_cycles, 1)
+    passes = -(-tiles // xbar.arrays)
+    resident = int(tiles.sum()) <= xbar.arrays
+    write_cycles = (
+        np.zeros_like(tiles)
+        if resident
+        else np.ceil(
+            passes * xbar.rows * xbar.write_ns_per_row * platform.compute.clock_mhz / 1e3
+        ).astype(np.int64)
+    )
+    per_gemm = {
+        "crossbar": tiles * steps * xbar.read_energy_pj,
+        "dac": groups * col_tiles * steps * k * xbar.dac_energy_pj,
+        "adc": groups * row_tiles * steps * n * cells * xbar.adc_energy_pj,
+        "write": (0.0 if resident else 1.0)
+        * groups
+        * k
+        * n
+        * cells
+        * xbar.write_energy_pj_per_cell,
+    }
+
+    def per_layer(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.zeros(count, dtype=values.dtype)
+        out[layers.gemm_layers] = np.add.reduceat(values, layers.gemm_starts)
+        return out
+
+    cycles = per_layer(passes * steps * step_cycles + write_cycles)
+    energy = {
+        key: per_layer(np.asarray(v, dtype=np.float64)) * 1e-12 for key, v in per_gemm.items()
+    }
+    return _InMemory(cycles, energy, resident)
+
+
+def _compute_cycles(
+    layers: _Layers, platform: Platform, designs: Designs, crossbars: _InMemory | None
+) -> Ints:
     compute = platform.compute
     count, width = len(layers.macs), len(designs)
     rows, cols, dataflow = designs.rows[None, :], designs.cols[None, :], designs.dataflow[None, :]
@@ -255,6 +369,8 @@ def _compute_cycles(layers: _Layers, platform: Platform, designs: Designs) -> In
     cycles = np.broadcast_to(-(-layers.elementwise_ops[:, None] // lanes), (count, width)).copy()
     if not len(layers.gemm_layers):
         return cycles
+    if crossbars is not None:
+        return cycles + crossbars.cycles[:, None]
     if compute.type == "vector":
         rate = compute.peak_macs_per_cycle * compute.utilization
         macs = layers.macs[layers.gemm_layers, None]
@@ -310,26 +426,32 @@ def _offchip_bytes(layers: _Layers, designs: Designs) -> Ints:
 
 def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluation:
     compute = platform.compute
-    cycles = _compute_cycles(layers, platform, designs)
+    crossbars = _in_memory(layers, platform) if compute.type == "in-memory" else None
+    cycles = _compute_cycles(layers, platform, designs, crossbars)
+    if crossbars is not None and crossbars.resident:
+        layers = replace(layers, weights=np.zeros_like(layers.weights))  # programmed once
     operand_bits = layers.macs * layers.bits
+    register_accesses = 0 if crossbars is not None else REGISTER_ACCESSES_PER_MAC
+    hops = ARRAY_HOPS_PER_MAC if compute.type == "systolic" else 0
     traffic: dict[str, Ints] = {}
     for level in platform.memory:
         if level.role == "register":
-            traffic[level.name] = -(-REGISTER_ACCESSES_PER_MAC * operand_bits // 8)[:, None]
+            traffic[level.name] = -(-register_accesses * operand_bits // 8)[:, None]
         elif level.role == "array":
-            hops = ARRAY_HOPS_PER_MAC if compute.type == "systolic" else 0
             traffic[level.name] = -(-hops * operand_bits // 8)[:, None]
         elif level.role == "buffer":
             traffic[level.name] = _buffer_bytes(layers, platform, designs)
         else:
             traffic[level.name] = _offchip_bytes(layers, designs)
     times: dict[str, Floats] = {"compute": cycles / (compute.clock_mhz * 1e6)}
-    energy: dict[str, Floats] = {
-        "mac": (layers.macs * layers.mac_energy_j)[:, None],
-        "elementwise": (layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION)[
-            :, None
-        ],
-    }
+    energy: dict[str, Floats] = (
+        {"mac": (layers.macs * layers.mac_energy_j)[:, None]}
+        if crossbars is None
+        else {key: value[:, None] for key, value in crossbars.energy.items()}
+    )
+    energy["elementwise"] = (
+        layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION
+    )[:, None]
     for level in platform.memory:
         if level.bandwidth_gb_s is not None:
             times[level.name] = np.asarray(traffic[level.name] / (level.bandwidth_gb_s * 1e9))
@@ -346,6 +468,7 @@ def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -
 
 def estimate(workload: Workload, platform: Platform) -> Cost:
     """Latency and energy of one inference of `workload` (its batch) on `platform`."""
+    _check_fits_on_chip(workload, platform)
     layers = _Layers.of(workload, platform)
     result = _evaluate(layers, platform, Designs.of(platform))
     latency = result.latency_s[:, 0]

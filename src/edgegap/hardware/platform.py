@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
 Source = Annotated[str, Field(min_length=3, description="paper, datasheet or public table")]
 
@@ -23,10 +24,36 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Compute(_Strict):
-    """The MAC engine: a systolic array of rows x cols PEs with a dataflow, or a vector engine."""
+class Crossbar(_Strict):
+    """Analog matrix-vector multiply in memory arrays (ReRAM/PCM crossbars, SRAM bit cells).
 
-    type: Literal["systolic", "vector"]
+    A weight of b bits spans ceil(b / bits_per_cell) adjacent cells of a row; an input of b bits
+    enters bit-serially, dac_bits per step; each step reads every row of an array at once and
+    converts each used column with the array's ADCs (Shafiee et al., "ISAAC", ISCA 2016). The
+    compute's `clock_mhz` is the step rate (1 / the array's read cycle); a step lasts longer
+    when an array's ADCs need more time to convert its used columns."""
+
+    technology: Literal["reram", "pcm", "sram"]
+    rows: PositiveInt
+    cols: PositiveInt
+    arrays: PositiveInt = Field(description="arrays on the chip; weights beyond them are rewritten")
+    bits_per_cell: PositiveInt
+    dac_bits: PositiveInt
+    adc_bits: PositiveInt
+    adcs_per_array: PositiveInt
+    adc_conversion_ns: Positive
+    read_energy_pj: NonNegative = Field(description="array read per step, cells and drivers")
+    dac_energy_pj: NonNegative = Field(description="per driven row per step")
+    adc_energy_pj: Positive = Field(description="per conversion")
+    write_energy_pj_per_cell: NonNegative
+    write_ns_per_row: NonNegative = Field(description="programming one row of one array")
+
+
+class Compute(_Strict):
+    """The MAC engine: a systolic array of rows x cols PEs with a dataflow, a vector engine, or
+    in-memory crossbars."""
+
+    type: Literal["systolic", "vector", "in-memory"]
     rows: PositiveInt | None = Field(None, description="systolic array rows (PEs)")
     cols: PositiveInt | None = Field(None, description="systolic array columns (PEs)")
     dataflow: Literal["os", "ws", "is"] | None = Field(
@@ -43,6 +70,12 @@ class Compute(_Strict):
         1.0, description="fraction of peak a vector engine sustains on dense layers"
     )
     zero_skipping: bool = Field(False, description="skips MACs whose operand is zero")
+    crossbar: Crossbar | None = Field(None, description="the arrays (in-memory only)")
+    vector_lanes: PositiveInt | None = Field(
+        None,
+        description="element-wise operations per cycle; default: one per array column "
+        "(systolic) or per MAC lane (vector); required for in-memory",
+    )
     source: Source
     notes: str = ""
 
@@ -52,8 +85,10 @@ class Compute(_Strict):
             missing = [f for f in ("rows", "cols", "dataflow") if getattr(self, f) is None]
             if missing:
                 raise ValueError(f"a systolic array needs {', '.join(missing)}")
-        elif self.macs_per_cycle is None:
+        elif self.type == "vector" and self.macs_per_cycle is None:
             raise ValueError("a vector engine needs macs_per_cycle")
+        elif self.type == "in-memory" and (self.crossbar is None or self.vector_lanes is None):
+            raise ValueError("an in-memory engine needs crossbar and vector_lanes")
         return self
 
     @property
@@ -61,6 +96,9 @@ class Compute(_Strict):
         if self.type == "systolic":
             assert self.rows is not None and self.cols is not None
             return self.rows * self.cols
+        if self.type == "in-memory":  # one-cell weights, one-step inputs: the cell-level peak
+            assert self.crossbar is not None
+            return self.crossbar.arrays * self.crossbar.rows * self.crossbar.cols
         assert self.macs_per_cycle is not None
         return self.macs_per_cycle
 
@@ -70,8 +108,10 @@ class Compute(_Strict):
 
     @property
     def vector_ops_per_cycle(self) -> int:
-        """Element-wise throughput: one lane per array column (the post-processing units that
-        drain a systolic array), or the vector engine's MAC lanes."""
+        """Element-wise throughput: `vector_lanes`, else one lane per array column (the
+        post-processing units that drain a systolic array), or the vector engine's MAC lanes."""
+        if self.vector_lanes is not None:
+            return self.vector_lanes
         if self.type == "systolic":
             assert self.cols is not None
             return self.cols
@@ -91,7 +131,10 @@ class MemoryLevel(_Strict):
         description="sustainable bandwidth, GB/s (1e9 bytes/s); register files and inter-PE "
         "networks are built to feed every PE every cycle and may omit it",
     )
-    energy_pj_per_bit: Positive = Field(description="energy to read or write one bit")
+    energy_pj_per_bit: NonNegative = Field(
+        description="energy to read or write one bit; 0 where the compute energy already "
+        "includes the access (an energy per event measured on the whole chip)"
+    )
     source: Source
     notes: str = ""
 

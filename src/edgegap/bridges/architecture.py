@@ -1,0 +1,533 @@
+"""Architecture bridges: each a transform of a platform (and, where the bridge changes what
+runs, of the workload) that the one cost model then evaluates unchanged.
+
+The paper's "Architecture innovations", made quantitative against a baseline edge platform:
+- systolic: the dataflow, and the array shape at the same number of PEs, that suit the workload;
+- near-data: off-chip DRAM replaced by stacked memory (HBM2, HMC) from `memories.csv`; eDRAM
+  beside the compute holding the whole model (DaDianNao); and the in-sensor case (ShiDianNao)
+  with no DRAM at all, the SRAM buffer grown to hold the model;
+- in-memory: the MAC array replaced by ReRAM crossbars with ISAAC's published parameters, or by
+  SRAM compute-in-memory at the published energy of a digital SRAM macro, sized to hold every
+  weight;
+- spiking: synaptic events x TrueNorth's energy per event, for a given spike count per neuron;
+- scaling: the same design at another node (`scaling.scale_platform`).
+Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
+bridge whose inputs are not sourced is listed as skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from edgegap.bridges.scaling import SCALING_ENDS_NM, node_factors, scale_platform
+from edgegap.bridges.sweep import array_and_buffer_area
+from edgegap.errors import UserError
+from edgegap.hardware.cost import (
+    Cost,
+    Designs,
+    crossbar_tiles,
+    estimate,
+    evaluate_designs,
+    on_chip_bytes,
+)
+from edgegap.hardware.platform import Platform
+from edgegap.hardware.systolic import DATAFLOWS
+from edgegap.trends.data import load as load_trend_table
+from edgegap.workload.layer import Workload
+
+Kind = Literal["systolic", "near-data", "in-memory", "spiking", "scaling"]
+NEAR_DATA_MEMORIES = (
+    "HBM2",
+    "HMC (Hybrid Memory Cube, Gen1)",
+    "Wide I/O (mobile, TSV)",
+)
+SPIKES_PER_NEURON = 1.0  # an assumption the user sets: one spike per neuron per inference
+
+
+@dataclass(frozen=True)
+class Parameter:
+    value: float
+    unit: str
+    source: str
+
+
+@cache
+def _parameters() -> pd.DataFrame:
+    path = resources.files("edgegap.bridges") / "data" / "bridge_parameters.csv"
+    with path.open(encoding="utf-8") as handle:
+        return pd.read_csv(handle).set_index("parameter")
+
+
+def parameter(name: str) -> Parameter:
+    """A sourced value from data/bridge_parameters.csv; a cell left empty there is unsourced."""
+    table = _parameters()
+    if name not in table.index:
+        raise KeyError(name)
+    row = table.loc[name]
+    if pd.isna(row["value"]):
+        raise Unsourced(f"{name} has no sourced value in bridge_parameters.csv")
+    return Parameter(float(row["value"]), str(row["unit"]), str(row["source"]))
+
+
+class Unsourced(Exception):
+    """A bridge needs a number that no source read so far gives."""
+
+
+@dataclass(frozen=True)
+class Bridge:
+    name: str
+    kind: Kind
+    platform: Platform
+    workload: Workload
+    area_mm2: float | None
+    sources: tuple[str, ...]
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    name: str
+    kind: Kind
+    reason: str
+
+
+def _sources(*names: str) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(parameter(n).source for n in names))
+
+
+# --- systolic ---------------------------------------------------------------------------
+
+
+def _best(workload: Workload, platform: Platform, designs: Designs) -> int:
+    """The design with the lowest latency, energy breaking ties."""
+    evaluation = evaluate_designs(workload, platform, designs)
+    latency, energy = evaluation.latency_s.sum(axis=0), evaluation.energy_j.sum(axis=0)
+    return int(np.lexsort((energy, latency))[0])
+
+
+def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
+    """The dataflow that suits the workload on the platform's array, then the best array shape
+    (rows x cols dividing the same PE count) with the best dataflow for it. A vector engine
+    gets a near-square systolic array of its MACs per cycle."""
+    compute = platform.compute
+    if compute.type == "in-memory":
+        return []
+    pes = compute.peak_macs_per_cycle
+    if compute.type == "vector":
+        rows = 2 ** round(math.log2(pes) / 2)
+        platform = platform.with_compute(
+            type="systolic", rows=rows, cols=max(pes // rows, 1), dataflow="ws",
+            macs_per_cycle=None, utilization=1.0, vector_lanes=compute.vector_ops_per_cycle,
+        )  # fmt: skip
+    assert platform.compute.rows is not None and platform.compute.cols is not None
+    buffer = Designs.of(platform).buffer_bytes[0]
+    bridges = []
+    flows = np.arange(len(DATAFLOWS))
+    same_array = Designs(
+        np.full(3, platform.compute.rows), np.full(3, platform.compute.cols), flows,
+        np.full(3, buffer),
+    )  # fmt: skip
+    best = _best(workload, platform, same_array)
+    note = f"{platform.compute.rows}x{platform.compute.cols} array"
+    if compute.type == "vector":
+        note = f"the vector engine's {pes} MACs/cycle as a {note}"
+    bridges.append(
+        Bridge(
+            f"systolic: {DATAFLOWS[best]} dataflow",
+            "systolic",
+            platform.with_compute(dataflow=DATAFLOWS[best]),
+            workload,
+            platform.area_mm2,
+            ("Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)",),
+            note,
+        )
+    )
+    shapes = [(r, pes // r) for r in range(1, pes + 1) if pes % r == 0]
+    grid = np.array([(r, c, f) for r, c in shapes for f in flows])
+    designs = Designs(grid[:, 0], grid[:, 1], grid[:, 2], np.full(len(grid), buffer))
+    rows, cols, flow = grid[_best(workload, platform, designs)]
+    bridges.append(
+        Bridge(
+            f"systolic: {rows}x{cols} {DATAFLOWS[flow]}",
+            "systolic",
+            platform.with_compute(rows=int(rows), cols=int(cols), dataflow=DATAFLOWS[flow]),
+            workload,
+            platform.area_mm2,
+            ("Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)",),
+            f"best of {len(shapes)} shapes of {pes} PEs x 3 dataflows",
+        )
+    )
+    return bridges
+
+
+# --- near-data and in-sensor ------------------------------------------------------------
+
+
+def with_offchip(platform: Platform, memory: str) -> Platform:
+    """The platform with its off-chip memory replaced by a technology from memories.csv."""
+    table = load_trend_table("memories").set_index("name")
+    if memory not in table.index:
+        raise UserError(f"unknown memory '{memory}': use a name from memories.csv")
+    row = table.loc[memory].to_dict()
+    for column in ("energy_pj_per_bit", "bandwidth_gb_s"):
+        if pd.isna(row[column]):
+            raise Unsourced(f"{memory} has no sourced {column.replace('_', ' ')}")
+    offchip = platform.level("offchip")
+    record = {
+        "name": memory.split(" (")[0].lower().replace(" ", "-"),
+        "role": "offchip",
+        "bandwidth_gb_s": float(row["bandwidth_gb_s"]),
+        "energy_pj_per_bit": float(row["energy_pj_per_bit"]),
+        "source": str(row["source"]),
+        "notes": f"replaces {offchip.name if offchip else 'no off-chip level'} (near-data bridge)",
+    }
+    memory_levels = [m.model_dump() for m in platform.memory if m.role != "offchip"] + [record]
+    return Platform.model_validate(
+        platform.model_dump() | {"name": f"{platform.name}-{record['name']}",
+                                 "memory": memory_levels}
+    )  # fmt: skip
+
+
+@cache
+def sram_energy_exponent() -> float:
+    """How SRAM energy per bit grows with capacity: the slope of log(energy) on log(size)
+    through Horowitz's 45 nm 8 KB, 32 KB and 1 MB rows (memories.csv)."""
+    table = load_trend_table("memories")
+    rows = table[table["name"].str.match(r"SRAM \d+ [KM]B \(45 nm\)")]
+    sizes = [float(n.split()[1]) * (1024 if n.split()[2] == "MB" else 1) for n in rows["name"]]
+    slope = np.polyfit(np.log(sizes), np.log(rows["energy_pj_per_bit"].astype(float)), 1)[0]
+    return float(slope)
+
+
+def _model_on_chip(
+    workload: Workload, platform: Platform, technology: Literal["sram", "edram"]
+) -> tuple[Platform, float | None, str]:
+    """The platform with no DRAM and a buffer that holds every weight and the largest layer's
+    activations: SRAM whose energy per bit grows with capacity (Horowitz's rows), or eDRAM
+    at DaDianNao's energy and density (scaled from 32 nm to the platform's node)."""
+    buffer = platform.level("buffer")
+    if buffer is None or buffer.size_bytes is None:
+        raise Unsourced(f"{platform.name} has no on-chip buffer to grow")
+    size = max(buffer.size_bytes, on_chip_bytes(workload, platform))
+    added = size - buffer.size_bytes
+    if technology == "sram":
+        energy = buffer.energy_pj_per_bit * (size / buffer.size_bytes) ** sram_energy_exponent()
+        added_area = float(array_and_buffer_area(platform, np.array([0]), np.array([added]))[0])
+    else:
+        node = parameter("isaac.tech_node").value  # ISAAC's scaling of DaDianNao: 32 nm
+        here, there = node_factors(platform.process_nm), node_factors(node)
+        energy = (
+            parameter("dadiannao.edram_energy_per_bit_derived").value * here.energy / there.energy
+        )
+        density = parameter("dadiannao.edram_density_32nm").value * there.area / here.area
+        added_area = added / 1e6 / density
+    memory = []
+    for level in platform.memory:
+        if level.role == "offchip":
+            continue
+        record = level.model_dump()
+        if level.role == "buffer":
+            record |= {
+                "name": f"{technology}-buffer",
+                "size_bytes": size,
+                "energy_pj_per_bit": energy,
+                "notes": f"{technology} sized to hold the model (was {buffer.size_bytes} B of "
+                f"{buffer.name})",
+            }
+        memory.append(record)
+    area = platform.area_mm2 + added_area if platform.area_mm2 is not None else None
+    new = Platform.model_validate(
+        platform.model_dump() | {"name": f"{platform.name}-{technology}", "memory": memory}
+    )
+    return new, area, f"{technology} buffer {size / 2**20:.2f} MiB, {energy:.3g} pJ/bit, no DRAM"
+
+
+def in_sensor(workload: Workload, platform: Platform) -> Bridge:
+    """ShiDianNao's premise (Du et al., ISCA 2015): the whole model in on-chip SRAM, the image
+    straight from the sensor, no DRAM."""
+    new, area, notes = _model_on_chip(workload, platform, "sram")
+    return Bridge(
+        "in-sensor: no DRAM (ShiDianNao-style)", "near-data", new, workload, area,
+        _sources("shidiannao.total_sram", "xu2018.quoted_shidiannao_gain"), notes,
+    )  # fmt: skip
+
+
+def edram(workload: Workload, platform: Platform) -> Bridge:
+    """DaDianNao's premise (Chen et al., MICRO 2014): weights kept in on-chip eDRAM beside the
+    compute, no DRAM traffic."""
+    new, area, notes = _model_on_chip(workload, platform, "edram")
+    return Bridge(
+        "near-data: eDRAM holds the model (DaDianNao-style)", "near-data", new, workload, area,
+        _sources("dadiannao.edram_energy_per_bit_derived", "dadiannao.edram_density_32nm"),
+        notes,
+    )  # fmt: skip
+
+
+def near_data_bridges(workload: Workload, platform: Platform) -> tuple[list[Bridge], list[Skipped]]:
+    bridges, skipped = [], []
+    if platform.level("offchip") is not None:
+        for memory in NEAR_DATA_MEMORIES:
+            try:
+                new = with_offchip(platform, memory)
+                offchip = new.level("offchip")
+                assert offchip is not None
+                bridges.append(
+                    Bridge(f"near-data: {memory}", "near-data", new, workload, platform.area_mm2,
+                           (offchip.source,), offchip.notes)
+                )  # fmt: skip
+            except Unsourced as reason:
+                skipped.append(Skipped(f"near-data: {memory}", "near-data", str(reason)))
+    for build in (edram, in_sensor):
+        try:
+            bridges.append(build(workload, platform))
+        except Unsourced as reason:
+            skipped.append(Skipped(build.__name__, "near-data", str(reason)))
+    return bridges, skipped
+
+
+# --- in-memory ---------------------------------------------------------------------------
+
+
+def _isaac_crossbar(arrays: int) -> dict[str, Any]:
+    adc = parameter("isaac.adc_energy_per_conversion").value
+    return {
+        "technology": "reram",
+        "rows": int(parameter("isaac.crossbar_rows").value),
+        "cols": int(parameter("isaac.crossbar_cols").value),
+        "arrays": arrays,
+        "bits_per_cell": int(parameter("isaac.bits_per_cell").value),
+        "dac_bits": int(parameter("isaac.dac_resolution").value),
+        "adc_bits": int(parameter("isaac.adc_resolution").value),
+        "adcs_per_array": int(parameter("isaac.adcs_per_crossbar").value),
+        "adc_conversion_ns": parameter("isaac.adc_latency_per_conversion").value,
+        "read_energy_pj": parameter("isaac.crossbar_read_energy_per_array").value,
+        "dac_energy_pj": parameter("isaac.dac_energy_per_row_activation").value,
+        "adc_energy_pj": adc,
+        "write_energy_pj_per_cell": parameter("neurosim.write_energy_per_pulse_at_gmax").value,
+        "write_ns_per_row": parameter("neurosim.write_pulse_width").value * 1e9,
+    }
+
+
+def crossbar_arrays_needed(workload: Workload, platform: Platform, crossbar: dict[str, Any]) -> int:
+    """Arrays that hold every weight of the workload at the platform's precision."""
+    probe = platform.with_compute(
+        type="in-memory", crossbar=crossbar | {"arrays": 1}, rows=None, cols=None,
+        dataflow=None, macs_per_cycle=None, vector_lanes=1,
+    )  # fmt: skip
+    return max(crossbar_tiles(workload, probe), 1)
+
+
+def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
+    """ISAAC's crossbars (Shafiee et al., ISCA 2016: 128x128 ReRAM arrays, 2-bit cells, 1-bit
+    DACs, one 8-bit 1.28 GS/s ADC per array, 100 ns read cycle) in place of the MAC array,
+    enough arrays to keep every weight programmed. The digital periphery keeps the baseline's
+    element-wise throughput; ISAAC's 32 nm energies are used at any node (the ADC dominates
+    and does not follow logic scaling). Writes use NeuroSim's per-pulse energy and width."""
+    read_cycle_ns = parameter("isaac.crossbar_read_cycle").value
+    clock_mhz = 1e3 / read_cycle_ns
+    lanes = platform.compute.vector_ops_per_cycle * platform.compute.clock_mhz / clock_mhz
+    crossbar = _isaac_crossbar(1)
+    arrays = crossbar_arrays_needed(workload, platform, crossbar)
+    crossbar["arrays"] = arrays
+    new = platform.with_compute(
+        type="in-memory", crossbar=crossbar, rows=None, cols=None, dataflow=None,
+        macs_per_cycle=None, clock_mhz=clock_mhz, vector_lanes=max(round(lanes), 1),
+    )  # fmt: skip
+    new = Platform.model_validate(
+        new.model_dump()
+        | {"name": f"{platform.name}-reram", "memory": [
+            m.model_dump() for m in platform.memory if m.role in ("buffer", "offchip")]}
+    )  # fmt: skip
+    per_array = parameter("isaac.tile_area").value / (
+        parameter("isaac.imas_per_tile").value * parameter("isaac.arrays_per_ima").value
+    )
+    scale = (
+        node_factors(platform.process_nm).area
+        / node_factors(parameter("isaac.tech_node").value).area
+    )
+    area = None
+    if platform.area_mm2 is not None:
+        macs = np.array([platform.compute.peak_macs_per_cycle])
+        mac_area = float(array_and_buffer_area(platform, macs, np.array([0]))[0])
+        area = max(platform.area_mm2 - mac_area, 0.0) + arrays * per_array * scale
+    return Bridge(
+        "in-memory: ReRAM crossbars (ISAAC)",
+        "in-memory",
+        new,
+        workload,
+        area,
+        _sources(
+            "isaac.crossbar_rows", "isaac.adc_energy_per_conversion", "isaac.tile_area",
+            "neurosim.write_energy_per_pulse_at_gmax",
+        ),
+        f"{arrays} arrays of 128x128 hold the weights",
+    )  # fmt: skip
+
+
+# --- spiking -----------------------------------------------------------------------------
+
+
+def spiking(
+    workload: Workload, platform: Platform, spikes_per_neuron: float = SPIKES_PER_NEURON
+) -> Bridge:
+    """An event-driven chip at TrueNorth's published energy per synaptic event (26 pJ, which
+    covers the core's synapse memory read and neuron update) and peak event rate. Each input
+    spike costs one event per synapse it reaches, so a layer costs MACs x spikes per neuron
+    events; the dense MAC energy it replaces is the baseline's."""
+    if spikes_per_neuron <= 0 or not math.isfinite(spikes_per_neuron):
+        raise UserError(f"spikes per neuron must be positive, got {spikes_per_neuron}")
+    event = parameter("truenorth.energy_per_synaptic_event")
+    synapses = parameter("truenorth.synapses")
+    chips = max(math.ceil(workload.totals.params / synapses.value), 1)
+    rate = parameter("truenorth.max_synaptic_ops_per_s").value * chips
+    clock_mhz = 1.0  # nominal: events per microsecond
+    compute = {
+        "type": "vector",
+        "macs_per_cycle": round(rate / (clock_mhz * 1e6)),
+        "clock_mhz": clock_mhz,
+        "mac_energy_pj": dict.fromkeys(platform.compute.precisions, event.value),
+        "utilization": 1.0,
+        "zero_skipping": True,
+        "source": event.source,
+        "notes": f"TrueNorth's energy per synaptic event and peak event rate, x{chips} chips",
+    }
+    memory = [
+        {
+            "name": "neurosynaptic-cores",
+            "role": "register",
+            "size_bytes": max(int(synapses.value) * chips // 8, on_chip_bytes(workload, platform)),
+            "energy_pj_per_bit": 0.0,
+            "source": synapses.source,
+            "notes": "synapse memory inside each core: its reads are in the event energy",
+        }
+    ]
+    new = Platform.model_validate(
+        platform.model_dump()
+        | {"name": f"{platform.name}-spiking", "compute": compute, "memory": memory}
+    )
+    layers = tuple(
+        replace(layer, activation_density=spikes_per_neuron) for layer in workload.layers
+    )
+    return Bridge(
+        "spiking: TrueNorth events",
+        "spiking",
+        new,
+        replace(workload, layers=layers),
+        None,
+        _sources("truenorth.energy_per_synaptic_event", "truenorth.max_synaptic_ops_per_s"),
+        f"{chips} chip(s) of {synapses.value:.3g} synapses; {spikes_per_neuron:g} spike(s) per "
+        "neuron per inference (an assumption: set it)",
+    )
+
+
+# --- all together -------------------------------------------------------------------------
+
+
+def architecture_bridges(
+    workload: Workload,
+    platform: Platform,
+    node_nm: float = 5.0,
+    scaling_ends_nm: float | None = SCALING_ENDS_NM,
+    spikes_per_neuron: float = SPIKES_PER_NEURON,
+) -> tuple[list[Bridge], list[Skipped]]:
+    bridges = systolic_bridges(workload, platform)
+    near, skipped = near_data_bridges(workload, platform)
+    bridges += near
+    for build in (in_memory_reram,):
+        try:
+            bridges.append(build(workload, platform))
+        except Unsourced as reason:
+            skipped.append(Skipped(build.__name__, "in-memory", str(reason)))
+    bridges.append(spiking(workload, platform, spikes_per_neuron))
+    scaled = scale_platform(platform, node_nm, scaling_ends_nm)
+    bridges.append(
+        Bridge(
+            f"scaling: {node_nm:g} nm",
+            "scaling",
+            scaled,
+            workload,
+            scaled.area_mm2,
+            ("Stillmaker & Baas, Integration 58, 2017; TSMC node claims (cmos_scaling.csv)",),
+            scaled.notes.split(" (edgegap")[0],
+        )
+    )
+    return bridges, skipped
+
+
+@dataclass(frozen=True)
+class BridgeResult:
+    bridge: Bridge
+    cost: Cost
+    latency_factor: float  # baseline latency / bridge latency: > 1 is faster
+    energy_factor: float  # baseline energy / bridge energy: > 1 saves energy
+
+
+@dataclass(frozen=True)
+class BridgeReport:
+    model: str
+    platform: Platform
+    baseline: Cost
+    results: list[BridgeResult]
+    skipped: list[Skipped]
+
+    def to_dict(self) -> dict[str, Any]:
+        totals = self.baseline.totals
+        return {
+            "model": self.model,
+            "platform": self.platform.name,
+            "baseline": {
+                "latency_s": totals.latency_s,
+                "energy_j": totals.energy_j,
+                "area_mm2": self.platform.area_mm2,
+                "energy_breakdown": totals.energy_breakdown,
+            },
+            "bridges": [
+                {
+                    "name": r.bridge.name,
+                    "kind": r.bridge.kind,
+                    "latency_s": r.cost.totals.latency_s,
+                    "energy_j": r.cost.totals.energy_j,
+                    "area_mm2": r.bridge.area_mm2,
+                    "latency_factor": r.latency_factor,
+                    "energy_factor": r.energy_factor,
+                    "energy_breakdown": r.cost.totals.energy_breakdown,
+                    "notes": r.bridge.notes,
+                    "sources": list(r.bridge.sources),
+                }
+                for r in self.results
+            ],
+            "skipped": [{"name": s.name, "kind": s.kind, "reason": s.reason} for s in self.skipped],
+        }
+
+
+def evaluate_bridges(
+    workload: Workload,
+    platform: Platform,
+    node_nm: float = 5.0,
+    scaling_ends_nm: float | None = SCALING_ENDS_NM,
+    spikes_per_neuron: float = SPIKES_PER_NEURON,
+) -> BridgeReport:
+    """The baseline and every architecture bridge on the same workload, by the one cost model."""
+    baseline = estimate(workload, platform)
+    bridges, skipped = architecture_bridges(
+        workload, platform, node_nm, scaling_ends_nm, spikes_per_neuron
+    )
+    results = []
+    for bridge in bridges:
+        cost = estimate(bridge.workload, bridge.platform)
+        results.append(
+            BridgeResult(
+                bridge,
+                cost,
+                baseline.totals.latency_s / cost.totals.latency_s,
+                baseline.totals.energy_j / cost.totals.energy_j,
+            )
+        )
+    return BridgeReport(workload.model, platform, baseline, results, skipped)
