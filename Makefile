@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: report test lint unit bench
+.PHONY: report test lint unit bench browser
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,13 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
+# Headless Chromium for the report's browser test (Debian's package; needs root or sudo).
+browser:
+	command -v chromium >/dev/null || { SUDO=$$(command -v sudo || true); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 # The whole suite, slow end-to-end tests included.
-test: lint
+test: lint browser
 	$(BIN)/pytest -m "slow or not slow"
 
 # Fast unit tests only (the pytest default).

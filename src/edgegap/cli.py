@@ -230,21 +230,22 @@ def report_command(
     ),
     quick: Annotated[bool, typer.Option("--quick", help="a few models only")] = False,
 ) -> None:
-    """Build the report: the zoo profiled and run on every built-in platform, the trends
-    and figures, written atomically to --out."""
-    from edgegap.report.build import QUICK_MODELS, build_report
+    """Build the gap report: the zoo profiled and run on every built-in platform, the trends
+    and figures, the architecture bridges and plans; index.html and report.json, written
+    atomically to --out."""
+    from edgegap.report.build import QUICK_MODELS, build_report, report_steps
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     with Progress(console=err) as progress:
-        task = progress.add_task("profiling", total=len(models))
+        task = progress.add_task("report", total=report_steps(models))
 
-        def step(name: str) -> None:
-            progress.update(task, description=f"profiling and estimating {name}", advance=1)
+        def step(message: str) -> None:
+            progress.update(task, description=message, advance=1)
 
-        table = build_report(out_dir, models, progress=step)
+        record = build_report(out_dir, models, progress=step)
     out.print(
-        f"{len(table)} models -> {out_dir}/: models.csv, models.json, layers/, edge.csv, "
-        "trends/ (figures, trends.json)"
+        f"{len(record['models'])} models -> {out_dir}/index.html (open it in a browser), "
+        "report.json, models.csv, edge.csv, layers/, trends/"
     )
 
 
@@ -585,6 +586,67 @@ def _scaling_ends(text: str) -> float | None:
         return None if text == "none" else float(text)
     except ValueError:
         raise UserError(f"--scaling-ends takes a node in nm or 'none', not '{text}'") from None
+
+
+@app.command("plan")
+@user_errors
+def plan_command(
+    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    target: Annotated[str, typer.Option("--target", help="edge platform")] = "eyeriss",
+    latency_ms: Annotated[float | None, typer.Option(help="latency budget per inference")] = None,
+    energy_mj: Annotated[float | None, typer.Option(help="energy budget per inference")] = None,
+    memory_mb: Annotated[float | None, typer.Option(help="on-chip + weight memory budget")] = None,
+    max_accuracy_drop: Annotated[
+        float | None, typer.Option(help="largest accuracy loss allowed, percentage points")
+    ] = None,
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """Close the gap for MODEL on TARGET: the gap per budget, then the combination of bridges
+    that meets the budgets with the least (published) accuracy loss."""
+    from edgegap.plan import Budget, plan
+
+    budget = Budget(
+        latency_ms / 1e3 if latency_ms is not None else None,
+        energy_mj / 1e3 if energy_mj is not None else None,
+        memory_mb * 1e6 if memory_mb is not None else None,
+    )
+    if budget == Budget():
+        raise UserError("give at least one budget: --latency-ms, --energy-mj or --memory-mb")
+    result = plan(model, profile(model), load_platform(target), budget, max_accuracy_drop)
+    record = result.to_dict()
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(record, indent=1) + "\n")
+        return
+    out.print(f"[bold]{model} on {result.platform.name}[/bold]: " + "; ".join(result.gap()))
+    verdict = "meets every budget" if result.meets_budget else "does NOT meet every budget"
+    table = Table(title=f"recipe ({verdict})")
+    for column in ("step", "params", "latency", "energy", "memory", "accuracy", "source"):
+        table.add_column(column, justify="left" if column in ("step", "params", "source")
+                         else "right")  # fmt: skip
+    for step in record["recipe"]:
+        c = step["contribution"]
+        table.add_row(step["technique"], json.dumps(step["params"]),
+                      f"x{c['latency_factor']:.3g}", f"x{c['energy_factor']:.3g}",
+                      f"x{c['memory_factor']:.3g}", f"-{c['accuracy_drop_pp']:.2g} pp",
+                      step["source"])  # fmt: skip
+    estimate_ = record["estimate"]
+    table.caption = (
+        f"{estimate_['latency_s'] * 1e3:.3g} ms, {estimate_['energy_j'] * 1e3:.3g} mJ, "
+        f"{estimate_['memory_bytes'] / 1e6:.3g} MB, accuracy -{estimate_['accuracy_drop_pp']:.2g}"
+        f" pp (published results, estimated); {record['candidates_evaluated']} combinations"
+    )
+    out.print(table)
+    front = Table(title="Pareto front: accuracy loss vs latency vs energy")
+    for column in ("recipe", "latency", "energy", "accuracy loss"):
+        front.add_column(column, justify="left" if column == "recipe" else "right")
+    for point in record["pareto"]:
+        front.add_row(
+            point["recipe"],
+            f"{point['latency_s'] * 1e3:.3g} ms",
+            f"{point['energy_j'] * 1e3:.3g} mJ",
+            f"{point['accuracy_drop_pp']:.2g} pp",
+        )
+    out.print(front)
 
 
 @app.command("scale")

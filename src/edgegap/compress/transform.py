@@ -10,6 +10,7 @@ skip work, and `mac_factor` carries an algorithm that does fewer multiplies for 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from torch import nn
 
-from edgegap.workload.layer import Workload
+from edgegap.workload.layer import Gemm, Workload
 
 
 @dataclass(frozen=True)
@@ -57,11 +58,20 @@ def annotate(workload: Workload, annotations: Mapping[str, LayerAnnotation]) -> 
             for key in ("weight_bits", "activation_bits", "weight_density", "activation_density")
             if (value := getattr(note, key)) is not None
         }
-        if note.mac_factor is not None:
-            macs = round(layer.macs * note.mac_factor)
-            changes |= {"macs": macs, "flops": layer.flops - 2 * (layer.macs - macs)}
+        if note.mac_factor is not None:  # a smaller product: the array runs less too
+            gemms = tuple(_shrunk(g, note.mac_factor) for g in layer.gemms)
+            macs = sum(g.macs for g in gemms) if gemms else round(layer.macs * note.mac_factor)
+            changes |= {"macs": macs, "flops": layer.flops - 2 * (layer.macs - macs),
+                        "gemms": gemms}  # fmt: skip
         layers.append(replace(layer, **changes))
     return replace(workload, layers=tuple(layers))
+
+
+def _shrunk(gemm: Gemm, factor: float) -> Gemm:
+    """The product with its largest dimension scaled by `factor` (rounded up): the MACs an
+    algorithm executes, in a shape the cost model can fold onto an array."""
+    side = max(("m", "k", "n"), key=lambda name: int(getattr(gemm, name)))
+    return replace(gemm, **{side: math.ceil(getattr(gemm, side) * factor)})
 
 
 def packed_bytes(codes: npt.NDArray[np.integer[Any]], bits: int) -> bytes:

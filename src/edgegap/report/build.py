@@ -1,27 +1,41 @@
 """The main job's report, written atomically into one directory:
 
+- `index.html` (with `plotly.min.js` beside it): the report to read in a browser, offline;
+- `report.json`: every number the page shows, byte-identical from run to run;
+
 - `models.csv`, `models.json`: the built-in models profiled, beside what torchvision publishes
   (`_ops`, `num_params`, accuracy); `layers/MODEL.csv`: their per-layer workloads;
 - `edge.csv`: each model on each built-in platform at int8 (or the platform's nearest
   precision): latency, energy per inference, average power, whether it fits the power budget,
   sustains 30 frames/s, and whether its weights fit the platform's outermost memory;
-- `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`.
+- `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
+- the architecture bridges for two models on two edge targets, and plans that close the gap
+  for chosen models and budgets.
 """
 
 from __future__ import annotations
 
 import json
+import platform as host
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from edgegap import atomic
 from edgegap.hardware import builtin_names, estimate, load_platform
+from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
 
 REAL_TIME_FPS = 30.0
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
+LAYER_VIEW_MODEL = "resnet50"
+BRIDGE_CASES = (("resnet18", "eyeriss"), ("mobilenet_v2", "edge-tpu"))
+# (model, target, latency budget in ms): the README's example and an MCU case.
+PLAN_CASES = (("resnet50", "eyeriss", 100.0), ("mobilenet_v2", "cortex-m7", 1000.0))
 
 
 def summary_row(workload: Workload) -> dict[str, object]:
@@ -55,15 +69,69 @@ def edge_rows(workload: Workload) -> list[dict[str, object]]:
     return rows
 
 
+def machine() -> dict[str, str]:
+    """What ran the report: versions and the machine (no clock time, so reruns are identical)."""
+    cpu = "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "edgegap": metadata.version("edgegap"),
+        "python": host.python_version(),
+        "torch": metadata.version("torch"),
+        "torchvision": metadata.version("torchvision"),
+        "system": host.system(),
+        "machine": host.machine(),
+        "cpu": cpu,
+    }
+
+
+def _clean(value: Any) -> Any:
+    """JSON-ready: NaN and missing values as null, numpy scalars as Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_clean(row) for row in frame.to_dict(orient="records")]
+
+
+def report_steps(models: Sequence[str], plans: bool = True) -> int:
+    """How many progress messages `build_report` sends."""
+    return len(models) + 2 + len(BRIDGE_CASES) + (len(PLAN_CASES) if plans else 0)
+
+
 def build_report(
     out: Path,
     models: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
-) -> pd.DataFrame:
+    plans: bool = True,
+) -> dict[str, Any]:
     """Profile `models` (default: the whole zoo), estimate them on every built-in platform,
-    recompute the trends, and write it all into `out` at once. Returns the models table."""
+    recompute the trends, evaluate the bridges and plans, and write it all into `out` at once.
+    Returns the report.json record."""
+    from plotly.offline import get_plotlyjs
+
+    from edgegap.bridges import evaluate_bridges
+    from edgegap.plan import Budget, plan
     from edgegap.trends import compute_trends
-    from edgegap.trends.figures import write_figures
+    from edgegap.trends.figures import plotly_figures, write_figures
+
+    def step(message: str) -> None:
+        if progress is not None:
+            progress(message)
 
     names = list(models) if models is not None else list(zoo.classification_models())
     published = zoo.zoo_table().set_index("model")
@@ -71,8 +139,7 @@ def build_report(
     with atomic.directory(out) as staging:
         (staging / "layers").mkdir()
         for name in names:
-            if progress is not None:
-                progress(name)
+            step(f"profiling {name}")
             workload = profile(name)
             workload.to_dataframe().to_csv(staging / "layers" / f"{name}.csv")
             row = summary_row(workload)
@@ -90,11 +157,54 @@ def build_report(
         table = pd.DataFrame(rows)
         table.to_csv(staging / "models.csv", index=False)
         (staging / "models.json").write_text(table.to_json(orient="records", indent=1))
-        pd.DataFrame(edge).to_csv(staging / "edge.csv", index=False)
+        edge_table = pd.DataFrame(edge)
+        edge_table.to_csv(staging / "edge.csv", index=False)
+        step("trends")
         trends = compute_trends()
         (staging / "trends").mkdir()
         write_figures(trends, staging / "trends", until=2030)
         (staging / "trends" / "trends.json").write_text(
             json.dumps(trends.to_dict(), indent=1, allow_nan=False) + "\n"
         )
-    return table
+        bridges = []
+        for model, target in BRIDGE_CASES:
+            step(f"bridges: {model} on {target}")
+            bridges.append(evaluate_bridges(profile(model, dtype="int8"), load_platform(target)))
+        plan_records = []
+        for model, target, latency_ms in PLAN_CASES if plans else ():
+            step(f"plan: {model} on {target} in {latency_ms:g} ms")
+            result = plan(model, profile(model), load_platform(target), Budget(latency_ms / 1e3))
+            plan_records.append(result.to_dict())
+        layer_view = LAYER_VIEW_MODEL if LAYER_VIEW_MODEL in names else names[0]
+        record: dict[str, Any] = _clean(
+            {
+                "machine": machine(),
+                "models": _records(table),
+                "layers": {"model": layer_view,
+                           "rows": _records(pd.read_csv(staging / "layers" / f"{layer_view}.csv"))},
+                "edge": _records(edge_table),
+                "trends": trends.to_dict(),
+                "bridges": [b.to_dict() for b in bridges],
+                "plans": plan_records,
+                "sources": _sources(trends.tables),
+            }
+        )  # fmt: skip
+        step("writing index.html")
+        (staging / "report.json").write_text(
+            json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
+        )
+        (staging / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+        figures = plotly_figures(trends, until=2030)
+        (staging / "index.html").write_text(render(record, figures), encoding="utf-8")
+    return record
+
+
+def _sources(tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
+    """Every data row the trends use, with the source it cites."""
+    rows = []
+    for name, frame in sorted(tables.items()):
+        source_columns = [c for c in frame.columns if c.endswith("source")]
+        for _, row in frame.iterrows():
+            cited = "; ".join(str(row[c]) for c in source_columns if pd.notna(row[c]))
+            rows.append({"table": name, "name": str(row.get("name", "")), "source": cited})
+    return rows

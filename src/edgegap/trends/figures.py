@@ -325,6 +325,17 @@ def _label(ax: matplotlib.axes.Axes, points: pd.DataFrame, series: Series) -> No
 
 
 def _html(figure: Figure, path: Path) -> None:
+    path.write_text(
+        _plotly(figure).to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8"
+    )
+
+
+def plotly_figures(trends: Trends, until: int) -> list[tuple[str, go.Figure]]:
+    """The figures as interactive plotly figures, by name, for pages that embed them."""
+    return [(figure.name, _plotly(figure)) for figure in _figures(trends, until)]
+
+
+def _plotly(figure: Figure) -> go.Figure:
     plot = go.Figure()
     for series in figure.series:
         points = _points(series)
@@ -369,7 +380,7 @@ def _html(figure: Figure, path: Path) -> None:
         plot.update_xaxes(type="log", autorange="reversed")
     for band, bottom, top in figure.bands:
         plot.add_hrect(y0=bottom, y1=top * 1.02, opacity=0.2, line_width=0, annotation_text=band)
-    path.write_text(plot.to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8")
+    return plot
 
 
 def write_figures(trends: Trends, out: Path, until: int) -> list[Path]:

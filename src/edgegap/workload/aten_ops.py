@@ -13,6 +13,7 @@ Operators missing from the registry are still recorded (with their bytes) and li
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -221,3 +222,34 @@ register_elementwise(
                  aten.fill_, aten.zero_],
     },
 )  # fmt: skip
+
+
+# Fast Fourier transforms. A length-N complex FFT is 5 N log2 N real FLOPs (radix-2: N/2 log2 N
+# butterflies, each a complex multiply, 6 FLOPs, and a complex add and subtract, 4); a real-input
+# (r2c) or real-output (c2r) transform does half; a multi-dimensional one is the same count with
+# N the product of its lengths. A normalised transform scales each real output component once.
+# No MACs: an FFT runs on the vector lanes, not as a matrix product.
+def _fft(
+    signal: Shape, dims: Sequence[int], per_point: float, normalized: int, scaled: int
+) -> OpCount:
+    length = formulas.numel([signal[d] for d in dims])
+    flops = per_point * formulas.numel(signal) * math.log2(length) if length > 1 else 0.0
+    return OpCount("fft", flops=round(flops) + (scaled if normalized else 0))
+
+
+@register(aten._fft_r2c)
+def _fft_r2c(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    x, dims, normalization = args[:3]
+    return _fft(x, dims, 2.5, normalization, 2 * formulas.numel(out))
+
+
+@register(aten._fft_c2r)
+def _fft_c2r(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    _, dims, normalization = args[:3]  # the real output holds the transform's lengths
+    return _fft(out, dims, 2.5, normalization, formulas.numel(out))
+
+
+@register(aten._fft_c2c)
+def _fft_c2c(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    x, dims, normalization = args[:3]
+    return _fft(x, dims, 5.0, normalization, 2 * formulas.numel(out))

@@ -1,0 +1,119 @@
+"""`edgegap plan` and the algorithm bridges' workload transforms it searches over."""
+
+import json
+
+import pytest
+from torch import nn
+from typer.testing import CliRunner
+
+import edgegap
+from edgegap.bridges import algorithm
+from edgegap.cli import app
+from edgegap.errors import UserError
+from edgegap.hardware import estimate, load_platform
+from edgegap.plan import Budget, plan
+from edgegap.plan.search import published_accuracy
+
+
+def test_winograd_turns_a_3x3_conv_into_tile_products():
+    """Conv 8 -> 16, 3x3, padding 1, on 8x8: direct 64 x 72 x 16 = 73,728 MACs. F(2x2,3x3):
+    4 x 4 = 16 output tiles, 16 element-wise products of (16 tiles x 8) @ (8 x 16):
+    16 x 16 x 8 x 16 = 32,768 MACs, 2.25x fewer; F(4x4,3x3): 4 tiles x 36 products x 8 x 16 =
+    18,432, 4x fewer."""
+    workload = edgegap.profile(nn.Conv2d(8, 16, 3, padding=1), (1, 8, 8, 8))
+    assert workload.totals.macs == 73_728
+    two, four = algorithm.winograd(workload, 2), algorithm.winograd(workload, 4)
+    assert two.layers[0].gemms[0] == edgegap.workload.layer.Gemm(16, 16, 8, 16)
+    assert two.totals.macs * 2.25 == workload.totals.macs
+    assert four.totals.macs * 4 == workload.totals.macs
+    strided = edgegap.profile(nn.Conv2d(8, 16, 3, stride=2), (1, 8, 8, 8))
+    assert algorithm.winograd(strided, 2) == strided
+    with pytest.raises(UserError, match="tile"):
+        algorithm.winograd(workload, 3)
+
+
+def test_channel_pruning_scales_inner_channels_by_the_width():
+    """Conv 3 -> 16 -> 16 -> Linear 10 at keep 0.25 MACs: width 0.5. The first conv keeps its
+    3 input channels and loses half its 16 outputs; the second conv halves both sides (a
+    quarter of its MACs); the classifier keeps its 10 classes."""
+    model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3), nn.Flatten(),
+                          nn.Linear(16 * 4 * 4, 10))  # fmt: skip
+    workload = edgegap.profile(model, (1, 3, 8, 8))
+    pruned = algorithm.prune_channels(workload, 0.25)
+    macs = [layer.macs for layer in workload.layers if layer.gemms]
+    kept = [layer.macs for layer in pruned.layers if layer.gemms]
+    assert kept == [macs[0] // 2, macs[1] // 4, macs[2] // 2]
+
+
+def test_low_rank_keeps_the_asked_fraction_of_macs():
+    """Linear 300 -> 100 at 0.5: rank floor(0.5 x 300 x 100 / 400) = 37, MACs 37 x 400 =
+    14,800 of 30,000."""
+    workload = edgegap.profile(nn.Linear(300, 100, bias=False), (1, 300))
+    factored = algorithm.low_rank(workload, 0.5)
+    assert [g.n for g in factored.layers[0].gemms] == [37, 100]
+    assert factored.totals.macs == 14_800
+    assert factored.totals.params == 37 * 400
+
+
+def test_quantize_and_prune_change_what_the_cost_model_sees():
+    workload = edgegap.profile(nn.Linear(64, 64), (1, 64))
+    assert algorithm.quantize(workload, 8).totals.weight_bytes == (64 * 64 + 64)
+    pruned = algorithm.prune_weights(workload, 0.75)
+    assert pruned.layers[0].weight_density == 0.25
+    with pytest.raises(UserError):
+        algorithm.prune_weights(workload, 1.0)
+
+
+def test_published_table_is_sourced_and_consistent():
+    table = published_accuracy()
+    assert table["source"].str.len().min() > 10
+    measured = table.dropna(subset=["baseline_top1", "compressed_top1"])
+    difference = measured["baseline_top1"] - measured["compressed_top1"]
+    assert (difference - measured["drop_pp"]).abs().max() < 1e-6
+
+
+def test_resnet50_on_eyeriss_meets_100_ms_and_the_cost_model_confirms():
+    """Dense ResNet-50 takes 648 ms on Eyeriss; the plan must bring it under 100 ms and say
+    what each step contributed; re-running the recipe's transforms through the cost model
+    must give the same latency."""
+    workload, platform = edgegap.profile("resnet50"), load_platform("eyeriss")
+    result = plan("resnet50", workload, platform, Budget(latency_s=0.1))
+    assert result.baseline.latency_s > 0.1
+    assert result.meets_budget and result.recipe.point.latency_s <= 0.1
+    for step in result.recipe.steps:
+        workload, platform = step.apply(workload, platform)
+    assert estimate(workload, platform).totals.latency_s == pytest.approx(
+        result.recipe.point.latency_s
+    )
+    total = 1.0
+    for contribution in result.contributions:
+        total *= contribution["contribution"]["latency_factor"]
+        assert contribution["source"]
+    assert total == pytest.approx(result.baseline.latency_s / result.recipe.point.latency_s)
+    assert result.gap() == [f"latency: {result.baseline.latency_s / 0.1:.3g}x over the budget"]
+
+
+def test_plan_cli_json_contract():
+    result = CliRunner().invoke(
+        app, ["plan", "mobilenet_v2", "--target", "edge-tpu", "--latency-ms", "5",
+              "--energy-mj", "2", "--format", "json"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert {"model", "platform", "budget", "baseline", "meets_budget", "recipe", "estimate",
+            "pareto"} <= set(record)  # fmt: skip
+    assert {"latency_s", "energy_j", "memory_bytes"} <= set(record["baseline"])
+    assert record["estimate"]["accuracy_source"] == "published"
+    for step in record["recipe"]:
+        assert {"technique", "params", "contribution"} <= set(step)
+
+
+def test_plan_cli_rejects_bad_budgets():
+    runner = CliRunner()
+    result = runner.invoke(app, ["plan", "resnet18", "--target", "eyeriss"])
+    assert result.exit_code == 2 and "give at least one budget" in result.output
+    result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "-5"])
+    assert result.exit_code == 2 and "must be a positive number" in result.output
+    result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "5",
+                                 "--max-accuracy-drop", "-1"])  # fmt: skip
+    assert result.exit_code == 2 and "no combination" in result.output
