@@ -22,6 +22,7 @@ from edgegap.workload.profile import dtype_to_bits, parse_shape
 from edgegap.workload.scalesim import read_topology
 
 if TYPE_CHECKING:
+    from edgegap.compress.recipes import CompressionResult
     from edgegap.trends import Trends
 
 app = typer.Typer(
@@ -435,22 +436,31 @@ def compress_command(
     quick: Annotated[bool, typer.Option("--quick", help="a short schedule for demos")] = False,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
-    """Compress a small model for real and measure every stage: accuracy, bytes, MACs, energy."""
-    from edgegap.compress.recipes import deep_compression
-
-    if recipe != "deep-compression":
-        raise UserError(f"unknown recipe '{recipe}': use deep-compression")
+    """Compress a small model for real and measure every stage: accuracy, bytes, MACs, energy.
+    --recipe is deep-compression or a YAML file of steps (`- prune: 0.9`, `- quantize: {bits:
+    5}`, `- huffman`); --dataset a built-in name or a directory (ImageFolder, MNIST idx,
+    CIFAR-10 binary)."""
     platform = load_platform(target) if target is not None else None
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("training", total=None)
-        result = deep_compression(
-            model, dataset, platform, quick=quick,
-            progress=lambda name: progress.update(task, description=f"measured {name}"),
-        )  # fmt: skip
+
+        def step(name: str) -> None:
+            progress.update(task, description=f"measured {name}")
+
+        if recipe == "deep-compression":
+            from edgegap.compress.recipes import deep_compression
+
+            if dataset is not None and Path(dataset).is_dir():
+                raise UserError("deep-compression runs on built-in datasets; use a YAML recipe")
+            result = deep_compression(model, dataset, platform, quick=quick, progress=step)
+        elif recipe.endswith((".yaml", ".yml")):
+            result = _run_recipe_file(model, Path(recipe), dataset, platform, quick, step)
+        else:
+            raise UserError(f"unknown recipe '{recipe}': use deep-compression or a FILE.yaml")
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
         return
-    table = Table(title=f"Deep Compression of {model} on {result.dataset}")
+    table = Table(title=f"{recipe} of {model} on {result.dataset}")
     for column in ("stage", "test accuracy", "bytes", "ratio", "weights kept", "MACs", "energy"):
         table.add_column(column, justify="left" if column == "stage" else "right")
     for stage in result.stages:
@@ -468,6 +478,40 @@ def compress_command(
         "accuracy drop (bytes exact, accuracy on the held-out test split)"
     )
     out.print(table)
+
+
+def _run_recipe_file(
+    model_name: str,
+    path: Path,
+    dataset: str | None,
+    platform: Platform | None,
+    quick: bool,
+    progress: Callable[[str], None],
+) -> CompressionResult:
+    """Train the small model densely on the dataset, then run the recipe's steps on it."""
+    from edgegap.compress import build_model, load_data_dir, load_dataset, train
+    from edgegap.compress.compose import parse_recipe, run_recipe
+    from edgegap.compress.recipes import DATASET_OF, FULL, QUICK
+
+    if not path.is_file():
+        raise UserError(f"recipe file not found: {path}")
+    steps = parse_recipe(path.read_text(encoding="utf-8"), str(path))
+    model = build_model(model_name)
+    name = dataset or DATASET_OF[model_name]
+    data = load_data_dir(Path(name)) if Path(name).is_dir() else load_dataset(name)
+    try:
+        model(data.x_train[:1])
+    except RuntimeError:
+        raise UserError(
+            f"{model_name} cannot take {data.name}'s samples of shape {data.sample_shape}: "
+            "use a dataset of the model's input shape"
+        ) from None
+    import torch
+
+    torch.manual_seed(0)
+    progress("dense training")
+    train(model, data, (QUICK if quick else FULL).dense_epochs)
+    return run_recipe(model, model_name, steps, data, platform, progress=progress)
 
 
 @app.command("sweep")

@@ -1,0 +1,227 @@
+"""Recipes as data: a YAML list of techniques applied in order to a trained model, every
+stage measured (test accuracy, exact bytes, executed MACs, energy on a platform).
+
+    - prune: 0.9              # unstructured magnitude pruning, fraction removed (Han 2015)
+    - quantize: {bits: 5}     # k-means weight sharing with trained centroids (Han 2016)
+    - huffman                 # Huffman coding of the shared weights and indices
+
+Steps and their parameters (all optional but the first value shown):
+- `prune: S` or `{sparsity, steps, epochs}`: iterative magnitude pruning with fine-tuning;
+- `prune-channels: K` or `{keep, criterion: l1|activation, epochs}`: structured pruning;
+- `quantize: {bits}`: weight sharing; `quantize: {method, ...}`: a quantizer by name
+  (int8, int4, qat, dynamic-fixed-point, power-of-two, twn, ttq, binaryconnect, xnor) with its
+  parameters; `data` and `epochs` are passed to those that train;
+- `huffman`: after weight sharing;
+- `low-rank: {energy}` or `{max_drop_pp}`; `circulant: {block_size, epochs}`;
+- `winograd: {tile}`; `activation-sparsity`.
+
+Bytes are each representation's exact size: sparse relative-index storage after pruning,
+codebooks and indices after sharing, the quantizers' packed codes, float32 for the rest.
+A quantizer stores dense codes: for sparse quantized storage, share after pruning.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import torch
+import yaml
+from torch import nn
+
+from edgegap.compress.activations import measure_activation_sparsity
+from edgegap.compress.circulant import circulant_linear
+from edgegap.compress.datasets import Dataset
+from edgegap.compress.lowrank import low_rank, rank_for_accuracy_budget
+from edgegap.compress.pruning import annotate_density, prunable, prune_iteratively
+from edgegap.compress.quantization import quantize
+from edgegap.compress.recipes import CompressionResult, Stage, _kept, _pruned_bytes
+from edgegap.compress.sharing import (
+    SharedLayer,
+    compressed_bytes,
+    dense_bytes,
+    fine_tune_centroids,
+    share_weights,
+)
+from edgegap.compress.structured import prune_channels
+from edgegap.compress.training import accuracy
+from edgegap.compress.transform import Compressed, LayerAnnotation, annotate
+from edgegap.compress.winograd import winograd_transform
+from edgegap.errors import UserError
+from edgegap.hardware import estimate
+from edgegap.hardware.platform import Platform
+from edgegap.workload import profile
+
+INDEX_BITS = 5  # Deep Compression's relative-index width for fc layers
+TRAINING_QUANTIZERS = {"qat", "ttq", "binaryconnect", "xnor", "twn"}
+
+
+@dataclass(frozen=True)
+class RecipeStep:
+    technique: str
+    params: dict[str, Any]
+
+
+@dataclass
+class _State:
+    """The model as the recipe has left it, and how its weights are stored."""
+
+    model: nn.Module
+    bytes: int
+    annotations: dict[str, LayerAnnotation] = field(default_factory=dict)
+    shared: dict[str, SharedLayer] | None = None
+
+
+def parse_recipe(text: str, origin: str = "recipe") -> list[RecipeStep]:
+    """A YAML list of `technique` or `technique: value` / `technique: {params}` items."""
+    try:
+        items = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UserError(f"{origin}{where}: malformed YAML ({error})") from None
+    if not isinstance(items, list) or not items:
+        raise UserError(f"{origin}: a recipe is a YAML list of steps, e.g. '- prune: 0.9'")
+    steps = []
+    for index, item in enumerate(items, 1):
+        value: Any
+        if isinstance(item, str):
+            name, value = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, value = next(iter(item.items()))
+        else:
+            raise UserError(f"{origin}: step {index} must be a name or one 'name: params' pair")
+        if name not in STEPS:
+            raise UserError(f"{origin}: step {index}: unknown technique '{name}': use one of "
+                            f"{', '.join(STEPS)}")  # fmt: skip
+        params = value if isinstance(value, dict) else {STEPS[name][0]: value}
+        steps.append(RecipeStep(str(name), params))
+    return steps
+
+
+def _technique_bytes(result: Compressed, state: _State) -> _State:
+    merged = dict(state.annotations)
+    for name, note in result.annotations.items():
+        old = merged.get(name, LayerAnnotation())
+        merged[name] = replace(
+            old, **{k: v for k, v in note.__dict__.items() if v is not None}
+        )  # later steps override what they change
+    return _State(result.model, result.storage_bytes, merged, None)
+
+
+def _prune(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    sparsity = float(params.get("sparsity", 0.9))
+    if not 0 < sparsity < 1:
+        raise UserError(f"prune: sparsity must be in (0, 1), got {sparsity}")
+    model = copy.deepcopy(state.model)
+    targets = dict.fromkeys(prunable(model), sparsity)
+    prune_iteratively(model, data, targets, steps=int(params.get("steps", 3)),
+                      epochs_per_step=int(params.get("epochs", 1)), seed=seed)  # fmt: skip
+    return _State(model, _pruned_bytes(model, INDEX_BITS), state.annotations)
+
+
+def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    params = dict(params)
+    method = params.pop("method", None)
+    if method is None:
+        bits = int(params.get("bits", 5))
+        model = copy.deepcopy(state.model)
+        shared = share_weights(model, dict.fromkeys(prunable(model), bits))
+        fine_tune_centroids(model, shared, data, int(params.get("epochs", 1)), seed=seed)
+        notes = {name: LayerAnnotation(weight_bits=bits) for name in shared}
+        state = _technique_bytes(
+            Compressed("weight-sharing", model, compressed_bytes(model, shared, INDEX_BITS, False),
+                       notes),
+            state,
+        )  # fmt: skip
+        return replace(state, shared=shared)
+    if method in TRAINING_QUANTIZERS:
+        params |= {"data": data, "seed": seed, "epochs": int(params.get("epochs", 1))}
+    return _technique_bytes(quantize(state.model, str(method), **params), state)
+
+
+def _huffman(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    if state.shared is None:
+        raise UserError("huffman codes shared weights: put 'quantize: {bits: N}' before it")
+    size = compressed_bytes(state.model, state.shared, INDEX_BITS, huffman=True)
+    return replace(state, bytes=size)
+
+
+def _low_rank(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    if "max_drop_pp" in params:
+        result = rank_for_accuracy_budget(state.model, data, float(params["max_drop_pp"]))
+    else:
+        result = low_rank(state.model, energy=float(params.get("energy", 0.9)))
+    return _technique_bytes(result, state)
+
+
+def _prune_channels(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    keep, criterion = float(params.get("keep", 0.5)), str(params.get("criterion", "l1"))
+    result = prune_channels(state.model, keep, criterion, data, int(params.get("epochs", 1)), seed)
+    return _technique_bytes(result, state)
+
+
+def _circulant(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    block = int(params.get("block_size", 8))
+    result = circulant_linear(state.model, block, data, int(params.get("epochs", 1)), seed=seed)
+    return _technique_bytes(result, state)
+
+
+def _winograd(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    return _technique_bytes(winograd_transform(state.model, int(params.get("tile", 2))), state)
+
+
+def _activation_sparsity(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
+    return _technique_bytes(measure_activation_sparsity(state.model, data.x_val), state)
+
+
+Apply = Callable[[_State, Dataset, dict[str, Any], int], _State]
+# technique -> (the parameter a bare value sets, the step)
+STEPS: dict[str, tuple[str, Apply]] = {
+    "prune": ("sparsity", _prune),
+    "prune-channels": ("keep", _prune_channels),
+    "quantize": ("bits", _quantize),
+    "huffman": ("", _huffman),
+    "low-rank": ("energy", _low_rank),
+    "circulant": ("block_size", _circulant),
+    "winograd": ("tile", _winograd),
+    "activation-sparsity": ("", _activation_sparsity),
+}
+
+
+def run_recipe(
+    model: nn.Module,
+    model_name: str,
+    steps: list[RecipeStep],
+    data: Dataset,
+    platform: Platform | None = None,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> CompressionResult:
+    """Apply `steps` in order to a trained `model` (left as it is), measuring each stage."""
+    shape = (1, *data.sample_shape)
+
+    def stage(name: str, state: _State) -> Stage:
+        if progress is not None:
+            progress(name)
+        workload = annotate(annotate_density(profile(state.model, shape), state.model),
+                            state.annotations)  # fmt: skip
+        energy = estimate(workload, platform).totals.energy_j if platform is not None else None
+        executed = sum(round(layer.macs * layer.weight_density) for layer in workload.layers)
+        return Stage(name, accuracy(state.model, data.x_test, data.y_test), state.bytes,
+                     executed, _kept(state.model), energy)  # fmt: skip
+
+    torch.manual_seed(seed)
+    state = _State(copy.deepcopy(model), dense_bytes(model))
+    stages = [stage("dense (fp32)", state)]
+    for step in steps:
+        _, apply = STEPS[step.technique]
+        try:
+            state = apply(state, data, step.params, seed)
+        except (TypeError, ValueError) as error:
+            raise UserError(f"{step.technique}: bad parameters {step.params} ({error})") from None
+        label = ", ".join(f"{k}={v}" for k, v in step.params.items())
+        stages.append(stage(f"+ {step.technique}" + (f" ({label})" if label else ""), state))
+    return CompressionResult(model_name, data.name, platform.name if platform else None, stages)

@@ -1,0 +1,90 @@
+"""Recipes as YAML: parsing, and a composed pipeline measured stage by stage on real digits."""
+
+import pytest
+import torch
+from torch import nn
+
+from edgegap.compress import load_dataset, train
+from edgegap.compress.compose import RecipeStep, parse_recipe, run_recipe
+from edgegap.errors import UserError
+from edgegap.hardware import load_platform
+
+
+def test_parse_recipe_accepts_names_values_and_params():
+    steps = parse_recipe("- prune: 0.9\n- quantize: {bits: 5}\n- huffman\n")
+    assert steps == [
+        RecipeStep("prune", {"sparsity": 0.9}),
+        RecipeStep("quantize", {"bits": 5}),
+        RecipeStep("huffman", {}),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- prune: [0.9\n", "r.yaml:2: malformed YAML"),
+        ("prune: 0.9\n", "a recipe is a YAML list"),
+        ("- shrink: 2\n", "unknown technique 'shrink'"),
+        ("- {prune: 0.5, huffman: 1}\n", "step 1 must be a name"),
+    ],
+)
+def test_parse_recipe_rejects_bad_files(text, message):
+    with pytest.raises(UserError, match=message):
+        parse_recipe(text, "r.yaml")
+
+
+@pytest.fixture(scope="module")
+def trained():
+    data = load_dataset("digits")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    train(model, data, 8, lr=1e-2)
+    return model, data
+
+
+def test_prune_share_huffman_shrinks_every_stage(trained):
+    model, data = trained
+    steps = parse_recipe("- prune: {sparsity: 0.8, steps: 2, epochs: 1}\n"
+                         "- quantize: {bits: 4}\n- huffman\n")  # fmt: skip
+    result = run_recipe(model, "mlp", steps, data, load_platform("eyeriss"))
+    sizes = [stage.bytes for stage in result.stages]
+    assert sizes[0] == (64 * 64 + 64 + 64 * 10 + 10) * 4
+    assert sizes == sorted(sizes, reverse=True) and len(set(sizes)) == 4
+    assert result.stages[1].weights_kept == pytest.approx(0.2, abs=0.01)
+    assert result.stages[1].macs < result.stages[0].macs
+    assert result.stages[-1].accuracy > 0.8
+    assert all(stage.energy_j for stage in result.stages)
+    assert model[1].weight.count_nonzero() == 64 * 64  # the input model is untouched
+
+
+def test_a_quantizer_by_name_sets_the_bits_the_cost_model_sees(trained):
+    model, data = trained
+    result = run_recipe(model, "mlp", parse_recipe("- quantize: {method: int8}\n"), data)
+    dense, int8 = result.stages
+    assert int8.bytes < dense.bytes / 3
+    assert int8.accuracy == pytest.approx(dense.accuracy, abs=0.02)
+
+
+def test_huffman_needs_shared_weights(trained):
+    model, data = trained
+    with pytest.raises(UserError, match="huffman codes shared weights"):
+        run_recipe(model, "mlp", parse_recipe("- huffman\n"), data)
+    with pytest.raises(UserError, match="sparsity must be in"):
+        run_recipe(model, "mlp", parse_recipe("- prune: 1.5\n"), data)
+
+
+def test_compress_cli_recipe_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgegap.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["compress", "lenet-5", "--recipe", str(tmp_path / "no.yaml")])
+    assert result.exit_code == 2 and "recipe file not found" in result.output
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("- quantize: {method: int8}\n")
+    result = runner.invoke(app, ["compress", "lenet-5", "--recipe", str(recipe),
+                                 "--dataset", "digits"])  # fmt: skip
+    assert result.exit_code == 2 and "cannot take digits's samples" in result.output
+    result = runner.invoke(app, ["compress", "lenet-5", "--recipe", "fancy"])
+    assert result.exit_code == 2 and "unknown recipe 'fancy'" in result.output
