@@ -96,3 +96,16 @@ def test_every_builtin_platform_runs_resnet18():
         cost = estimate(workload, load_platform(name))
         assert cost.totals.latency_s > 0 and cost.totals.energy_j > 0, name
         assert sum(cost.totals.energy_breakdown.values()) == pytest.approx(cost.totals.energy_j)
+
+
+def test_a_vector_engine_runs_narrow_precisions_at_their_own_rate():
+    """Linear(8 -> 4) at batch 2: 64 MACs. A vector engine of 4 fp16 MACs per cycle takes 16
+    cycles at fp16; at 8 int8 MACs per cycle, 8 cycles (the bias adds ride along with the
+    MACs, as on every engine)."""
+    tiny = load_platform(TINY)
+    vector = tiny.with_compute(type="vector", rows=None, cols=None, dataflow=None,
+                               macs_per_cycle=4, macs_per_cycle_by_precision={"int8": 8},
+                               vector_lanes=8)  # fmt: skip
+    fp16 = estimate(edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="float16"), vector)
+    int8 = estimate(edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8"), vector)
+    assert (fp16.layers[0].cycles, int8.layers[0].cycles) == (16, 8)

@@ -369,10 +369,12 @@ def _compute_cycles(
     cycles = np.broadcast_to(-(-layers.elementwise_ops[:, None] // lanes), (count, width)).copy()
     if not len(layers.gemm_layers):
         return cycles
-    if crossbars is not None:
-        return cycles + crossbars.cycles[:, None]
+    if crossbars is not None:  # a MAC layer's bias adds ride along, as on the other engines
+        cycles[layers.gemm_layers] = crossbars.cycles[layers.gemm_layers, None]
+        return cycles
     if compute.type == "vector":
-        rate = compute.peak_macs_per_cycle * compute.utilization
+        peak = np.array([compute.macs_per_cycle_at(p) for p in layers.precision])
+        rate = (peak[layers.gemm_layers] * compute.utilization)[:, None]
         macs = layers.macs[layers.gemm_layers, None]
         cycles[layers.gemm_layers] = np.ceil(macs / rate).astype(np.int64)
         return cycles

@@ -62,6 +62,11 @@ class Compute(_Strict):
     macs_per_cycle: PositiveInt | None = Field(
         None, description="peak MACs per cycle at the widest supported precision (vector only)"
     )
+    macs_per_cycle_by_precision: dict[Precision, PositiveInt] = Field(
+        default_factory=dict,
+        description="peak MACs per cycle of a vector engine at precisions it runs faster than "
+        "macs_per_cycle (int8 on tensor cores or VNNI, for one)",
+    )
     clock_mhz: Positive
     mac_energy_pj: dict[Precision, Positive] = Field(
         description="energy of one MAC (multiply + add, operands in registers) per precision"
@@ -101,6 +106,11 @@ class Compute(_Strict):
             return self.crossbar.arrays * self.crossbar.rows * self.crossbar.cols
         assert self.macs_per_cycle is not None
         return self.macs_per_cycle
+
+    def macs_per_cycle_at(self, precision: str) -> int:
+        """A vector engine's peak MACs per cycle at `precision`."""
+        rate = self.macs_per_cycle_by_precision.get(precision)  # type: ignore[call-overload]
+        return int(rate) if rate is not None else self.peak_macs_per_cycle
 
     @property
     def precisions(self) -> tuple[str, ...]:
