@@ -62,7 +62,7 @@ def test_html_numbers_are_report_json_numbers(report: Path) -> None:
     parser.feed((report / "index.html").read_text())
     assert len(parser.found) > 300
     sections = {key.split("[")[0].split(".")[0] for key, _, _ in parser.found}
-    assert {"models", "layers", "edge", "trends", "bridges", "plans"} <= sections
+    assert {"models", "layers", "edge", "trends", "bridges", "plans", "closing"} <= sections
     for key, value, shown in parser.found:
         expected = lookup(record, key)
         assert float(value) == pytest.approx(expected, rel=1e-12), key
@@ -76,6 +76,7 @@ def test_report_holds_every_part(report: Path) -> None:
     assert [m["model"] for m in record["models"]] == list(MODELS)
     assert len(record["edge"]) == len(MODELS) * 7
     assert record["plans"][0]["model"] == "resnet50" and record["plans"][0]["meets_budget"]
+    assert len(record["closing"]["rows"]) == len(MODELS) * 5
     assert {b["kind"] for b in record["bridges"][0]["bridges"]} >= {"in-memory", "near-data"}
     assert all(row["source"] for row in record["sources"])
     for name in ("index.html", "plotly.min.js", "models.csv", "edge.csv", "trends/trends.json"):

@@ -234,16 +234,23 @@ def report_command(
     """Build the gap report: the zoo profiled and run on every built-in platform, the trends
     and figures, the architecture bridges and plans; index.html and report.json, written
     atomically to --out."""
-    from edgegap.report.build import QUICK_MODELS, build_report, report_steps
+    from edgegap.report.build import (
+        EDGE_TARGETS,
+        QUICK_MODELS,
+        QUICK_TARGETS,
+        build_report,
+        report_steps,
+    )
 
     models = QUICK_MODELS if quick else zoo.classification_models()
+    targets = QUICK_TARGETS if quick else EDGE_TARGETS
     with Progress(console=err) as progress:
         task = progress.add_task("report", total=report_steps(models))
 
         def step(message: str) -> None:
             progress.update(task, description=message, advance=1)
 
-        record = build_report(out_dir, models, progress=step)
+        record = build_report(out_dir, models, progress=step, targets=targets)
     out.print(
         f"{len(record['models'])} models -> {out_dir}/index.html (open it in a browser), "
         "report.json, models.csv, edge.csv, layers/, trends/"

@@ -98,23 +98,39 @@ def published_accuracy() -> pd.DataFrame:
     return table.dropna(subset=["drop_pp"])
 
 
+# Techniques whose numeric setting orders them: a transfer takes the worst loss of every
+# published result at least as gentle (more MACs kept; fewer weights removed).
+GENTLER = {
+    "pruning-channels": lambda published, asked: published >= asked,
+    "low-rank": lambda published, asked: published >= asked,
+    "pruning-unstructured": lambda published, asked: published <= asked,
+}
+
+
 def _published(technique: str, setting: str, model: str) -> tuple[float, str] | None:
     """The published accuracy loss for this technique and setting, conservatively: the largest
-    of the model's own rows (or of rows for any model, where the technique is exact), else the
-    largest another model's rows show (a transfer, said in the source). A published gain
-    counts as no loss."""
+    of the model's own rows (or of rows for any model, where the technique is exact); for a
+    model without rows, the largest loss any model shows at this setting or a gentler one (a
+    transfer, said in the source). A published gain counts as no loss."""
     table = published_accuracy()
-    rows = table[(table["technique"] == technique) & (table["setting"].astype(str) == setting)]
-    if rows.empty:
-        return None
-    own = rows[rows["model"].isin([model, "any"])]
+    rows = table[table["technique"] == technique]
+    own = rows[rows["model"].isin([model, "any"]) & (rows["setting"].astype(str) == setting)]
     if not own.empty:
         row = own.sort_values("drop_pp").iloc[-1]
         return max(float(row["drop_pp"]), 0.0), str(row["source"])
-    row = rows.sort_values("drop_pp").iloc[-1]
+    if rows["model"].isin([model, "any"]).any():
+        return None  # the model's own results do not include this setting
+    gentler = GENTLER.get(technique)
+    if gentler is None:
+        pool = rows[rows["setting"].astype(str) == setting]
+    else:
+        pool = rows[[gentler(float(v), float(setting)) for v in rows["setting"]]]
+    if pool.empty:
+        return None
+    row = pool.sort_values("drop_pp").iloc[-1]
     return (
         max(float(row["drop_pp"]), 0.0),
-        f"{row['source']} (measured on {row['model']}, not {model})",
+        f"{row['source']} (measured on {row['model']} at {row['setting']}, not {model})",
     )
 
 
@@ -307,8 +323,9 @@ def plan(
 ) -> Plan:
     """Every combination of one option per group, evaluated by the cost model (combinations
     that reach the same cost are kept once, with the least loss); the recipe is
-    the combination that meets every budget with the least accuracy loss (then the least
-    energy), or, when none does, the one closest to the budget within the accuracy limit."""
+    the combination that meets every budget with the least accuracy loss (then the fewest
+    changes, then the least energy), or, when none does, the one closest to the budget within
+    the accuracy limit."""
     baseline = Point.of(workload, platform)
     groups = [
         [
@@ -339,7 +356,7 @@ def plan(
 
     meeting = [c for c in allowed if worst_ratio(c) <= 1]
     if meeting:
-        recipe = min(meeting, key=lambda c: (c.accuracy_drop_pp, c.point.energy_j, len(c.steps)))
+        recipe = min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
     else:
         recipe = min(allowed, key=lambda c: (worst_ratio(c), c.accuracy_drop_pp))
     contributions = []

@@ -36,6 +36,9 @@ LAYER_VIEW_MODEL = "resnet50"
 BRIDGE_CASES = (("resnet18", "eyeriss"), ("mobilenet_v2", "edge-tpu"))
 # (model, target, latency budget in ms): the README's example and an MCU case.
 PLAN_CASES = (("resnet50", "eyeriss", 100.0), ("mobilenet_v2", "cortex-m7", 1000.0))
+# Where a plan is sought for each of the representative models, at REAL_TIME_FPS.
+EDGE_TARGETS = ("eyeriss", "edge-tpu", "nvdla-small", "jetson-orin-nano", "cortex-m7")
+QUICK_TARGETS = ("eyeriss", "edge-tpu")
 
 
 def summary_row(workload: Workload) -> dict[str, object]:
@@ -108,16 +111,21 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [_clean(row) for row in frame.to_dict(orient="records")]
 
 
-def report_steps(models: Sequence[str], plans: bool = True) -> int:
+def _closing_models(names: Sequence[str]) -> list[str]:
+    """The models a plan is sought for on every target: the representative ones present."""
+    return [n for n in names if n in QUICK_MODELS] or list(names[: len(QUICK_MODELS)])
+
+
+def report_steps(models: Sequence[str]) -> int:
     """How many progress messages `build_report` sends."""
-    return len(models) + 2 + len(BRIDGE_CASES) + (len(PLAN_CASES) if plans else 0)
+    return len(models) + 2 + len(BRIDGE_CASES) + len(PLAN_CASES) + len(_closing_models(models))
 
 
 def build_report(
     out: Path,
     models: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
-    plans: bool = True,
+    targets: Sequence[str] = EDGE_TARGETS,
 ) -> dict[str, Any]:
     """Profile `models` (default: the whole zoo), estimate them on every built-in platform,
     recompute the trends, evaluate the bridges and plans, and write it all into `out` at once.
@@ -171,10 +179,28 @@ def build_report(
             step(f"bridges: {model} on {target}")
             bridges.append(evaluate_bridges(profile(model, dtype="int8"), load_platform(target)))
         plan_records = []
-        for model, target, latency_ms in PLAN_CASES if plans else ():
+        for model, target, latency_ms in PLAN_CASES:
             step(f"plan: {model} on {target} in {latency_ms:g} ms")
             result = plan(model, profile(model), load_platform(target), Budget(latency_ms / 1e3))
             plan_records.append(result.to_dict())
+        closing = []
+        for model in _closing_models(names):
+            step(f"plans for {model} at {REAL_TIME_FPS:g} frames/s")
+            workload = profile(model)
+            for target in targets:
+                result = plan(model, workload, load_platform(target), Budget(1 / REAL_TIME_FPS))
+                closing.append(
+                    {
+                        "model": model,
+                        "platform": target,
+                        "baseline_latency_s": result.baseline.latency_s,
+                        "meets_budget": result.meets_budget,
+                        "latency_s": result.recipe.point.latency_s,
+                        "energy_j": result.recipe.point.energy_j,
+                        "accuracy_drop_pp": result.recipe.accuracy_drop_pp,
+                        "recipe": result.recipe.describe(),
+                    }
+                )
         layer_view = LAYER_VIEW_MODEL if LAYER_VIEW_MODEL in names else names[0]
         record: dict[str, Any] = _clean(
             {
@@ -186,6 +212,7 @@ def build_report(
                 "trends": trends.to_dict(),
                 "bridges": [b.to_dict() for b in bridges],
                 "plans": plan_records,
+                "closing": {"fps": REAL_TIME_FPS, "rows": closing},
                 "sources": _sources(trends.tables),
             }
         )  # fmt: skip

@@ -239,6 +239,41 @@ def plans(record: dict[str, Any]) -> str:
     return "".join(parts) or "<p>No plans in this report.</p>"
 
 
+def closing(record: dict[str, Any]) -> str:
+    rows = record["closing"]["rows"]
+    fps = record["closing"]["fps"]
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    platforms = list(dict.fromkeys(r["platform"] for r in rows))
+    cell = {(r["model"], r["platform"]): r for r in rows}
+    heat = go.Figure(
+        go.Heatmap(
+            z=[[2.0 if cell[(m, p)]["baseline_latency_s"] <= 1 / fps
+                else 1.0 if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
+               for m in models],
+            x=platforms, y=models, zmin=0, zmax=2, showscale=False,
+            text=[[cell[(m, p)]["recipe"] for p in platforms] for m in models],
+            texttemplate="%{text}", colorscale=[[0, "#f4c7c3"], [0.5, "#fde9a9"], [1, "#b7e1cd"]],
+            hovertemplate="%{y} on %{x}: %{text}<extra></extra>",
+        )
+    )  # fmt: skip
+    heat.update_layout(
+        title=f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of reach",
+        template="simple_white",
+    )
+    columns = [
+        ("model", "model", ""), ("platform", "platform", ""),
+        ("dense latency (s)", "baseline_latency_s", ".3g"), ("meets", "meets_budget", ""),
+        ("latency (s)", "latency_s", ".3g"), ("energy (J)", "energy_j", ".3g"),
+        ("accuracy loss (pp, published)", "accuracy_drop_pp", ".3g"), ("recipe", "recipe", ""),
+    ]  # fmt: skip
+    return (
+        f"<p>For each representative model on each edge target, the plan that reaches "
+        f"{fps:g} frames/s with the least published accuracy loss (or comes closest).</p>"
+        + figure("closing-heatmap", heat)
+        + table(rows, columns, "closing.rows")
+    )
+
+
 def provenance(record: dict[str, Any]) -> str:
     machine = [{"item": k, "value": v} for k, v in sorted(record["machine"].items())]
     return (
@@ -259,7 +294,8 @@ def render(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
         ("gaps", "Demand against supply, 2012 to today and projected", gaps(record, figures)),
         ("edge", "Where models stand on edge targets", edge(record)),
         ("bridges", "Architecture bridges", bridges(record)),
-        ("plans", "Closing the gap: plans", plans(record)),
+        ("closing", "What closes the gap for the zoo", closing(record)),
+        ("plans", "Plans in detail", plans(record)),
         ("provenance", "Provenance", provenance(record)),
     ]
     title = f"edgegap report: {len(record['models'])} models, the edge gap and its bridges"
