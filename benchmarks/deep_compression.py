@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from edgegap.atomic import write_text
-from edgegap.compress.recipes import deep_compression
+from edgegap.compress.recipes import FULL, deep_compression
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "compression.md"
 # Han, Mao, Dally, "Deep Compression", ICLR 2016, Table 1 (full MNIST, 60,000 training images).
@@ -66,9 +66,13 @@ def main() -> None:
         "# Deep Compression, reproduced\n\n"
         f"Produced by `.venv/bin/python benchmarks/deep_compression.py` on "
         f"{datetime.date.today()} ({host.machine()}, Python {host.python_version()}). "
-        "Pruning to Han et al.'s per-layer densities with iterative fine-tuning, k-means weight "
-        "sharing with trained centroids (6-bit for LeNet-300-100; 8-bit conv and 5-bit fc for "
-        "LeNet-5), 5-bit relative indices, then Huffman coding of codebook and index symbols. "
+        f"Dense training ({FULL.dense_epochs} epochs) with L2 weight decay "
+        f"{FULL.dense_weight_decay:g}, pruning to Han et al.'s per-layer densities in "
+        f"{FULL.prune_steps} steps of {FULL.epochs_per_step} retraining epochs with weight decay "
+        f"{FULL.retrain_weight_decay:g} (settings chosen on the 1,000 validation digits, never on "
+        "test), k-means weight sharing with trained centroids (6-bit for LeNet-300-100; 8-bit "
+        "conv and 5-bit fc for LeNet-5), 5-bit relative indices, then Huffman coding of codebook "
+        "and index symbols. "
         "Bytes are exact: entries (with relative indexing's filler zeros) x bits, plus codebooks, "
         "Huffman code-length tables and dense fp32 biases. Our data: 8,000 training, 1,000 "
         "validation, 1,000 test digits of the shipped MNIST-10k (the paper trains on 60,000), "

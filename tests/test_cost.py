@@ -109,3 +109,20 @@ def test_a_vector_engine_runs_narrow_precisions_at_their_own_rate():
     fp16 = estimate(edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="float16"), vector)
     int8 = estimate(edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8"), vector)
     assert (fp16.layers[0].cycles, int8.layers[0].cycles) == (16, 8)
+
+
+def test_a_buffer_that_caches_weights_moves_nothing_off_chip_once_they_fit():
+    """The Linear(8 -> 4) example's 36 B of weights and 24 B of activations fit the 1 KB
+    buffer: with caching, the steady-state DRAM traffic is zero and the layer is no longer
+    DRAM-bound (130 ns of compute); with a 32 B buffer they do not fit and stream as before."""
+    platform = load_platform(TINY)
+    memory = [level.model_dump() for level in platform.memory]
+    memory[1]["caches_weights"] = True
+    caching = type(platform).model_validate(platform.model_dump() | {"memory": memory})
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    (layer,) = estimate(workload, caching).layers
+    assert layer.traffic_bytes["dram"] == 0
+    assert layer.latency_s == pytest.approx(130e-9)
+    memory[1]["size_bytes"] = 32
+    small = type(platform).model_validate(platform.model_dump() | {"memory": memory})
+    assert estimate(workload, small).layers[0].traffic_bytes["dram"] > 0

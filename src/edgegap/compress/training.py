@@ -29,12 +29,16 @@ def train(
     seed: int = 0,
     after_step: Callable[[], None] | None = None,
     parameters: Iterable[nn.Parameter] | None = None,
+    weight_decay: float = 0.0,
 ) -> nn.Module:
-    """Adam on cross-entropy, shuffled by a seeded generator, over `parameters` (default: all).
-    `after_step` runs after every optimiser step, gradients still in place (pruning keeps
-    pruned weights at zero with it; weight sharing moves its centroids)."""
+    """Adam on cross-entropy, shuffled by a seeded generator, over `parameters` (default: all),
+    with an optional L2 penalty of `weight_decay` (Deep Compression's regulariser: Han, Pool,
+    Tran, Dally, NIPS 2015). `after_step` runs after every optimiser step, gradients still in
+    place (pruning keeps pruned weights at zero with it; weight sharing moves its centroids)."""
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters() if parameters is None else parameters, lr=lr)
+    optimizer = torch.optim.Adam(
+        model.parameters() if parameters is None else parameters, lr=lr, weight_decay=weight_decay
+    )
     loss = nn.CrossEntropyLoss()
     for _ in range(epochs):
         model.train()

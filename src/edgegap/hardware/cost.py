@@ -408,14 +408,16 @@ def _buffer_bytes(layers: _Layers, platform: Platform, designs: Designs) -> Ints
     return np.where(has_gemm, streamed + outputs, once)
 
 
-def _offchip_bytes(layers: _Layers, designs: Designs) -> Ints:
+def _offchip_bytes(layers: _Layers, designs: Designs, caches_weights: bool) -> Ints:
     """Off-chip traffic, half the buffer holding activations and half weight tiles.
 
     While a layer's input and output fit their half, activations stay on chip (they arrive
     from the previous layer and wait for the next) and only the weights stream in, once.
     Otherwise a tiled loop nest keeps a tile of one operand in half the buffer and streams the
     other once per tile, whichever order moves fewer bytes; outputs are written once. With no
-    buffer, every operand passes once.
+    buffer, every operand passes once. A buffer that caches weights and holds them all beside
+    the largest layer's activations moves nothing off chip in the steady state (the first
+    inference's load is not counted).
     """
     weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
     half = np.maximum(designs.buffer_bytes[None, :] // 2, 1)
@@ -423,7 +425,11 @@ def _offchip_bytes(layers: _Layers, designs: Designs) -> Ints:
     keep_inputs = inputs + outputs + weights * -(-inputs // half)
     tiled = np.minimum(keep_weights, keep_inputs)
     traffic = np.where(inputs + outputs <= half, weights, tiled)
-    return np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
+    traffic = np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
+    if caches_weights:
+        fits = layers.weights.sum() + (layers.inputs + layers.outputs).max(initial=0)
+        traffic = np.where(designs.buffer_bytes[None, :] >= fits, 0, traffic)
+    return traffic
 
 
 def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluation:
@@ -444,7 +450,9 @@ def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluati
         elif level.role == "buffer":
             traffic[level.name] = _buffer_bytes(layers, platform, designs)
         else:
-            traffic[level.name] = _offchip_bytes(layers, designs)
+            buffer = platform.level("buffer")
+            cached = buffer is not None and buffer.caches_weights
+            traffic[level.name] = _offchip_bytes(layers, designs, cached)
     times: dict[str, Floats] = {"compute": cycles / (compute.clock_mhz * 1e6)}
     energy: dict[str, Floats] = (
         {"mac": (layers.macs * layers.mac_energy_j)[:, None]}

@@ -141,6 +141,11 @@ class MemoryLevel(_Strict):
         description="sustainable bandwidth, GB/s (1e9 bytes/s); register files and inter-PE "
         "networks are built to feed every PE every cycle and may omit it",
     )
+    caches_weights: bool = Field(
+        False,
+        description="a buffer that keeps the model's weights from one inference to the next "
+        "when they fit beside the largest layer's activations (a compiler's parameter cache)",
+    )
     energy_pj_per_bit: NonNegative = Field(
         description="energy to read or write one bit; 0 where the compute energy already "
         "includes the access (an energy per event measured on the whole chip)"
@@ -152,6 +157,8 @@ class MemoryLevel(_Strict):
     def _bandwidth(self) -> MemoryLevel:
         if self.bandwidth_gb_s is None and self.role in ("buffer", "offchip"):
             raise ValueError(f"a {self.role} level needs bandwidth_gb_s")
+        if self.caches_weights and self.role != "buffer":
+            raise ValueError("only a buffer level caches weights")
         return self
 
 
