@@ -165,3 +165,19 @@ def test_dataframe_and_json_round():
     record = workload.to_dict()
     assert record["totals"]["params"] == workload.totals.params
     assert record["layers"][0]["gemms"] == [{"groups": 1, "m": 64, "k": 27, "n": 8}]
+
+
+def test_simulated_number_formats_are_not_counted():
+    """Fake quantization inside `simulated()` (a pre-hook rounding the input) is not work a
+    deployed integer kernel does: the trace holds the linear layer alone."""
+    from edgegap.workload.tracer import simulated
+
+    model = nn.Linear(4, 2)
+
+    def round_input(module, args):
+        with simulated():
+            return (torch.round(args[0] * 8) / 8,)
+
+    model.register_forward_pre_hook(round_input)
+    workload = edgegap.profile(model, (1, 4))
+    assert [layer.op for layer in workload.layers] == ["addmm"]

@@ -38,6 +38,7 @@ from edgegap.compress.sharing import FLOAT_BITS
 from edgegap.compress.training import train
 from edgegap.compress.transform import Compressed, LayerAnnotation, packed_bytes
 from edgegap.errors import UserError
+from edgegap.workload.tracer import simulated
 
 EXPONENT_BITS = 8  # a per-layer power-of-two exponent, stored as a signed byte
 EXPONENT_RANGE = (-128, 127)
@@ -241,10 +242,11 @@ class ActivationQuantizer:
         top = 2**self.bits - 1
         scale = (self.high - self.low) / top if self.high > self.low else 1.0
         zero_point = round(-self.low / scale)
-        integers = torch.clamp(torch.round(inputs / scale) + zero_point, 0, top)
-        clipped = torch.clamp(inputs, self.low, self.high)
-        dequantized = (integers - zero_point) * scale
-        return (dequantized + (clipped - clipped.detach()), *args[1:])
+        with simulated():
+            integers = torch.clamp(torch.round(inputs / scale) + zero_point, 0, top)
+            clipped = torch.clamp(inputs, self.low, self.high)
+            dequantized = (integers - zero_point) * scale
+            return (dequantized + (clipped - clipped.detach()), *args[1:])
 
 
 def binarize_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -252,8 +254,9 @@ def binarize_input(module: nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...]:
     straight through where |x| <= 1 (the hard-tanh estimator of Hubara, Courbariaux et al.,
     NeurIPS 2016)."""
     inputs = args[0]
-    clipped = torch.clamp(inputs, -1.0, 1.0)
-    return (_sign(inputs) + (clipped - clipped.detach()), *args[1:])
+    with simulated():
+        clipped = torch.clamp(inputs, -1.0, 1.0)
+        return (_sign(inputs) + (clipped - clipped.detach()), *args[1:])
 
 
 def _check_bits(bits: int, low: int, high: int, technique: str) -> None:
@@ -361,7 +364,8 @@ class StraightThrough(_Latent):
         self.quantizer = quantizer
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        return self.quantizer(latent).values + (latent - latent.detach())
+        with simulated():
+            return self.quantizer(latent).values + (latent - latent.detach())
 
     def freeze(self, latent: torch.Tensor) -> QuantizedWeight:
         return self.quantizer(latent)
@@ -392,10 +396,11 @@ class TrainedTernary(_Latent):
         return self.positive_scale * positive - self.negative_scale * negative
 
     def forward(self, latent: torch.Tensor) -> torch.Tensor:
-        positive, negative = self._sets(latent)
-        wp, wn = self.positive_scale.detach(), self.negative_scale.detach()
-        surrogate = torch.where(positive, wp, torch.where(negative, wn, 1.0)) * latent
-        return self._ternary(latent) + (surrogate - surrogate.detach())
+        with simulated():
+            positive, negative = self._sets(latent)
+            wp, wn = self.positive_scale.detach(), self.negative_scale.detach()
+            surrogate = torch.where(positive, wp, torch.where(negative, wn, 1.0)) * latent
+            return self._ternary(latent) + (surrogate - surrogate.detach())
 
     def freeze(self, latent: torch.Tensor) -> QuantizedWeight:
         positive, negative = self._sets(latent)
