@@ -117,3 +117,27 @@ def test_plan_cli_rejects_bad_budgets():
     result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "5",
                                  "--max-accuracy-drop", "-1"])  # fmt: skip
     assert result.exit_code == 2 and "no combination" in result.output
+
+
+@pytest.mark.slow
+def test_plan_measures_losses_on_a_dataset_for_a_small_model():
+    """The MNIST-1D CNN on the Cortex-M7 at a budget its dense form misses: every step's loss
+    is measured on the validation split (never negative), the JSON says "measured", and the
+    recipe the cost model confirms meets the budget."""
+    from edgegap.compress import build_model, load_dataset
+    from edgegap.plan.measure import MeasuredAccuracy
+
+    data = load_dataset("mnist1d")
+    model = build_model("mnist1d-cnn")
+    workload = edgegap.profile(model, (1, *data.sample_shape), name="mnist1d-cnn")
+    platform = load_platform("cortex-m7")
+    dense = estimate(workload, platform).totals.latency_s
+    accuracy = MeasuredAccuracy(model, data)
+    result = plan("mnist1d-cnn", workload, platform, Budget(latency_s=dense / 2), None, accuracy)
+    record = result.to_dict()
+    assert record["estimate"]["accuracy_source"] == "measured"
+    assert result.meets_budget and result.recipe.point.latency_s <= dense / 2
+    for step in record["recipe"]:
+        assert step["contribution"]["accuracy_drop_pp"] >= 0
+        assert step["source"].startswith("measured on mnist1d validation")
+    assert accuracy.drop("winograd", "F(2x2,3x3)") is None  # 1-D convolutions only

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, partial
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -134,6 +134,34 @@ def _published(technique: str, setting: str, model: str) -> tuple[float, str] | 
     )
 
 
+class Accuracy(Protocol):
+    """Where a plan's accuracy losses come from: the settings it knows a technique at, and
+    the loss (percentage points) and its source for one setting."""
+
+    @property
+    def kind(self) -> str:
+        """ "published" or "measured"."""
+        ...
+
+    def settings(self, technique: str) -> list[str]: ...
+
+    def drop(self, technique: str, setting: str) -> tuple[float, str] | None: ...
+
+
+@dataclass(frozen=True)
+class PublishedAccuracy:
+    """ImageNet results from plan/data/published_accuracy.csv, for a torchvision model."""
+
+    model: str
+    kind: str = "published"
+
+    def settings(self, technique: str) -> list[str]:
+        return _settings(technique, self.model)
+
+    def drop(self, technique: str, setting: str) -> tuple[float, str] | None:
+        return _published(technique, setting, self.model)
+
+
 def _settings(technique: str, model: str) -> list[str]:
     """The settings published for the model (or for any model, where the technique is exact);
     all settings where the model has none."""
@@ -162,7 +190,9 @@ def _with_array(designed: Platform, platform: Platform) -> Platform:
     return platform.model_copy(update={"compute": designed.compute})
 
 
-def option_groups(model: str, workload: Workload, platform: Platform) -> list[list[Step | None]]:
+def option_groups(
+    workload: Workload, platform: Platform, accuracy: Accuracy
+) -> list[list[Step | None]]:
     """The choices per group; None is "leave this group out"."""
     groups: list[list[Step | None]] = []
     architecture: list[Step | None] = [None]
@@ -191,13 +221,15 @@ def option_groups(model: str, workload: Workload, platform: Platform) -> list[li
     groups.append(architecture)
     quantization: list[Step | None] = [None]
     for technique, bits in (("int8-ptq", 8), ("int4-qat", 4)):
-        found = _first_setting(technique, model)
+        found = next(
+            (d for setting in accuracy.settings(technique)
+             if (d := accuracy.drop(technique, setting)) is not None),
+            None,
+        )  # fmt: skip
         if found is not None:
-            drop, source = found
             quantization.append(
                 Step(technique, {"bits": bits},
-                     _on_workload(partial(algorithm.quantize, bits=bits)),
-                     drop, source)
+                     _on_workload(partial(algorithm.quantize, bits=bits)), *found)
             )  # fmt: skip
     groups.append(quantization)
     for technique, transform in (
@@ -206,8 +238,8 @@ def option_groups(model: str, workload: Workload, platform: Platform) -> list[li
         ("pruning-unstructured", None),
     ):
         group: list[Step | None] = [None]
-        for setting in _settings(technique, model):
-            found = _published(technique, setting, model)
+        for setting in accuracy.settings(technique):
+            found = accuracy.drop(technique, setting)
             if found is None:
                 continue
             value = float(setting)
@@ -217,31 +249,18 @@ def option_groups(model: str, workload: Workload, platform: Platform) -> list[li
             else:
                 apply = _on_workload(partial(transform, macs_kept=value))
                 params = {"macs_kept": value}
-            group.append(Step(technique, params, apply, found[0], found[1]))
+            group.append(Step(technique, params, apply, *found))
         groups.append(group)
     winograd: list[Step | None] = [None]
     for tile in algorithm.WINOGRAD_TILES:
-        found = _first_setting("winograd", model, f"F({tile}x{tile},3x3)")
+        found = accuracy.drop("winograd", f"F({tile}x{tile},3x3)")
         if found is not None:
             winograd.append(
                 Step("winograd", {"tile": tile},
-                     _on_workload(partial(algorithm.winograd, tile=tile)),
-                     found[0], found[1])
+                     _on_workload(partial(algorithm.winograd, tile=tile)), *found)
             )  # fmt: skip
     groups.append(winograd)
     return groups
-
-
-def _first_setting(technique: str, model: str, setting: str | None = None) -> (
-    tuple[float, str] | None
-):  # fmt: skip
-    """A technique whose rows differ in setting text only (e.g. int8 PTQ): the model's row."""
-    settings = [setting] if setting is not None else _settings(technique, model)
-    for candidate in settings:
-        found = _published(technique, candidate, model)
-        if found is not None:
-            return found
-    return None
 
 
 def _apply(steps: Sequence[Step], workload: Workload, platform: Platform) -> Point:
@@ -259,6 +278,7 @@ class Plan:
     candidates: list[Candidate]
     recipe: Candidate
     contributions: list[dict[str, Any]] = field(default_factory=list)
+    accuracy_source: str = "published"
 
     @property
     def meets_budget(self) -> bool:
@@ -305,7 +325,10 @@ class Plan:
             "meets_budget": self.meets_budget,
             "recipe": self.contributions,
             "estimate": point(self.recipe.point)
-            | {"accuracy_drop_pp": self.recipe.accuracy_drop_pp, "accuracy_source": "published"},
+            | {
+                "accuracy_drop_pp": self.recipe.accuracy_drop_pp,
+                "accuracy_source": self.accuracy_source,
+            },
             "pareto": [
                 point(c.point) | {"recipe": c.describe(), "accuracy_drop_pp": c.accuracy_drop_pp}
                 for c in self.pareto
@@ -320,6 +343,7 @@ def plan(
     platform: Platform,
     budget: Budget,
     max_accuracy_drop_pp: float | None = None,
+    accuracy: Accuracy | None = None,
 ) -> Plan:
     """Every combination of one option per group, evaluated by the cost model (combinations
     that reach the same cost are kept once, with the least loss); the recipe is
@@ -332,7 +356,7 @@ def plan(
             None,
             *(s for s in group if s is not None and _apply((s,), workload, platform) != baseline),
         ]
-        for group in option_groups(model, workload, platform)
+        for group in option_groups(workload, platform, accuracy or PublishedAccuracy(model))
     ]  # an option that changes nothing alone (int8 on a 16-bit-only chip) changes nothing
     best: dict[Point, Candidate] = {}
     for choice in itertools.product(*groups):
@@ -377,4 +401,5 @@ def plan(
             }
         )
         previous = point
-    return Plan(model, platform, budget, baseline, candidates, recipe, contributions)
+    kind = (accuracy or PublishedAccuracy(model)).kind
+    return Plan(model, platform, budget, baseline, candidates, recipe, contributions, kind)
