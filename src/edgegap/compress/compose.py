@@ -35,14 +35,15 @@ from edgegap.compress.activations import measure_activation_sparsity
 from edgegap.compress.circulant import circulant_linear
 from edgegap.compress.datasets import Dataset
 from edgegap.compress.lowrank import low_rank, rank_for_accuracy_budget
-from edgegap.compress.pruning import annotate_density, prunable, prune_iteratively
+from edgegap.compress.pruning import annotate_density, prunable, prune_iteratively, weights_kept
 from edgegap.compress.quantization import quantize
-from edgegap.compress.recipes import CompressionResult, Stage, _kept, _pruned_bytes
+from edgegap.compress.recipes import CompressionResult, Stage
 from edgegap.compress.sharing import (
     SharedLayer,
     compressed_bytes,
     dense_bytes,
     fine_tune_centroids,
+    pruned_bytes,
     share_weights,
 )
 from edgegap.compress.structured import prune_channels
@@ -119,7 +120,7 @@ def _prune(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _
     targets = dict.fromkeys(prunable(model), sparsity)
     prune_iteratively(model, data, targets, steps=int(params.get("steps", 3)),
                       epochs_per_step=int(params.get("epochs", 1)), seed=seed)  # fmt: skip
-    return _State(model, _pruned_bytes(model, INDEX_BITS), state.annotations)
+    return _State(model, pruned_bytes(model, INDEX_BITS), state.annotations)
 
 
 def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
@@ -211,7 +212,7 @@ def run_recipe(
         energy = estimate(workload, platform).totals.energy_j if platform is not None else None
         executed = sum(round(layer.macs * layer.weight_density) for layer in workload.layers)
         return Stage(name, accuracy(state.model, data.x_test, data.y_test), state.bytes,
-                     executed, _kept(state.model), energy)  # fmt: skip
+                     executed, weights_kept(state.model), energy)  # fmt: skip
 
     torch.manual_seed(seed)
     state = _State(copy.deepcopy(model), dense_bytes(model))

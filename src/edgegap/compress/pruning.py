@@ -53,9 +53,11 @@ def prune_iteratively(
     epochs_per_step: int = 2,
     lr: float = 5e-4,
     seed: int = 0,
+    weight_decay: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    """Raise each layer's sparsity to its target in `steps` equal steps, fine-tuning with the
-    pruned weights held at zero after each; returns the final masks (model pruned in place)."""
+    """Raise each layer's sparsity to its target in `steps` equal steps, retraining with the
+    pruned weights held at zero (and L2 weight decay, as Han et al. regularise) after each;
+    returns the final masks (model pruned in place)."""
     masks: dict[str, torch.Tensor] = {}
 
     def hold_pruned_at_zero() -> None:
@@ -64,12 +66,20 @@ def prune_iteratively(
     for step in range(1, steps + 1):
         masks = magnitude_masks(model, {k: v * step / steps for k, v in sparsity.items()})
         apply_masks(model, masks)
-        train(model, data, epochs_per_step, lr=lr, seed=seed + step, after_step=hold_pruned_at_zero)
+        train(model, data, epochs_per_step, lr=lr, seed=seed + step,
+              after_step=hold_pruned_at_zero, weight_decay=weight_decay)  # fmt: skip
     return masks
 
 
 def layer_sparsity(model: nn.Module) -> dict[str, float]:
     return {name: float((w == 0).float().mean()) for name, w in prunable(model).items()}
+
+
+def weights_kept(model: nn.Module) -> float:
+    """The fraction of the prunable weights that are nonzero."""
+    weights = prunable(model)
+    total = sum(w.numel() for w in weights.values())
+    return sum(int(w.count_nonzero()) for w in weights.values()) / total
 
 
 @dataclass(frozen=True)

@@ -13,24 +13,15 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import torch
-from torch import nn
 
 from edgegap.compress.datasets import Dataset, load_dataset
 from edgegap.compress.models import build_model
-from edgegap.compress.pruning import (
-    annotate_density,
-    apply_masks,
-    layer_sparsity,
-    magnitude_masks,
-    prunable,
-    relative_index_size,
-)
+from edgegap.compress.pruning import annotate_density, prune_iteratively, weights_kept
 from edgegap.compress.sharing import (
-    FLOAT_BITS,
-    bias_bits,
     compressed_bytes,
     dense_bytes,
     fine_tune_centroids,
+    pruned_bytes,
     share_weights,
 )
 from edgegap.compress.training import accuracy, train
@@ -135,48 +126,6 @@ class CompressionResult:
         }
 
 
-def _pruned_bytes(model: nn.Module, index_bits: int) -> int:
-    """Pruned weights in relative-index format with 32-bit values, biases dense."""
-    bits = bias_bits(model)
-    for weight in prunable(model).values():
-        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
-        bits += size.entries * (FLOAT_BITS + index_bits)
-    return -(-bits // 8)
-
-
-def _prune_with_l2(
-    model: nn.Module, data: Dataset, plan: Plan, schedule: Schedule, seed: int
-) -> None:
-    """Magnitude pruning raised to the plan's densities in equal steps, each followed by
-    retraining with L2 weight decay and the pruned weights held at zero (Han et al. NIPS
-    2015); `prune_iteratively`'s loop with the schedule's weight decay."""
-    masks: dict[str, torch.Tensor] = {}
-
-    def hold_pruned_at_zero() -> None:
-        apply_masks(model, masks)
-
-    for step in range(1, schedule.prune_steps + 1):
-        sparsity = {k: (1 - v) * step / schedule.prune_steps for k, v in plan.keep.items()}
-        masks = magnitude_masks(model, sparsity)
-        apply_masks(model, masks)
-        train(
-            model,
-            data,
-            schedule.epochs_per_step,
-            lr=schedule.retrain_lr,
-            seed=seed + step,
-            after_step=hold_pruned_at_zero,
-            weight_decay=schedule.retrain_weight_decay,
-        )
-
-
-def _kept(model: nn.Module) -> float:
-    weights = prunable(model)
-    total = sum(w.numel() for w in weights.values())
-    sparsity = layer_sparsity(model)
-    return 1 - sum(sparsity[name] * w.numel() for name, w in weights.items()) / total
-
-
 def deep_compression(
     model_name: str,
     dataset: str | None = None,
@@ -200,13 +149,17 @@ def deep_compression(
         energy = estimate(workload, platform).totals.energy_j if platform is not None else None
         executed = sum(round(layer.macs * layer.weight_density) for layer in workload.layers)
         return Stage(name, accuracy(model, data.x_test, data.y_test), size, executed,
-                     _kept(model), energy)  # fmt: skip
+                     weights_kept(model), energy)  # fmt: skip
 
     train(model, data, schedule.dense_epochs, seed=seed, weight_decay=schedule.dense_weight_decay)
     stages = [stage("dense (fp32)", dense_bytes(model), profile(model, shape))]
-    _prune_with_l2(model, data, plan, schedule, seed)
+    prune_iteratively(
+        model, data, {k: 1 - v for k, v in plan.keep.items()}, steps=schedule.prune_steps,
+        epochs_per_step=schedule.epochs_per_step, lr=schedule.retrain_lr, seed=seed,
+        weight_decay=schedule.retrain_weight_decay,
+    )  # fmt: skip
     pruned = annotate_density(profile(model, shape), model)
-    stages.append(stage("pruned (sparse, fp32 values)", _pruned_bytes(model, plan.index_bits),
+    stages.append(stage("pruned (sparse, fp32 values)", pruned_bytes(model, plan.index_bits),
                         pruned))  # fmt: skip
     shared = share_weights(model, plan.weight_bits)
     fine_tune_centroids(model, shared, data, schedule.centroid_epochs, seed=seed)

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from edgegap.compress.datasets import Dataset
-from edgegap.compress.pruning import prunable
+from edgegap.compress.pruning import prunable, relative_index_size
 from edgegap.compress.training import train
 
 FLOAT_BITS = 32
@@ -170,6 +170,15 @@ def bias_bits(model: nn.Module) -> int:
 
 def dense_bytes(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters()) * FLOAT_BITS // 8
+
+
+def pruned_bytes(model: nn.Module, index_bits: int) -> int:
+    """Pruned weights in relative-index format with 32-bit values, biases dense."""
+    bits = bias_bits(model)
+    for weight in prunable(model).values():
+        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
+        bits += size.entries * (FLOAT_BITS + index_bits)
+    return math.ceil(bits / 8)
 
 
 def compressed_bytes(
