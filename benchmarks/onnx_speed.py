@@ -39,8 +39,6 @@ from torch import nn
 import edgegap
 from edgegap.atomic import write_text
 from edgegap.compress.runtime import (
-    CpuFeatures,
-    cpu_features,
     export_onnx,
     inference_session,
     measure_latencies,
@@ -49,6 +47,7 @@ from edgegap.compress.runtime import (
 )
 from edgegap.compress.transform import LayerAnnotation, annotate
 from edgegap.hardware import Platform, estimate
+from edgegap.host import CpuFeatures, cpu_features
 from edgegap.workload.layer import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "runtime.md"

@@ -290,29 +290,10 @@ def notes(rows: list[Row], platforms: list[Platform]) -> str:
             for value, target in zip(values, platforms, strict=True)
         )
 
-    def onchip_operations_j(workload: Workload, target: Platform) -> float:
-        """Element-wise operations and on-chip buffer traffic: what extra element-wise layers
-        cost."""
-        breakdown = estimate(workload, target).totals.energy_breakdown
-        buffer = target.level("buffer")
-        return breakdown["elementwise"] + (breakdown[buffer.name] if buffer else 0.0)
-
     same = [max(abs(ratios(row)[i] - 1) for row in weight_only) for i in range(len(platforms))]
-    extra = [max(ratios(row)[i] - 1 for row in with_activations) for i in range(len(platforms))]
-    extra_onchip = min(
-        (
-            (
-                onchip_operations_j(row.workload, target)
-                - onchip_operations_j(dense.workload, target)
-            )
-            / (row.energy_j[i] - dense.energy_j[i])
-            for row in with_activations
-            if row.workload is not None
-            for i, target in enumerate(platforms)
-            if row.energy_j[i] > dense.energy_j[i]
-        ),
-        default=0.0,
-    )
+    extra = [
+        max(abs(ratios(row)[i] - 1) for row in with_activations) for i in range(len(platforms))
+    ]
     smallest = min(quantized, key=lambda row: row.bytes)
     precisions = ", ".join(
         f"{target.name} {'/'.join(target.compute.precisions)}" for target in platforms
@@ -346,18 +327,12 @@ def notes(rows: list[Row], platforms: list[Platform]) -> str:
             f"one precision ({precisions}) and the cost model runs a layer at the narrowest "
             "precision the chip has that holds its bits, or else the widest it has: fp32, "
             "int8, int4 and 1-bit layers pay the same MAC and move the same bytes. The "
-            "weight-only rows ("
-            + ", ".join(row.technique for row in weight_only)
+            "quantized rows ("
+            + ", ".join(row.technique for row in weight_only + with_activations)
             + ") cost the dense energy to within "
-            + per_platform(same, ".2%")
-            + "; the rows that also quantize activations ("
-            + ", ".join(row.technique for row in with_activations)
-            + ") cost more, up to "
-            + per_platform(extra, ".1%")
-            + "; element-wise operations and on-chip buffer traffic make up "
-            f"{extra_onchip:.0%} (the least over these rows) of that increase: the profile "
-            "traces their fake-quantization hooks (scale, round, clamp) as element-wise "
-            "layers, which an integer pipeline folds into requantization.",
+            + per_platform([max(s, e) for s, e in zip(same, extra, strict=True)], ".2%")
+            + " (fake quantization of activations is not counted: an integer pipeline folds "
+            "it into requantization).",
             "- Unstructured sparsity pays only where zeros are skipped: magnitude pruning "
             f"leaves {pruned.macs / dense.macs:.1%} of the MACs, yet its energy relative "
             "to the dense is "
@@ -366,12 +341,12 @@ def notes(rows: list[Row], platforms: list[Platform]) -> str:
             "zero_skipping switched on (not a catalogued chip) it would be "
             + per_platform(what_if, ".3f", "x")
             + ".",
-            "- At batch 1 fetching the weights dominates: the share of off-chip traffic in the "
-            "dense energy is "
+            "- The share of off-chip traffic in the dense energy at batch 1 is "
             + per_platform(offchip, ".0%")
-            + ", and weights move at the platform's precision whatever "
-            "their stored format. So energy falls with the weights and MACs a technique "
-            f"removes from the dense model itself: {shrinks or 'none in this run'}.",
+            + " (a buffer that caches the weights, as the Edge TPU's does, moves none), and "
+            "weights move at the platform's precision whatever their stored format. So energy "
+            "falls with the weights and MACs a technique removes from the dense model itself: "
+            f"{shrinks or 'none in this run'}.",
         ]
     )
 

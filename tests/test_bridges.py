@@ -191,8 +191,8 @@ def test_bridges_cli_rejects_bad_input():
 def test_edram_bridge_uses_dadiannaos_energy_and_density_at_the_nodes_scale():
     """Linear(64 -> 64) at int8 needs 4,288 B on chip; the tiny platform (28 nm, 1 mm²) gets an
     eDRAM buffer of that size at 0.121 pJ/bit (DaDianNao's, derived at ISAAC's 32 nm) times the
-    28 nm / 32 nm energy factor, and 1.08 MB/mm² (32 nm) divided by the area factor for the
-    3,264 B added."""
+    28 nm / 32 nm energy factor, and 1.08 MB/mm² (32 nm, DaDianNao's MB read as MiB) divided by
+    the area factor for the 3,264 B added."""
     from edgegap.bridges.architecture import edram
     from edgegap.bridges.scaling import node_factors
 
@@ -203,5 +203,5 @@ def test_edram_bridge_uses_dadiannaos_energy_and_density_at_the_nodes_scale():
     assert buffer.size_bytes == 4288
     assert buffer.energy_pj_per_bit == pytest.approx(0.121 * here.energy / there.energy)
     density = 1.08 * there.area / here.area  # MB per mm² at 28 nm
-    assert bridge.area_mm2 == pytest.approx(1.0 + 3264 / 1e6 / density)
+    assert bridge.area_mm2 == pytest.approx(1.0 + 3264 / 2**20 / density)
     assert bridge.platform.level("offchip") is None

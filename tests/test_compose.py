@@ -69,7 +69,7 @@ def test_huffman_needs_shared_weights(trained):
     model, data = trained
     with pytest.raises(UserError, match="huffman codes shared weights"):
         run_recipe(model, "mlp", parse_recipe("- huffman\n"), data)
-    with pytest.raises(UserError, match="sparsity must be in"):
+    with pytest.raises(UserError, match="sparsity must be a number in"):
         run_recipe(model, "mlp", parse_recipe("- prune: 1.5\n"), data)
 
 
@@ -88,3 +88,27 @@ def test_compress_cli_recipe_errors(tmp_path):
     assert result.exit_code == 2 and "cannot take digits's samples" in result.output
     result = runner.invoke(app, ["compress", "lenet-5", "--recipe", "fancy"])
     assert result.exit_code == 2 and "unknown recipe 'fancy'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- prune: {sparsty: 0.5}\n", "prune has no parameter sparsty: it takes"),
+        ("- activation-sparsity: 5\n", "activation-sparsity takes no value"),
+        ("- quantize: {method: int8, bits: 3}\n", "method int8 fixes its bits"),
+        ("- quantize: {bits: 0}\n", "bits must be a number in"),
+        ("- prune: {sparsity: 0.5, steps: -1}\n", "steps must be a number in"),
+    ],
+)
+def test_recipe_parameters_are_checked(trained, text, message):
+    model, data = trained
+    with pytest.raises(UserError, match=message):
+        run_recipe(model, "mlp", parse_recipe(text), data)
+
+
+def test_a_step_that_keeps_the_weights_keeps_their_bytes(trained):
+    """Measuring activation sparsity after pruning leaves the sparse representation's size."""
+    model, data = trained
+    steps = parse_recipe("- prune: {sparsity: 0.5, steps: 1, epochs: 0}\n- activation-sparsity\n")
+    pruned, measured = run_recipe(model, "mlp", steps, data).stages[1:]
+    assert measured.bytes == pruned.bytes

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from edgegap.hardware import builtin_names
 from edgegap.report.build import build_report
 
 MODELS = ("resnet18", "mobilenet_v2")
@@ -74,7 +75,7 @@ def test_html_numbers_are_report_json_numbers(report: Path) -> None:
 def test_report_holds_every_part(report: Path) -> None:
     record = json.loads((report / "report.json").read_text())
     assert [m["model"] for m in record["models"]] == list(MODELS)
-    assert len(record["edge"]) == len(MODELS) * 7
+    assert len(record["edge"]) == len(MODELS) * len(builtin_names())
     assert record["plans"][0]["model"] == "resnet50" and record["plans"][0]["meets_budget"]
     assert len(record["closing"]["rows"]) == 5  # mobilenet_v2, the representative one, x 5
     assert {b["kind"] for b in record["bridges"][0]["bridges"]} >= {"in-memory", "near-data"}

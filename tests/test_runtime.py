@@ -12,15 +12,14 @@ from onnx import numpy_helper
 from torch import nn
 
 from edgegap.compress.runtime import (
-    cpu_features,
     export_onnx,
     inference_session,
     measure_latency,
-    parse_cpuinfo,
     quantize_static_int8,
     time_interleaved,
 )
 from edgegap.errors import UserError
+from edgegap.host import cpu_features, parse_cpuinfo
 
 SHAPE = (1, 3, 16, 16)
 

@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from edgegap.errors import UserError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -16,10 +18,20 @@ def _umask() -> int:
     return mask
 
 
+@contextmanager
+def _writable(path: Path) -> Iterator[None]:
+    """A folder that cannot be made or written is the user's to fix: one line, no trace."""
+    try:
+        yield
+    except OSError as error:
+        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+
+
 def write_text(path: Path, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -31,10 +43,29 @@ def write_text(path: Path, text: str) -> None:
 
 
 @contextmanager
+def file(path: Path) -> Iterator[Path]:
+    """A temporary path beside `path`, for a writer that takes a path (an ONNX exporter),
+    renamed into place only if the block completes."""
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    staging = Path(name)
+    try:
+        yield staging
+        os.chmod(staging, 0o666 & ~_umask())
+        os.replace(staging, path)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
 def directory(path: Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces `path` only if the block completes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    with _writable(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -265,6 +266,9 @@ def _compute_summary(platform: Platform) -> str:
     compute = platform.compute
     if compute.type == "systolic":
         shape = f"systolic {compute.rows}x{compute.cols} {compute.dataflow}"
+    elif compute.crossbar is not None:
+        xbar = compute.crossbar
+        shape = f"{xbar.arrays} {xbar.technology} crossbars of {xbar.rows}x{xbar.cols}"
     else:
         shape = f"vector {compute.macs_per_cycle} MAC/cycle"
     return f"{shape} @ {compute.clock_mhz:g} MHz"
@@ -498,21 +502,20 @@ def _run_recipe_file(
     """Train the small model densely on the dataset, then run the recipe's steps on it."""
     from edgegap.compress import build_model, load_data_dir, load_dataset, train
     from edgegap.compress.compose import parse_recipe, run_recipe
+    from edgegap.compress.models import check_fits
     from edgegap.compress.recipes import DATASET_OF, FULL, QUICK
 
     if not path.is_file():
         raise UserError(f"recipe file not found: {path}")
-    steps = parse_recipe(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file; a recipe is YAML") from None
+    steps = parse_recipe(text, str(path))
     model = build_model(model_name)
     name = dataset or DATASET_OF[model_name]
     data = load_data_dir(Path(name)) if Path(name).is_dir() else load_dataset(name)
-    try:
-        model(data.x_train[:1])
-    except RuntimeError:
-        raise UserError(
-            f"{model_name} cannot take {data.name}'s samples of shape {data.sample_shape}: "
-            "use a dataset of the model's input shape"
-        ) from None
+    check_fits(model, model_name, data)
     import torch
 
     torch.manual_seed(0)
@@ -633,10 +636,15 @@ def bridges_command(
 
 
 def _scaling_ends(text: str) -> float | None:
+    if text == "none":
+        return None
     try:
-        return None if text == "none" else float(text)
+        node = float(text)
     except ValueError:
-        raise UserError(f"--scaling-ends takes a node in nm or 'none', not '{text}'") from None
+        node = math.nan
+    if not (math.isfinite(node) and node > 0):
+        raise UserError(f"--scaling-ends takes a positive node in nm or 'none', not '{text}'")
+    return node
 
 
 @app.command("plan")
@@ -662,6 +670,10 @@ def plan_command(
     from edgegap.plan import Budget, plan
     from edgegap.plan.search import Accuracy
 
+    for option, value in (("--latency-ms", latency_ms), ("--energy-mj", energy_mj),
+                          ("--memory-mb", memory_mb)):  # fmt: skip
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise UserError(f"{option} must be a positive number, got {value:g}")
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,
@@ -672,10 +684,12 @@ def plan_command(
     accuracy: Accuracy | None = None
     if dataset is not None:
         from edgegap.compress import build_model, load_data_dir, load_dataset
+        from edgegap.compress.models import check_fits
         from edgegap.plan.measure import MeasuredAccuracy
 
         data = load_data_dir(Path(dataset)) if Path(dataset).is_dir() else load_dataset(dataset)
         network = build_model(model)
+        check_fits(network, model, data)
         with Progress(console=err, transient=True) as progress:
             progress.add_task(f"training {model} on {data.name}", total=None)
             accuracy = MeasuredAccuracy(network, data)

@@ -18,14 +18,17 @@ from edgegap.workload.layer import Gemm, Layer, Workload
 WINOGRAD_TILES = (2, 4)  # F(2x2,3x3) and F(4x4,3x3), Lavin & Gray, CVPR 2016
 
 
-def quantize(workload: Workload, bits: int) -> Workload:
-    """Weights and activations at `bits` (the platform runs the narrowest precision it has
-    that holds them)."""
-    if bits < 1:
-        raise UserError(f"quantization needs at least 1 bit, got {bits}")
+def quantize(workload: Workload, bits: int, activation_bits: int | None = None) -> Workload:
+    """Weights at `bits` and activations at `activation_bits` (default: the same); the
+    platform runs the narrowest precision it has that holds both."""
+    activations = bits if activation_bits is None else activation_bits
+    if min(bits, activations) < 1:
+        raise UserError(f"quantization needs at least 1 bit, got {bits} and {activations}")
     return replace(
         workload,
-        layers=tuple(replace(x, weight_bits=bits, activation_bits=bits) for x in workload.layers),
+        layers=tuple(
+            replace(x, weight_bits=bits, activation_bits=activations) for x in workload.layers
+        ),
     )
 
 
@@ -61,8 +64,7 @@ def prune_channels(workload: Workload, macs_kept: float) -> Workload:
         k_factor = 1.0 if index == first else width
         n_factor = 1.0 if index == last else width
         if layer.gemms:
-            depthwise = all(g.k * g.groups == layer.input_elements // max(g.m, 1) for g in
-                            layer.gemms) and all(g.n == 1 for g in layer.gemms)  # fmt: skip
+            depthwise = all(g.n == 1 and g.groups > 1 for g in layer.gemms)
             if depthwise:  # one filter per channel: the groups shrink, not k or n
                 gemms = tuple(replace(g, groups=_scaled(g.groups, width)) for g in layer.gemms)
             else:
@@ -126,39 +128,39 @@ def low_rank(workload: Workload, macs_kept: float) -> Workload:
     return replace(workload, layers=tuple(layers))
 
 
-def winograd(workload: Workload, tile: int) -> Workload:
-    """3x3 stride-1 convolutions computed as Winograd F(tile x tile, 3x3): (tile + 2)^2
-    element-wise products per output tile, each a (tiles x C_in)(C_in x C_out) matrix product
-    (Lavin & Gray, CVPR 2016): 2.25x fewer multiplies for tile 2, 4x for tile 4. The input and
-    output transforms are additions, counted as element-wise work."""
+def winograd_layer(layer: Layer, tile: int) -> Layer:
+    """A 3x3 stride-1 convolution computed as Winograd F(tile x tile, 3x3): (tile + 2)^2
+    element-wise products per output tile (partial edge tiles count whole), each a
+    (tiles x C_in)(C_in x C_out) matrix product (Lavin & Gray, CVPR 2016): 2.25x fewer
+    multiplies for tile 2, 4x for tile 4 on sizes the tile divides. The input and output
+    transforms are additions, at least one per input and output element, counted as
+    element-wise work. Any other layer is returned as it is."""
     if tile not in WINOGRAD_TILES:
         raise UserError(f"Winograd tile must be one of {WINOGRAD_TILES}, got {tile}")
-    layers = []
-    for layer in workload.layers:
-        shape_in, shape_out = (
-            (layer.input_shapes[0] if layer.input_shapes else ()),
-            (layer.output_shape),
-        )
-        eligible = (
-            layer.kind == "conv" and len(layer.gemms) == 1 and len(shape_in) == 4
-            and len(shape_out) == 4 and layer.gemms[0].groups == 1
-            and layer.gemms[0].k == 9 * shape_in[1]
-            and shape_out[2] in (shape_in[2], shape_in[2] - 2)
-            and shape_out[3] in (shape_in[3], shape_in[3] - 2)
-        )  # fmt: skip
-        if not eligible:
-            layers.append(layer)
-            continue
-        batch, _, height, width = shape_out
-        tiles = batch * math.ceil(height / tile) * math.ceil(width / tile)
-        gemm = Gemm((tile + 2) ** 2, tiles, shape_in[1], shape_out[1])
-        transform_adds = layer.input_elements + layer.output_elements  # at least one add each
-        layers.append(
-            replace(
-                layer,
-                gemms=(gemm,),
-                macs=gemm.macs,
-                flops=layer.flops - 2 * (layer.macs - gemm.macs) + 2 * transform_adds,
-            )
-        )
-    return replace(workload, layers=tuple(layers))
+    shape_in = layer.input_shapes[0] if layer.input_shapes else ()
+    shape_out = layer.output_shape
+    eligible = (
+        layer.kind == "conv" and len(layer.gemms) == 1 and len(shape_in) == 4
+        and len(shape_out) == 4 and layer.gemms[0].groups == 1
+        and layer.gemms[0].k == 9 * shape_in[1]
+        and shape_out[2] in (shape_in[2], shape_in[2] - 2)
+        and shape_out[3] in (shape_in[3], shape_in[3] - 2)
+    )  # fmt: skip
+    if not eligible:
+        return layer
+    batch, _, height, width = shape_out
+    tiles = batch * math.ceil(height / tile) * math.ceil(width / tile)
+    gemm = Gemm((tile + 2) ** 2, tiles, shape_in[1], shape_out[1])
+    transform_adds = layer.input_elements + layer.output_elements
+    return replace(
+        layer,
+        gemms=(gemm,),
+        macs=gemm.macs,
+        flops=layer.flops - 2 * (layer.macs - gemm.macs) + transform_adds,
+    )
+
+
+def winograd(workload: Workload, tile: int) -> Workload:
+    """Every eligible convolution of the workload computed by `winograd_layer`."""
+    layers = tuple(winograd_layer(layer, tile) for layer in workload.layers)
+    return replace(workload, layers=layers)

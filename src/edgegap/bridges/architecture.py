@@ -6,9 +6,9 @@ The paper's "Architecture innovations", made quantitative against a baseline edg
 - near-data: off-chip DRAM replaced by stacked memory (HBM2, HMC) from `memories.csv`; eDRAM
   beside the compute holding the whole model (DaDianNao); and the in-sensor case (ShiDianNao)
   with no DRAM at all, the SRAM buffer grown to hold the model;
-- in-memory: the MAC array replaced by ReRAM crossbars with ISAAC's published parameters, or by
-  SRAM compute-in-memory at the published energy of a digital SRAM macro, sized to hold every
-  weight;
+- in-memory: the MAC array replaced by ReRAM crossbars with ISAAC's published parameters,
+  enough of them to hold every weight; SRAM compute-in-memory is listed as skipped, since no
+  source read gives its energy per array operation (docs/bridges.md);
 - spiking: synaptic events x TrueNorth's energy per event, for a given spike count per neuron;
 - scaling: the same design at another node (`scaling.scale_platform`).
 Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from edgegap.bridges.scaling import SCALING_ENDS_NM, node_factors, scale_platform
-from edgegap.bridges.sweep import array_and_buffer_area
+from edgegap.bridges.sweep import area_source, array_and_buffer_area
 from edgegap.errors import UserError
 from edgegap.hardware.cost import (
     Cost,
@@ -36,6 +36,7 @@ from edgegap.hardware.cost import (
     estimate,
     evaluate_designs,
     on_chip_bytes,
+    precision_for,
 )
 from edgegap.hardware.platform import Platform
 from edgegap.hardware.systolic import DATAFLOWS
@@ -49,6 +50,15 @@ NEAR_DATA_MEMORIES = (
     "Wide I/O (mobile, TSV)",
 )
 SPIKES_PER_NEURON = 1.0  # an assumption the user sets: one spike per neuron per inference
+EDRAM = "near-data: eDRAM holds the model (DaDianNao-style)"
+IN_SENSOR = "in-sensor: no DRAM (ShiDianNao-style)"
+RERAM = "in-memory: ReRAM crossbars (ISAAC)"
+SRAM_CIM = "in-memory: SRAM compute-in-memory"
+SRAM_CIM_REASON = (
+    "no source read gives an SRAM array's energy per operation: Zhang et al. (JSSC 2017) "
+    "publish energy per decision only, Chih et al. (ISSCC 2021) TOPS/W at an unconfirmed "
+    "precision"
+)
 
 
 @dataclass(frozen=True)
@@ -119,12 +129,19 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
     compute = platform.compute
     if compute.type == "in-memory":
         return []
-    pes = compute.peak_macs_per_cycle
+    busiest = max(workload.layers, key=lambda layer: layer.macs)
+    precision = precision_for(platform, max(busiest.weight_bits, busiest.activation_bits))
+    pes = (
+        compute.macs_per_cycle_at(precision)
+        if compute.type == "vector"
+        else (compute.peak_macs_per_cycle)
+    )  # a vector engine's MACs at the precision the workload's heaviest layer runs
     if compute.type == "vector":
         rows = 2 ** round(math.log2(pes) / 2)
         platform = platform.with_compute(
             type="systolic", rows=rows, cols=max(pes // rows, 1), dataflow="ws",
-            macs_per_cycle=None, utilization=1.0, vector_lanes=compute.vector_ops_per_cycle,
+            macs_per_cycle=None, macs_per_cycle_by_precision={}, utilization=1.0,
+            vector_lanes=compute.vector_ops_per_cycle,
         )  # fmt: skip
     assert platform.compute.rows is not None and platform.compute.cols is not None
     buffer = Designs.of(platform).buffer_bytes[0]
@@ -199,11 +216,21 @@ def with_offchip(platform: Platform, memory: str) -> Platform:
 def sram_energy_exponent() -> float:
     """How SRAM energy per bit grows with capacity: the slope of log(energy) on log(size)
     through Horowitz's 45 nm 8 KB, 32 KB and 1 MB rows (memories.csv)."""
-    table = load_trend_table("memories")
-    rows = table[table["name"].str.match(r"SRAM \d+ [KM]B \(45 nm\)")]
+    rows = _sram_rows()
     sizes = [float(n.split()[1]) * (1024 if n.split()[2] == "MB" else 1) for n in rows["name"]]
     slope = np.polyfit(np.log(sizes), np.log(rows["energy_pj_per_bit"].astype(float)), 1)[0]
     return float(slope)
+
+
+def _sram_rows() -> pd.DataFrame:
+    table = load_trend_table("memories")
+    return table[table["name"].str.match(r"SRAM \d+ [KM]B \(45 nm\)")]
+
+
+def _sram_sources() -> tuple[str, ...]:
+    """Where the grown SRAM's numbers come from: Horowitz's energy rows, the TPU v1's density."""
+    energies = dict.fromkeys(_sram_rows()["source"].astype(str))
+    return (*energies, area_source("sram_area_per_mib"))
 
 
 def _model_on_chip(
@@ -227,7 +254,7 @@ def _model_on_chip(
             parameter("dadiannao.edram_energy_per_bit_derived").value * here.energy / there.energy
         )
         density = parameter("dadiannao.edram_density_32nm").value * there.area / here.area
-        added_area = added / 1e6 / density
+        added_area = added / 2**20 / density  # DaDianNao's 36 MB read as MiB
     memory = []
     for level in platform.memory:
         if level.role == "offchip":
@@ -254,8 +281,7 @@ def in_sensor(workload: Workload, platform: Platform) -> Bridge:
     straight from the sensor, no DRAM."""
     new, area, notes = _model_on_chip(workload, platform, "sram")
     return Bridge(
-        "in-sensor: no DRAM (ShiDianNao-style)", "near-data", new, workload, area,
-        _sources("shidiannao.total_sram", "xu2018.quoted_shidiannao_gain"), notes,
+        IN_SENSOR, "near-data", new, workload, area, _sram_sources(), notes,
     )  # fmt: skip
 
 
@@ -264,7 +290,7 @@ def edram(workload: Workload, platform: Platform) -> Bridge:
     compute, no DRAM traffic."""
     new, area, notes = _model_on_chip(workload, platform, "edram")
     return Bridge(
-        "near-data: eDRAM holds the model (DaDianNao-style)", "near-data", new, workload, area,
+        EDRAM, "near-data", new, workload, area,
         _sources("dadiannao.edram_energy_per_bit_derived", "dadiannao.edram_density_32nm"),
         notes,
     )  # fmt: skip
@@ -284,11 +310,11 @@ def near_data_bridges(workload: Workload, platform: Platform) -> tuple[list[Brid
                 )  # fmt: skip
             except Unsourced as reason:
                 skipped.append(Skipped(f"near-data: {memory}", "near-data", str(reason)))
-    for build in (edram, in_sensor):
+    for build, name in ((edram, EDRAM), (in_sensor, IN_SENSOR)):
         try:
             bridges.append(build(workload, platform))
         except Unsourced as reason:
-            skipped.append(Skipped(build.__name__, "near-data", str(reason)))
+            skipped.append(Skipped(name, "near-data", str(reason)))
     return bridges, skipped
 
 
@@ -358,7 +384,7 @@ def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
         mac_area = float(array_and_buffer_area(platform, macs, np.array([0]))[0])
         area = max(platform.area_mm2 - mac_area, 0.0) + arrays * per_array * scale
     return Bridge(
-        "in-memory: ReRAM crossbars (ISAAC)",
+        RERAM,
         "in-memory",
         new,
         workload,
@@ -367,7 +393,7 @@ def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
             "isaac.crossbar_rows", "isaac.adc_energy_per_conversion", "isaac.tile_area",
             "neurosim.write_energy_per_pulse_at_gmax",
         ),
-        f"{arrays} arrays of 128x128 hold the weights",
+        f"{arrays} arrays of {crossbar['rows']}x{crossbar['cols']} hold the weights",
     )  # fmt: skip
 
 
@@ -440,11 +466,11 @@ def architecture_bridges(
     bridges = systolic_bridges(workload, platform)
     near, skipped = near_data_bridges(workload, platform)
     bridges += near
-    for build in (in_memory_reram,):
-        try:
-            bridges.append(build(workload, platform))
-        except Unsourced as reason:
-            skipped.append(Skipped(build.__name__, "in-memory", str(reason)))
+    try:
+        bridges.append(in_memory_reram(workload, platform))
+    except Unsourced as reason:
+        skipped.append(Skipped(RERAM, "in-memory", str(reason)))
+    skipped.append(Skipped(SRAM_CIM, "in-memory", SRAM_CIM_REASON))
     bridges.append(spiking(workload, platform, spikes_per_neuron))
     scaled = scale_platform(platform, node_nm, scaling_ends_nm)
     bridges.append(

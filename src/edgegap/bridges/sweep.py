@@ -32,12 +32,21 @@ CHUNK = 4096  # designs per evaluation: bounds memory at (layers x CHUNK) arrays
 
 
 @cache
-def _area_model() -> dict[str, float]:
+def _area_table() -> pd.DataFrame:
     path = resources.files("edgegap.bridges") / "data" / "area_model.csv"
     with path.open(encoding="utf-8") as handle:
-        table = pd.read_csv(handle).set_index("parameter")
+        return pd.read_csv(handle).set_index("parameter")
+
+
+def area_source(parameter: str) -> str:
+    """The citation of one density in data/area_model.csv."""
+    return str(_area_table().loc[parameter, "source"])
+
+
+@cache
+def _area_model() -> dict[str, float]:
     scale = {}
-    for parameter, row in table.iterrows():
+    for parameter, row in _area_table().iterrows():
         scale[str(parameter)] = float(row["value"]) / node_factors(float(row["node_nm"])).area
     return scale  # per 45 nm-equivalent area unit
 

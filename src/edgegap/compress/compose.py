@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import yaml
@@ -82,7 +82,8 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[RecipeStep]:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
-        raise UserError(f"{origin}{where}: malformed YAML ({error})") from None
+        problem = getattr(error, "problem", None) or "not YAML"
+        raise UserError(f"{origin}{where}: malformed YAML ({problem})") from None
     if not isinstance(items, list) or not items:
         raise UserError(f"{origin}: a recipe is a YAML list of steps, e.g. '- prune: 0.9'")
     steps = []
@@ -97,29 +98,50 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[RecipeStep]:
         if name not in STEPS:
             raise UserError(f"{origin}: step {index}: unknown technique '{name}': use one of "
                             f"{', '.join(STEPS)}")  # fmt: skip
-        params = value if isinstance(value, dict) else {STEPS[name][0]: value}
+        spec = STEPS[name]
+        if isinstance(value, dict):
+            params = value
+        elif spec.bare:
+            params = {spec.bare: value}
+        else:
+            raise UserError(f"{origin}: step {index}: {name} takes no value; write '- {name}'")
+        unknown = sorted(set(params) - spec.allowed) if spec.allowed is not None else []
+        if unknown:
+            known = ", ".join(sorted(spec.allowed or ())) or "none"
+            raise UserError(f"{origin}: step {index}: {name} has no parameter "
+                            f"{', '.join(unknown)}: it takes {known}")  # fmt: skip
         steps.append(RecipeStep(str(name), params))
     return steps
 
 
-def _technique_bytes(result: Compressed, state: _State) -> _State:
+def _number(params: dict[str, Any], key: str, default: float, low: float, high: float) -> float:
+    """A numeric parameter within [low, high], or a one-line error naming it."""
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise UserError(f"{key} must be a number in [{low:g}, {high:g}], got {value!r}")
+    return float(value)
+
+
+def _technique_bytes(result: Compressed, state: _State, keeps_weights: bool = False) -> _State:
+    """The state after a technique: its model and annotations (later steps override what
+    they change) and its representation's bytes, or, for a technique that leaves the weights
+    as they are stored (Winograd, measuring activations), the bytes and codebooks as before."""
     merged = dict(state.annotations)
     for name, note in result.annotations.items():
         old = merged.get(name, LayerAnnotation())
-        merged[name] = replace(
-            old, **{k: v for k, v in note.__dict__.items() if v is not None}
-        )  # later steps override what they change
+        merged[name] = replace(old, **{k: v for k, v in note.__dict__.items() if v is not None})
+    if keeps_weights:
+        return _State(result.model, state.bytes, merged, state.shared)
     return _State(result.model, result.storage_bytes, merged, None)
 
 
 def _prune(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    sparsity = float(params.get("sparsity", 0.9))
-    if not 0 < sparsity < 1:
-        raise UserError(f"prune: sparsity must be in (0, 1), got {sparsity}")
+    sparsity = _number(params, "sparsity", 0.9, 0.01, 0.99)
     model = copy.deepcopy(state.model)
     targets = dict.fromkeys(prunable(model), sparsity)
-    prune_iteratively(model, data, targets, steps=int(params.get("steps", 3)),
-                      epochs_per_step=int(params.get("epochs", 1)), seed=seed)  # fmt: skip
+    steps = int(_number(params, "steps", 3, 1, 100))
+    epochs = int(_number(params, "epochs", 1, 0, 1000))
+    prune_iteratively(model, data, targets, steps=steps, epochs_per_step=epochs, seed=seed)
     return _State(model, pruned_bytes(model, INDEX_BITS), state.annotations)
 
 
@@ -127,10 +149,15 @@ def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -
     params = dict(params)
     method = params.pop("method", None)
     if method is None:
-        bits = int(params.get("bits", 5))
+        unknown = sorted(set(params) - {"bits", "epochs"})
+        if unknown:
+            raise UserError(f"quantize without a method shares weights: it takes bits and "
+                            f"epochs, not {', '.join(unknown)}")  # fmt: skip
+        bits = int(_number(params, "bits", 5, 1, 16))
         model = copy.deepcopy(state.model)
         shared = share_weights(model, dict.fromkeys(prunable(model), bits))
-        fine_tune_centroids(model, shared, data, int(params.get("epochs", 1)), seed=seed)
+        epochs = int(_number(params, "epochs", 1, 0, 1000))
+        fine_tune_centroids(model, shared, data, epochs, seed=seed)
         notes = {name: LayerAnnotation(weight_bits=bits) for name in shared}
         state = _technique_bytes(
             Compressed("weight-sharing", model, compressed_bytes(model, shared, INDEX_BITS, False),
@@ -138,6 +165,8 @@ def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -
             state,
         )  # fmt: skip
         return replace(state, shared=shared)
+    if str(method)[-1].isdigit() and "bits" in params:
+        raise UserError(f"quantize: method {method} fixes its bits; drop 'bits' or use qat")
     if method in TRAINING_QUANTIZERS:
         params |= {"data": data, "seed": seed, "epochs": int(params.get("epochs", 1))}
     return _technique_bytes(quantize(state.model, str(method), **params), state)
@@ -152,43 +181,55 @@ def _huffman(state: _State, data: Dataset, params: dict[str, Any], seed: int) ->
 
 def _low_rank(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
     if "max_drop_pp" in params:
-        result = rank_for_accuracy_budget(state.model, data, float(params["max_drop_pp"]))
+        budget = _number(params, "max_drop_pp", 1, 0, 100)
+        result = rank_for_accuracy_budget(state.model, data, budget)
     else:
-        result = low_rank(state.model, energy=float(params.get("energy", 0.9)))
+        result = low_rank(state.model, energy=_number(params, "energy", 0.9, 0.01, 1))
     return _technique_bytes(result, state)
 
 
 def _prune_channels(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    keep, criterion = float(params.get("keep", 0.5)), str(params.get("criterion", "l1"))
-    result = prune_channels(state.model, keep, criterion, data, int(params.get("epochs", 1)), seed)
+    keep, criterion = _number(params, "keep", 0.5, 0.01, 1), str(params.get("criterion", "l1"))
+    epochs = int(_number(params, "epochs", 1, 0, 1000))
+    result = prune_channels(state.model, keep, criterion, data, epochs, seed)
     return _technique_bytes(result, state)
 
 
 def _circulant(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    block = int(params.get("block_size", 8))
-    result = circulant_linear(state.model, block, data, int(params.get("epochs", 1)), seed=seed)
+    block = int(_number(params, "block_size", 8, 1, 4096))
+    epochs = int(_number(params, "epochs", 1, 0, 1000))
+    result = circulant_linear(state.model, block, data, epochs, seed=seed)
     return _technique_bytes(result, state)
 
 
 def _winograd(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    return _technique_bytes(winograd_transform(state.model, int(params.get("tile", 2))), state)
+    tile = int(_number(params, "tile", 2, 2, 4))
+    return _technique_bytes(winograd_transform(state.model, tile), state, keeps_weights=True)
 
 
 def _activation_sparsity(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    return _technique_bytes(measure_activation_sparsity(state.model, data.x_val), state)
+    result = measure_activation_sparsity(state.model, data.x_val)
+    return _technique_bytes(result, state, keeps_weights=True)
 
 
 Apply = Callable[[_State, Dataset, dict[str, Any], int], _State]
-# technique -> (the parameter a bare value sets, the step)
-STEPS: dict[str, tuple[str, Apply]] = {
-    "prune": ("sparsity", _prune),
-    "prune-channels": ("keep", _prune_channels),
-    "quantize": ("bits", _quantize),
-    "huffman": ("", _huffman),
-    "low-rank": ("energy", _low_rank),
-    "circulant": ("block_size", _circulant),
-    "winograd": ("tile", _winograd),
-    "activation-sparsity": ("", _activation_sparsity),
+
+
+class _Spec(NamedTuple):
+    bare: str  # the parameter a bare value sets ("" for none)
+    allowed: frozenset[str] | None  # None: checked by the technique (a quantizer's own)
+    apply: Apply
+
+
+STEPS: dict[str, _Spec] = {
+    "prune": _Spec("sparsity", frozenset({"sparsity", "steps", "epochs"}), _prune),
+    "prune-channels": _Spec("keep", frozenset({"keep", "criterion", "epochs"}), _prune_channels),
+    "quantize": _Spec("bits", None, _quantize),
+    "huffman": _Spec("", frozenset(), _huffman),
+    "low-rank": _Spec("energy", frozenset({"energy", "max_drop_pp"}), _low_rank),
+    "circulant": _Spec("block_size", frozenset({"block_size", "epochs"}), _circulant),
+    "winograd": _Spec("tile", frozenset({"tile"}), _winograd),
+    "activation-sparsity": _Spec("", frozenset(), _activation_sparsity),
 }
 
 
@@ -218,9 +259,8 @@ def run_recipe(
     state = _State(copy.deepcopy(model), dense_bytes(model))
     stages = [stage("dense (fp32)", state)]
     for step in steps:
-        _, apply = STEPS[step.technique]
         try:
-            state = apply(state, data, step.params, seed)
+            state = STEPS[step.technique].apply(state, data, step.params, seed)
         except (TypeError, ValueError) as error:
             raise UserError(f"{step.technique}: bad parameters {step.params} ({error})") from None
         label = ", ".join(f"{k}={v}" for k, v in step.params.items())

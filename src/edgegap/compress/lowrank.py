@@ -197,7 +197,8 @@ def rank_for_accuracy_budget(
     factorised model loses at most `max_drop_pp` percentage points of validation accuracy
     against the original; reports that model's test accuracy too. Energy 1 keeps every layer
     exact, so the search always has a feasible answer; accuracy need not fall monotonically
-    with energy, so only energies actually measured within budget are returned."""
+    with energy, so only energies actually measured within budget are returned (or the model
+    unfactorised, when none is)."""
     if max_drop_pp < 0:
         raise UserError(f"max_drop_pp {max_drop_pp} must be non-negative")
     if not 0.0 < lowest_energy < 1.0:
@@ -213,8 +214,10 @@ def rank_for_accuracy_budget(
 
     found = within_budget(lowest_energy)
     if found is None:
-        exact = within_budget(1.0)
-        assert exact is not None, "energy 1 keeps every layer exact"
+        # Energy 1 keeps each layer's full numerical rank; where even that loses a sample (a
+        # rank-deficient, pruned layer rebuilt in float32), the model stays unfactorised.
+        unchanged = Compressed("low-rank", copy.deepcopy(model), dense_bytes(model))
+        exact = within_budget(1.0) or (unchanged, baseline)
         found, low, high = exact, lowest_energy, 1.0
         for _ in range(steps):
             middle = (low + high) / 2

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
+from edgegap.compress.datasets import Dataset
 from edgegap.errors import UserError
 
 
@@ -48,3 +50,21 @@ def build_model(name: str) -> nn.Module:
     if name not in MODELS:
         raise UserError(f"unknown small model '{name}': use one of {', '.join(MODELS)}")
     return MODELS[name]()
+
+
+def check_fits(model: nn.Module, name: str, data: Dataset) -> None:
+    """A one-line error unless the model takes the dataset's samples and has an output per
+    class."""
+    try:
+        with torch.no_grad():
+            outputs = model(data.x_train[:1]).shape[-1]
+    except RuntimeError:
+        raise UserError(
+            f"{name} cannot take {data.name}'s samples of shape {data.sample_shape}: "
+            "use a dataset of the model's input shape"
+        ) from None
+    if outputs < data.classes:
+        raise UserError(
+            f"{name} has {outputs} outputs but {data.name} has {data.classes} classes: "
+            "use a dataset of at most that many classes"
+        )

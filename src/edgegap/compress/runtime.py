@@ -9,13 +9,10 @@ Only Inference", CVPR 2018: affine uint8 activations, int8 weights, scales from 
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
@@ -35,72 +32,11 @@ from onnxruntime.quantization.shape_inference import (  # type: ignore[import-un
 )
 from torch import nn
 
+from edgegap import atomic
 from edgegap.errors import UserError
 from edgegap.workload.profile import check_shape
 
-# Report name -> /proc/cpuinfo flag. "amx" is the int8 tile multiply (amx_int8), the AMX unit
-# that int8 kernels use; amx_tile alone names only the tile registers.
-CPU_FLAGS = {
-    "avx2": "avx2",
-    "avx512f": "avx512f",
-    "avx512_vnni": "avx512_vnni",
-    "avx_vnni": "avx_vnni",
-    "amx": "amx_int8",
-}
 INPUT_SEED = 0
-
-
-@dataclass(frozen=True)
-class CpuFeatures:
-    """The CPU's model name and which of the instruction sets in CPU_FLAGS it has."""
-
-    model: str
-    flags: dict[str, bool]
-
-    def present(self) -> str:
-        """The flags it has, comma-separated ("none" when it has none)."""
-        return ", ".join(name for name, has in self.flags.items() if has) or "none"
-
-
-def parse_cpuinfo(text: str) -> CpuFeatures:
-    """The first processor's model name and flags in /proc/cpuinfo-formatted `text`."""
-    model, flags = "unknown", None
-    for line in text.splitlines():
-        key, colon, value = line.partition(":")
-        if not colon:
-            continue
-        key = key.strip()
-        if key == "model name" and model == "unknown" and value.strip():
-            model = value.strip()
-        elif key == "flags" and flags is None:
-            flags = set(value.split())
-    return CpuFeatures(model, {name: flag in (flags or set()) for name, flag in CPU_FLAGS.items()})
-
-
-def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
-    """This machine's CPU; model "unknown" and every flag False where there is no cpuinfo
-    (macOS, Windows)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        text = ""
-    return parse_cpuinfo(text)
-
-
-@contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
-    """A temporary path beside `path` that replaces it only if the block completes, so a
-    reader never sees half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    staging = Path(name)
-    try:
-        yield staging
-        os.replace(staging, path)
-    except BaseException:
-        staging.unlink(missing_ok=True)
-        raise
 
 
 def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> Path:
@@ -114,7 +50,7 @@ def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> Pat
     shape = tuple(input_shape)
     check_shape(shape)
     model.eval()
-    with _replacing(path) as staging:
+    with atomic.file(path) as staging:
         torch.onnx.export(
             model, (torch.zeros(shape),), staging,
             dynamo=True, optimize=True, external_data=False, verbose=False,
@@ -154,7 +90,7 @@ def quantize_static_int8(
     with tempfile.TemporaryDirectory(dir=int8_path.parent) as work:
         prepared = Path(work) / "prepared.onnx"
         quant_pre_process(str(fp32_path), str(prepared))  # shape inference and graph folding
-        with _replacing(int8_path) as staging:
+        with atomic.file(int8_path) as staging:
             quantize_static(
                 str(prepared), str(staging), _Batches(input_name, calibration_batches),
                 quant_format=QuantFormat.QDQ, per_channel=True, reduce_range=False,

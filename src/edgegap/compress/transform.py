@@ -4,8 +4,9 @@ annotations its workload takes, and the exact bytes its weights serialise to, ou
 Annotations are keyed by module path, the names `edgegap.profile` gives a traced model's
 layers, so `annotate(profile(result.model, shape), result.annotations)` is the workload the
 cost model sees: bit-widths change every byte figure, densities let a zero-skipping platform
-skip work, and `mac_factor` carries an algorithm that does fewer multiplies for the same layer
-(Winograd, FFT).
+skip work, `winograd_tile` computes a convolution as Winograd's tile products
+(`bridges.algorithm.winograd_layer`, the one count of them), and `mac_factor` carries another
+algorithm that does fewer multiplies for the same layer (FFT).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 from torch import nn
 
+from edgegap.bridges.algorithm import winograd_layer
 from edgegap.workload.layer import Gemm, Workload
 
 
@@ -31,6 +33,7 @@ class LayerAnnotation:
     weight_density: float | None = None
     activation_density: float | None = None
     mac_factor: float | None = None  # executed multiplies over the dense layer's MACs
+    winograd_tile: int | None = None  # computed as Winograd F(tile x tile, 3x3)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,8 @@ def annotate(workload: Workload, annotations: Mapping[str, LayerAnnotation]) -> 
             for key in ("weight_bits", "activation_bits", "weight_density", "activation_density")
             if (value := getattr(note, key)) is not None
         }
+        if note.winograd_tile is not None:
+            layer = winograd_layer(layer, note.winograd_tile)
         if note.mac_factor is not None:  # a smaller product: the array runs less too
             gemms = tuple(_shrunk(g, note.mac_factor) for g in layer.gemms)
             macs = sum(g.macs for g in gemms) if gemms else round(layer.macs * note.mac_factor)

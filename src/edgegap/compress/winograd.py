@@ -10,9 +10,8 @@ float rounding that grows with the tile (F(4, 3)'s interpolation points 0, +-1, 
 1/24-sized coefficients).
 
 `winograd_transform` swaps every eligible convolution for a module that computes with
-`winograd_conv2d` and annotates it with `mac_factor` = Winograd multiplies per tile over the
-direct ones, so the cost model charges the multiplies the algorithm executes. The factor is the
-per-tile one: edge tiles that overhang an output not divisible by the tile are not charged.
+`winograd_conv2d` and annotates it with its tile, so the cost model charges the tile products
+the algorithm executes (`edgegap.bridges.algorithm.winograd_layer`, edge tiles included).
 """
 
 from __future__ import annotations
@@ -127,7 +126,7 @@ def winograd_conv2d(
 
 # The operator the swapped-in module calls: the tracer sees one convolution (its inner
 # products stay hidden), so a profiled Winograd layer is the convolution it replaces and
-# `mac_factor` alone says how many multiplies it executes. Inference only: no backward.
+# its annotation says how it is computed. Inference only: no backward.
 _winograd_op = torch.library.custom_op("edgegap::winograd_conv2d", mutates_args=())(winograd_conv2d)
 
 
@@ -208,6 +207,6 @@ def winograd_transform(model: nn.Module, tile: int = 2) -> Compressed:
         technique=f"winograd-F({tile}x{tile},3x3)",
         model=transformed,
         storage_bytes=dense_bytes(transformed),
-        annotations={name: LayerAnnotation(mac_factor=fast / direct) for name in names},
+        annotations={name: LayerAnnotation(winograd_tile=tile) for name in names},
         params={"tile": tile, "layers": names, "reduction": direct / fast},
     )

@@ -271,7 +271,10 @@ def crossbar_tiles(workload: Workload, platform: Platform) -> int:
 def on_chip_bytes(workload: Workload, platform: Platform) -> int:
     """On-chip memory to run with no off-chip level: every weight at the platform's precision
     plus the largest layer's inputs and outputs."""
-    layers = _Layers.of(workload, platform)
+    return _on_chip_bytes(_Layers.of(workload, platform))
+
+
+def _on_chip_bytes(layers: _Layers) -> int:
     return int(layers.weights.sum() + (layers.inputs + layers.outputs).max(initial=0))
 
 
@@ -427,8 +430,7 @@ def _offchip_bytes(layers: _Layers, designs: Designs, caches_weights: bool) -> I
     traffic = np.where(inputs + outputs <= half, weights, tiled)
     traffic = np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
     if caches_weights:
-        fits = layers.weights.sum() + (layers.inputs + layers.outputs).max(initial=0)
-        traffic = np.where(designs.buffer_bytes[None, :] >= fits, 0, traffic)
+        traffic = np.where(designs.buffer_bytes[None, :] >= _on_chip_bytes(layers), 0, traffic)
     return traffic
 
 
@@ -485,7 +487,9 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
     energy = result.energy_j[:, 0]
     limits = list(result.times)
     limiter = np.argmax(np.stack([t[:, 0] for t in result.times.values()]), axis=0)
-    peak = platform.compute.peak_macs_per_cycle
+    compute = platform.compute
+    peak = [compute.macs_per_cycle_at(p) if compute.type == "vector" else
+            compute.peak_macs_per_cycle for p in layers.precision]  # fmt: skip
     costs = []
     for i, layer in enumerate(workload.layers):
         cycles = int(result.cycles[i, 0])
@@ -498,7 +502,9 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
                 precision=layers.precision[i],
                 macs=int(layers.macs[i]),
                 cycles=cycles,
-                utilization=int(layers.macs[i]) / (cycles * peak) if has_gemm and cycles else 0.0,
+                utilization=int(layers.macs[i]) / (cycles * peak[i])
+                if has_gemm and cycles
+                else 0.0,
                 latency_s=float(latency[i]),
                 bound="compute" if limits[limiter[i]] == "compute" else "memory",
                 limiter=limits[limiter[i]],

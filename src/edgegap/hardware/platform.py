@@ -33,13 +33,17 @@ class Crossbar(_Strict):
     compute's `clock_mhz` is the step rate (1 / the array's read cycle); a step lasts longer
     when an array's ADCs need more time to convert its used columns."""
 
-    technology: Literal["reram", "pcm", "sram"]
+    technology: Literal["reram", "pcm", "sram"] = Field(
+        description="recorded for the reader: the energies and times below already reflect it"
+    )
     rows: PositiveInt
     cols: PositiveInt
     arrays: PositiveInt = Field(description="arrays on the chip; weights beyond them are rewritten")
     bits_per_cell: PositiveInt
     dac_bits: PositiveInt
-    adc_bits: PositiveInt
+    adc_bits: PositiveInt = Field(
+        description="recorded for the reader: adc_energy_pj and adc_conversion_ns reflect it"
+    )
     adcs_per_array: PositiveInt
     adc_conversion_ns: Positive
     read_energy_pj: NonNegative = Field(description="array read per step, cells and drivers")

@@ -69,7 +69,7 @@ class MeasuredAccuracy:
         if setting not in self.settings(technique):
             return None
         if technique == "int8-ptq":
-            model = quantize(self.model, "int8", calibration=data.x_val[:256],
+            model = quantize(self.model, "int8", calibration=data.x_train[:256],
                              activation_bits=8).model  # fmt: skip
         elif technique == "int4-qat":
             model = quantize(self.model, "qat", data=data, bits=4, epochs=FINE_TUNE_EPOCHS,

@@ -4,13 +4,15 @@ search combinations of bridges for the Pareto front of accuracy loss, latency an
 Options per group (each group contributes at most one step):
 - architecture: none, the best systolic dataflow and shape at the same PEs, or off-chip
   memory replaced by HBM2 (`bridges.architecture`);
-- quantization: the bit-widths published results exist for (int8 PTQ, int4 QAT);
-- channel pruning, unstructured pruning, low-rank: the settings published results exist for;
+- quantization: int8 weights and activations (post-training), int4 weights with int8
+  activations (quantization-aware training);
+- channel pruning, unstructured pruning, low-rank: at the settings the accuracy source knows;
 - Winograd F(2x2,3x3) and F(4x4,3x3).
 Every combination's latency, energy and memory come from the cost model on the transformed
-workload and platform. Accuracy loss is the sum of the published drops of its steps (the
-row for the model where one exists, else the smallest published drop for the same technique
-and setting on another model), labelled "published"; the additivity is an assumption.
+workload and platform. Accuracy loss is the sum of its steps' losses (the additivity is an
+assumption), from an `Accuracy` source: published ImageNet results (`PublishedAccuracy`:
+the model's own rows, else a conservative transfer from other models) or losses measured on
+a dataset for a small model (`plan.measure.MeasuredAccuracy`).
 """
 
 from __future__ import annotations
@@ -220,7 +222,7 @@ def option_groups(
             pass
     groups.append(architecture)
     quantization: list[Step | None] = [None]
-    for technique, bits in (("int8-ptq", 8), ("int4-qat", 4)):
+    for technique, bits, activation_bits in (("int8-ptq", 8, 8), ("int4-qat", 4, 8)):
         found = next(
             (d for setting in accuracy.settings(technique)
              if (d := accuracy.drop(technique, setting)) is not None),
@@ -228,8 +230,9 @@ def option_groups(
         )  # fmt: skip
         if found is not None:
             quantization.append(
-                Step(technique, {"bits": bits},
-                     _on_workload(partial(algorithm.quantize, bits=bits)), *found)
+                Step(technique, {"bits": bits, "activation_bits": activation_bits},
+                     _on_workload(partial(algorithm.quantize, bits=bits,
+                                          activation_bits=activation_bits)), *found)
             )  # fmt: skip
     groups.append(quantization)
     for technique, transform in (

@@ -27,6 +27,7 @@ import pandas as pd
 
 from edgegap import atomic
 from edgegap.hardware import builtin_names, estimate, load_platform
+from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
 
@@ -74,13 +75,6 @@ def edge_rows(workload: Workload) -> list[dict[str, object]]:
 
 def machine() -> dict[str, str]:
     """What ran the report: versions and the machine (no clock time, so reruns are identical)."""
-    cpu = "unknown"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
     return {
         "edgegap": metadata.version("edgegap"),
         "python": host.python_version(),
@@ -88,7 +82,7 @@ def machine() -> dict[str, str]:
         "torchvision": metadata.version("torchvision"),
         "system": host.system(),
         "machine": host.machine(),
-        "cpu": cpu,
+        "cpu": cpu_features().model,
     }
 
 
@@ -213,6 +207,7 @@ def build_report(
                 "bridges": [b.to_dict() for b in bridges],
                 "plans": plan_records,
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing},
+                "real_time_fps": REAL_TIME_FPS,
                 "sources": _sources(trends.tables),
             }
         )  # fmt: skip

@@ -1,0 +1,54 @@
+"""The machine a measurement ran on: its CPU's model and the instruction sets that decide
+integer speed-ups (AVX2, AVX-512, VNNI, AMX), read from /proc/cpuinfo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Report name -> /proc/cpuinfo flag. "amx" is the int8 tile multiply (amx_int8), the AMX unit
+# that int8 kernels use; amx_tile alone names only the tile registers.
+CPU_FLAGS = {
+    "avx2": "avx2",
+    "avx512f": "avx512f",
+    "avx512_vnni": "avx512_vnni",
+    "avx_vnni": "avx_vnni",
+    "amx": "amx_int8",
+}
+
+
+@dataclass(frozen=True)
+class CpuFeatures:
+    """The CPU's model name and which of the instruction sets in CPU_FLAGS it has."""
+
+    model: str
+    flags: dict[str, bool]
+
+    def present(self) -> str:
+        """The flags it has, comma-separated ("none" when it has none)."""
+        return ", ".join(name for name, has in self.flags.items() if has) or "none"
+
+
+def parse_cpuinfo(text: str) -> CpuFeatures:
+    """The first processor's model name and flags in /proc/cpuinfo-formatted `text`."""
+    model, flags = "unknown", None
+    for line in text.splitlines():
+        key, colon, value = line.partition(":")
+        if not colon:
+            continue
+        key = key.strip()
+        if key == "model name" and model == "unknown" and value.strip():
+            model = value.strip()
+        elif key == "flags" and flags is None:
+            flags = set(value.split())
+    return CpuFeatures(model, {name: flag in (flags or set()) for name, flag in CPU_FLAGS.items()})
+
+
+def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
+    """This machine's CPU; model "unknown" and every flag False where there is no cpuinfo
+    (macOS, Windows)."""
+    try:
+        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    return parse_cpuinfo(text)
