@@ -112,3 +112,31 @@ def test_a_step_that_keeps_the_weights_keeps_their_bytes(trained):
     steps = parse_recipe("- prune: {sparsity: 0.5, steps: 1, epochs: 0}\n- activation-sparsity\n")
     pruned, measured = run_recipe(model, "mlp", steps, data).stages[1:]
     assert measured.bytes == pruned.bytes
+
+
+def test_compress_cli_runs_a_recipe_on_a_data_directory(tmp_path):
+    """Two classes of 28x28 grey images in class folders (ImageFolder style) through
+    `--data-dir`: the recipe runs and the JSON contract holds."""
+    import json
+
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from edgegap.cli import app
+
+    rng = np.random.default_rng(0)
+    for label in ("a", "b"):
+        (tmp_path / "data" / label).mkdir(parents=True)
+        for index in range(12):
+            pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
+            Image.fromarray(pixels, mode="L").save(tmp_path / "data" / label / f"{index}.png")
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text("- quantize: {method: int8}\n")
+    args = ["compress", "lenet-5", "--recipe", str(recipe), "--quick",
+            "--data-dir", str(tmp_path / "data"), "--format", "json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert [stage["name"] for stage in record["stages"]][1].startswith("+ quantize")
+    assert record["stages"][1]["bytes"] < record["baseline"]["bytes"] / 3

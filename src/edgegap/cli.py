@@ -438,7 +438,13 @@ def _cost_table(cost: Cost) -> Table:
 def compress_command(
     model: Annotated[str, typer.Argument(help="lenet-300-100, lenet-5 or mnist1d-cnn")],
     dataset: Annotated[
-        str | None, typer.Option(help="mnist10k, digits or mnist1d (default: the model's)")
+        str | None,
+        typer.Option(
+            "--dataset",
+            "--data-dir",
+            help="mnist10k, digits, mnist1d (default: the model's) or a directory: image "
+            "class folders, MNIST idx files or CIFAR-10 binary batches",
+        ),
     ] = None,
     recipe: Annotated[str, typer.Option(help="compression recipe")] = "deep-compression",
     target: Annotated[
@@ -660,7 +666,11 @@ def plan_command(
     ] = None,
     dataset: Annotated[
         str | None,
-        typer.Option(help="measure accuracy losses on this dataset (built-in small models)"),
+        typer.Option(
+            "--dataset",
+            "--data-dir",
+            help="measure accuracy losses on this dataset or directory (built-in small models)",
+        ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
