@@ -160,7 +160,8 @@ def test_compress_cli_quick_contract():
     assert result.exit_code == 0, result.output
     record = json.loads(result.stdout)
     assert {"accuracy", "bytes", "macs", "energy_j"} <= set(record["baseline"])
-    assert [s["name"].split(" ")[0] for s in record["stages"]][:2] == ["dense", "pruned"]
+    names = [stage["name"].split(" (")[0] for stage in record["stages"]]
+    assert names == ["dense", "+ prune", "+ quantize", "+ huffman"]
     assert record["compression_ratio"] == pytest.approx(
         record["stages"][0]["bytes"] / record["stages"][-1]["bytes"]
     )

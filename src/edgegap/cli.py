@@ -23,7 +23,7 @@ from edgegap.workload.profile import dtype_to_bits, parse_shape
 from edgegap.workload.scalesim import read_topology
 
 if TYPE_CHECKING:
-    from edgegap.compress.recipes import CompressionResult
+    from edgegap.compress.compose import CompressionResult
     from edgegap.trends import Trends
 
 app = typer.Typer(

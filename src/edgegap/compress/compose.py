@@ -6,9 +6,11 @@ stage measured (test accuracy, exact bytes, executed MACs, energy on a platform)
     - huffman                 # Huffman coding of the shared weights and indices
 
 Steps and their parameters (all optional but the first value shown):
-- `prune: S` or `{sparsity, steps, epochs}`: iterative magnitude pruning with fine-tuning;
+- `prune: S` or `{sparsity, steps, epochs, lr, weight_decay, index_bits}`: iterative
+  magnitude pruning with retraining; sparsity one value or `{layer: value}`;
 - `prune-channels: K` or `{keep, criterion: l1|activation, epochs}`: structured pruning;
-- `quantize: {bits}`: weight sharing; `quantize: {method, ...}`: a quantizer by name
+- `quantize: {bits, epochs}`: weight sharing, bits one value or `{layer: bits}`;
+  `quantize: {method, ...}`: a quantizer by name
   (int8, int4, qat, dynamic-fixed-point, power-of-two, twn, ttq, binaryconnect, xnor) with its
   parameters; `data` and `epochs` are passed to those that train;
 - `huffman`: after weight sharing;
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -37,7 +39,6 @@ from edgegap.compress.datasets import Dataset
 from edgegap.compress.lowrank import low_rank, rank_for_accuracy_budget
 from edgegap.compress.pruning import annotate_density, prunable, prune_iteratively, weights_kept
 from edgegap.compress.quantization import quantize
-from edgegap.compress.recipes import CompressionResult, Stage
 from edgegap.compress.sharing import (
     SharedLayer,
     compressed_bytes,
@@ -60,6 +61,44 @@ TRAINING_QUANTIZERS = {"qat", "ttq", "binaryconnect", "xnor", "twn"}
 
 
 @dataclass(frozen=True)
+class Stage:
+    name: str
+    accuracy: float
+    bytes: int
+    macs: int
+    weights_kept: float
+    energy_j: float | None
+
+
+@dataclass(frozen=True)
+class CompressionResult:
+    model: str
+    dataset: str
+    platform: str | None
+    stages: list[Stage]
+
+    @property
+    def compression_ratio(self) -> float:
+        return self.stages[0].bytes / self.stages[-1].bytes
+
+    @property
+    def accuracy_drop_pp(self) -> float:
+        return 100 * (self.stages[0].accuracy - self.stages[-1].accuracy)
+
+    def to_dict(self) -> dict[str, Any]:
+        baseline = asdict(self.stages[0])
+        return {
+            "model": self.model,
+            "dataset": self.dataset,
+            "platform": self.platform,
+            "baseline": {k: baseline[k] for k in ("accuracy", "bytes", "macs", "energy_j")},
+            "stages": [asdict(stage) for stage in self.stages],
+            "compression_ratio": self.compression_ratio,
+            "accuracy_drop_pp": self.accuracy_drop_pp,
+        }
+
+
+@dataclass(frozen=True)
 class RecipeStep:
     technique: str
     params: dict[str, Any]
@@ -73,6 +112,7 @@ class _State:
     bytes: int
     annotations: dict[str, LayerAnnotation] = field(default_factory=dict)
     shared: dict[str, SharedLayer] | None = None
+    index_bits: int = INDEX_BITS
 
 
 def parse_recipe(text: str, origin: str = "recipe") -> list[RecipeStep]:
@@ -131,18 +171,34 @@ def _technique_bytes(result: Compressed, state: _State, keeps_weights: bool = Fa
         old = merged.get(name, LayerAnnotation())
         merged[name] = replace(old, **{k: v for k, v in note.__dict__.items() if v is not None})
     if keeps_weights:
-        return _State(result.model, state.bytes, merged, state.shared)
-    return _State(result.model, result.storage_bytes, merged, None)
+        return replace(state, model=result.model, annotations=merged)
+    return _State(result.model, result.storage_bytes, merged, None, state.index_bits)
+
+
+def _per_layer(
+    params: dict[str, Any], key: str, default: float, low: float, high: float, layers: list[str]
+) -> dict[str, float]:
+    """One value for every layer, or a {layer: value} mapping (layers left out get none)."""
+    value = params.get(key, default)
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - set(layers))
+        if unknown:
+            raise UserError(f"{key}: no layer {', '.join(map(str, unknown))}; the model has "
+                            f"{', '.join(layers)}")  # fmt: skip
+        return {str(k): _number({key: v}, key, default, low, high) for k, v in value.items()}
+    return dict.fromkeys(layers, _number(params, key, default, low, high))
 
 
 def _prune(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
-    sparsity = _number(params, "sparsity", 0.9, 0.01, 0.99)
     model = copy.deepcopy(state.model)
-    targets = dict.fromkeys(prunable(model), sparsity)
+    targets = _per_layer(params, "sparsity", 0.9, 0.01, 0.99, list(prunable(model)))
     steps = int(_number(params, "steps", 3, 1, 100))
     epochs = int(_number(params, "epochs", 1, 0, 1000))
-    prune_iteratively(model, data, targets, steps=steps, epochs_per_step=epochs, seed=seed)
-    return _State(model, pruned_bytes(model, INDEX_BITS), state.annotations)
+    index_bits = int(_number(params, "index_bits", INDEX_BITS, 1, 16))
+    prune_iteratively(model, data, targets, steps=steps, epochs_per_step=epochs,
+                      lr=_number(params, "lr", 5e-4, 1e-7, 1), seed=seed,
+                      weight_decay=_number(params, "weight_decay", 0, 0, 1))  # fmt: skip
+    return _State(model, pruned_bytes(model, index_bits), state.annotations, None, index_bits)
 
 
 def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
@@ -153,17 +209,15 @@ def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -
         if unknown:
             raise UserError(f"quantize without a method shares weights: it takes bits and "
                             f"epochs, not {', '.join(unknown)}")  # fmt: skip
-        bits = int(_number(params, "bits", 5, 1, 16))
         model = copy.deepcopy(state.model)
-        shared = share_weights(model, dict.fromkeys(prunable(model), bits))
+        bits = {k: int(v) for k, v in _per_layer(params, "bits", 5, 1, 16,
+                                                 list(prunable(model))).items()}  # fmt: skip
+        shared = share_weights(model, bits)
         epochs = int(_number(params, "epochs", 1, 0, 1000))
         fine_tune_centroids(model, shared, data, epochs, seed=seed)
-        notes = {name: LayerAnnotation(weight_bits=bits) for name in shared}
-        state = _technique_bytes(
-            Compressed("weight-sharing", model, compressed_bytes(model, shared, INDEX_BITS, False),
-                       notes),
-            state,
-        )  # fmt: skip
+        notes = {name: LayerAnnotation(weight_bits=bits[name]) for name in shared}
+        size = compressed_bytes(model, shared, state.index_bits, huffman=False)
+        state = _technique_bytes(Compressed("weight-sharing", model, size, notes), state)
         return replace(state, shared=shared)
     if str(method)[-1].isdigit() and "bits" in params:
         raise UserError(f"quantize: method {method} fixes its bits; drop 'bits' or use qat")
@@ -175,7 +229,7 @@ def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -
 def _huffman(state: _State, data: Dataset, params: dict[str, Any], seed: int) -> _State:
     if state.shared is None:
         raise UserError("huffman codes shared weights: put 'quantize: {bits: N}' before it")
-    size = compressed_bytes(state.model, state.shared, INDEX_BITS, huffman=True)
+    size = compressed_bytes(state.model, state.shared, state.index_bits, huffman=True)
     return replace(state, bytes=size)
 
 
@@ -222,7 +276,11 @@ class _Spec(NamedTuple):
 
 
 STEPS: dict[str, _Spec] = {
-    "prune": _Spec("sparsity", frozenset({"sparsity", "steps", "epochs"}), _prune),
+    "prune": _Spec(
+        "sparsity",
+        frozenset({"sparsity", "steps", "epochs", "lr", "weight_decay", "index_bits"}),
+        _prune,
+    ),
     "prune-channels": _Spec("keep", frozenset({"keep", "criterion", "epochs"}), _prune_channels),
     "quantize": _Spec("bits", None, _quantize),
     "huffman": _Spec("", frozenset(), _huffman),
@@ -263,6 +321,8 @@ def run_recipe(
             state = STEPS[step.technique].apply(state, data, step.params, seed)
         except (TypeError, ValueError) as error:
             raise UserError(f"{step.technique}: bad parameters {step.params} ({error})") from None
-        label = ", ".join(f"{k}={v}" for k, v in step.params.items())
+        label = ", ".join(
+            f"{k}={'per layer' if isinstance(v, dict) else v}" for k, v in step.params.items()
+        )
         stages.append(stage(f"+ {step.technique}" + (f" ({label})" if label else ""), state))
     return CompressionResult(model_name, data.name, platform.name if platform else None, stages)

@@ -1,34 +1,22 @@
-"""Recipes: compression pipelines run end to end, every stage measured on held-out data.
-
-`deep_compression` reproduces Han, Mao and Dally (ICLR 2016) on a small model: magnitude
-pruning with fine-tuning, k-means weight sharing with trained centroids, Huffman coding.
-Each stage reports test accuracy, exact bytes, executed MACs and, given a platform, the cost
-model's energy per inference with the stage's weight density.
+"""Deep Compression (Han, Mao and Dally, ICLR 2016) reproduced on a small model: the paper's
+per-layer densities and codebook widths as a recipe (magnitude pruning with retraining,
+k-means weight sharing with trained centroids, Huffman coding) run by `compose.run_recipe`,
+after dense training on the model's dataset.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import torch
 
+from edgegap.compress.compose import CompressionResult, RecipeStep, run_recipe
 from edgegap.compress.datasets import Dataset, load_dataset
 from edgegap.compress.models import build_model
-from edgegap.compress.pruning import annotate_density, prune_iteratively, weights_kept
-from edgegap.compress.sharing import (
-    compressed_bytes,
-    dense_bytes,
-    fine_tune_centroids,
-    pruned_bytes,
-    share_weights,
-)
-from edgegap.compress.training import accuracy, train
+from edgegap.compress.training import train
 from edgegap.errors import UserError
-from edgegap.hardware import estimate
 from edgegap.hardware.platform import Platform
-from edgegap.workload import Workload, profile
 
 
 @dataclass(frozen=True)
@@ -88,44 +76,6 @@ QUICK = replace(FULL, dense_epochs=2, prune_steps=1, epochs_per_step=1, centroid
 TUNED = {"lenet-300-100": replace(FULL, dense_weight_decay=1e-4, retrain_weight_decay=3e-4)}
 
 
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    accuracy: float
-    bytes: int
-    macs: int
-    weights_kept: float
-    energy_j: float | None
-
-
-@dataclass(frozen=True)
-class CompressionResult:
-    model: str
-    dataset: str
-    platform: str | None
-    stages: list[Stage]
-
-    @property
-    def compression_ratio(self) -> float:
-        return self.stages[0].bytes / self.stages[-1].bytes
-
-    @property
-    def accuracy_drop_pp(self) -> float:
-        return 100 * (self.stages[0].accuracy - self.stages[-1].accuracy)
-
-    def to_dict(self) -> dict[str, Any]:
-        baseline = asdict(self.stages[0])
-        return {
-            "model": self.model,
-            "dataset": self.dataset,
-            "platform": self.platform,
-            "baseline": {k: baseline[k] for k in ("accuracy", "bytes", "macs", "energy_j")},
-            "stages": [asdict(stage) for stage in self.stages],
-            "compression_ratio": self.compression_ratio,
-            "accuracy_drop_pp": self.accuracy_drop_pp,
-        }
-
-
 def deep_compression(
     model_name: str,
     dataset: str | None = None,
@@ -141,38 +91,15 @@ def deep_compression(
     schedule = QUICK if quick else TUNED.get(model_name, FULL)
     torch.manual_seed(seed)
     model = build_model(model_name)
-    shape = (1, *data.sample_shape)
-
-    def stage(name: str, size: int, workload: Workload) -> Stage:
-        if progress is not None:
-            progress(name)
-        energy = estimate(workload, platform).totals.energy_j if platform is not None else None
-        executed = sum(round(layer.macs * layer.weight_density) for layer in workload.layers)
-        return Stage(name, accuracy(model, data.x_test, data.y_test), size, executed,
-                     weights_kept(model), energy)  # fmt: skip
-
     train(model, data, schedule.dense_epochs, seed=seed, weight_decay=schedule.dense_weight_decay)
-    stages = [stage("dense (fp32)", dense_bytes(model), profile(model, shape))]
-    prune_iteratively(
-        model, data, {k: 1 - v for k, v in plan.keep.items()}, steps=schedule.prune_steps,
-        epochs_per_step=schedule.epochs_per_step, lr=schedule.retrain_lr, seed=seed,
-        weight_decay=schedule.retrain_weight_decay,
-    )  # fmt: skip
-    pruned = annotate_density(profile(model, shape), model)
-    stages.append(stage("pruned (sparse, fp32 values)", pruned_bytes(model, plan.index_bits),
-                        pruned))  # fmt: skip
-    shared = share_weights(model, plan.weight_bits)
-    fine_tune_centroids(model, shared, data, schedule.centroid_epochs, seed=seed)
-    bits = max(plan.weight_bits.values())
-    quantized = replace(
-        pruned,
-        layers=tuple(replace(layer, weight_bits=bits) if layer.params else layer
-                     for layer in pruned.layers),
-    )  # fmt: skip
-    stages.append(stage(f"+ weight sharing ({bits}-bit codebooks)",
-                        compressed_bytes(model, shared, plan.index_bits, huffman=False),
-                        quantized))  # fmt: skip
-    stages.append(stage("+ Huffman coding",
-                        compressed_bytes(model, shared, plan.index_bits, huffman=True),
-                        quantized))  # fmt: skip
-    return CompressionResult(model_name, data.name, platform.name if platform else None, stages)
+    steps = [
+        RecipeStep("prune", {
+            "sparsity": {layer: 1 - keep for layer, keep in plan.keep.items()},
+            "steps": schedule.prune_steps, "epochs": schedule.epochs_per_step,
+            "lr": schedule.retrain_lr, "weight_decay": schedule.retrain_weight_decay,
+            "index_bits": plan.index_bits,
+        }),
+        RecipeStep("quantize", {"bits": plan.weight_bits, "epochs": schedule.centroid_epochs}),
+        RecipeStep("huffman", {}),
+    ]  # fmt: skip
+    return run_recipe(model, model_name, steps, data, platform, seed, progress)
