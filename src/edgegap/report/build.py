@@ -128,6 +128,7 @@ def build_report(
 
     from edgegap.bridges import evaluate_bridges
     from edgegap.plan import Budget, plan
+    from edgegap.plan.search import published_accuracy
     from edgegap.trends import compute_trends
     from edgegap.trends.figures import plotly_figures, write_figures
 
@@ -209,6 +210,7 @@ def build_report(
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing},
                 "real_time_fps": REAL_TIME_FPS,
                 "sources": _sources(trends.tables),
+                "published_accuracy": _records(published_accuracy()),
             }
         )  # fmt: skip
         step("writing index.html")
