@@ -205,3 +205,14 @@ def test_edram_bridge_uses_dadiannaos_energy_and_density_at_the_nodes_scale():
     density = 1.08 * there.area / here.area  # MB per mm² at 28 nm
     assert bridge.area_mm2 == pytest.approx(1.0 + 3264 / 2**20 / density)
     assert bridge.platform.level("offchip") is None
+
+
+def test_depthwise_filters_share_crossbars_on_the_block_diagonal():
+    """A 3x3 depthwise convolution of 16 channels at int8: each channel's 9 x 1 filter takes
+    9 rows and 4 two-bit cells. A 128 x 128 array holds min(128 // 9, 128 // 4) = 14 of them
+    side by side, so 16 channels need 2 arrays, not 16."""
+    from edgegap.hardware.cost import crossbar_tiles
+
+    workload = edgegap.profile(nn.Conv2d(16, 16, 3, padding=1, groups=16), (1, 16, 8, 8),
+                               dtype="int8")  # fmt: skip
+    assert crossbar_tiles(workload, crossbar_platform(64)) == 2

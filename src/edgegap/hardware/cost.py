@@ -250,13 +250,31 @@ class Evaluation:
         return energy
 
 
-def _crossbar_tiling(layers: _Layers, platform: Platform) -> tuple[Ints, Ints, Ints]:
-    """Per product: cells per weight, and arrays along the reduction and the output axes."""
+@dataclass(frozen=True)
+class _CrossbarTiling:
+    """Per product, as the arrays hold it: groups that fit one array side by side are packed
+    on its block diagonal (a depthwise layer's 9 x 1 filters share an array instead of taking
+    one each), so `groups`, `k` and `n` are those of the packed products."""
+
+    groups: Ints
+    k: Ints
+    n: Ints
+    cells: Ints  # per weight
+    row_tiles: Ints  # arrays along the reduction axis
+    col_tiles: Ints  # arrays along the output axis
+
+
+def _crossbar_tiling(layers: _Layers, platform: Platform) -> _CrossbarTiling:
     xbar = platform.compute.crossbar
     assert xbar is not None
-    k, n = layers.gemm[:, 2], layers.gemm[:, 3]
+    groups, k, n = layers.gemm[:, 0], layers.gemm[:, 2], layers.gemm[:, 3]
     cells = -(-layers.gemm_bits // xbar.bits_per_cell)
-    return cells, -(-k // xbar.rows), -(-(n * cells) // xbar.cols)
+    fit = np.minimum(xbar.rows // k, xbar.cols // (n * cells))
+    pack = np.maximum(np.minimum(fit, groups), 1)
+    k, n = k * pack, n * pack
+    return _CrossbarTiling(
+        -(-groups // pack), k, n, cells, -(-k // xbar.rows), -(-(n * cells) // xbar.cols)
+    )
 
 
 def crossbar_tiles(workload: Workload, platform: Platform) -> int:
@@ -264,8 +282,8 @@ def crossbar_tiles(workload: Workload, platform: Platform) -> int:
     layers = _Layers.of(workload, platform)
     if not len(layers.gemm_layers):
         return 0
-    _, row_tiles, col_tiles = _crossbar_tiling(layers, platform)
-    return int((layers.gemm[:, 0] * row_tiles * col_tiles).sum())
+    tiling = _crossbar_tiling(layers, platform)
+    return int((tiling.groups * tiling.row_tiles * tiling.col_tiles).sum())
 
 
 def on_chip_bytes(workload: Workload, platform: Platform) -> int:
@@ -303,7 +321,8 @@ class _InMemory:
 
 def _in_memory(layers: _Layers, platform: Platform) -> _InMemory:
     """Each product (m x k) @ (k x n) maps its k x n weights onto ceil(k / rows) x
-    ceil(n cells / cols) arrays; each of the m input vectors takes ceil(bits / dac_bits) steps.
+    ceil(n cells / cols) arrays (small groups packed, `_CrossbarTiling`); each of the m input
+    vectors takes ceil(bits / dac_bits) steps.
     A step reads the array (all rows driven by DACs) and converts every used column once; it
     lasts one cycle or the time the array's ADCs need for its columns. Arrays work in
     parallel; when the model's arrays outnumber the chip's, every layer's cells are written
@@ -314,9 +333,10 @@ def _in_memory(layers: _Layers, platform: Platform) -> _InMemory:
     empty: dict[str, Floats] = {k: np.zeros(count) for k in ("crossbar", "dac", "adc", "write")}
     if not len(layers.gemm_layers):
         return _InMemory(np.zeros(count, dtype=np.int64), empty, True)
-    groups, m, k, n = (layers.gemm[:, i] for i in range(4))
-    bits = layers.gemm_bits
-    cells, row_tiles, col_tiles = _crossbar_tiling(layers, platform)
+    m, bits = layers.gemm[:, 1], layers.gemm_bits
+    tiling = _crossbar_tiling(layers, platform)
+    groups, k, n, cells = tiling.groups, tiling.k, tiling.n, tiling.cells
+    row_tiles, col_tiles = tiling.row_tiles, tiling.col_tiles
     tiles = groups * row_tiles * col_tiles
     steps = m * -(-bits // xbar.dac_bits)
     used_cols = np.minimum(n * cells, xbar.cols)
@@ -382,8 +402,7 @@ def _compute_cycles(
         cycles[layers.gemm_layers] = np.ceil(macs / rate).astype(np.int64)
         return cycles
     groups, m, k, n = (layers.gemm[:, i, None] for i in range(4))
-    sr, sc, t = systolic.operand_dims(m, k, n, dataflow)
-    per_gemm = groups * systolic.cycles(sr, sc, t, rows, cols, dataflow)
+    per_gemm = systolic.grouped_cycles(groups, m, k, n, rows, cols, dataflow)
     cycles[layers.gemm_layers] = np.add.reduceat(per_gemm, layers.gemm_starts, axis=0)
     return cycles
 

@@ -58,6 +58,30 @@ def folds(sr: Ints, sc: Ints, rows: Ints, cols: Ints) -> tuple[IntArray, IntArra
     return row_folds, col_folds
 
 
+def grouped_cycles(
+    groups: Ints, m: Ints, k: Ints, n: Ints, rows: Ints, cols: Ints,
+    dataflow: Dataflow | npt.ArrayLike,
+) -> IntArray:  # fmt: skip
+    """Cycles of `groups` independent products (m x k) @ (k x n), the fewer of two mappings:
+    one group after another, or p groups at a time as one product with a block-diagonal
+    (k p x n p) weight matrix (zeros off the blocks, executed like any other value), p as
+    large as the array dimensions that grow with it allow. Packing spares a depthwise
+    convolution's fill and drain per channel; one group (a dense layer) is never packed, so
+    dense layers keep SCALE-Sim's count exactly."""
+    index = dataflow_index(dataflow)
+    groups, m, k, n = (np.asarray(x, dtype=np.int64) for x in (groups, m, k, n))
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    one_by_one = groups * cycles(*operand_dims(m, k, n, index), rows, cols, index)
+    by_rows, by_cols = np.maximum(rows // k, 1), np.maximum(cols // n, 1)
+    # k p lies along the rows under ws and is; n p along the columns under os and ws
+    fit = np.choose(index, [by_cols, np.minimum(by_rows, by_cols), by_rows])
+    pack = np.maximum(np.minimum(fit, groups), 1)
+    packed = -(-groups // pack) * cycles(
+        *operand_dims(m, k * pack, n * pack, index), rows, cols, index
+    )
+    return np.asarray(np.minimum(one_by_one, packed), dtype=np.int64)
+
+
 def cycles(
     sr: Ints, sc: Ints, t: Ints, rows: Ints, cols: Ints, dataflow: Dataflow | npt.ArrayLike
 ) -> IntArray:
