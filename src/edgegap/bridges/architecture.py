@@ -20,12 +20,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from edgegap.bridges import tables
 from edgegap.bridges.scaling import SCALING_ENDS_NM, node_factors, scale_platform
 from edgegap.bridges.sweep import area_source, array_and_buffer_area
 from edgegap.errors import UserError
@@ -50,6 +50,7 @@ NEAR_DATA_MEMORIES = (
     "Wide I/O (mobile, TSV)",
 )
 SPIKES_PER_NEURON = 1.0  # an assumption the user sets: one spike per neuron per inference
+SCALE_SIM = "Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)"
 EDRAM = "near-data: eDRAM holds the model (DaDianNao-style)"
 IN_SENSOR = "in-sensor: no DRAM (ShiDianNao-style)"
 RERAM = "in-memory: ReRAM crossbars (ISAAC)"
@@ -70,9 +71,7 @@ class Parameter:
 
 @cache
 def _parameters() -> pd.DataFrame:
-    path = resources.files("edgegap.bridges") / "data" / "bridge_parameters.csv"
-    with path.open(encoding="utf-8") as handle:
-        return pd.read_csv(handle).set_index("parameter")
+    return tables.read("bridge_parameters").set_index("parameter")
 
 
 def parameter(name: str) -> Parameter:
@@ -162,7 +161,7 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
             platform.with_compute(dataflow=DATAFLOWS[best]),
             workload,
             platform.area_mm2,
-            ("Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)",),
+            (SCALE_SIM,),
             note,
         )
     )
@@ -177,7 +176,7 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
             platform.with_compute(rows=int(rows), cols=int(cols), dataflow=DATAFLOWS[flow]),
             workload,
             platform.area_mm2,
-            ("Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)",),
+            (SCALE_SIM,),
             f"best of {len(shapes)} shapes of {pes} PEs x 3 dataflows",
         )
     )
@@ -321,13 +320,12 @@ def near_data_bridges(workload: Workload, platform: Platform) -> tuple[list[Brid
 # --- in-memory ---------------------------------------------------------------------------
 
 
-def _isaac_crossbar(arrays: int) -> dict[str, Any]:
-    adc = parameter("isaac.adc_energy_per_conversion").value
+def _isaac_crossbar() -> dict[str, Any]:
+    """ISAAC's array, without the count of arrays (the model's weights decide it)."""
     return {
         "technology": "reram",
         "rows": int(parameter("isaac.crossbar_rows").value),
         "cols": int(parameter("isaac.crossbar_cols").value),
-        "arrays": arrays,
         "bits_per_cell": int(parameter("isaac.bits_per_cell").value),
         "dac_bits": int(parameter("isaac.dac_resolution").value),
         "adc_bits": int(parameter("isaac.adc_resolution").value),
@@ -335,7 +333,7 @@ def _isaac_crossbar(arrays: int) -> dict[str, Any]:
         "adc_conversion_ns": parameter("isaac.adc_latency_per_conversion").value,
         "read_energy_pj": parameter("isaac.crossbar_read_energy_per_array").value,
         "dac_energy_pj": parameter("isaac.dac_energy_per_row_activation").value,
-        "adc_energy_pj": adc,
+        "adc_energy_pj": parameter("isaac.adc_energy_per_conversion").value,
         "write_energy_pj_per_cell": parameter("neurosim.write_energy_per_pulse_at_gmax").value,
         "write_ns_per_row": parameter("neurosim.write_pulse_width").value * 1e9,
     }
@@ -359,9 +357,8 @@ def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
     read_cycle_ns = parameter("isaac.crossbar_read_cycle").value
     clock_mhz = 1e3 / read_cycle_ns
     lanes = platform.compute.vector_ops_per_cycle * platform.compute.clock_mhz / clock_mhz
-    crossbar = _isaac_crossbar(1)
-    arrays = crossbar_arrays_needed(workload, platform, crossbar)
-    crossbar["arrays"] = arrays
+    arrays = crossbar_arrays_needed(workload, platform, _isaac_crossbar())
+    crossbar = _isaac_crossbar() | {"arrays": arrays}
     new = platform.with_compute(
         type="in-memory", crossbar=crossbar, rows=None, cols=None, dataflow=None,
         macs_per_cycle=None, clock_mhz=clock_mhz, vector_lanes=max(round(lanes), 1),

@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 
 import numpy as np
 import pandas as pd
 
+from edgegap.bridges import tables
 from edgegap.errors import UserError
 from edgegap.hardware.platform import Platform
 
-DATA = resources.files("edgegap.bridges") / "data" / "cmos_scaling.csv"
 SCALING_ENDS_NM = 5.0
 ON_CHIP = ("register", "array", "buffer")
 
@@ -39,8 +38,7 @@ class NodeFactors:
 
 @cache
 def _table() -> pd.DataFrame:
-    with DATA.open(encoding="utf-8") as handle:
-        table = pd.read_csv(handle)
+    table = tables.read("cmos_scaling")
     columns = ["area_factor", "energy_factor", "delay_factor"]
     return table.dropna(subset=columns).sort_values("node_nm")[["node_nm", *columns]]
 

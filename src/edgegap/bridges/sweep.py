@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from edgegap.bridges import tables
 from edgegap.bridges.scaling import node_factors
 from edgegap.errors import UserError
 from edgegap.hardware.cost import Designs, evaluate_designs
@@ -31,11 +31,8 @@ from edgegap.workload.layer import Workload
 CHUNK = 4096  # designs per evaluation: bounds memory at (layers x CHUNK) arrays
 
 
-@cache
 def _area_table() -> pd.DataFrame:
-    path = resources.files("edgegap.bridges") / "data" / "area_model.csv"
-    with path.open(encoding="utf-8") as handle:
-        return pd.read_csv(handle).set_index("parameter")
+    return tables.read("area_model").set_index("parameter")
 
 
 def area_source(parameter: str) -> str:

@@ -219,8 +219,6 @@ def _quantize(state: _State, data: Dataset, params: dict[str, Any], seed: int) -
         size = compressed_bytes(model, shared, state.index_bits, huffman=False)
         state = _technique_bytes(Compressed("weight-sharing", model, size, notes), state)
         return replace(state, shared=shared)
-    if str(method)[-1].isdigit() and "bits" in params:
-        raise UserError(f"quantize: method {method} fixes its bits; drop 'bits' or use qat")
     if method in TRAINING_QUANTIZERS:
         params |= {"data": data, "seed": seed, "epochs": int(params.get("epochs", 1))}
     return _technique_bytes(quantize(state.model, str(method), **params), state)

@@ -585,6 +585,10 @@ def quantize(model: nn.Module, method: str, **params: Any) -> Compressed:
     if method not in QUANTIZERS:
         raise UserError(f"unknown quantizer '{method}': use one of {', '.join(QUANTIZERS)}")
     technique = QUANTIZERS[method]
+    fixed = sorted(set(params) & set(getattr(technique, "keywords", {})))
+    if fixed:
+        raise UserError(f"quantize: method {method} fixes its {', '.join(fixed)}; drop "
+                        f"{', '.join(fixed)} or use qat")  # fmt: skip
     try:
         inspect.signature(technique).bind(model, **params)
     except TypeError as error:

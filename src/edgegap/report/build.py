@@ -136,6 +136,14 @@ def build_report(
         if progress is not None:
             progress(message)
 
+    workloads: dict[tuple[str, str | None], Workload] = {}
+
+    def workload_of(name: str, dtype: str | None = None) -> Workload:
+        """Each model profiled once per dtype for the whole report."""
+        if (name, dtype) not in workloads:
+            workloads[name, dtype] = profile(name, dtype=dtype)
+        return workloads[name, dtype]
+
     names = list(models) if models is not None else list(zoo.classification_models())
     published = zoo.zoo_table().set_index("model")
     rows, edge = [], []
@@ -143,7 +151,7 @@ def build_report(
         (staging / "layers").mkdir()
         for name in names:
             step(f"profiling {name}")
-            workload = profile(name)
+            workload = workload_of(name)
             workload.to_dataframe().to_csv(staging / "layers" / f"{name}.csv")
             row = summary_row(workload)
             if name in published.index:
@@ -156,7 +164,7 @@ def build_report(
                     "source": meta["source"],
                 }
             rows.append(row)
-            edge += edge_rows(profile(name, dtype="int8"))
+            edge += edge_rows(workload_of(name, "int8"))
         table = pd.DataFrame(rows)
         table.to_csv(staging / "models.csv", index=False)
         (staging / "models.json").write_text(table.to_json(orient="records", indent=1))
@@ -172,16 +180,17 @@ def build_report(
         bridges = []
         for model, target in BRIDGE_CASES:
             step(f"bridges: {model} on {target}")
-            bridges.append(evaluate_bridges(profile(model, dtype="int8"), load_platform(target)))
+            bridges.append(evaluate_bridges(workload_of(model, "int8"), load_platform(target)))
         plan_records = []
         for model, target, latency_ms in PLAN_CASES:
             step(f"plan: {model} on {target} in {latency_ms:g} ms")
-            result = plan(model, profile(model), load_platform(target), Budget(latency_ms / 1e3))
+            budget = Budget(latency_ms / 1e3)
+            result = plan(model, workload_of(model), load_platform(target), budget)
             plan_records.append(result.to_dict())
         closing = []
         for model in _closing_models(names):
             step(f"plans for {model} at {REAL_TIME_FPS:g} frames/s")
-            workload = profile(model)
+            workload = workload_of(model)
             for target in targets:
                 result = plan(model, workload, load_platform(target), Budget(1 / REAL_TIME_FPS))
                 closing.append(

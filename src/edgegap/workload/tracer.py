@@ -12,6 +12,7 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import torch
@@ -24,19 +25,18 @@ from edgegap.workload.layer import Layer, Workload, bits_to_bytes
 
 ROOT = "(root)"
 aten = torch.ops.aten
-_SIMULATING = [False]
+_SIMULATING: ContextVar[bool] = ContextVar("simulating", default=False)
 
 
 @contextmanager
 def simulated() -> Iterator[None]:
     """Operations inside emulate a number format in float (fake quantization): a deployed
     integer kernel folds them into its requantization, so a trace does not count them."""
-    before = _SIMULATING[0]
-    _SIMULATING[0] = True
+    token = _SIMULATING.set(True)
     try:
         yield
     finally:
-        _SIMULATING[0] = before
+        _SIMULATING.reset(token)
 
 
 def dtype_bits(dtype: torch.dtype) -> int:
@@ -185,7 +185,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         else:
             out = func(*args, **kwargs)
         packet = func.overloadpacket
-        if func.is_view or packet in IGNORED or _SIMULATING[0]:
+        if func.is_view or packet in IGNORED or _SIMULATING.get():
             return out
         # Only the primary output is an activation; the rest (pooling indices, saved
         # statistics) are by-products inference drops at once.
