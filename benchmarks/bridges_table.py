@@ -23,7 +23,7 @@ from edgegap.atomic import write_text
 from edgegap.bridges import evaluate_bridges
 from edgegap.bridges.architecture import parameter
 from edgegap.bridges.sweep import sweep
-from edgegap.compress import build_model
+from edgegap.training import build_model
 from edgegap.hardware import estimate, load_platform
 from edgegap.workload import Workload
 

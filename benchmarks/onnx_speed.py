@@ -45,7 +45,7 @@ from edgegap.compress.runtime import (
     quantize_static_int8,
     time_interleaved,
 )
-from edgegap.compress.transform import LayerAnnotation, annotate
+from edgegap.techniques.base import LayerAnnotation, annotate
 from edgegap.hardware import Platform, estimate
 from edgegap.host import CpuFeatures, cpu_features
 from edgegap.workload.layer import Workload

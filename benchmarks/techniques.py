@@ -50,9 +50,9 @@ from edgegap.compress import (
     train,
     winograd_transform,
 )
-from edgegap.compress.pruning import layer_sparsity, prunable
+from edgegap.techniques.pruning import layer_sparsity, prunable
 from edgegap.compress.recipes import PLANS, Plan
-from edgegap.compress.sharing import FLOAT_BITS, bias_bits, dense_bytes
+from edgegap.techniques.sharing import FLOAT_BITS, bias_bits, dense_bytes
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.platform import Platform

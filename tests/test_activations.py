@@ -7,10 +7,10 @@ import torch
 from torch import nn
 
 import edgegap
-from edgegap.compress import build_model, load_dataset
-from edgegap.compress.activations import activation_sparsity, measure_activation_sparsity
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.transform import annotate
+from edgegap.training import build_model, load_dataset
+from edgegap.techniques.activations import activation_sparsity, measure_activation_sparsity
+from edgegap.techniques.storage import dense_bytes
+from edgegap.techniques.base import annotate
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 

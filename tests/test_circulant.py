@@ -11,13 +11,13 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.compress import accuracy, load_dataset, train
-from edgegap.compress.circulant import (
+from edgegap.training import accuracy, load_dataset, train
+from edgegap.techniques.circulant import (
     BlockCirculantLinear,
     circulant_linear,
     project_block_circulant,
 )
-from edgegap.compress.transform import annotate
+from edgegap.techniques.base import annotate
 from edgegap.errors import UserError
 
 

@@ -4,19 +4,21 @@ import pytest
 import torch
 from torch import nn
 
-from edgegap.compress import load_dataset, train
-from edgegap.compress.compose import RecipeStep, parse_recipe, run_recipe
+from edgegap.compress.compose import parse_recipe, run_recipe
 from edgegap.errors import UserError
 from edgegap.hardware import load_platform
+from edgegap.techniques import get
+from edgegap.training import load_dataset, train
 
 
 def test_parse_recipe_accepts_names_values_and_params():
-    steps = parse_recipe("- prune: 0.9\n- quantize: {bits: 5}\n- huffman\n")
+    steps = parse_recipe("- prune: 0.9\n- weight-sharing: {bits: 5}\n- huffman\n")
     assert steps == [
-        RecipeStep("prune", {"sparsity": 0.9}),
-        RecipeStep("quantize", {"bits": 5}),
-        RecipeStep("huffman", {}),
+        get("prune").setting(sparsity=0.9),
+        get("weight-sharing").setting(bits=5),
+        get("huffman").setting(),
     ]
+    assert steps[0]["steps"] == 3 and steps[0].label == "sparsity=0.9"  # defaults filled in
 
 
 @pytest.mark.parametrize(
@@ -25,6 +27,8 @@ def test_parse_recipe_accepts_names_values_and_params():
         ("- prune: [0.9\n", "r.yaml:2: malformed YAML"),
         ("prune: 0.9\n", "a recipe is a YAML list"),
         ("- shrink: 2\n", "unknown technique 'shrink'"),
+        ("- pruen: 2\n", "did you mean prune"),
+        ("- reram\n", "reram is not run for real"),
         ("- {prune: 0.5, huffman: 1}\n", "step 1 must be a name"),
     ],
 )
@@ -45,7 +49,7 @@ def trained():
 def test_prune_share_huffman_shrinks_every_stage(trained):
     model, data = trained
     steps = parse_recipe("- prune: {sparsity: 0.8, steps: 2, epochs: 1}\n"
-                         "- quantize: {bits: 4}\n- huffman\n")  # fmt: skip
+                         "- weight-sharing: {bits: 4}\n- huffman\n")  # fmt: skip
     result = run_recipe(model, "mlp", steps, data, load_platform("eyeriss"))
     sizes = [stage.bytes for stage in result.stages]
     assert sizes[0] == (64 * 64 + 64 + 64 * 10 + 10) * 4
@@ -59,7 +63,7 @@ def test_prune_share_huffman_shrinks_every_stage(trained):
 
 def test_a_quantizer_by_name_sets_the_bits_the_cost_model_sees(trained):
     model, data = trained
-    result = run_recipe(model, "mlp", parse_recipe("- quantize: {method: int8}\n"), data)
+    result = run_recipe(model, "mlp", parse_recipe("- int8\n"), data)
     dense, int8 = result.stages
     assert int8.bytes < dense.bytes / 3
     assert int8.accuracy == pytest.approx(dense.accuracy, abs=0.02)
@@ -69,7 +73,7 @@ def test_huffman_needs_shared_weights(trained):
     model, data = trained
     with pytest.raises(UserError, match="huffman codes shared weights"):
         run_recipe(model, "mlp", parse_recipe("- huffman\n"), data)
-    with pytest.raises(UserError, match="sparsity must be a number in"):
+    with pytest.raises(UserError, match="sparsity must be in"):
         run_recipe(model, "mlp", parse_recipe("- prune: 1.5\n"), data)
 
 
@@ -82,7 +86,7 @@ def test_compress_cli_recipe_errors(tmp_path):
     result = runner.invoke(app, ["compress", "lenet-5", "--recipe", str(tmp_path / "no.yaml")])
     assert result.exit_code == 2 and "recipe file not found" in result.output
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("- quantize: {method: int8}\n")
+    recipe.write_text("- int8\n")
     result = runner.invoke(app, ["compress", "lenet-5", "--recipe", str(recipe),
                                  "--dataset", "digits"])  # fmt: skip
     assert result.exit_code == 2 and "cannot take digits's samples" in result.output
@@ -95,9 +99,10 @@ def test_compress_cli_recipe_errors(tmp_path):
     [
         ("- prune: {sparsty: 0.5}\n", "prune has no parameter sparsty: it takes"),
         ("- activation-sparsity: 5\n", "activation-sparsity takes no value"),
-        ("- quantize: {method: int8, bits: 3}\n", "method int8 fixes its bits"),
-        ("- quantize: {bits: 0}\n", "bits must be a number in"),
-        ("- prune: {sparsity: 0.5, steps: -1}\n", "steps must be a number in"),
+        ("- int8: {bits: 3}\n", "int8 has no parameter bits"),
+        ("- weight-sharing: {bits: 0}\n", "bits must be in"),
+        ("- prune: {sparsity: 0.5, steps: -1}\n", "steps must be in"),
+        ("- prune: {sparsity: {9: 0.5}}\n", "sparsity: no layer 9"),
     ],
 )
 def test_recipe_parameters_are_checked(trained, text, message):
@@ -132,11 +137,11 @@ def test_compress_cli_runs_a_recipe_on_a_data_directory(tmp_path):
             pixels = rng.integers(0, 256, (28, 28), dtype=np.uint8)
             Image.fromarray(pixels, mode="L").save(tmp_path / "data" / label / f"{index}.png")
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("- quantize: {method: int8}\n")
+    recipe.write_text("- int8\n")
     args = ["compress", "lenet-5", "--recipe", str(recipe), "--quick",
             "--data-dir", str(tmp_path / "data"), "--format", "json"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
-    assert [stage["name"] for stage in record["stages"]][1].startswith("+ quantize")
+    assert [stage["name"] for stage in record["stages"]][1].startswith("+ int8")
     assert record["stages"][1]["bytes"] < record["baseline"]["bytes"] / 3

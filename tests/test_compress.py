@@ -6,16 +6,14 @@ import torch
 from torch import nn
 
 import edgegap
-from edgegap.compress import (
-    accuracy,
+from edgegap.techniques.pruning import (
     annotate_density,
-    build_model,
-    load_dataset,
+    layer_sparsity,
+    magnitude_masks,
     prune_iteratively,
     relative_index_size,
-    train,
 )
-from edgegap.compress.pruning import layer_sparsity, magnitude_masks
+from edgegap.training import accuracy, build_model, load_dataset, train
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 
@@ -94,7 +92,7 @@ def test_pruning_keeps_accuracy_and_reaches_the_cost_model():
 
 
 def test_huffman_lengths_by_hand():
-    from edgegap.compress.sharing import huffman_lengths
+    from edgegap.techniques.sharing import huffman_lengths
 
     lengths = huffman_lengths("aaaaabbcd")
     assert lengths == {"a": 1, "b": 2, "c": 3, "d": 3}
@@ -102,7 +100,7 @@ def test_huffman_lengths_by_hand():
 
 
 def test_kmeans_finds_separated_clusters():
-    from edgegap.compress.sharing import kmeans_1d
+    from edgegap.techniques.sharing import kmeans_1d
 
     values = torch.tensor([-1.0, -1.1, -0.9, 2.0, 2.1, 1.9])
     centroids, assignment = kmeans_1d(values, 2)
@@ -115,7 +113,7 @@ def test_shared_layer_storage_by_hand():
     the filler's zero), 3-bit relative indices (steps of up to 8): entries 1, 4, a filler at
     12, 15. Fixed width: 4 x (2 + 3) = 20 bits. Huffman: values 0,1,3,0 -> lengths 1,2,2,1
     (6 bits); index symbols 1,2,7,2 -> 2,1,2,1 (6 bits)."""
-    from edgegap.compress.sharing import SharedLayer, layer_storage
+    from edgegap.techniques.sharing import SharedLayer, layer_storage
 
     mask = torch.zeros(16)
     mask[[1, 4, 15]] = 1
@@ -131,7 +129,8 @@ def test_shared_layer_storage_by_hand():
 
 
 def test_weight_sharing_keeps_pruned_zeros_and_uses_the_codebook():
-    from edgegap.compress.sharing import compressed_bytes, dense_bytes, share_weights
+    from edgegap.techniques.sharing import compressed_bytes, share_weights
+    from edgegap.techniques.storage import dense_bytes
 
     data = load_dataset("digits")
     model = train(small_mlp(), data, epochs=3, lr=1e-2)

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.compress import accuracy, load_dataset, train
-from edgegap.compress.lowrank import factorize, low_rank, rank_for_accuracy_budget
+from edgegap.training import accuracy, load_dataset, train
+from edgegap.techniques.lowrank import factorize, low_rank, rank_for_accuracy_budget
 from edgegap.errors import UserError
 
 

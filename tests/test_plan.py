@@ -1,4 +1,4 @@
-"""`edgegap plan` and the algorithm bridges' workload transforms it searches over."""
+"""`edgegap plan`, its choice rule, and the analytic faces of the techniques it searches."""
 
 import json
 
@@ -7,12 +7,20 @@ from torch import nn
 from typer.testing import CliRunner
 
 import edgegap
-from edgegap.bridges import algorithm
 from edgegap.cli import app
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
-from edgegap.plan import Budget, plan
-from edgegap.plan.search import published_accuracy
+from edgegap.plan import Budget, choose, plan
+from edgegap.plan.search import Candidate, Point, Step, published_accuracy
+from edgegap.techniques import get
+
+PLATFORM = load_platform("eyeriss")
+
+
+def analytic(workload, name, **values):
+    """The workload after the technique's analytic face at `values`."""
+    technique = get(name)
+    return technique.apply(workload, PLATFORM, technique.setting(**values))[0]
 
 
 def test_winograd_turns_a_3x3_conv_into_tile_products():
@@ -22,14 +30,29 @@ def test_winograd_turns_a_3x3_conv_into_tile_products():
     18,432, 4x fewer."""
     workload = edgegap.profile(nn.Conv2d(8, 16, 3, padding=1), (1, 8, 8, 8))
     assert workload.totals.macs == 73_728
-    two, four = algorithm.winograd(workload, 2), algorithm.winograd(workload, 4)
-    assert two.layers[0].gemms[0] == edgegap.workload.layer.Gemm(16, 16, 8, 16)
+    two, four = analytic(workload, "winograd", tile=2), analytic(workload, "winograd", tile=4)
+    assert two.layers[0].gemms[0] == edgegap.workload.layer.Gemm(16, 16, 8, 16, weighted=True)
     assert two.totals.macs * 2.25 == workload.totals.macs
     assert four.totals.macs * 4 == workload.totals.macs
     strided = edgegap.profile(nn.Conv2d(8, 16, 3, stride=2), (1, 8, 8, 8))
-    assert algorithm.winograd(strided, 2) == strided
+    assert analytic(strided, "winograd", tile=2) == strided
     with pytest.raises(UserError, match="tile"):
-        algorithm.winograd(workload, 3)
+        analytic(workload, "winograd", tile=3)
+
+
+def test_winograd_counts_what_it_computes_at_any_padding():
+    """A 3x3 convolution with padding 2 is computed by Winograd (the module is swapped), so
+    the workload's count falls by the same 2.25x on sizes the tile divides: 10x10 outputs
+    from 8x8 inputs, 25 tiles x 16 products x 8 x 16 against 100 x 72 x 16."""
+    from edgegap.techniques import annotate
+    from edgegap.techniques.winograd import winograd_transform
+
+    conv = nn.Conv2d(8, 16, 3, padding=2)
+    workload = edgegap.profile(conv, (1, 8, 8, 8))
+    result = winograd_transform(nn.Sequential(conv), 2)
+    counted = annotate(edgegap.profile(result.model, (1, 8, 8, 8)), result.annotations)
+    assert workload.totals.macs == 100 * 72 * 16
+    assert counted.totals.macs == 25 * 16 * 8 * 16 == analytic(workload, "winograd").totals.macs
 
 
 def test_channel_pruning_scales_inner_channels_by_the_width():
@@ -39,7 +62,7 @@ def test_channel_pruning_scales_inner_channels_by_the_width():
     model = nn.Sequential(nn.Conv2d(3, 16, 3), nn.Conv2d(16, 16, 3), nn.Flatten(),
                           nn.Linear(16 * 4 * 4, 10))  # fmt: skip
     workload = edgegap.profile(model, (1, 3, 8, 8))
-    pruned = algorithm.prune_channels(workload, 0.25)
+    pruned = analytic(workload, "prune-channels", keep=0.5)
     macs = [layer.macs for layer in workload.layers if layer.gemms]
     kept = [layer.macs for layer in pruned.layers if layer.gemms]
     assert kept == [macs[0] // 2, macs[1] // 4, macs[2] // 2]
@@ -49,19 +72,54 @@ def test_low_rank_keeps_the_asked_fraction_of_macs():
     """Linear 300 -> 100 at 0.5: rank floor(0.5 x 300 x 100 / 400) = 37, MACs 37 x 400 =
     14,800 of 30,000."""
     workload = edgegap.profile(nn.Linear(300, 100, bias=False), (1, 300))
-    factored = algorithm.low_rank(workload, 0.5)
+    factored = analytic(workload, "low-rank", macs_kept=0.5)
     assert [g.n for g in factored.layers[0].gemms] == [37, 100]
     assert factored.totals.macs == 14_800
     assert factored.totals.params == 37 * 400
 
 
+def test_low_rank_leaves_activation_products_whole():
+    """Regression: attention's Q K^T and scores @ V hold no weights, so low-rank must not
+    factorise them (on vit_b_16 it once invented 1,804,032 weights on 24 weightless layers)."""
+    workload = edgegap.profile("vit_b_16")
+    factored = analytic(workload, "low-rank", macs_kept=0.5)
+    for before, after in zip(workload.layers, factored.layers, strict=True):
+        if not before.weight_elements:
+            assert after == before
+        assert after.weight_elements <= before.weight_elements
+    assert factored.totals.params < workload.totals.params
+
+
+def test_choice_rule_least_loss_among_those_that_meet_every_budget():
+    """Constructed candidates: the fastest loses most; one meets the budget with less loss
+    but does not fit memory; of the two that meet and fit, the one with less loss wins even
+    though it is slower; with no candidate meeting, the closest that fits wins."""
+
+    def candidate(latency, loss, fits=True, steps=1):
+        step = Step(get("int8").setting(), loss / steps, "constructed")
+        return Candidate((step,) * steps, Point(latency, 1.0, 10, fits))
+
+    fastest = candidate(0.01, 3.0)
+    unfit = candidate(0.05, 0.1, fits=False)
+    slower_better = candidate(0.09, 0.5)
+    worse = candidate(0.08, 1.0)
+    budget = Budget(latency_s=0.1)
+    assert choose([fastest, unfit, slower_better, worse], budget) is slower_better
+    tied = candidate(0.07, 0.5, steps=2)
+    assert choose([tied, slower_better], budget) is slower_better  # fewer steps break ties
+    far, near_unfit, near = candidate(1.0, 0.0), candidate(0.2, 0.0, False), candidate(0.5, 2.0)
+    assert choose([far, near_unfit, near], budget) is near
+    with pytest.raises(UserError, match="no combination"):
+        choose([fastest], budget, max_accuracy_drop_pp=1.0)
+
+
 def test_quantize_and_prune_change_what_the_cost_model_sees():
     workload = edgegap.profile(nn.Linear(64, 64), (1, 64))
-    assert algorithm.quantize(workload, 8).totals.weight_bytes == (64 * 64 + 64)
-    pruned = algorithm.prune_weights(workload, 0.75)
+    assert analytic(workload, "int8").totals.weight_bytes == (64 * 64 + 64)
+    pruned = analytic(workload, "prune", sparsity=0.75)
     assert pruned.layers[0].weight_density == 0.25
     with pytest.raises(UserError):
-        algorithm.prune_weights(workload, 1.0)
+        analytic(workload, "prune", sparsity=1.0)
 
 
 def test_published_table_is_sourced_and_consistent():
@@ -113,7 +171,7 @@ def test_plan_cli_rejects_bad_budgets():
     result = runner.invoke(app, ["plan", "resnet18", "--target", "eyeriss"])
     assert result.exit_code == 2 and "give at least one budget" in result.output
     result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "-5"])
-    assert result.exit_code == 2 and "--latency-ms must be a positive number" in result.output
+    assert result.exit_code == 2 and "latency budget must be a positive number" in result.output
     result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "5",
                                  "--max-accuracy-drop", "-1"])  # fmt: skip
     assert result.exit_code == 2 and "no combination" in result.output
@@ -124,11 +182,11 @@ def test_plan_measures_losses_on_a_dataset_for_a_small_model():
     """The MNIST-1D CNN on the Cortex-M7 at a budget its dense form misses: every step's loss
     is measured on the validation split (never negative), the JSON says "measured", and the
     recipe the cost model confirms meets the budget."""
-    from edgegap.compress import build_model, load_dataset
     from edgegap.plan.measure import MeasuredAccuracy
+    from edgegap.training import load_dataset, seeded_model
 
     data = load_dataset("mnist1d")
-    model = build_model("mnist1d-cnn")
+    model = seeded_model("mnist1d-cnn", data)
     workload = edgegap.profile(model, (1, *data.sample_shape), name="mnist1d-cnn")
     platform = load_platform("cortex-m7")
     dense = estimate(workload, platform).totals.latency_s

@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.compress import accuracy, load_dataset, train
-from edgegap.compress.pruning import prunable
-from edgegap.compress.quantization import (
-    QUANTIZERS,
+from edgegap.techniques import get
+from edgegap.training import accuracy, load_dataset, train
+from edgegap.techniques.storage import prunable
+from edgegap.techniques.quantization import (
     StraightThrough,
     TrainedTernary,
     binary_connect,
@@ -23,7 +23,6 @@ from edgegap.compress.quantization import (
     power_of_two,
     power_of_two_weight,
     quantization_aware_training,
-    quantize,
     quantize_uniform,
     ternary_ttq,
     ternary_twn,
@@ -31,7 +30,7 @@ from edgegap.compress.quantization import (
     uniform_weight,
     xnor,
 )
-from edgegap.compress.transform import annotate
+from edgegap.techniques.base import annotate
 from edgegap.errors import UserError
 
 SHAPE = (1, 1, 8, 8)
@@ -309,18 +308,24 @@ def test_bit_widths_reach_the_workload(trained):
         )
 
 
-def test_quantize_by_name(trained, digits):
+def test_quantizers_by_name_in_the_registry(trained, digits):
+    from edgegap.techniques import Compressed, techniques
+
     names = "int8 int4 qat dynamic-fixed-point power-of-two twn ttq binaryconnect xnor"
-    assert list(QUANTIZERS) == names.split()
-    by_name = quantize(trained, "int4")
+    quantizers = [t.name for t in techniques("quantization") if t.name != "weight-sharing"]
+    assert quantizers == names.split()
+    dense = Compressed("dense", trained, 0)
+    int4 = get("int4")
+    by_name = int4.run(trained, int4.setting(), None, 0, dense)
     assert by_name.technique == "int4"
     assert by_name.storage_bytes == quantize_uniform(trained, 4).storage_bytes
-    assert quantize(trained, "power-of-two", bits=3).params == {"bits": 3}
-    with pytest.raises(UserError, match="unknown quantizer 'int3'"):
-        quantize(trained, "int3")
-    with pytest.raises(UserError, match="bad parameters for 'ttq'"):
-        quantize(trained, "ttq", epochs=1)  # no data
-    with pytest.raises(UserError, match=r"bits in 2\.\.8"):
-        quantize(trained, "power-of-two", bits=12)
+    power = get("power-of-two")
+    assert power.run(trained, power.setting(bits=3), None, 0, dense).params == {"bits": 3}
+    with pytest.raises(UserError, match="unknown technique 'int3'"):
+        get("int3")
+    with pytest.raises(UserError, match="ttq trains or calibrates on data"):
+        get("ttq").run(trained, get("ttq").setting(epochs=1), None, 0, dense)
+    with pytest.raises(UserError, match=r"bits must be in \[2, 8\]"):
+        power.setting(bits=12)
     with pytest.raises(UserError, match="no Conv1d, Conv2d or Linear"):
         quantize_uniform(nn.Sequential(nn.ReLU()), 8)

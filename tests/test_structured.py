@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.compress import accuracy, build_model, load_dataset, train
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.structured import prune_channels
+from edgegap.training import accuracy, build_model, load_dataset, train
+from edgegap.training.datasets import Dataset
+from edgegap.techniques.structured import prune_channels
 from edgegap.errors import UserError
 
 

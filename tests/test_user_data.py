@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from edgegap.compress.user_data import IDX_TYPES, load_data_dir, read_idx
+from edgegap.training.user_data import IDX_TYPES, load_data_dir, read_idx
 from edgegap.errors import UserError
 
 IDX_CODES = {np.dtype(dtype).newbyteorder("="): code for code, dtype in IDX_TYPES.items()}

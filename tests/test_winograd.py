@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.transform import annotate
-from edgegap.compress.winograd import (
+from edgegap.techniques.storage import dense_bytes
+from edgegap.techniques.base import annotate
+from edgegap.techniques.winograd import (
     WinogradConv2d,
     eligible,
     multiplies,

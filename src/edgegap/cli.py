@@ -224,6 +224,45 @@ def zoo_command(
         out.print(view)
 
 
+@app.command("techniques")
+@user_errors
+def techniques_command(
+    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+) -> None:
+    """List every technique in the registry: its group, what it changes, its parameters, its
+    faces (analytic: on any model's counts; measured: run for real on a small model) and
+    sources. Recipe steps and plan steps are these names."""
+    from edgegap.techniques import techniques
+
+    records = [
+        {
+            "name": t.name,
+            "group": t.group,
+            "changes": t.changes,
+            "summary": t.summary,
+            "parameters": {p.name: p.default for p in t.params},
+            "analytic": t.analytic,
+            "measured": t.measured,
+            "sources": list(t.sources),
+        }
+        for t in techniques()
+    ]
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(records, indent=1) + "\n")
+        return
+    table = Table(title="Techniques (recipe steps and plan steps use these names)")
+    for column in ("name", "group", "changes", "parameters (default)", "faces", "summary"):
+        table.add_column(column)
+    for record in records:
+        faces = [face for face in ("analytic", "measured") if record[face]]
+        table.add_row(
+            str(record["name"]), str(record["group"]), str(record["changes"]),
+            ", ".join(f"{k}={v}" for k, v in record["parameters"].items()),  # type: ignore[attr-defined]
+            "+".join(faces), str(record["summary"]),
+        )  # fmt: skip
+    out.print(table)
+
+
 @app.command("report")
 @user_errors
 def report_command(
@@ -454,9 +493,11 @@ def compress_command(
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
     """Compress a small model for real and measure every stage: accuracy, bytes, MACs, energy.
-    --recipe is deep-compression or a YAML file of steps (`- prune: 0.9`, `- quantize: {bits:
-    5}`, `- huffman`); --dataset a built-in name or a directory (ImageFolder, MNIST idx,
-    CIFAR-10 binary)."""
+    --recipe is deep-compression or a YAML file of steps (`- prune: 0.9`, `- weight-sharing:
+    5`, `- huffman`; `edgegap techniques` lists them); --dataset a built-in name or a
+    directory (ImageFolder, MNIST idx, CIFAR-10 binary)."""
+    from edgegap.compress.recipes import compress
+
     platform = load_platform(target) if target is not None else None
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("training", total=None)
@@ -464,16 +505,7 @@ def compress_command(
         def step(name: str) -> None:
             progress.update(task, description=f"measured {name}")
 
-        if recipe == "deep-compression":
-            from edgegap.compress.recipes import deep_compression
-
-            if dataset is not None and Path(dataset).is_dir():
-                raise UserError("deep-compression runs on built-in datasets; use a YAML recipe")
-            result = deep_compression(model, dataset, platform, quick=quick, progress=step)
-        elif recipe.endswith((".yaml", ".yml")):
-            result = _run_recipe_file(model, Path(recipe), dataset, platform, quick, step)
-        else:
-            raise UserError(f"unknown recipe '{recipe}': use deep-compression or a FILE.yaml")
+        result = compress(model, recipe, dataset, platform, quick, progress=step)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
         return
@@ -495,39 +527,6 @@ def compress_command(
         "accuracy drop (bytes exact, accuracy on the held-out test split)"
     )
     out.print(table)
-
-
-def _run_recipe_file(
-    model_name: str,
-    path: Path,
-    dataset: str | None,
-    platform: Platform | None,
-    quick: bool,
-    progress: Callable[[str], None],
-) -> CompressionResult:
-    """Train the small model densely on the dataset, then run the recipe's steps on it."""
-    from edgegap.compress import build_model, load_data_dir, load_dataset, train
-    from edgegap.compress.compose import parse_recipe, run_recipe
-    from edgegap.compress.models import check_fits
-    from edgegap.compress.recipes import DATASET_OF, FULL, QUICK
-
-    if not path.is_file():
-        raise UserError(f"recipe file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not a UTF-8 text file; a recipe is YAML") from None
-    steps = parse_recipe(text, str(path))
-    model = build_model(model_name)
-    name = dataset or DATASET_OF[model_name]
-    data = load_data_dir(Path(name)) if Path(name).is_dir() else load_dataset(name)
-    check_fits(model, model_name, data)
-    import torch
-
-    torch.manual_seed(0)
-    progress("dense training")
-    train(model, data, (QUICK if quick else FULL).dense_epochs)
-    return run_recipe(model, model_name, steps, data, platform, progress=progress)
 
 
 @app.command("sweep")
@@ -596,10 +595,11 @@ def bridges_command(
     """Every architecture bridge on one workload against a baseline platform."""
     from edgegap.bridges import evaluate_bridges
 
-    report = evaluate_bridges(
-        profile(model, None, dtype), load_platform(target), node, _scaling_ends(scaling_ends),
-        spikes_per_neuron,
-    )  # fmt: skip
+    options = {
+        "scaling": {"node_nm": node, "scaling_ends_nm": _scaling_ends(scaling_ends)},
+        "spiking": {"spikes_per_neuron": spikes_per_neuron},
+    }
+    report = evaluate_bridges(profile(model, None, dtype), load_platform(target), options)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
         return
@@ -677,39 +677,20 @@ def plan_command(
     """Close the gap for MODEL on TARGET: the gap per budget, then the combination of bridges
     that meets the budgets with the least accuracy loss (published for torchvision models,
     measured with --dataset for lenet-300-100, lenet-5 and mnist1d-cnn)."""
-    from edgegap.plan import Budget, plan
-    from edgegap.plan.search import Accuracy
+    from edgegap.plan import Budget, plan_for
 
-    for option, value in (("--latency-ms", latency_ms), ("--energy-mj", energy_mj),
-                          ("--memory-mb", memory_mb)):  # fmt: skip
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise UserError(f"{option} must be a positive number, got {value:g}")
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,
         memory_mb * 1e6 if memory_mb is not None else None,
     )
-    if budget == Budget():
-        raise UserError("give at least one budget: --latency-ms, --energy-mj or --memory-mb")
-    accuracy: Accuracy | None = None
-    if dataset is not None:
-        from edgegap.compress import build_model, load_data_dir, load_dataset
-        from edgegap.compress.models import check_fits
-        from edgegap.plan.measure import MeasuredAccuracy
-
-        data = load_data_dir(Path(dataset)) if Path(dataset).is_dir() else load_dataset(dataset)
-        network = build_model(model)
-        check_fits(network, model, data)
-        with Progress(console=err, transient=True) as progress:
-            progress.add_task(f"training {model} on {data.name}", total=None)
-            accuracy = MeasuredAccuracy(network, data)
-        workload = profile(network, (1, *data.sample_shape), name=model)
-    else:
-        workload = profile(model)
-    platform = load_platform(target)
     with Progress(console=err, transient=True) as progress:
-        progress.add_task("searching combinations of bridges", total=None)
-        result = plan(model, workload, platform, budget, max_accuracy_drop, accuracy)
+        task = progress.add_task("searching combinations of techniques", total=None)
+
+        def step(message: str) -> None:
+            progress.update(task, description=message)
+
+        result = plan_for(model, load_platform(target), budget, max_accuracy_drop, dataset, step)
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")

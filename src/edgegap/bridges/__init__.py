@@ -1,13 +1,6 @@
-"""Bridges: transforms that close the gap. An architecture bridge maps a Platform (and, where
-it changes what runs, the Workload) to new ones the cost model evaluates unchanged."""
+"""Bridges on the hardware side, evaluated: every architecture technique of the registry
+against a baseline platform (`evaluate_bridges`), and the design-space sweep of an array."""
 
-from edgegap.bridges.architecture import BridgeReport, architecture_bridges, evaluate_bridges
-from edgegap.bridges.scaling import node_factors, scale_platform
+from edgegap.bridges.evaluate import BridgeReport, evaluate_bridges
 
-__all__ = [
-    "BridgeReport",
-    "architecture_bridges",
-    "evaluate_bridges",
-    "node_factors",
-    "scale_platform",
-]
+__all__ = ["BridgeReport", "evaluate_bridges"]

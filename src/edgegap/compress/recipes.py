@@ -1,26 +1,28 @@
 """Deep Compression (Han, Mao and Dally, ICLR 2016) reproduced on a small model: the paper's
 per-layer densities and codebook widths as a recipe (magnitude pruning with retraining,
 k-means weight sharing with trained centroids, Huffman coding) run by `compose.run_recipe`,
-after dense training on the model's dataset.
+after dense training on the model's dataset; and `compress`, the `edgegap compress` job, which
+runs that recipe or a YAML one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-import torch
-
-from edgegap.compress.compose import CompressionResult, RecipeStep, run_recipe
-from edgegap.compress.datasets import Dataset, load_dataset
-from edgegap.compress.models import build_model
-from edgegap.compress.training import train
+from edgegap.compress.compose import CompressionResult, parse_recipe, run_recipe
 from edgegap.errors import UserError
 from edgegap.hardware.platform import Platform
+from edgegap.techniques import get
+from edgegap.training.datasets import Dataset, load_dataset
+from edgegap.training.user_data import resolve_dataset
+from edgegap.training.loop import train
+from edgegap.training.models import seeded_model
 
 
 @dataclass(frozen=True)
-class Plan:
+class Targets:
     """Per-layer targets, as Deep Compression's tables give them (fraction of weights kept
     after pruning; bits per shared weight; bits per relative index)."""
 
@@ -31,12 +33,12 @@ class Plan:
 
 # Han et al. ICLR 2016, Tables 2 and 3 (LeNet-300-100: 8%, 9%, 26% kept, 6-bit weights;
 # LeNet-5: 66%, 12%, 8%, 19% kept, 8-bit conv and 5-bit fc weights); 5-bit relative indices.
-PLANS = {
-    "lenet-300-100": Plan({"1": 0.08, "3": 0.09, "5": 0.26}, {"1": 6, "3": 6, "5": 6}, 5),
-    "lenet-5": Plan(
+TARGETS = {
+    "lenet-300-100": Targets({"1": 0.08, "3": 0.09, "5": 0.26}, {"1": 6, "3": 6, "5": 6}, 5),
+    "lenet-5": Targets(
         {"0": 0.66, "2": 0.12, "5": 0.08, "7": 0.19}, {"0": 8, "2": 8, "5": 5, "7": 5}, 5
     ),
-    "mnist1d-cnn": Plan(
+    "mnist1d-cnn": Targets(
         {"0": 0.8, "2": 0.5, "4": 0.5, "7": 0.5}, {"0": 6, "2": 6, "4": 6, "7": 6}, 5
     ),
 }
@@ -84,22 +86,56 @@ def deep_compression(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> CompressionResult:
-    if model_name not in PLANS:
-        raise UserError(f"no Deep Compression plan for '{model_name}': use {', '.join(PLANS)}")
-    plan = PLANS[model_name]
+    if model_name not in TARGETS:
+        raise UserError(f"no Deep Compression plan for '{model_name}': use {', '.join(TARGETS)}")
+    plan = TARGETS[model_name]
     data: Dataset = load_dataset(dataset or DATASET_OF[model_name])
     schedule = QUICK if quick else TUNED.get(model_name, FULL)
-    torch.manual_seed(seed)
-    model = build_model(model_name)
+    model = seeded_model(model_name, data, seed)
     train(model, data, schedule.dense_epochs, seed=seed, weight_decay=schedule.dense_weight_decay)
     steps = [
-        RecipeStep("prune", {
-            "sparsity": {layer: 1 - keep for layer, keep in plan.keep.items()},
-            "steps": schedule.prune_steps, "epochs": schedule.epochs_per_step,
-            "lr": schedule.retrain_lr, "weight_decay": schedule.retrain_weight_decay,
-            "index_bits": plan.index_bits,
-        }),
-        RecipeStep("quantize", {"bits": plan.weight_bits, "epochs": schedule.centroid_epochs}),
-        RecipeStep("huffman", {}),
+        get("prune").setting(
+            sparsity={layer: 1 - keep for layer, keep in plan.keep.items()},
+            steps=schedule.prune_steps, epochs=schedule.epochs_per_step,
+            lr=schedule.retrain_lr, weight_decay=schedule.retrain_weight_decay,
+            index_bits=plan.index_bits,
+        ),
+        get("weight-sharing").setting(bits=plan.weight_bits, epochs=schedule.centroid_epochs),
+        get("huffman").setting(),
     ]  # fmt: skip
+    return run_recipe(model, model_name, steps, data, platform, seed, progress)
+
+
+def compress(
+    model_name: str,
+    recipe: str = "deep-compression",
+    dataset: str | None = None,
+    platform: Platform | None = None,
+    quick: bool = False,
+    seed: int = 0,
+    progress: Callable[[str], None] | None = None,
+) -> CompressionResult:
+    """`edgegap compress`: Deep Compression's recipe, or the steps of a YAML recipe file run
+    on the small model after dense training on the dataset (a built-in name or a directory)."""
+    if recipe == "deep-compression":
+        if dataset is not None and Path(dataset).is_dir():
+            raise UserError("deep-compression runs on built-in datasets; use a YAML recipe")
+        return deep_compression(model_name, dataset, platform, quick, seed, progress)
+    if not recipe.endswith((".yaml", ".yml")):
+        raise UserError(f"unknown recipe '{recipe}': use deep-compression or a FILE.yaml")
+    path = Path(recipe)
+    if not path.is_file():
+        raise UserError(f"recipe file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not a UTF-8 text file; a recipe is YAML") from None
+    steps = parse_recipe(text, str(path))
+    if model_name not in DATASET_OF:
+        raise UserError(f"unknown small model '{model_name}': use one of {', '.join(DATASET_OF)}")
+    data = resolve_dataset(dataset or DATASET_OF[model_name])
+    model = seeded_model(model_name, data, seed)
+    if progress is not None:
+        progress("dense training")
+    train(model, data, (QUICK if quick else FULL).dense_epochs, seed=seed)
     return run_recipe(model, model_name, steps, data, platform, seed, progress)

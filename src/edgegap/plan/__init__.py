@@ -1,5 +1,5 @@
-"""The plan: which bridges close the gap for a model on an edge target, within its budgets."""
+"""The plan: which techniques close the gap for a model on an edge target, within its budgets."""
 
-from edgegap.plan.search import Budget, Plan, plan
+from edgegap.plan.search import Budget, Plan, choose, plan, plan_for
 
-__all__ = ["Budget", "Plan", "plan"]
+__all__ = ["Budget", "Plan", "choose", "plan", "plan_for"]

@@ -1,58 +1,54 @@
 """Accuracy losses measured, not looked up: for a built-in small model and a dataset, each
-technique the plan searches is run for real on a trained copy of the model and its
-validation accuracy compared with the dense model's. As with published results, a measured
-gain (fine-tuning can add accuracy to a briefly trained model) counts as no loss.
+technique the plan searches is run for real (its measured face in the registry) on a trained
+copy of the model and its validation accuracy compared with the dense model's. As with
+published results, a measured gain (fine-tuning can add accuracy to a briefly trained model)
+counts as no loss.
 
-The techniques are the ones `edgegap compress` runs (quantization, structured and magnitude
-pruning, Winograd); low-rank is left out here, because its real factorisation does not keep
-the fraction of MACs the plan's workload transform assumes. Losses are measured on the
-validation split (the plan chooses with them), after `FINE_TUNE_EPOCHS` of fine-tuning where
-the technique trains.
+Losses are measured on the validation split (the plan chooses with them), after the
+technique's default fine-tuning (one epoch) where it trains.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass, field
 
-import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.pruning import prunable, prune_iteratively
-from edgegap.compress.quantization import quantize
-from edgegap.compress.structured import prune_channels
-from edgegap.compress.training import accuracy, train
-from edgegap.compress.winograd import winograd_transform
 from edgegap.errors import UserError
+from edgegap.techniques import Compressed, NotAvailable, get
+from edgegap.techniques.storage import dense_bytes
+from edgegap.training import Dataset, accuracy, train
 
 DENSE_EPOCHS = 10
-FINE_TUNE_EPOCHS = 1
 SETTINGS = {
-    "int8-ptq": ["W8A8"],
-    "int4-qat": ["W4A8"],
-    "pruning-channels": ["0.75", "0.5", "0.25"],
-    "pruning-unstructured": ["0.5", "0.8", "0.9"],
+    "int8": ["W8A8"],
+    "qat": ["W4A8"],
+    "prune-channels": ["0.75", "0.5", "0.25"],
+    "prune": ["0.5", "0.8", "0.9"],
     "winograd": ["F(2x2,3x3)", "F(4x4,3x3)"],
 }
+# Settings the measurement fixes beyond the label: two pruning steps of one epoch each.
+FIXED = {"prune": {"steps": 2}}
 
 
 @dataclass
 class MeasuredAccuracy:
-    """Losses measured on `data` for `model` (trained here, seeded), each computed once."""
+    """Losses measured on `data` for a copy of `model` trained here (seeded), each computed
+    once; the caller's model is left as it is."""
 
     model: nn.Module
     data: Dataset
     seed: int = 0
     kind: str = "measured"
-    _dense: float | None = None
+    trained: nn.Module = field(init=False)
+    dense_accuracy: float = field(init=False)
     _cache: dict[tuple[str, str], tuple[float, str] | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        torch.manual_seed(self.seed)
-        train(self.model, self.data, DENSE_EPOCHS, seed=self.seed)
-        self._dense = accuracy(self.model, self.data.x_val, self.data.y_val)
+        self.trained = copy.deepcopy(self.model)
+        train(self.trained, self.data, DENSE_EPOCHS, seed=self.seed)
+        self.dense_accuracy = accuracy(self.trained, self.data.x_val, self.data.y_val)
 
     def settings(self, technique: str) -> list[str]:
         return SETTINGS.get(technique, [])
@@ -63,33 +59,20 @@ class MeasuredAccuracy:
             self._cache[key] = self._measure(technique, setting)
         return self._cache[key]
 
-    def _measure(self, technique: str, setting: str) -> tuple[float, str] | None:
-        assert self._dense is not None
-        data, seed = self.data, self.seed
-        if setting not in self.settings(technique):
+    def _measure(self, name: str, label: str) -> tuple[float, str] | None:
+        if label not in self.settings(name):
             return None
-        if technique == "int8-ptq":
-            model = quantize(self.model, "int8", calibration=data.x_train[:256],
-                             activation_bits=8).model  # fmt: skip
-        elif technique == "int4-qat":
-            model = quantize(self.model, "qat", data=data, bits=4, epochs=FINE_TUNE_EPOCHS,
-                             seed=seed, activation_bits=8).model  # fmt: skip
-        elif technique == "pruning-channels":
-            keep = math.sqrt(float(setting))  # both sides of a layer shrink: MACs x keep^2
-            model = prune_channels(self.model, keep, "l1", data, FINE_TUNE_EPOCHS, seed).model
-        elif technique == "pruning-unstructured":
-            model = copy.deepcopy(self.model)
-            targets = dict.fromkeys(prunable(model), float(setting))
-            prune_iteratively(model, data, targets, steps=2, epochs_per_step=FINE_TUNE_EPOCHS,
-                              seed=seed)  # fmt: skip
-        else:
-            try:
-                model = winograd_transform(self.model, int(setting[2])).model
-            except UserError:
-                return None  # no 3x3 stride-1 convolution to compute this way
-        after = accuracy(model, data.x_val, data.y_val)
+        technique = get(name)
+        labelled = technique.from_label(label)
+        setting = technique.setting(label, **(labelled.params | FIXED.get(name, {})))
+        dense = Compressed("dense", self.trained, dense_bytes(self.trained))
+        try:
+            result = technique.run(self.trained, setting, self.data, self.seed, dense)
+        except (UserError, NotAvailable):
+            return None  # nothing in this model for the technique (no 3x3 convolution)
+        after = accuracy(result.model, self.data.x_val, self.data.y_val)
         source = (
-            f"measured on {data.name} validation ({len(data.y_val)} samples): "
-            f"{self._dense:.2%} -> {after:.2%}"
+            f"measured on {self.data.name} validation ({len(self.data.y_val)} samples): "
+            f"{self.dense_accuracy:.2%} -> {after:.2%}"
         )
-        return max(100 * (self._dense - after), 0.0), source  # a gain counts as no loss
+        return max(100 * (self.dense_accuracy - after), 0.0), source  # a gain is no loss

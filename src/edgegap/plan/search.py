@@ -1,18 +1,17 @@
 """`edgegap plan`: for a model and an edge target, state the gap against each budget, then
-search combinations of bridges for the Pareto front of accuracy loss, latency and energy.
+search combinations of techniques from the registry for the Pareto front of accuracy loss,
+latency and energy.
 
-Options per group (each group contributes at most one step):
-- architecture: none, the best systolic dataflow and shape at the same PEs, or off-chip
-  memory replaced by HBM2 (`bridges.architecture`);
-- quantization: int8 weights and activations (post-training), int4 weights with int8
-  activations (quantization-aware training);
-- channel pruning, unstructured pruning, low-rank: at the settings the accuracy source knows;
-- Winograd F(2x2,3x3) and F(4x4,3x3).
-Every combination's latency, energy and memory come from the cost model on the transformed
-workload and platform. Accuracy loss is the sum of its steps' losses (the additivity is an
-assumption), from an `Accuracy` source: published ImageNet results (`PublishedAccuracy`:
-the model's own rows, else a conservative transfer from other models) or losses measured on
-a dataset for a small model (`plan.measure.MeasuredAccuracy`).
+Each technique the plan searches (`SEARCHED`) contributes at most one of its settings:
+hardware techniques their candidates for this workload and platform (the best systolic
+dataflow and shape at the same PEs; off-chip memory replaced by HBM2), model techniques the
+settings the accuracy source knows a loss for. Every combination's latency, energy and memory
+come from the cost model on the transformed workload and platform, through each technique's
+analytic face. Accuracy loss is the sum of its steps' losses (the additivity is an
+assumption), from an `Accuracy` source: published ImageNet results (`PublishedAccuracy`: the
+model's own rows, else a conservative transfer from other models) or losses measured on a
+dataset for a small model (`plan.measure.MeasuredAccuracy`). A model that does not fit the
+platform's memory never meets the budgets (`hardware.fits`).
 """
 
 from __future__ import annotations
@@ -21,22 +20,33 @@ import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cache, partial
+from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from edgegap.bridges import algorithm
-from edgegap.bridges.architecture import Unsourced, systolic_bridges, with_offchip
-from edgegap.bridges.sweep import pareto_mask
 from edgegap.errors import UserError
-from edgegap.hardware.cost import estimate, on_chip_bytes
+from edgegap.hardware import estimate, fits
 from edgegap.hardware.platform import Platform
+from edgegap.pareto import pareto_mask
+from edgegap.techniques import NotAvailable, Setting, Technique, get
+from edgegap.workload import profile
 from edgegap.workload.layer import Workload
 
-Transform = Callable[[Workload, Platform], tuple[Workload, Platform]]
+# What the plan searches, in this order: hardware techniques at these settings of their
+# candidates (None: all), then model techniques at the settings the accuracy source knows.
+SEARCHED: dict[str, tuple[str, ...] | None] = {
+    "systolic": None,
+    "offchip-memory": ("HBM2",),
+    "int8": None,
+    "qat": None,
+    "prune-channels": None,
+    "low-rank": None,
+    "prune": None,
+    "winograd": None,
+}
 
 
 @dataclass(frozen=True)
@@ -46,10 +56,10 @@ class Budget:
     memory_bytes: float | None = None
 
     def __post_init__(self) -> None:
-        for name in ("latency_s", "energy_j", "memory_bytes"):
-            value = getattr(self, name)
+        for name, unit in (("latency", "s"), ("energy", "j"), ("memory", "bytes")):
+            value = getattr(self, f"{name}_{unit}")
             if value is not None and not (value > 0 and math.isfinite(value)):
-                raise UserError(f"budget {name} must be a positive number, got {value}")
+                raise UserError(f"the {name} budget must be a positive number, got {value:g}")
 
     def ratios(self, latency_s: float, energy_j: float, memory_bytes: float) -> dict[str, float]:
         """Demand over budget for each budget given: above 1 is over."""
@@ -60,11 +70,21 @@ class Budget:
 
 @dataclass(frozen=True)
 class Step:
-    technique: str
-    params: dict[str, Any]
-    apply: Transform
+    """A technique at one setting, with the accuracy it costs and where that number is from."""
+
+    setting: Setting
     accuracy_drop_pp: float
     source: str
+
+    @property
+    def technique(self) -> Technique:
+        return get(self.setting.technique)
+
+    def apply(self, workload: Workload, platform: Platform) -> tuple[Workload, Platform]:
+        return self.technique.apply(workload, platform, self.setting)
+
+    def describe(self) -> str:
+        return f"{self.setting.technique} ({self.setting.label})"
 
 
 @dataclass(frozen=True)
@@ -72,11 +92,13 @@ class Point:
     latency_s: float
     energy_j: float
     memory_bytes: int
+    fits: bool
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> Point:
         totals = estimate(workload, platform).totals
-        return cls(totals.latency_s, totals.energy_j, on_chip_bytes(workload, platform))
+        fit = fits(workload, platform)
+        return cls(totals.latency_s, totals.energy_j, fit.needed_bytes, fit.fits)
 
 
 @dataclass(frozen=True)
@@ -89,7 +111,7 @@ class Candidate:
         return sum(step.accuracy_drop_pp for step in self.steps)
 
     def describe(self) -> str:
-        return " -> ".join(step.technique for step in self.steps) or "baseline"
+        return " -> ".join(step.describe() for step in self.steps) or "baseline"
 
 
 @cache
@@ -98,15 +120,6 @@ def published_accuracy() -> pd.DataFrame:
     with path.open(encoding="utf-8") as handle:
         table = pd.read_csv(handle)
     return table.dropna(subset=["drop_pp"])
-
-
-# Techniques whose numeric setting orders them: a transfer takes the worst loss of every
-# published result at least as gentle (more MACs kept; fewer weights removed).
-GENTLER = {
-    "pruning-channels": lambda published, asked: published >= asked,
-    "low-rank": lambda published, asked: published >= asked,
-    "pruning-unstructured": lambda published, asked: published <= asked,
-}
 
 
 def _published(technique: str, setting: str, model: str) -> tuple[float, str] | None:
@@ -122,7 +135,7 @@ def _published(technique: str, setting: str, model: str) -> tuple[float, str] | 
         return max(float(row["drop_pp"]), 0.0), str(row["source"])
     if rows["model"].isin([model, "any"]).any():
         return None  # the model's own results do not include this setting
-    gentler = GENTLER.get(technique)
+    gentler = get(technique).gentler
     if gentler is None:
         pool = rows[rows["setting"].astype(str) == setting]
     else:
@@ -173,102 +186,38 @@ def _settings(technique: str, model: str) -> list[str]:
     return sorted(set((own if not own.empty else rows)["setting"].astype(str)))
 
 
-def _on_workload(transform: Callable[[Workload], Workload]) -> Transform:
-    def apply(workload: Workload, platform: Platform) -> tuple[Workload, Platform]:
-        return transform(workload), platform
-
-    return apply
-
-
-def _on_platform(transform: Callable[[Platform], Platform]) -> Transform:
-    def apply(workload: Workload, platform: Platform) -> tuple[Workload, Platform]:
-        return workload, transform(platform)
-
-    return apply
-
-
-def _with_array(designed: Platform, platform: Platform) -> Platform:
-    """`platform` with the compute (array shape, dataflow) of `designed`."""
-    return platform.model_copy(update={"compute": designed.compute})
-
-
 def option_groups(
     workload: Workload, platform: Platform, accuracy: Accuracy
 ) -> list[list[Step | None]]:
-    """The choices per group; None is "leave this group out"."""
+    """The choices per searched technique; None is "leave this technique out"."""
     groups: list[list[Step | None]] = []
-    architecture: list[Step | None] = [None]
-    if platform.compute.type != "in-memory":
-        best = systolic_bridges(workload, platform)[-1]
-        compute = best.platform.compute
-        architecture.append(
-            Step(
-                "systolic-array",
-                {"array": f"{compute.rows}x{compute.cols}", "dataflow": compute.dataflow},
-                _on_platform(partial(_with_array, best.platform)),
-                0.0,
-                "architecture only: the model is unchanged",
-            )
-        )
-    if platform.level("offchip") is not None:
-        try:
-            with_offchip(platform, "HBM2")
-            architecture.append(
-                Step("memory-hbm2", {"offchip": "HBM2"},
-                     _on_platform(partial(with_offchip, memory="HBM2")), 0.0,
-                     "architecture only: the model is unchanged")
-            )  # fmt: skip
-        except Unsourced:
-            pass
-    groups.append(architecture)
-    quantization: list[Step | None] = [None]
-    for technique, bits, activation_bits in (("int8-ptq", 8, 8), ("int4-qat", 4, 8)):
-        found = next(
-            (d for setting in accuracy.settings(technique)
-             if (d := accuracy.drop(technique, setting)) is not None),
-            None,
-        )  # fmt: skip
-        if found is not None:
-            quantization.append(
-                Step(technique, {"bits": bits, "activation_bits": activation_bits},
-                     _on_workload(partial(algorithm.quantize, bits=bits,
-                                          activation_bits=activation_bits)), *found)
-            )  # fmt: skip
-    groups.append(quantization)
-    for technique, transform in (
-        ("pruning-channels", algorithm.prune_channels),
-        ("low-rank", algorithm.low_rank),
-        ("pruning-unstructured", None),
-    ):
-        group: list[Step | None] = [None]
-        for setting in accuracy.settings(technique):
-            found = accuracy.drop(technique, setting)
-            if found is None:
-                continue
-            value = float(setting)
-            if transform is None:
-                apply = _on_workload(partial(algorithm.prune_weights, sparsity=value))
-                params = {"sparsity": value}
-            else:
-                apply = _on_workload(partial(transform, macs_kept=value))
-                params = {"macs_kept": value}
-            group.append(Step(technique, params, apply, *found))
-        groups.append(group)
-    winograd: list[Step | None] = [None]
-    for tile in algorithm.WINOGRAD_TILES:
-        found = accuracy.drop("winograd", f"F({tile}x{tile},3x3)")
-        if found is not None:
-            winograd.append(
-                Step("winograd", {"tile": tile},
-                     _on_workload(partial(algorithm.winograd, tile=tile)), *found)
-            )  # fmt: skip
-    groups.append(winograd)
+    for name, wanted in SEARCHED.items():
+        technique = get(name)
+        options: list[Step | None] = [None]
+        if technique.changes == "hardware":
+            for setting in technique.candidates(workload, platform):
+                if wanted is None or setting.get(technique.bare or "") in wanted:
+                    options.append(Step(setting, 0.0, "architecture only: the model is unchanged"))
+        else:
+            for label in accuracy.settings(name):
+                found = accuracy.drop(name, label)
+                try:
+                    setting = technique.from_label(label)
+                except NotAvailable:
+                    continue
+                if found is not None:
+                    options.append(Step(setting, *found))
+        groups.append(options)
     return groups
 
 
-def _apply(steps: Sequence[Step], workload: Workload, platform: Platform) -> Point:
-    for step in steps:
-        workload, platform = step.apply(workload, platform)
+def _apply(steps: Sequence[Step], workload: Workload, platform: Platform) -> Point | None:
+    """The cost of the steps applied in order; None when one cannot apply here."""
+    try:
+        for step in steps:
+            workload, platform = step.apply(workload, platform)
+    except NotAvailable:
+        return None
     return Point.of(workload, platform)
 
 
@@ -285,9 +234,7 @@ class Plan:
 
     @property
     def meets_budget(self) -> bool:
-        point = self.recipe.point
-        ratios = self.budget.ratios(point.latency_s, point.energy_j, point.memory_bytes)
-        return all(r <= 1 for r in ratios.values())
+        return meets(self.recipe.point, self.budget)
 
     @property
     def pareto(self) -> list[Candidate]:
@@ -310,9 +257,9 @@ class Plan:
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        def point(p: Point) -> dict[str, float]:
+        def point(p: Point) -> dict[str, Any]:
             return {"latency_s": p.latency_s, "energy_j": p.energy_j,
-                    "memory_bytes": p.memory_bytes}  # fmt: skip
+                    "memory_bytes": p.memory_bytes, "fits": p.fits}  # fmt: skip
 
         budget = {
             "latency_s": self.budget.latency_s,
@@ -340,6 +287,38 @@ class Plan:
         }
 
 
+def meets(point: Point, budget: Budget) -> bool:
+    """Within every budget given, and the model fits the platform's memory."""
+    return point.fits and _worst_ratio(point, budget) <= 1
+
+
+def _worst_ratio(point: Point, budget: Budget) -> float:
+    ratios = budget.ratios(point.latency_s, point.energy_j, point.memory_bytes)
+    return max(ratios.values(), default=0.0)
+
+
+def choose(
+    candidates: Sequence[Candidate], budget: Budget, max_accuracy_drop_pp: float | None = None
+) -> Candidate:
+    """The recipe: among the candidates within the accuracy limit, the one that meets every
+    budget with the least accuracy loss (then the fewest changes, then the least energy);
+    when none meets them, the one that fits memory and comes closest to the budgets (a model
+    that does not fit ranks after every one that does)."""
+    allowed = [
+        c for c in candidates
+        if max_accuracy_drop_pp is None or c.accuracy_drop_pp <= max_accuracy_drop_pp
+    ]  # fmt: skip
+    if not allowed:
+        raise UserError(f"no combination loses at most {max_accuracy_drop_pp} pp: raise it")
+    meeting = [c for c in allowed if meets(c.point, budget)]
+    if meeting:
+        return min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
+    return min(
+        allowed, key=lambda c: (not c.point.fits, _worst_ratio(c.point, budget),
+                                c.accuracy_drop_pp)  # fmt: skip
+    )
+
+
 def plan(
     model: str,
     workload: Workload,
@@ -348,52 +327,39 @@ def plan(
     max_accuracy_drop_pp: float | None = None,
     accuracy: Accuracy | None = None,
 ) -> Plan:
-    """Every combination of one option per group, evaluated by the cost model (combinations
-    that reach the same cost are kept once, with the least loss); the recipe is
-    the combination that meets every budget with the least accuracy loss (then the fewest
-    changes, then the least energy), or, when none does, the one closest to the budget within
-    the accuracy limit."""
+    """Every combination of one option per searched technique, evaluated by the cost model
+    (combinations that reach the same cost are kept once, with the least loss, then the
+    fewest steps); the recipe is `choose`'s."""
+    source = accuracy or PublishedAccuracy(model)
     baseline = Point.of(workload, platform)
     groups = [
-        [
-            None,
-            *(s for s in group if s is not None and _apply((s,), workload, platform) != baseline),
-        ]
-        for group in option_groups(workload, platform, accuracy or PublishedAccuracy(model))
-    ]  # an option that changes nothing alone (int8 on a 16-bit-only chip) changes nothing
+        [None, *(s for s in group
+                 if s is not None and _apply((s,), workload, platform) not in (None, baseline))]
+        for group in option_groups(workload, platform, source)
+    ]  # fmt: skip  (an option that changes nothing alone, int8 on a 16-bit chip, is dropped)
     best: dict[Point, Candidate] = {}
     for choice in itertools.product(*groups):
         steps = tuple(step for step in choice if step is not None)
-        candidate = Candidate(steps, _apply(steps, workload, platform))
-        known = best.get(candidate.point)
+        point = _apply(steps, workload, platform)
+        if point is None:
+            continue
+        candidate = Candidate(steps, point)
+        known = best.get(point)
         rank = (candidate.accuracy_drop_pp, len(steps))
         if known is None or rank < (known.accuracy_drop_pp, len(known.steps)):
-            best[candidate.point] = candidate  # the same cost for less loss or fewer steps
+            best[point] = candidate  # the same cost for less loss or fewer steps
     candidates = list(best.values())
-    allowed = [
-        c for c in candidates
-        if max_accuracy_drop_pp is None or c.accuracy_drop_pp <= max_accuracy_drop_pp
-    ]  # fmt: skip
-    if not allowed:
-        raise UserError(f"no combination loses at most {max_accuracy_drop_pp} pp: raise it")
-
-    def worst_ratio(c: Candidate) -> float:
-        ratios = budget.ratios(c.point.latency_s, c.point.energy_j, c.point.memory_bytes)
-        return max(ratios.values(), default=0.0)
-
-    meeting = [c for c in allowed if worst_ratio(c) <= 1]
-    if meeting:
-        recipe = min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
-    else:
-        recipe = min(allowed, key=lambda c: (worst_ratio(c), c.accuracy_drop_pp))
+    recipe = choose(candidates, budget, max_accuracy_drop_pp)
     contributions = []
     previous = baseline
     for index, step in enumerate(recipe.steps):
         point = _apply(recipe.steps[: index + 1], workload, platform)
+        assert point is not None
         contributions.append(
             {
-                "technique": step.technique,
-                "params": step.params,
+                "technique": step.setting.technique,
+                "setting": step.setting.label,
+                "params": step.setting.params,
                 "contribution": {
                     "latency_factor": previous.latency_s / point.latency_s,
                     "energy_factor": previous.energy_j / point.energy_j,
@@ -404,5 +370,34 @@ def plan(
             }
         )
         previous = point
-    kind = (accuracy or PublishedAccuracy(model)).kind
-    return Plan(model, platform, budget, baseline, candidates, recipe, contributions, kind)
+    return Plan(model, platform, budget, baseline, candidates, recipe, contributions, source.kind)
+
+
+def plan_for(
+    model: str,
+    platform: Platform,
+    budget: Budget,
+    max_accuracy_drop_pp: float | None = None,
+    dataset: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """`edgegap plan`: the model profiled (by name, builder or file), its losses published or,
+    with `dataset`, measured on it for a built-in small model, then `plan`."""
+    if budget == Budget():
+        raise UserError("give at least one budget: --latency-ms, --energy-mj or --memory-mb")
+    accuracy: Accuracy | None = None
+    if dataset is None:
+        workload = profile(model)
+    else:
+        from edgegap.plan.measure import MeasuredAccuracy
+        from edgegap.training import resolve_dataset, seeded_model
+
+        data = resolve_dataset(dataset)
+        network = seeded_model(model, data)
+        if progress is not None:
+            progress(f"training {model} on {data.name}")
+        accuracy = MeasuredAccuracy(network, data)
+        workload = profile(network, (1, *data.sample_shape), name=model)
+    if progress is not None:
+        progress("searching combinations of techniques")
+    return plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy)

@@ -7,9 +7,9 @@ codes packed at their bit-width plus each layer's side values (scales, exponents
 widths and every other parameter (biases) as float32, and each layer's weight and activation
 bit-widths for the cost model. Quantized activations run as forward pre-hooks on the copy.
 
-Techniques are called by name through `quantize(model, method, **params)`; `QUANTIZERS`
-lists the names ("int8", "int4", "qat", "dynamic-fixed-point", "power-of-two", "twn", "ttq",
-"binaryconnect", "xnor").
+Each quantizer is a registered technique ("int8", "int4", "qat", "dynamic-fixed-point",
+"power-of-two", "twn", "ttq", "binaryconnect", "xnor"): its measured face runs the functions
+below, its analytic face sets a workload's bit-widths.
 
 Training techniques keep float latent weights, let the forward pass see their quantized values
 through `torch.nn.utils.parametrize`, and pass gradients straight through the rounding (the
@@ -20,25 +20,38 @@ NeurIPS 2015; Jacob et al., CVPR 2018).
 from __future__ import annotations
 
 import copy
-import inspect
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.pruning import prunable
-from edgegap.compress.sharing import FLOAT_BITS
-from edgegap.compress.training import train
-from edgegap.compress.transform import Compressed, LayerAnnotation, packed_bytes
+from edgegap.training.datasets import Dataset
+from edgegap.techniques.storage import prunable
+from edgegap.techniques.storage import FLOAT_BITS
+from edgegap.training.loop import train
+from edgegap.techniques.base import (
+    Compressed,
+    LayerAnnotation,
+    NotAvailable,
+    Param,
+    Setting,
+    Technique,
+    register,
+)
+from edgegap.techniques.storage import packed_bytes
 from edgegap.errors import UserError
+from edgegap.workload.layer import Workload
 from edgegap.workload.tracer import simulated
+
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 
 EXPONENT_BITS = 8  # a per-layer power-of-two exponent, stored as a signed byte
 EXPONENT_RANGE = (-128, 127)
@@ -566,33 +579,196 @@ def xnor(
     return _compressed("xnor", binary, quantized, dict.fromkeys(later, 1), params)
 
 
-QUANTIZERS: dict[str, Callable[..., Compressed]] = {
-    "int8": partial(quantize_uniform, bits=8),
-    "int4": partial(quantize_uniform, bits=4),
-    "qat": quantization_aware_training,
-    "dynamic-fixed-point": dynamic_fixed_point,
-    "power-of-two": power_of_two,
-    "twn": ternary_twn,
-    "ttq": ternary_ttq,
-    "binaryconnect": binary_connect,
-    "xnor": xnor,
-}
+# --- the registry's quantization techniques ------------------------------------------------
+
+CALIBRATION_SAMPLES = 256  # training samples that set post-training activation ranges
+_WEIGHTS_ACTIVATIONS = re.compile(r"W(\d+)A(\d+)")
+EPOCHS = Param("epochs", 1, 0, 1000, integer=True, help="fine-tuning epochs")
+LR = Param("lr", 1e-3, 1e-7, 1.0, help="fine-tuning learning rate")
+ACTIVATION_BITS = Param("activation_bits", None, 2, 16, integer=True,
+                        help="activations quantized too (default: left as profiled)")
 
 
-def quantize(model: nn.Module, method: str, **params: Any) -> Compressed:
-    """Run the quantizer named `method` (a key of QUANTIZERS) with its keyword parameters:
-    `quantize(model, "qat", data=data, bits=8, epochs=2)`."""
-    if method not in QUANTIZERS:
-        raise UserError(f"unknown quantizer '{method}': use one of {', '.join(QUANTIZERS)}")
-    technique = QUANTIZERS[method]
-    fixed = sorted(set(params) & set(getattr(technique, "keywords", {})))
-    if fixed:
-        raise UserError(f"quantize: method {method} fixes its {', '.join(fixed)}; drop "
-                        f"{', '.join(fixed)} or use qat")  # fmt: skip
-    try:
-        inspect.signature(technique).bind(model, **params)
-    except TypeError as error:
-        raise UserError(
-            f"bad parameters for '{method}' ({error}): it takes {inspect.signature(technique)}"
-        ) from None
-    return technique(model, **params)
+def quantized_workload(workload: Workload, weight_bits: int, activation_bits: int | None) -> Workload:
+    """Every layer's weights at `weight_bits` and activations at `activation_bits` (None:
+    as profiled); the platform runs the narrowest precision it has that holds both."""
+    layers = tuple(
+        replace(layer, weight_bits=weight_bits,
+                activation_bits=layer.activation_bits if activation_bits is None
+                else activation_bits)
+        for layer in workload.layers
+    )  # fmt: skip
+    return replace(workload, layers=layers)
+
+
+class _Quantizer(Technique):
+    """A weight quantizer: its analytic face sets the workload's bit-widths."""
+
+    group = "quantization"
+
+    def bits(self, setting: Setting) -> tuple[int, int | None]:
+        """Weight and activation bits (None: activations stay as profiled)."""
+        raise NotImplementedError
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        return quantized_workload(workload, *self.bits(setting)), platform
+
+    def from_label(self, label: str) -> Setting:
+        """Published results name a quantizer by its widths: "W4A8"."""
+        match = _WEIGHTS_ACTIVATIONS.fullmatch(label)
+        if match is None:
+            raise NotAvailable(f"{self.name}: '{label}' is not of the form W<bits>A<bits>")
+        weights, activations = int(match[1]), int(match[2])
+        values: dict[str, Any] = {"activation_bits": activations}
+        if any(p.name == "bits" for p in self.params):
+            values["bits"] = weights
+        setting = self.setting(label, **values)
+        if self.bits(setting) != (weights, activations):
+            raise NotAvailable(f"{self.name} does not quantize to {label}")
+        return setting
+
+
+def _needs(data: Dataset | None, technique: str) -> Dataset:
+    if data is None:
+        raise UserError(f"{technique} trains or calibrates on data: give a dataset")
+    return data
+
+
+@register
+class Int8(_Quantizer):
+    name = "int8"
+    summary = "post-training int8 weights (per channel) with calibrated activations"
+    sources = ("Krishnamoorthi, arXiv:1806.08342, 2018", "Jacob et al., CVPR 2018")
+    params = (ACTIVATION_BITS,)
+    bare = "activation_bits"
+    weight_bits = 8
+
+    def bits(self, setting: Setting) -> tuple[int, int | None]:
+        return self.weight_bits, setting.get("activation_bits")
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        activation_bits = setting.get("activation_bits")
+        if activation_bits is None:
+            return quantize_uniform(model, self.weight_bits)
+        calibration = _needs(data, self.name).x_train[:CALIBRATION_SAMPLES]
+        return quantize_uniform(model, self.weight_bits, calibration=calibration,
+                                activation_bits=activation_bits)  # fmt: skip
+
+
+@register
+class Int4(Int8):
+    name = "int4"
+    summary = "post-training int4 weights (per channel) with calibrated activations"
+    weight_bits = 4
+
+
+@register
+class QuantizationAwareTraining(_Quantizer):
+    name = "qat"
+    summary = "quantization-aware training with the straight-through estimator"
+    sources = ("Jacob et al., CVPR 2018", "Bengio, Leonard, Courville, arXiv:1308.3432, 2013")
+    params = (Param("bits", 8, 2, 16, integer=True), ACTIVATION_BITS, EPOCHS, LR)
+    bare = "bits"
+
+    def bits(self, setting: Setting) -> tuple[int, int | None]:
+        return setting["bits"], setting.get("activation_bits")
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return quantization_aware_training(
+            model, _needs(data, self.name), setting["bits"], setting["epochs"], setting["lr"],
+            seed, activation_bits=setting.get("activation_bits"),
+        )  # fmt: skip
+
+
+@register
+class DynamicFixedPoint(_Quantizer):
+    name = "dynamic-fixed-point"
+    summary = "weights in dynamic fixed point, a fractional length per layer"
+    sources = ("Gysel, Motamedi, Ghiasi, arXiv:1604.03168, 2016",)
+    params = (Param("bits", 8, 2, 16, integer=True),)
+    bare = "bits"
+
+    def bits(self, setting: Setting) -> tuple[int, int | None]:
+        return setting["bits"], None
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return dynamic_fixed_point(model, setting["bits"])
+
+
+@register
+class PowerOfTwo(DynamicFixedPoint):
+    name = "power-of-two"
+    summary = "weights 0 or +-2^k: multiplies become shifts"
+    sources = ("Miyashita, Lee, Murmann, arXiv:1603.01025, 2016",)
+    params = (Param("bits", 4, 2, 8, integer=True),)
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return power_of_two(model, setting["bits"])
+
+
+class _Trained(_Quantizer):
+    """A low-bit quantizer fine-tuned on data: `weight_bits` codes per weight."""
+
+    params = (EPOCHS, LR)
+    weight_bits: ClassVar[int]
+    activation_bits: ClassVar[int | None] = None
+
+    def bits(self, setting: Setting) -> tuple[int, int | None]:
+        return self.weight_bits, self.activation_bits
+
+
+@register
+class TernaryWeights(_Trained):
+    name = "twn"
+    summary = "ternary weight networks: 2-bit codes and one scale per layer"
+    sources = ("Li, Zhang, Liu, arXiv:1605.04711, 2016",)
+    weight_bits = 2
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return ternary_twn(model, data, setting["epochs"], setting["lr"], seed)
+
+
+@register
+class TrainedTernary(_Trained):
+    name = "ttq"
+    summary = "trained ternary quantization: two trained scales per layer"
+    sources = ("Zhu, Han, Mao, Dally, ICLR 2017",)
+    params = (EPOCHS, Param("threshold", 0.05, 1e-6, 0.999), LR)
+    weight_bits = 2
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return ternary_ttq(model, _needs(data, self.name), setting["epochs"],
+                           setting["threshold"], setting["lr"], seed)  # fmt: skip
+
+
+@register
+class BinaryConnect(_Trained):
+    name = "binaryconnect"
+    summary = "binary weights, float activations"
+    sources = ("Courbariaux, Bengio, David, NeurIPS 2015",)
+    weight_bits = 1
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return binary_connect(model, _needs(data, self.name), setting["epochs"],
+                              setting["lr"], seed)  # fmt: skip
+
+
+@register
+class Xnor(BinaryConnect):
+    name = "xnor"
+    summary = "binary weights and binary activations with float scales"
+    sources = ("Rastegari, Ordonez, Redmon, Farhadi, ECCV 2016",)
+    activation_bits = 1
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return xnor(model, _needs(data, self.name), setting["epochs"], setting["lr"], seed)

@@ -10,25 +10,41 @@ float rounding that grows with the tile (F(4, 3)'s interpolation points 0, +-1, 
 1/24-sized coefficients).
 
 `winograd_transform` swaps every eligible convolution for a module that computes with
-`winograd_conv2d` and annotates it with its tile, so the cost model charges the tile products
-the algorithm executes (`edgegap.bridges.algorithm.winograd_layer`, edge tiles included).
+`winograd_conv2d` and annotates it with the setting, so the cost model charges the tile products
+the algorithm executes (`Winograd.rewrite`, edge tiles included): the one count of them, for
+compressed models and for any profiled workload alike. One eligibility rule serves both:
+a 3x3 stride-1 ungrouped convolution with the same padding on every side.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.transform import Compressed, LayerAnnotation
 from edgegap.errors import UserError
+from edgegap.techniques.base import (
+    Compressed,
+    LayerAnnotation,
+    NotAvailable,
+    Param,
+    Setting,
+    Technique,
+)
+from edgegap.techniques.base import register as register_technique
+from edgegap.techniques.storage import dense_bytes
 from edgegap.workload import formulas
 from edgegap.workload.aten_ops import Shape, register
+from edgegap.workload.layer import Gemm, Layer, Workload
+
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
+    from edgegap.training.datasets import Dataset
 
 KERNEL = 3
 
@@ -65,6 +81,7 @@ TRANSFORMS: dict[int, tuple[list[list[float]], list[list[float]], list[list[floa
     ),
 }
 
+TILES = tuple(TRANSFORMS)  # F(2x2,3x3) and F(4x4,3x3)
 
 def _check_tile(tile: int) -> None:
     if tile not in TRANSFORMS:
@@ -192,6 +209,7 @@ def eligible(module: nn.Module) -> bool:
 def winograd_transform(model: nn.Module, tile: int = 2) -> Compressed:
     """A copy of `model` with every eligible convolution computed by F(tile x tile, 3 x 3),
     annotated with its multiply reduction; weights (float32) and their storage unchanged."""
+    setting = Winograd().setting(tile=tile)
     direct, fast = multiplies(tile)
     transformed = copy.deepcopy(model)
     names = [name for name, module in transformed.named_modules() if name and eligible(module)]
@@ -207,6 +225,73 @@ def winograd_transform(model: nn.Module, tile: int = 2) -> Compressed:
         technique=f"winograd-F({tile}x{tile},3x3)",
         model=transformed,
         storage_bytes=dense_bytes(transformed),
-        annotations={name: LayerAnnotation(winograd_tile=tile) for name in names},
+        annotations={name: LayerAnnotation(rewrite=setting) for name in names},
         params={"tile": tile, "layers": names, "reduction": direct / fast},
     )
+
+
+def computes(layer: Layer) -> bool:
+    """Whether a profiled layer is a convolution `eligible` accepts: one ungrouped product
+    over 3x3 windows of every input channel whose output is the input grown by the same
+    2 x padding - 2 on both sides (stride 1)."""
+    shape_in = layer.input_shapes[0] if layer.input_shapes else ()
+    shape_out = layer.output_shape
+    if not (layer.kind == "conv" and len(layer.gemms) == 1 and len(shape_in) == 4
+            and len(shape_out) == 4):  # fmt: skip
+        return False
+    gemm = layer.gemms[0]
+    grown = (shape_out[2] - shape_in[2], shape_out[3] - shape_in[3])
+    return (
+        gemm.groups == 1 and gemm.k == KERNEL * KERNEL * shape_in[1]
+        and grown[0] == grown[1] and grown[0] >= 1 - KERNEL and grown[0] % 2 == 0
+    )  # fmt: skip
+
+
+@register_technique
+class Winograd(Technique):
+    name = "winograd"
+    group = "algorithm"
+    summary = "3x3 convolutions by Winograd's minimal filtering: 2.25x or 4x fewer multiplies"
+    sources = ("Lavin & Gray, CVPR 2016", "Lu, Liang, Xiao, Yan, FCCM 2017")
+    params = (Param("tile", 2, 2, 4, integer=True, help="output tile: 2 or 4"),)
+    bare = "tile"
+    keeps_weights = True
+
+    def setting(self, label: str | None = None, **values: Any) -> Setting:
+        tile = values.get("tile", 2)
+        if tile not in TILES:
+            raise UserError(f"winograd: tile must be one of {TILES}, got {tile!r}")
+        return super().setting(label or f"F({tile}x{tile},3x3)", **values)
+
+    def from_label(self, label: str) -> Setting:
+        tile = next((t for t in TILES if label == f"F({t}x{t},3x3)"), None)
+        if tile is None:
+            raise NotAvailable(f"winograd: '{label}' is not F(2x2,3x3) or F(4x4,3x3)")
+        return self.setting(label, tile=tile)
+
+    def rewrite(self, layer: Layer, setting: Setting) -> Layer:
+        """An eligible convolution as (tile + 2)^2 element-wise products per output tile
+        (partial edge tiles count whole), each a (tiles x C_in)(C_in x C_out) product; the
+        input and output transforms are additions, at least one per input and output element,
+        counted as element-wise work. Any other layer is returned as it is."""
+        if not computes(layer):
+            return layer
+        tile = setting["tile"]
+        batch, channels_out, height, width = layer.output_shape
+        tiles = batch * math.ceil(height / tile) * math.ceil(width / tile)
+        gemm = Gemm((tile + 2) ** 2, tiles, layer.input_shapes[0][1], channels_out, weighted=True)
+        transform_adds = layer.input_elements + layer.output_elements
+        return replace(
+            layer, gemms=(gemm,), elementwise_flops=layer.elementwise_flops + transform_adds
+        )
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        layers = tuple(self.rewrite(layer, setting) for layer in workload.layers)
+        return replace(workload, layers=layers), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return winograd_transform(model, setting["tile"])
+

@@ -13,20 +13,33 @@ Two criteria rank a layer's channels:
 Removing output channel j of a layer removes input channel j of the next weighted layer, the
 matching BatchNorm statistics in between, and, across a Flatten, the block of input features
 channel j flattens into.
+
+The registered technique "prune-channels" keeps a fraction `keep` of every layer's channels
+in both faces: run for real here, or, on any profiled workload, as a uniform width
+multiplier (`pruned_workload`). Published results state the fraction of MACs kept; a layer's
+MACs scale by the width on both its sides, so `width_for` is the one conversion.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.training import train
-from edgegap.compress.transform import Compressed
 from edgegap.errors import UserError
+from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.storage import dense_bytes
+from edgegap.training.datasets import Dataset
+from edgegap.training.loop import train
+from edgegap.workload.layer import Gemm, Layer, Workload
+
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 
 WEIGHTED = (nn.Conv1d, nn.Conv2d, nn.Linear)
 BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
@@ -228,3 +241,82 @@ def prune_channels(
             "fine_tune_epochs": fine_tune_epochs,
         },
     )
+
+
+def width_for(macs_kept: float) -> float:
+    """The channel fraction that keeps `macs_kept` of a layer's MACs: both its input and its
+    output channels shrink, so MACs scale by the width squared."""
+    return math.sqrt(macs_kept)
+
+
+def _scaled(value: int, factor: float) -> int:
+    return max(1, math.ceil(value * factor))
+
+
+def pruned_workload(workload: Workload, width: float) -> Workload:
+    """Every channel count inside the network scaled by `width`: the first weighted layer
+    keeps its image channels and the last its classes; a depthwise layer keeps one filter per
+    remaining channel (its groups shrink); element-wise layers scale by the width."""
+    weighted = [i for i, x in enumerate(workload.layers) if x.gemms]
+    first, last = (weighted[0], weighted[-1]) if weighted else (-1, -1)
+    layers = []
+    for index, layer in enumerate(workload.layers):
+        k_factor = 1.0 if index == first else width
+        n_factor = 1.0 if index == last else width
+        if not layer.gemms:
+            layers.append(_rescaled(layer, (), width, width, width))
+            continue
+        if all(g.n == 1 and g.groups > 1 for g in layer.gemms):  # depthwise
+            gemms = tuple(replace(g, groups=_scaled(g.groups, width)) for g in layer.gemms)
+        else:
+            gemms = tuple(
+                replace(g, k=_scaled(g.k, k_factor), n=_scaled(g.n, n_factor))
+                for g in layer.gemms
+            )
+        ratio = sum(g.macs for g in gemms) / max(layer.macs, 1)
+        layers.append(_rescaled(layer, gemms, ratio, k_factor, n_factor))
+    return replace(workload, layers=tuple(layers))
+
+
+def _rescaled(
+    layer: Layer, gemms: tuple[Gemm, ...], macs_ratio: float, in_factor: float, out_factor: float
+) -> Layer:
+    factor = macs_ratio if gemms else out_factor
+    return replace(
+        layer,
+        gemms=gemms,
+        elementwise_flops=round(layer.elementwise_flops * factor),
+        params=round(layer.params * factor),
+        weight_elements=round(layer.weight_elements * factor),
+        input_elements=round(layer.input_elements * in_factor),
+        output_elements=round(layer.output_elements * out_factor),
+    )
+
+
+@register
+class PruneChannels(Technique):
+    name = "prune-channels"
+    group = "pruning"
+    summary = "whole filters and neurons removed: a smaller dense model"
+    sources = ("Li, Kadav, Durdanovic, Samet, Graf, ICLR 2017", "Molchanov et al., ICLR 2017")
+    params = (
+        Param("keep", 0.5, 0.01, 1.0, help="fraction of each layer's channels kept"),
+        Param("criterion", "l1", choices=CRITERIA),
+        Param("epochs", 1, 0, 1000, integer=True, help="fine-tuning epochs"),
+    )
+    bare = "keep"
+    gentler = staticmethod(operator.ge)  # more MACs kept is gentler
+
+    def from_label(self, label: str) -> Setting:
+        """Published results state the fraction of MACs kept."""
+        return self.setting(label, keep=width_for(float(label)))
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        return pruned_workload(workload, setting["keep"]), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return prune_channels(model, setting["keep"], setting["criterion"], data,
+                              setting["epochs"], seed)  # fmt: skip

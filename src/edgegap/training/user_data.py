@@ -28,7 +28,13 @@ import numpy as np
 import numpy.typing as npt
 import PIL.Image
 
-from edgegap.compress.datasets import TEST_FRACTION, VALIDATION_FRACTION, Dataset, _split
+from edgegap.training.datasets import (
+    TEST_FRACTION,
+    VALIDATION_FRACTION,
+    Dataset,
+    _split,
+    load_dataset,
+)
 from edgegap.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -43,9 +49,14 @@ CIFAR_RECORD = 1 + CIFAR_PIXELS
 Arrays = tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]
 
 
+def resolve_dataset(name: str) -> Dataset:
+    """A built-in dataset by name, or the dataset in the directory `name`."""
+    return load_data_dir(Path(name)) if Path(name).is_dir() else load_dataset(name)
+
+
 def load_data_dir(path: Path) -> Dataset:
     """The dataset in directory `path` (MNIST idx, CIFAR-10 binary or class subfolders of
-    images), with the fixed seeded validation/test split of `edgegap.compress.load_dataset`."""
+    images), with the fixed seeded validation/test split of `edgegap.training.load_dataset`."""
     if not path.is_dir():
         raise UserError(f"--data-dir {path} is not a directory: give a folder of data files")
     if not any(path.iterdir()):

@@ -10,15 +10,17 @@ and hands it to the cost model as `activation_density`.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
-from edgegap.compress.pruning import prunable
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.transform import Compressed, LayerAnnotation
 from edgegap.errors import UserError
+from edgegap.techniques.base import Compressed, LayerAnnotation, Setting, Technique, register
+from edgegap.techniques.storage import dense_bytes, prunable
+
+if TYPE_CHECKING:
+    from edgegap.training.datasets import Dataset
 
 RECTIFIERS = (nn.ReLU, nn.ReLU6)
 
@@ -82,3 +84,18 @@ def measure_activation_sparsity(model: nn.Module, x: torch.Tensor) -> Compressed
         },
         params={"samples": len(x), "zero_fraction": fractions},
     )
+
+
+@register
+class ActivationSparsity(Technique):
+    name = "activation-sparsity"
+    group = "pruning"
+    summary = "zero activations measured on data, skipped by a zero-skipping chip"
+    sources = ("Albericio et al., 'Cnvlutin', ISCA 2016", "Chen et al., 'Eyeriss', ISCA 2016")
+    keeps_weights = True
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        if data is None:
+            raise UserError("activation-sparsity measures zeros on data: give a dataset")
+        return measure_activation_sparsity(model, data.x_val)

@@ -68,7 +68,7 @@ def _split(
 
 
 def _mnist10k() -> Dataset:
-    path = resources.files("edgegap.compress") / "data" / "mnist10k.npz"
+    path = resources.files("edgegap.training") / "data" / "mnist10k.npz"
     with path.open("rb") as handle, np.load(handle, allow_pickle=False) as archive:
         images = archive["images"].astype(np.float32) / 255.0
         labels = archive["labels"].astype(np.int64)

@@ -11,7 +11,8 @@ The paper's "Architecture innovations", made quantitative against a baseline edg
   source read gives its energy per array operation (docs/bridges.md);
 - spiking: synaptic events x TrueNorth's energy per event, for a given spike count per neuron;
 - scaling: the same design at another node (`scaling.scale_platform`).
-Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
+Each is a registered technique of the "architecture" group: `bridge` builds the new platform
+with its area, notes and sources, `apply` is its analytic face. Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
 bridge whose inputs are not sourced is listed as skipped, with the reason.
 """
 
@@ -20,12 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from functools import cache
+from importlib import resources
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from edgegap.bridges import tables
 from edgegap.bridges.scaling import SCALING_ENDS_NM, node_factors, scale_platform
 from edgegap.bridges.sweep import area_source, array_and_buffer_area
 from edgegap.errors import UserError
@@ -40,6 +41,7 @@ from edgegap.hardware.cost import (
 )
 from edgegap.hardware.platform import Platform
 from edgegap.hardware.systolic import DATAFLOWS
+from edgegap.techniques.base import NotAvailable, Param, Setting, Technique, register
 from edgegap.trends.data import load as load_trend_table
 from edgegap.workload.layer import Workload
 
@@ -71,7 +73,9 @@ class Parameter:
 
 @cache
 def _parameters() -> pd.DataFrame:
-    return tables.read("bridge_parameters").set_index("parameter")
+    path = resources.files("edgegap.techniques") / "data" / "bridge_parameters.csv"
+    with path.open(encoding="utf-8") as handle:
+        return pd.read_csv(handle).set_index("parameter")
 
 
 def parameter(name: str) -> Parameter:
@@ -103,7 +107,7 @@ class Bridge:
 @dataclass(frozen=True)
 class Skipped:
     name: str
-    kind: Kind
+    technique: str
     reason: str
 
 
@@ -295,28 +299,6 @@ def edram(workload: Workload, platform: Platform) -> Bridge:
     )  # fmt: skip
 
 
-def near_data_bridges(workload: Workload, platform: Platform) -> tuple[list[Bridge], list[Skipped]]:
-    bridges, skipped = [], []
-    if platform.level("offchip") is not None:
-        for memory in NEAR_DATA_MEMORIES:
-            try:
-                new = with_offchip(platform, memory)
-                offchip = new.level("offchip")
-                assert offchip is not None
-                bridges.append(
-                    Bridge(f"near-data: {memory}", "near-data", new, workload, platform.area_mm2,
-                           (offchip.source,), offchip.notes)
-                )  # fmt: skip
-            except Unsourced as reason:
-                skipped.append(Skipped(f"near-data: {memory}", "near-data", str(reason)))
-    for build, name in ((edram, EDRAM), (in_sensor, IN_SENSOR)):
-        try:
-            bridges.append(build(workload, platform))
-        except Unsourced as reason:
-            skipped.append(Skipped(name, "near-data", str(reason)))
-    return bridges, skipped
-
-
 # --- in-memory ---------------------------------------------------------------------------
 
 
@@ -450,107 +432,150 @@ def spiking(
     )
 
 
-# --- all together -------------------------------------------------------------------------
+# --- the registry's architecture techniques -------------------------------------------------
 
 
-def architecture_bridges(
-    workload: Workload,
-    platform: Platform,
-    node_nm: float = 5.0,
-    scaling_ends_nm: float | None = SCALING_ENDS_NM,
-    spikes_per_neuron: float = SPIKES_PER_NEURON,
-) -> tuple[list[Bridge], list[Skipped]]:
-    bridges = systolic_bridges(workload, platform)
-    near, skipped = near_data_bridges(workload, platform)
-    bridges += near
-    try:
-        bridges.append(in_memory_reram(workload, platform))
-    except Unsourced as reason:
-        skipped.append(Skipped(RERAM, "in-memory", str(reason)))
-    skipped.append(Skipped(SRAM_CIM, "in-memory", SRAM_CIM_REASON))
-    bridges.append(spiking(workload, platform, spikes_per_neuron))
-    scaled = scale_platform(platform, node_nm, scaling_ends_nm)
-    bridges.append(
-        Bridge(
-            f"scaling: {node_nm:g} nm",
-            "scaling",
-            scaled,
-            workload,
-            scaled.area_mm2,
-            ("Stillmaker & Baas, Integration 58, 2017; TSMC node claims (cmos_scaling.csv)",),
-            scaled.notes.split(" (edgegap")[0],
-        )
+class Architecture(Technique):
+    """A bridge on the hardware side: `bridge` builds the new platform (and, for spiking, the
+    workload) with its area, notes and sources; the analytic face is its platform and
+    workload."""
+
+    group = "architecture"
+    changes = "hardware"
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        raise NotImplementedError
+
+    def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
+        return [self.setting()]
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        try:
+            built = self.bridge(workload, platform, setting)
+        except Unsourced as reason:
+            raise NotAvailable(str(reason)) from None
+        return built.workload, built.platform
+
+
+@register
+class Systolic(Architecture):
+    name = "systolic"
+    summary = "the dataflow, then the array shape at the same PEs, that suit the workload"
+    sources = (SCALE_SIM,)
+    params = (
+        Param("rows", None, 1, 65536, integer=True),
+        Param("cols", None, 1, 65536, integer=True),
+        Param("dataflow", None, choices=DATAFLOWS),
     )
-    return bridges, skipped
 
+    def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
+        """The best dataflow on the platform's array, then the best shape and dataflow."""
+        return [
+            self.setting(bridge.name, rows=c.rows, cols=c.cols, dataflow=c.dataflow)
+            for bridge in systolic_bridges(workload, platform)
+            if (c := bridge.platform.compute).rows and c.cols and c.dataflow
+        ]
 
-@dataclass(frozen=True)
-class BridgeResult:
-    bridge: Bridge
-    cost: Cost
-    latency_factor: float  # baseline latency / bridge latency: > 1 is faster
-    energy_factor: float  # baseline energy / bridge energy: > 1 saves energy
-
-
-@dataclass(frozen=True)
-class BridgeReport:
-    model: str
-    platform: Platform
-    baseline: Cost
-    results: list[BridgeResult]
-    skipped: list[Skipped]
-
-    def to_dict(self) -> dict[str, Any]:
-        totals = self.baseline.totals
-        return {
-            "model": self.model,
-            "platform": self.platform.name,
-            "baseline": {
-                "latency_s": totals.latency_s,
-                "energy_j": totals.energy_j,
-                "area_mm2": self.platform.area_mm2,
-                "energy_breakdown": totals.energy_breakdown,
-            },
-            "bridges": [
-                {
-                    "name": r.bridge.name,
-                    "kind": r.bridge.kind,
-                    "latency_s": r.cost.totals.latency_s,
-                    "energy_j": r.cost.totals.energy_j,
-                    "area_mm2": r.bridge.area_mm2,
-                    "latency_factor": r.latency_factor,
-                    "energy_factor": r.energy_factor,
-                    "energy_breakdown": r.cost.totals.energy_breakdown,
-                    "notes": r.bridge.notes,
-                    "sources": list(r.bridge.sources),
-                }
-                for r in self.results
-            ],
-            "skipped": [{"name": s.name, "kind": s.kind, "reason": s.reason} for s in self.skipped],
-        }
-
-
-def evaluate_bridges(
-    workload: Workload,
-    platform: Platform,
-    node_nm: float = 5.0,
-    scaling_ends_nm: float | None = SCALING_ENDS_NM,
-    spikes_per_neuron: float = SPIKES_PER_NEURON,
-) -> BridgeReport:
-    """The baseline and every architecture bridge on the same workload, by the one cost model."""
-    baseline = estimate(workload, platform)
-    bridges, skipped = architecture_bridges(
-        workload, platform, node_nm, scaling_ends_nm, spikes_per_neuron
-    )
-    results = []
-    for bridge in bridges:
-        cost = estimate(bridge.workload, bridge.platform)
-        results.append(
-            BridgeResult(
-                bridge,
-                cost,
-                baseline.totals.latency_s / cost.totals.latency_s,
-                baseline.totals.energy_j / cost.totals.energy_j,
-            )
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        designed = next(
+            (b for b in systolic_bridges(workload, platform) if b.name == setting.label), None
         )
-    return BridgeReport(workload.model, platform, baseline, results, skipped)
+        if designed is None:
+            raise NotAvailable(f"systolic: {setting.label} is not a design for this platform")
+        return designed
+
+
+@register
+class OffchipMemory(Architecture):
+    name = "offchip-memory"
+    summary = "off-chip DRAM replaced by stacked memory (HBM2, HMC) near the compute"
+    sources = ("O'Connor et al., MICRO 2017", "memories.csv")
+    params = (Param("memory", "HBM2", choices=NEAR_DATA_MEMORIES),)
+    bare = "memory"
+
+    def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
+        if platform.level("offchip") is None:
+            return []
+        return [self.setting(f"near-data: {m}", memory=m) for m in NEAR_DATA_MEMORIES]
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        if platform.level("offchip") is None:
+            raise NotAvailable(f"{platform.name} has no off-chip memory to replace")
+        new = with_offchip(platform, setting["memory"])
+        offchip = new.level("offchip")
+        assert offchip is not None
+        return Bridge(f"near-data: {setting['memory']}", "near-data", new, workload,
+                      platform.area_mm2, (offchip.source,), offchip.notes)  # fmt: skip
+
+
+@register
+class Edram(Architecture):
+    name = "edram"
+    summary = EDRAM
+    sources = ("Chen et al., 'DaDianNao', MICRO 2014",)
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        return edram(workload, platform)
+
+
+@register
+class InSensor(Architecture):
+    name = "in-sensor"
+    summary = IN_SENSOR
+    sources = ("Du et al., 'ShiDianNao', ISCA 2015",)
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        return in_sensor(workload, platform)
+
+
+@register
+class ReramCrossbar(Architecture):
+    name = "reram"
+    summary = RERAM
+    sources = ("Shafiee et al., 'ISAAC', ISCA 2016",)
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        return in_memory_reram(workload, platform)
+
+
+@register
+class SramComputeInMemory(Architecture):
+    name = "sram-cim"
+    summary = SRAM_CIM
+    sources = ("Zhang, Wang, Verma, JSSC 2017",)
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        raise Unsourced(SRAM_CIM_REASON)
+
+
+@register
+class Spiking(Architecture):
+    name = "spiking"
+    summary = "an event-driven chip at TrueNorth's energy per synaptic event"
+    sources = ("Merolla et al., Science 345, 2014",)
+    params = (Param("spikes_per_neuron", SPIKES_PER_NEURON, 1e-6, 1e6),)
+    bare = "spikes_per_neuron"
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        return spiking(workload, platform, setting["spikes_per_neuron"])
+
+
+@register
+class Scaling(Architecture):
+    name = "scaling"
+    summary = "the platform at another process node, with scaling stopping at a node"
+    sources = ("Stillmaker & Baas, Integration 58, 2017; TSMC node claims (cmos_scaling.csv)",)
+    params = (
+        Param("node_nm", 5.0, 1.0, 500.0, help="target process node"),
+        Param("scaling_ends_nm", SCALING_ENDS_NM, 1.0, 500.0,
+              help="node below which scaling stops helping (None: never)"),
+    )  # fmt: skip
+    bare = "node_nm"
+
+    def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
+        node = setting["node_nm"]
+        scaled = scale_platform(platform, node, setting.get("scaling_ends_nm"))
+        return Bridge(f"scaling: {node:g} nm", "scaling", scaled, workload, scaled.area_mm2,
+                      self.sources, scaled.notes.split(" (edgegap")[0])  # fmt: skip

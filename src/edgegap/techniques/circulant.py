@@ -22,17 +22,23 @@ from __future__ import annotations
 
 import copy
 import math
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.training import train
-from edgegap.compress.transform import Compressed, LayerAnnotation
+from edgegap.training.datasets import Dataset
 from edgegap.errors import UserError
+from edgegap.techniques.base import Compressed, LayerAnnotation, Param, Setting, Technique, shrunk
+from edgegap.techniques.base import register as register_technique
+from edgegap.techniques.storage import dense_bytes
+from edgegap.training.loop import train
+from edgegap.workload.layer import Workload
+
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 from edgegap.workload import formulas
 from edgegap.workload.aten_ops import Shape, register
 
@@ -127,6 +133,16 @@ def project_block_circulant(weight: torch.Tensor, block_size: int) -> torch.Tens
     return per_diagonal(values) / per_diagonal(inside).clamp(min=1)
 
 
+def multiplies(rows: int, cols: int, block: int) -> float:
+    """Real multiplies per input vector of a (rows x cols)-block circulant layer (module
+    docstring): FFTs of the cols input blocks, inverse FFTs of the rows output blocks, complex
+    products of rows x cols half spectra."""
+    transforms = (rows + cols) * block * math.log2(block)
+    real_bins = 2 if block % 2 == 0 else 1
+    complex_bins = block // 2 + 1 - real_bins
+    return transforms + rows * cols * (real_bins + 4 * complex_bins)
+
+
 class BlockCirculantLinear(nn.Module):
     """y = W x + bias with W block-circulant, stored as (p, q, b) defining vectors and
     computed by FFT."""
@@ -164,13 +180,7 @@ class BlockCirculantLinear(nn.Module):
         return dense[: self.out_features, : self.in_features]
 
     def multiplies(self) -> float:
-        """Real multiplies per input vector (module docstring): FFTs of the q input blocks,
-        inverse FFTs of the p output blocks, complex products of p q half spectra."""
-        rows, cols, block = self.weight.shape
-        transforms = (rows + cols) * block * math.log2(block)
-        real_bins = 2 if block % 2 == 0 else 1
-        complex_bins = block // 2 + 1 - real_bins
-        return transforms + rows * cols * (real_bins + 4 * complex_bins)
+        return multiplies(*self.weight.shape)
 
     @property
     def mac_factor(self) -> float:
@@ -241,3 +251,46 @@ def circulant_linear(
         annotations=annotations,
         params={"block_size": block_size, "layers": names, "epochs": epochs, "lr": lr},
     )
+
+
+@register_technique
+class Circulant(Technique):
+    name = "circulant"
+    group = "factorisation"
+    summary = "fully connected layers as block-circulant matrices computed by FFT (CirCNN)"
+    sources = ("Ding et al., 'CirCNN', MICRO 2017",)
+    params = (
+        Param("block_size", 8, 2, 4096, integer=True),
+        Param("epochs", 1, 0, 1000, integer=True),
+    )
+    bare = "block_size"
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        """Every fully connected product a block fits inside: p q b weights, and the FFT's
+        multiplies per input row instead of k n."""
+        block = setting["block_size"]
+        layers = []
+        for layer in workload.layers:
+            gemm = layer.gemms[0] if len(layer.gemms) == 1 else None
+            if (layer.kind != "matmul" or gemm is None or not gemm.weighted
+                    or min(gemm.k, gemm.n) < block):  # fmt: skip
+                layers.append(layer)
+                continue
+            rows, cols = math.ceil(gemm.n / block), math.ceil(gemm.k / block)
+            factor = multiplies(rows, cols, block) / (gemm.k * gemm.n)
+            stored = gemm.groups * rows * cols * block
+            layers.append(
+                replace(
+                    layer,
+                    gemms=(shrunk(gemm, factor),),
+                    params=layer.params - layer.weight_elements + stored,
+                    weight_elements=stored,
+                )
+            )
+        return replace(workload, layers=tuple(layers)), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        return circulant_linear(model, setting["block_size"], data, setting["epochs"], seed=seed)

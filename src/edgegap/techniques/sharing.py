@@ -11,20 +11,35 @@ Storage of a pruned, shared layer, in bits:
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.pruning import prunable, relative_index_size
-from edgegap.compress.training import train
+from edgegap.errors import UserError
+from edgegap.techniques.base import (
+    Compressed,
+    LayerAnnotation,
+    Param,
+    Setting,
+    Technique,
+    register,
+)
+from edgegap.techniques.pruning import INDEX_BITS, per_layer
+from edgegap.techniques.quantization import quantized_workload
+from edgegap.techniques.storage import FLOAT_BITS, bias_bits, prunable
+from edgegap.training.datasets import Dataset
+from edgegap.training.loop import train
+from edgegap.workload.layer import Workload
 
-FLOAT_BITS = 32
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 
 
 @dataclass
@@ -162,25 +177,6 @@ def layer_storage(layer: SharedLayer, index_bits: int) -> LayerStorage:
     )
 
 
-def bias_bits(model: nn.Module) -> int:
-    """Biases stay dense 32-bit floats."""
-    biases = [getattr(module, "bias", None) for module in model.modules()]
-    return FLOAT_BITS * sum(b.numel() for b in biases if isinstance(b, torch.Tensor))
-
-
-def dense_bytes(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters()) * FLOAT_BITS // 8
-
-
-def pruned_bytes(model: nn.Module, index_bits: int) -> int:
-    """Pruned weights in relative-index format with 32-bit values, biases dense."""
-    bits = bias_bits(model)
-    for weight in prunable(model).values():
-        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
-        bits += size.entries * (FLOAT_BITS + index_bits)
-    return math.ceil(bits / 8)
-
-
 def compressed_bytes(
     model: nn.Module, shared: dict[str, SharedLayer], index_bits: int, huffman: bool
 ) -> int:
@@ -191,3 +187,57 @@ def compressed_bytes(
         bits += storage.codebook_bits
         bits += storage.huffman_bits + storage.huffman_table_bits if huffman else storage.fixed_bits
     return math.ceil(bits / 8)
+
+
+@register
+class WeightSharing(Technique):
+    name = "weight-sharing"
+    group = "quantization"
+    summary = "k-means shared weights with trained centroids: each weight a codebook index"
+    sources = ("Han, Mao, Dally, ICLR 2016",)
+    params = (
+        Param("bits", 5, 1, 16, integer=True, per_layer=True, help="codebook index bits"),
+        Param("epochs", 1, 0, 1000, integer=True, help="centroid training epochs"),
+    )
+    bare = "bits"
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        """Weights stored as `bits`-bit indices; the arithmetic still runs on decoded values
+        at the activations' width."""
+        bits = setting["bits"]
+        if isinstance(bits, dict):
+            raise UserError("weight-sharing: per-layer bits need the model; give one value")
+        return quantized_workload(workload, bits, None), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        if data is None:
+            raise UserError("weight-sharing trains its centroids: give a dataset")
+        shared_model = copy.deepcopy(model)
+        bits = {k: int(v) for k, v in
+                per_layer(setting["bits"], list(prunable(shared_model)), "bits").items()}  # fmt: skip
+        shared = share_weights(shared_model, bits)
+        fine_tune_centroids(shared_model, shared, data, setting["epochs"], seed=seed)
+        index_bits = previous.state.get("index_bits", INDEX_BITS)
+        size = compressed_bytes(shared_model, shared, index_bits, huffman=False)
+        notes = {name: LayerAnnotation(weight_bits=bits[name]) for name in shared}
+        return Compressed("weight-sharing", shared_model, size, notes,
+                          state={"shared": shared, "index_bits": index_bits})  # fmt: skip
+
+
+@register
+class Huffman(Technique):
+    name = "huffman"
+    group = "coding"
+    summary = "Huffman coding of shared weights' indices and relative positions"
+    sources = ("Han, Mao, Dally, ICLR 2016", "Huffman, Proc. IRE 40, 1952")
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        shared = previous.state.get("shared")
+        if shared is None:
+            raise UserError("huffman codes shared weights: put '- weight-sharing: N' before it")
+        size = compressed_bytes(model, shared, previous.state["index_bits"], huffman=True)
+        return Compressed("huffman", model, size, previous.annotations, state=previous.state)

@@ -8,24 +8,26 @@ density out, so the cost model sees the sparsity.
 
 from __future__ import annotations
 
+import copy
+import operator
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.training import train
+from edgegap.training.datasets import Dataset
+from edgegap.training.loop import train
+from edgegap.errors import UserError
+from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.storage import FLOAT_BITS, bias_bits, prunable
 from edgegap.workload.layer import Workload
 
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 
-def prunable(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Weights of convolutions and linear layers, by module path (biases stay dense)."""
-    return {
-        name: module.weight
-        for name, module in model.named_modules()
-        if isinstance(module, nn.Conv1d | nn.Conv2d | nn.Linear)
-    }
+INDEX_BITS = 5  # Deep Compression's relative-index width for fc layers
 
 
 def magnitude_masks(model: nn.Module, sparsity: dict[str, float]) -> dict[str, torch.Tensor]:
@@ -118,3 +120,73 @@ def annotate_density(workload: Workload, model: nn.Module) -> Workload:
         for layer in workload.layers
     )
     return replace(workload, layers=layers)
+
+
+def pruned_bytes(model: nn.Module, index_bits: int) -> int:
+    """Pruned weights in relative-index format with 32-bit values, biases dense."""
+    bits = bias_bits(model)
+    for weight in prunable(model).values():
+        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
+        bits += size.entries * (FLOAT_BITS + index_bits)
+    return math.ceil(bits / 8)
+
+
+def sparse_workload(workload: Workload, sparsity: float) -> Workload:
+    """Each weighted layer keeps 1 - sparsity of its weights (a zero-skipping platform skips
+    the rest; others store and run them)."""
+    layers = tuple(
+        replace(x, weight_density=x.weight_density * (1 - sparsity)) if x.weight_elements else x
+        for x in workload.layers
+    )
+    return replace(workload, layers=layers)
+
+
+@register
+class Prune(Technique):
+    name = "prune"
+    group = "pruning"
+    summary = "magnitude pruning with retraining, stored with relative indices"
+    sources = ("Han, Pool, Tran, Dally, NeurIPS 2015", "Han, Mao, Dally, ICLR 2016")
+    params = (
+        Param("sparsity", 0.9, 0.0, 0.99, per_layer=True, help="fraction of weights removed"),
+        Param("steps", 3, 1, 100, integer=True),
+        Param("epochs", 1, 0, 1000, integer=True, help="retraining epochs per step"),
+        Param("lr", 5e-4, 1e-7, 1.0),
+        Param("weight_decay", 0.0, 0.0, 1.0),
+        Param("index_bits", INDEX_BITS, 1, 16, integer=True),
+    )
+    bare = "sparsity"
+    gentler = staticmethod(operator.le)  # fewer removed is gentler
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        sparsity = setting["sparsity"]
+        if isinstance(sparsity, dict):
+            raise UserError("prune: a per-layer sparsity needs the model; give one value")
+        return sparse_workload(workload, sparsity), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        if data is None:
+            raise UserError("prune retrains: give a dataset")
+        pruned = copy.deepcopy(model)
+        layers = list(prunable(pruned))
+        sparsity = setting["sparsity"]
+        targets = per_layer(sparsity, layers, "sparsity")
+        prune_iteratively(pruned, data, targets, steps=setting["steps"],
+                          epochs_per_step=setting["epochs"], lr=setting["lr"], seed=seed,
+                          weight_decay=setting["weight_decay"])  # fmt: skip
+        index_bits = setting["index_bits"]
+        return Compressed("magnitude pruning", pruned, pruned_bytes(pruned, index_bits),
+                          state={"index_bits": index_bits})  # fmt: skip
+
+
+def per_layer(value: float | dict[str, float], layers: list[str], name: str) -> dict[str, float]:
+    """One value for every layer, or a {layer: value} mapping (layers left out get none)."""
+    if not isinstance(value, dict):
+        return dict.fromkeys(layers, value)
+    unknown = sorted(set(value) - set(layers))
+    if unknown:
+        raise UserError(f"{name}: no layer {', '.join(unknown)}; the model has {', '.join(layers)}")
+    return dict(value)

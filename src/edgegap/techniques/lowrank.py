@@ -14,20 +14,32 @@
 By Eckart-Young the rank-r truncation minimises the Frobenius error of that matrix; the error
 is the sum of the discarded squared singular values. A layer is factorised only when the two
 factors hold fewer parameters than it.
+
+The registered technique "low-rank" chooses ranks one of three ways: `macs_kept` (the one
+rank rule, `rank_keeping`, for real layers and for any profiled workload's weighted
+products alike), `energy` of the singular values, or a validation `max_drop_pp` budget.
 """
 
 from __future__ import annotations
 
 import copy
+import operator
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
-from edgegap.compress.sharing import dense_bytes
-from edgegap.compress.training import accuracy
-from edgegap.compress.transform import Compressed
 from edgegap.errors import UserError
+from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.storage import dense_bytes
+from edgegap.training.datasets import Dataset
+from edgegap.training.loop import accuracy
+from edgegap.workload.layer import Gemm, Workload
+
+if TYPE_CHECKING:
+    from edgegap.hardware.platform import Platform
 
 Factorizable = nn.Linear | nn.Conv1d | nn.Conv2d
 
@@ -240,3 +252,86 @@ def rank_for_accuracy_budget(
             "trials": trials,
         },
     )
+
+
+def rank_keeping(macs_kept: float, rows: int, cols: int) -> int:
+    """The rank r whose two factors, (rows x r) and (r x cols), cost `macs_kept` of the
+    full product's MACs: r (rows + cols) = macs_kept rows cols (Jaderberg et al. 2014;
+    Denton et al. 2014). 0 when no rank of at least 1 saves anything."""
+    rank = math.floor(macs_kept * rows * cols / (rows + cols))
+    return rank if rank >= 1 and rank * (rows + cols) < rows * cols else 0
+
+
+def _factorised(gemm: Gemm, macs_kept: float) -> tuple[Gemm, ...]:
+    """A weighted product as two thin ones; an activation x activation product (attention)
+    holds no weights to factorise and stays whole, as does one too small to gain."""
+    rank = rank_keeping(macs_kept, gemm.k, gemm.n) if gemm.weighted else 0
+    return (replace(gemm, n=rank), replace(gemm, k=rank)) if rank else (gemm,)
+
+
+@register
+class LowRank(Technique):
+    name = "low-rank"
+    group = "factorisation"
+    summary = "weight matrices as two thin factors (truncated SVD, Jaderberg scheme 2)"
+    sources = ("Jaderberg, Vedaldi, Zisserman, BMVC 2014", "Denton et al., NeurIPS 2014")
+    params = (
+        Param("macs_kept", None, 0.01, 1.0, help="fraction of each layer's MACs kept"),
+        Param("energy", None, 0.01, 1.0, help="fraction of squared singular values kept"),
+        Param("max_drop_pp", None, 0.0, 100.0, help="validation accuracy budget"),
+    )
+    bare = "energy"
+    gentler = staticmethod(operator.ge)  # more MACs kept is gentler
+
+    def from_label(self, label: str) -> Setting:
+        """Published results state the fraction of MACs kept."""
+        return self.setting(label, macs_kept=float(label))
+
+    def setting(self, label: str | None = None, **values: float) -> Setting:
+        given = [name for name in ("macs_kept", "energy", "max_drop_pp") if name in values]
+        if len(given) > 1:
+            raise UserError(f"low-rank: give one of macs_kept, energy, max_drop_pp, not "
+                            f"{' and '.join(given)}")  # fmt: skip
+        return super().setting(label, **(values or {"energy": 0.9}))
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        macs_kept = setting.get("macs_kept")
+        if macs_kept is None:
+            raise UserError("low-rank on a profiled workload needs macs_kept: energy and "
+                            "max_drop_pp need the trained weights")  # fmt: skip
+        layers = []
+        for layer in workload.layers:
+            gemms = tuple(g for old in layer.gemms for g in _factorised(old, macs_kept))
+            if gemms == layer.gemms:
+                layers.append(layer)
+                continue
+            weights = sum(g.groups * g.k * g.n for g in gemms if g.weighted)
+            old = sum(g.groups * g.k * g.n for g in layer.gemms if g.weighted)
+            layers.append(
+                replace(
+                    layer,
+                    gemms=gemms,
+                    params=layer.params - old + weights,
+                    weight_elements=layer.weight_elements - old + weights,
+                )
+            )
+        return replace(workload, layers=tuple(layers)), platform
+
+    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
+            previous: Compressed) -> Compressed:  # fmt: skip
+        if (budget := setting.get("max_drop_pp")) is not None:
+            if data is None:
+                raise UserError("low-rank with max_drop_pp measures accuracy: give a dataset")
+            return rank_for_accuracy_budget(model, data, budget)
+        if (macs_kept := setting.get("macs_kept")) is not None:
+            layers = factorizable(model)
+            ranks = {
+                name: rank
+                for name, layer in layers.items()
+                if (rank := rank_keeping(macs_kept, *kernel_matrix(layer).shape))
+                and factorized_params(layer, rank) < _params(layer)
+            }
+            return low_rank(model, ranks=ranks)
+        return low_rank(model, energy=setting["energy"])

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from edgegap.compress.datasets import Dataset
+from edgegap.training.datasets import Dataset
 from edgegap.errors import UserError
 
 
@@ -68,3 +68,11 @@ def check_fits(model: nn.Module, name: str, data: Dataset) -> None:
             f"{name} has {outputs} outputs but {data.name} has {data.classes} classes: "
             "use a dataset of at most that many classes"
         )
+
+
+def seeded_model(name: str, data: Dataset, seed: int = 0) -> nn.Module:
+    """The small model `name`, initialised from `seed`, checked against the dataset."""
+    torch.manual_seed(seed)
+    model = build_model(name)
+    check_fits(model, name, data)
+    return model
