@@ -23,7 +23,7 @@ def test_winograd_turns_a_3x3_conv_into_tile_products():
     workload = edgegap.profile(nn.Conv2d(8, 16, 3, padding=1), (1, 8, 8, 8))
     assert workload.totals.macs == 73_728
     two, four = algorithm.winograd(workload, 2), algorithm.winograd(workload, 4)
-    assert two.layers[0].gemms[0] == edgegap.workload.layer.Gemm(16, 16, 8, 16)
+    assert two.layers[0].gemms[0] == edgegap.workload.layer.Gemm(16, 16, 8, 16, weighted=True)
     assert two.totals.macs * 2.25 == workload.totals.macs
     assert four.totals.macs * 4 == workload.totals.macs
     strided = edgegap.profile(nn.Conv2d(8, 16, 3, stride=2), (1, 8, 8, 8))

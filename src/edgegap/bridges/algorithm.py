@@ -83,11 +83,11 @@ def _rescaled(
     layer: Layer, gemms: tuple[Gemm, ...], macs_ratio: float, in_factor: float, out_factor: float
 ) -> Layer:
     macs = sum(g.macs for g in gemms) if gemms else 0
+    flops = round(layer.flops * macs_ratio) if gemms else round(layer.flops * out_factor)
     return replace(
         layer,
         gemms=gemms,
-        macs=macs,
-        flops=round(layer.flops * macs_ratio) if gemms else round(layer.flops * out_factor),
+        elementwise_flops=flops - 2 * macs,
         params=round(layer.params * (macs_ratio if gemms else out_factor)),
         weight_elements=round(layer.weight_elements * (macs_ratio if gemms else out_factor)),
         input_elements=round(layer.input_elements * in_factor),
@@ -119,8 +119,7 @@ def low_rank(workload: Workload, macs_kept: float) -> Workload:
             replace(
                 layer,
                 gemms=tuple(gemms),
-                macs=sum(g.macs for g in gemms),
-                flops=round(layer.flops * ratio),
+                elementwise_flops=round(layer.flops * ratio) - 2 * sum(g.macs for g in gemms),
                 params=layer.params - layer.weight_elements + weights,
                 weight_elements=weights,
             )
@@ -150,14 +149,9 @@ def winograd_layer(layer: Layer, tile: int) -> Layer:
         return layer
     batch, _, height, width = shape_out
     tiles = batch * math.ceil(height / tile) * math.ceil(width / tile)
-    gemm = Gemm((tile + 2) ** 2, tiles, shape_in[1], shape_out[1])
+    gemm = Gemm((tile + 2) ** 2, tiles, shape_in[1], shape_out[1], weighted=True)
     transform_adds = layer.input_elements + layer.output_elements
-    return replace(
-        layer,
-        gemms=(gemm,),
-        macs=gemm.macs,
-        flops=layer.flops - 2 * (layer.macs - gemm.macs) + transform_adds,
-    )
+    return replace(layer, gemms=(gemm,), elementwise_flops=layer.elementwise_flops + transform_adds)
 
 
 def winograd(workload: Workload, tile: int) -> Workload:

@@ -8,7 +8,6 @@ density out, so the cost model sees the sparsity.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import torch
@@ -16,6 +15,7 @@ from torch import nn
 
 from edgegap.compress.datasets import Dataset
 from edgegap.compress.training import train
+from edgegap.precision import bits_to_bytes
 from edgegap.workload.layer import Workload
 
 
@@ -93,7 +93,7 @@ class SparseSize:
 
     @property
     def bytes(self) -> int:
-        return math.ceil(self.entries * (self.value_bits + self.index_bits) / 8)
+        return bits_to_bytes(self.entries, self.value_bits + self.index_bits)
 
 
 def relative_index_size(weight: torch.Tensor, value_bits: int, index_bits: int) -> SparseSize:

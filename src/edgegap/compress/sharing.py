@@ -23,8 +23,7 @@ from torch import nn
 from edgegap.compress.datasets import Dataset
 from edgegap.compress.pruning import prunable, relative_index_size
 from edgegap.compress.training import train
-
-FLOAT_BITS = 32
+from edgegap.precision import FP32_BITS, bits_to_bytes
 
 
 @dataclass
@@ -157,7 +156,7 @@ def layer_storage(layer: SharedLayer, index_bits: int) -> LayerStorage:
         entries=entries,
         fixed_bits=entries * (layer.bits + index_bits),
         huffman_bits=huffman,
-        codebook_bits=len(layer.centroids) * FLOAT_BITS,
+        codebook_bits=len(layer.centroids) * FP32_BITS,
         huffman_table_bits=8 * (len(layer.centroids) + span),
     )
 
@@ -165,19 +164,19 @@ def layer_storage(layer: SharedLayer, index_bits: int) -> LayerStorage:
 def bias_bits(model: nn.Module) -> int:
     """Biases stay dense 32-bit floats."""
     biases = [getattr(module, "bias", None) for module in model.modules()]
-    return FLOAT_BITS * sum(b.numel() for b in biases if isinstance(b, torch.Tensor))
+    return FP32_BITS * sum(b.numel() for b in biases if isinstance(b, torch.Tensor))
 
 
 def dense_bytes(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters()) * FLOAT_BITS // 8
+    return bits_to_bytes(sum(p.numel() for p in model.parameters()), FP32_BITS)
 
 
 def pruned_bytes(model: nn.Module, index_bits: int) -> int:
     """Pruned weights in relative-index format with 32-bit values, biases dense."""
     bits = bias_bits(model)
     for weight in prunable(model).values():
-        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
-        bits += size.entries * (FLOAT_BITS + index_bits)
+        size = relative_index_size(weight.detach(), FP32_BITS, index_bits)
+        bits += size.entries * (FP32_BITS + index_bits)
     return math.ceil(bits / 8)
 
 

@@ -64,10 +64,8 @@ def annotate(workload: Workload, annotations: Mapping[str, LayerAnnotation]) -> 
         if note.winograd_tile is not None:
             layer = winograd_layer(layer, note.winograd_tile)
         if note.mac_factor is not None:  # a smaller product: the array runs less too
-            gemms = tuple(_shrunk(g, note.mac_factor) for g in layer.gemms)
-            macs = sum(g.macs for g in gemms) if gemms else round(layer.macs * note.mac_factor)
-            changes |= {"macs": macs, "flops": layer.flops - 2 * (layer.macs - macs),
-                        "gemms": gemms}  # fmt: skip
+            # MACs and FLOPs follow the products; the element-wise work stays.
+            changes["gemms"] = tuple(_shrunk(g, note.mac_factor) for g in layer.gemms)
         layers.append(replace(layer, **changes))
     return replace(workload, layers=tuple(layers))
 
