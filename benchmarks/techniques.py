@@ -52,10 +52,11 @@ from edgegap.compress import (
 )
 from edgegap.techniques.pruning import layer_sparsity, prunable
 from edgegap.compress.recipes import PLANS, Plan
-from edgegap.techniques.sharing import FLOAT_BITS, bias_bits, dense_bytes
+from edgegap.techniques.sharing import FP32_BITS, bias_bits, dense_bytes
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.platform import Platform
+from edgegap.precision import FP32_BITS
 from edgegap.workload import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "techniques.md"
@@ -138,7 +139,7 @@ def magnitude_pruning(model: nn.Module, data: Dataset, setup: Setup, plan: Plan)
     sparsity = {name: 1 - fraction for name, fraction in plan.keep.items()}
     prune_iteratively(model, data, sparsity, steps=setup.prune_steps, epochs_per_step=1, seed=SEED)
     weights = sum(
-        relative_index_size(weight.detach(), FLOAT_BITS, plan.index_bits).bytes
+        relative_index_size(weight.detach(), FP32_BITS, plan.index_bits).bytes
         for weight in prunable(model).values()
     )
     densities = {

@@ -16,7 +16,7 @@ def test_conv_grouped_strided_by_hand():
     count = formulas.conv((1, 8, 10, 10), (16, 4, 3, 3), (1, 16, 5, 5), 2, False, bias=True)
     # 2 groups x (25 positions) x (4*9 reduction) x (8 filters each) = 14,400
     assert count.macs == 14_400
-    assert count.gemms == (Gemm(2, 25, 36, 8),)
+    assert count.gemms == (Gemm(2, 25, 36, 8, weighted=True),)
     assert count.flops == 2 * 14_400 + 16 * 25  # bias add per output element
 
 
@@ -30,14 +30,16 @@ def test_transposed_conv_by_hand():
     # ConvTranspose2d(4, 6, 2, stride=2): weight (4, 6, 2, 2), 3x3 -> 6x6
     count = formulas.conv((1, 4, 3, 3), (4, 6, 2, 2), (1, 6, 6, 6), 1, True, bias=False)
     assert count.macs == 9 * 4 * 6 * 4  # each input position scatters Cin x Cout x k
-    assert count.gemms == (Gemm(1, 9, 4, 24),)
+    assert count.gemms == (Gemm(1, 9, 4, 24, weighted=True),)
 
 
 def test_matmul_broadcast_and_vectors():
-    assert formulas.matmul((5, 3, 4), (4, 7), (5, 3, 7)).macs == 5 * 3 * 4 * 7
-    assert formulas.matmul((4,), (4, 7), (7,)).macs == 28
-    count = formulas.matmul((3, 4), (4, 7), (3, 7), bias=True)
+    assert formulas.matmul((5, 3, 4), (4, 7), (5, 3, 7), False).macs == 5 * 3 * 4 * 7
+    assert formulas.matmul((4,), (4, 7), (7,), False).macs == 28
+    count = formulas.matmul((3, 4), (4, 7), (3, 7), True, bias=True)
     assert (count.macs, count.flops) == (84, 2 * 84 + 21)
+    assert count.gemms == (Gemm(1, 3, 4, 7, weighted=True),)
+    assert count.elementwise_flops == 21
 
 
 def test_attention_by_hand():
@@ -47,6 +49,7 @@ def test_attention_by_hand():
     assert count.macs == 2 * scores * 64
     assert count.flops == 2 * count.macs + 6 * scores  # scale + softmax (5) per score
     assert count.kind == "attention" and len(count.gemms) == 2
+    assert not any(g.weighted for g in count.gemms)  # Q K^T and scores @ V: activations
 
 
 def test_cross_attention_lengths():
@@ -117,5 +120,5 @@ def test_matmul_macs_equal_real_multiplies(batch, m, k, n):
     a = torch.ones(*batch, m, k, dtype=torch.float64)
     b = torch.ones(k, n, dtype=torch.float64)
     y = a @ b
-    assert formulas.matmul(a.shape, b.shape, y.shape).macs == int(y.sum().item())
-    assert formulas.matmul(a.shape, b.shape, y.shape).macs == math.prod(batch) * m * k * n
+    assert formulas.matmul(a.shape, b.shape, y.shape, False).macs == int(y.sum().item())
+    assert formulas.matmul(a.shape, b.shape, y.shape, False).macs == math.prod(batch) * m * k * n

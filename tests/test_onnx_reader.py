@@ -84,7 +84,7 @@ def test_grouped_conv(tmp_path: Path, attrs: dict[str, Any], side: int) -> None:
     assert conv.output_shape == (1, 6, side, side)
     assert conv.macs == macs
     assert conv.flops == 2 * macs + 6 * positions  # plus one bias add per output
-    assert conv.gemms == (Gemm(groups=2, m=positions, k=2 * 9, n=3),)
+    assert conv.gemms == (Gemm(groups=2, m=positions, k=2 * 9, n=3, weighted=True),)
     assert (conv.params, conv.weight_elements) == (6 * 2 * 9 + 6, 6 * 2 * 9 + 6)
     assert (conv.input_elements, conv.output_elements) == (4 * 8 * 8, 6 * positions)
     assert (relu.kind, relu.macs, relu.flops, relu.params) == ("activation", 0, 6 * positions, 0)
@@ -96,7 +96,7 @@ def test_gemm_transposed_weight_and_bias(tmp_path: Path) -> None:
     path = save(tmp_path, [node], [value("a", (2, 8))], [value("y", (2, 16))], initializers)
     (fc,) = read(path).layers
     assert (fc.name, fc.kind, fc.macs, fc.flops) == ("fc", "matmul", 2 * 8 * 16, 2 * 256 + 32)
-    assert fc.gemms == (Gemm(1, 2, 8, 16),)
+    assert fc.gemms == (Gemm(1, 2, 8, 16, weighted=True),)
     assert fc.params == 16 * 8 + 16
 
 
@@ -112,9 +112,26 @@ def test_batched_matmul_with_bias_split_across_nodes(tmp_path: Path) -> None:
         tmp_path, nodes, [value("a", (2, 3, 4, 5))], [value("y", (2, 3, 4, 6))], initializers
     )
     matmul, add = read(path).layers
-    assert matmul.gemms == (Gemm(6, 4, 5, 6),)
+    assert matmul.gemms == (Gemm(6, 4, 5, 6, weighted=True),)
     assert (matmul.macs, matmul.flops, matmul.params) == (720, 1440, 90)
     assert (add.kind, add.macs, add.flops, add.params) == ("elementwise", 0, 144, 6)
+
+
+def test_products_by_initializers_are_weighted(tmp_path: Path) -> None:
+    """A MatMul by a transposed initializer (folded, as a runtime folds it) multiplies by a
+    weight; one of two computed tensors, as in attention's Q K^T, does not."""
+    nodes = [
+        helper.make_node("Transpose", ["w"], ["wt"], perm=[1, 0]),
+        helper.make_node("MatMul", ["x", "wt"], ["h"]),
+        helper.make_node("Transpose", ["h"], ["ht"], perm=[1, 0]),
+        helper.make_node("MatMul", ["h", "ht"], ["y"]),
+    ]
+    path = save(tmp_path, nodes, [value("x", (3, 4))], [value("y", (3, 3))], [weight("w", (5, 4))])
+    projection, _, scores = read(path).layers
+    assert projection.gemms == (Gemm(1, 3, 4, 5, weighted=True),)
+    assert projection.weight_elements == 20
+    assert scores.gemms == (Gemm(1, 3, 5, 3, weighted=False),)
+    assert scores.weight_elements == 0
 
 
 def test_shared_and_unused_initializers(tmp_path: Path) -> None:
@@ -244,7 +261,8 @@ def test_einsum_contraction(tmp_path: Path) -> None:
         tmp_path, [node], [value("a", (2, 3, 4)), value("b", (2, 4, 5))], [value("y", (2, 3, 5))]
     )
     (einsum,) = read(path).layers
-    assert (einsum.kind, einsum.macs, einsum.gemms) == ("matmul", 120, (Gemm(2, 3, 4, 5),))
+    gemm = Gemm(2, 3, 4, 5, weighted=False)  # two graph inputs: activations
+    assert (einsum.kind, einsum.macs, einsum.gemms) == ("matmul", 120, (gemm,))
 
 
 def test_attention_opset_23(tmp_path: Path) -> None:
@@ -254,7 +272,7 @@ def test_attention_opset_23(tmp_path: Path) -> None:
     path = save(tmp_path, [node], inputs, [value("y", (1, 10, 32))], opset=23)
     (attention,) = read(path).layers
     assert (attention.kind, attention.macs) == ("attention", 4 * 10 * 12 * 16)
-    assert attention.gemms == (Gemm(4, 10, 8, 12), Gemm(4, 10, 12, 8))
+    assert attention.gemms == (Gemm(4, 10, 8, 12, False), Gemm(4, 10, 12, 8, False))
 
 
 def test_pooling_norm_and_resize(tmp_path: Path) -> None:
@@ -291,8 +309,26 @@ def test_exported_torchvision_model_matches_pytorch(tmp_path: Path, name: str) -
     start = time.perf_counter()
     torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), path, dynamo=True, optimize=False)
     print(f"{name}: exported in {time.perf_counter() - start:.1f} s")
-    onnx_totals = edgegap.profile(str(path)).totals
-    torch_totals = edgegap.profile(name).totals
+    onnx_workload = edgegap.profile(str(path))
+    torch_workload = edgegap.profile(name)
+    onnx_totals, torch_totals = onnx_workload.totals, torch_workload.totals
     print(f"{name}: MACs ONNX {onnx_totals.macs}, PyTorch {torch_totals.macs}")
     assert onnx_totals.macs == pytest.approx(torch_totals.macs, rel=0.01)
     assert onnx_totals.params == torch_totals.params
+
+    # Both front ends agree on which products multiply by a weight: every convolution and
+    # linear layer does, attention's two products per block (none in resnet18) do not.
+    def macs_by_weighted(workload: Workload) -> dict[bool, int]:
+        macs = {True: 0, False: 0}
+        for layer in workload.layers:
+            for gemm in layer.gemms:
+                macs[gemm.weighted] += gemm.macs
+            assert layer.weight_elements > 0 or not any(g.weighted for g in layer.gemms)
+        return macs
+
+    onnx_macs, torch_macs = macs_by_weighted(onnx_workload), macs_by_weighted(torch_workload)
+    assert onnx_macs[True] == pytest.approx(torch_macs[True], rel=0.01)
+    assert onnx_macs[False] == pytest.approx(torch_macs[False], rel=0.01)
+    assert (torch_macs[False] > 0) == (name == "vit_b_16")
+    convs = [layer for layer in onnx_workload.layers if layer.kind == "conv"]
+    assert convs and all(g.weighted for layer in convs for g in layer.gemms)

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from edgegap.errors import UserError
-from edgegap.workload.profile import dtype_to_bits, parse_shape
+from edgegap.workload.shapes import dtype_to_bits, parse_shape
 
 
 @given(st.lists(st.integers(1, 10_000), min_size=1, max_size=6))

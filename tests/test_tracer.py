@@ -164,7 +164,9 @@ def test_dataframe_and_json_round():
     assert {"weight_bytes", "min_traffic_bytes", "arithmetic_intensity"} <= set(frame.columns)
     record = workload.to_dict()
     assert record["totals"]["params"] == workload.totals.params
-    assert record["layers"][0]["gemms"] == [{"groups": 1, "m": 64, "k": 27, "n": 8}]
+    assert record["layers"][0]["gemms"] == [
+        {"groups": 1, "m": 64, "k": 27, "n": 8, "weighted": True}
+    ]
 
 
 def test_simulated_number_formats_are_not_counted():

@@ -19,8 +19,8 @@ from rich.table import Table
 from edgegap.errors import UserError
 from edgegap.hardware import Cost, Platform, builtin_names, estimate, load_platform
 from edgegap.workload import Workload, profile, zoo
-from edgegap.workload.profile import dtype_to_bits, parse_shape
 from edgegap.workload.scalesim import read_topology
+from edgegap.workload.shapes import dtype_to_bits, parse_shape
 
 if TYPE_CHECKING:
     from edgegap.compress.compose import CompressionResult

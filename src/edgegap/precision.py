@@ -1,4 +1,15 @@
-"""Bit-widths of numeric formats by name: one table for profiles, platforms and trends."""
+"""Numeric formats: bit-widths by name, and the arithmetic every stage shares about them.
+
+One table for profiles, platforms and trends; one rule for turning elements at a bit-width
+into bytes; one count of the operations in a multiply-accumulate.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
 
 # fmt: off
 BITS: dict[str, int] = {
@@ -8,7 +19,25 @@ BITS: dict[str, int] = {
 # fmt: on
 ALIASES = {"float32": "fp32", "float16": "fp16", "bfloat16": "bf16", "float64": "fp64"}
 
+FP32_BITS = BITS["fp32"]  # a float that a technique stores as it is (scales, codebooks, biases)
+OPS_PER_MAC = 2  # a multiply-accumulate is two operations: FLOPs, peak ops/s, the trends' ops
+
 
 def bits_of(name: str) -> int | None:
     """The bit-width of a format name or PyTorch-style alias; None if unknown."""
     return BITS.get(ALIASES.get(name, name))
+
+
+def bits_to_bytes(elements: float, bits: int) -> int:
+    """Bytes that hold `elements` values of `bits` bits each, packed: rounded up to a byte."""
+    return math.ceil(elements * bits / 8)
+
+
+def bits_to_bytes_array(elements: npt.ArrayLike, bits: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """`bits_to_bytes` element by element; exact integer arithmetic for integer counts."""
+    counts, widths = np.asarray(elements), np.asarray(bits)
+    if np.issubdtype(counts.dtype, np.integer) and np.issubdtype(widths.dtype, np.integer):
+        exact: npt.NDArray[np.int64] = (-(-counts * widths // 8)).astype(np.int64)
+        return exact
+    rounded: npt.NDArray[np.int64] = np.ceil(counts * widths / 8).astype(np.int64)
+    return rounded

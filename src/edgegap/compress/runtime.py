@@ -34,7 +34,7 @@ from torch import nn
 
 from edgegap import atomic
 from edgegap.errors import UserError
-from edgegap.workload.profile import check_shape
+from edgegap.workload.shapes import check_shape
 
 INPUT_SEED = 0
 

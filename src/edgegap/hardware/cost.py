@@ -31,7 +31,7 @@ import pandas as pd
 from edgegap.errors import UserError
 from edgegap.hardware import systolic
 from edgegap.hardware.platform import Platform
-from edgegap.precision import BITS
+from edgegap.precision import BITS, bits_to_bytes_array
 from edgegap.workload.layer import Workload
 
 # An element-wise operation (add, compare, scale) costs this fraction of a MAC: the fp32 add
@@ -188,7 +188,7 @@ class _Layers:
             largest.append((big.m, big.k, big.n) if big else (0, 0, 0))
 
         def to_bytes(elements: list[float]) -> Ints:
-            return np.ceil(np.array(elements) * bits / 8).astype(np.int64)
+            return bits_to_bytes_array(elements, bits)
 
         return cls(
             precision=precision,
@@ -202,9 +202,7 @@ class _Layers:
                 ],
                 dtype=np.int64,
             ),
-            elementwise_ops=np.array(
-                [max(layer.flops - 2 * layer.macs, 0) for layer in layers], dtype=np.int64
-            ),
+            elementwise_ops=np.array([layer.elementwise_flops for layer in layers], dtype=np.int64),
             mac_energy_j=np.array(
                 [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
             ),
@@ -459,15 +457,15 @@ def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluati
     cycles = _compute_cycles(layers, platform, designs, crossbars)
     if crossbars is not None and crossbars.resident:
         layers = replace(layers, weights=np.zeros_like(layers.weights))  # programmed once
-    operand_bits = layers.macs * layers.bits
     register_accesses = 0 if crossbars is not None else REGISTER_ACCESSES_PER_MAC
     hops = ARRAY_HOPS_PER_MAC if compute.type == "systolic" else 0
     traffic: dict[str, Ints] = {}
     for level in platform.memory:
         if level.role == "register":
-            traffic[level.name] = -(-register_accesses * operand_bits // 8)[:, None]
+            accesses = register_accesses * layers.macs
+            traffic[level.name] = bits_to_bytes_array(accesses, layers.bits)[:, None]
         elif level.role == "array":
-            traffic[level.name] = -(-hops * operand_bits // 8)[:, None]
+            traffic[level.name] = bits_to_bytes_array(hops * layers.macs, layers.bits)[:, None]
         elif level.role == "buffer":
             traffic[level.name] = _buffer_bytes(layers, platform, designs)
         else:

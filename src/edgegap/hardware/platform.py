@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from edgegap.precision import OPS_PER_MAC
+
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -204,4 +206,4 @@ class Platform(_Strict):
     @property
     def peak_ops_per_s(self) -> float:
         """Peak operations per second, counting a MAC as two operations."""
-        return 2 * self.compute.peak_macs_per_cycle * self.compute.clock_mhz * 1e6
+        return OPS_PER_MAC * self.compute.peak_macs_per_cycle * self.compute.clock_mhz * 1e6

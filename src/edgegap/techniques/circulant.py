@@ -102,10 +102,12 @@ _circulant_op.register_autograd(_circulant_backward, setup_context=_save_for_bac
 
 @register(torch.ops.edgegap.block_circulant_linear)
 def _circulant_count(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> formulas.OpCount:
-    """Counted as the dense matrix product; the transform's annotation scales its MACs."""
+    """Counted as the dense matrix product (by the layer's stored weights); the transform's
+    annotation scales its MACs."""
     x, _, bias, out_features = args
     rows = formulas.numel(x[:-1])
-    return formulas.matmul((rows, x[-1]), (x[-1], out_features), out, bias=bias is not None)
+    dense = (x[-1], out_features)
+    return formulas.matmul((rows, x[-1]), dense, out, weighted=True, bias=bias is not None)
 
 
 def circulant_index(block_size: int, device: torch.device | None = None) -> torch.Tensor:

@@ -21,7 +21,7 @@ from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
 from edgegap.errors import UserError
 from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
-from edgegap.techniques.storage import FLOAT_BITS, bias_bits, prunable
+from edgegap.techniques.storage import FP32_BITS, bias_bits, prunable
 from edgegap.workload.layer import Workload
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class SparseSize:
 
     @property
     def bytes(self) -> int:
-        return math.ceil(self.entries * (self.value_bits + self.index_bits) / 8)
+        return bits_to_bytes(self.entries, self.value_bits + self.index_bits)
 
 
 def relative_index_size(weight: torch.Tensor, value_bits: int, index_bits: int) -> SparseSize:
@@ -126,9 +126,9 @@ def pruned_bytes(model: nn.Module, index_bits: int) -> int:
     """Pruned weights in relative-index format with 32-bit values, biases dense."""
     bits = bias_bits(model)
     for weight in prunable(model).values():
-        size = relative_index_size(weight.detach(), FLOAT_BITS, index_bits)
-        bits += size.entries * (FLOAT_BITS + index_bits)
-    return math.ceil(bits / 8)
+        size = relative_index_size(weight.detach(), FP32_BITS, index_bits)
+        bits += size.entries * (FP32_BITS + index_bits)
+    return bits_to_bytes(bits, 1)
 
 
 def sparse_workload(workload: Workload, sparsity: float) -> Workload:

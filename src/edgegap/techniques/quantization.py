@@ -34,7 +34,7 @@ from torch.nn.utils import parametrize
 
 from edgegap.training.datasets import Dataset
 from edgegap.techniques.storage import prunable
-from edgegap.techniques.storage import FLOAT_BITS
+from edgegap.precision import FP32_BITS
 from edgegap.training.loop import train
 from edgegap.techniques.base import (
     Compressed,
@@ -77,7 +77,7 @@ class QuantizedWeight:
     @property
     def bytes(self) -> int:
         codes = len(packed_bytes(self.codes.flatten().numpy(), self.bits))
-        return codes + math.ceil(self.side.numel() * self.side_bits / 8)
+        return codes + bits_to_bytes(self.side.numel(), self.side_bits)
 
 
 WeightQuantizer = Callable[[torch.Tensor], QuantizedWeight]
@@ -104,7 +104,7 @@ def uniform_weight(weight: torch.Tensor, bits: int, per_channel: bool = True) ->
     integers = torch.clamp(torch.round(rows / scale), -levels, levels)
     values = (integers * scale).reshape(weight.shape)
     codes = (integers + 2 ** (bits - 1)).long().reshape(weight.shape)
-    return QuantizedWeight(codes, bits, scale.flatten(), FLOAT_BITS, values)
+    return QuantizedWeight(codes, bits, scale.flatten(), FP32_BITS, values)
 
 
 def fixed_point_weight(weight: torch.Tensor, bits: int) -> QuantizedWeight:
@@ -160,7 +160,7 @@ def ternary_weight(weight: torch.Tensor) -> QuantizedWeight:
     alpha = kept.mean() if kept.numel() else torch.zeros(())
     values = alpha * (positive.float() - negative.float())
     return QuantizedWeight(
-        _ternary_codes(positive, negative), 2, alpha.reshape(1), FLOAT_BITS, values
+        _ternary_codes(positive, negative), 2, alpha.reshape(1), FP32_BITS, values
     )
 
 
@@ -171,7 +171,7 @@ def binary_weight(weight: torch.Tensor, per_channel: bool) -> QuantizedWeight:
     alpha = rows.abs().mean(1, keepdim=True)
     values = (alpha * _sign(rows)).reshape(weight.shape)
     codes = (weight.detach() > 0).long()
-    return QuantizedWeight(codes, 1, alpha.flatten(), FLOAT_BITS, values)
+    return QuantizedWeight(codes, 1, alpha.flatten(), FP32_BITS, values)
 
 
 def _weights(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -192,7 +192,7 @@ def _storage_bytes(model: nn.Module, quantized: dict[str, QuantizedWeight]) -> i
     as float32."""
     weights = [id(weight) for weight in prunable(model).values()]
     others = sum(p.numel() for p in model.parameters() if id(p) not in weights)
-    return sum(q.bytes for q in quantized.values()) + others * FLOAT_BITS // 8
+    return sum(q.bytes for q in quantized.values()) + bits_to_bytes(others, FP32_BITS)
 
 
 def _compressed(
@@ -419,7 +419,7 @@ class TrainedTernary(_Latent):
         positive, negative = self._sets(latent)
         scales = torch.stack([self.positive_scale, self.negative_scale]).detach()
         values = self._ternary(latent).detach()
-        return QuantizedWeight(_ternary_codes(positive, negative), 2, scales, FLOAT_BITS, values)
+        return QuantizedWeight(_ternary_codes(positive, negative), 2, scales, FP32_BITS, values)
 
 
 def _train_quantized(

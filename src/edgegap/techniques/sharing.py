@@ -33,7 +33,7 @@ from edgegap.techniques.base import (
 )
 from edgegap.techniques.pruning import INDEX_BITS, per_layer
 from edgegap.techniques.quantization import quantized_workload
-from edgegap.techniques.storage import FLOAT_BITS, bias_bits, prunable
+from edgegap.techniques.storage import FP32_BITS, bias_bits, prunable
 from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
 from edgegap.workload.layer import Workload
@@ -172,7 +172,7 @@ def layer_storage(layer: SharedLayer, index_bits: int) -> LayerStorage:
         entries=entries,
         fixed_bits=entries * (layer.bits + index_bits),
         huffman_bits=huffman,
-        codebook_bits=len(layer.centroids) * FLOAT_BITS,
+        codebook_bits=len(layer.centroids) * FP32_BITS,
         huffman_table_bits=8 * (len(layer.centroids) + span),
     )
 
@@ -186,7 +186,7 @@ def compressed_bytes(
         storage = layer_storage(layer, index_bits)
         bits += storage.codebook_bits
         bits += storage.huffman_bits + storage.huffman_table_bits if huffman else storage.fixed_bits
-    return math.ceil(bits / 8)
+    return bits_to_bytes(bits, 1)
 
 
 @register

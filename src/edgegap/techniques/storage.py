@@ -11,9 +11,7 @@ import numpy.typing as npt
 import torch
 from torch import nn
 
-from edgegap.precision import BITS
-
-FLOAT_BITS = BITS["fp32"]  # what an uncompressed weight, bias or side value is stored as
+from edgegap.precision import FP32_BITS, bits_to_bytes
 
 
 def prunable(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -27,13 +25,13 @@ def prunable(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def dense_bytes(model: nn.Module) -> int:
     """Every parameter as a 32-bit float."""
-    return sum(p.numel() for p in model.parameters()) * FLOAT_BITS // 8
+    return bits_to_bytes(sum(p.numel() for p in model.parameters()), FP32_BITS)
 
 
 def bias_bits(model: nn.Module) -> int:
     """Biases stay dense 32-bit floats."""
     biases = [getattr(module, "bias", None) for module in model.modules()]
-    return FLOAT_BITS * sum(b.numel() for b in biases if isinstance(b, torch.Tensor))
+    return FP32_BITS * sum(b.numel() for b in biases if isinstance(b, torch.Tensor))
 
 
 def packed_bytes(codes: npt.NDArray[np.integer[Any]], bits: int) -> bytes:

@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from edgegap.precision import BITS
+from edgegap.precision import BITS, OPS_PER_MAC
 from edgegap.trends import data
 from edgegap.trends.fits import Fit, fit_exponential
 
@@ -69,7 +69,7 @@ class Trends:
 
 def models_table() -> pd.DataFrame:
     models = data.load("dnn_models")
-    models["ops"] = 2 * models["macs"].astype("Float64")  # the paper's operations: 2 x MACs
+    models["ops"] = OPS_PER_MAC * models["macs"].astype("Float64")  # the paper's operations
     # Demand against accuracy is fitted on log error: a power law keeps growing as the error
     # halves, where a line in the error itself would flatten as it nears zero.
     models["log10_top5_error_pct"] = np.log10(models["top5_error_pct"].astype("Float64"))

@@ -1,7 +1,8 @@
 """The registry of per-operator formulas for PyTorch, keyed by aten operator.
 
 Adding an operator is one decorated function of shapes (tensor arguments arrive as their
-`torch.Size`):
+`torch.Size`; `args.weights` holds the positions of those that are model parameters or
+buffers, or views of them):
 
     @register(aten.my_op)
     def _my_op(args, kwargs, out):
@@ -24,7 +25,22 @@ from edgegap.workload.formulas import OpCount
 
 aten = torch.ops.aten
 Shape = Sequence[int]
-Formula = Callable[[tuple[Any, ...], dict[str, Any], Shape], OpCount]
+
+
+class Args(tuple[Any, ...]):
+    """An operator's positional arguments as a formula sees them: tensors as their shapes,
+    and `weights`, the positions of the tensors that are model state (a parameter, a buffer,
+    or a view of one such as a linear layer's transposed weight), not activations."""
+
+    weights: frozenset[int]
+
+    def __new__(cls, values: Sequence[Any], weights: frozenset[int] = frozenset()) -> Args:
+        args = super().__new__(cls, values)
+        args.weights = weights
+        return args
+
+
+Formula = Callable[[Args, dict[str, Any], Shape], OpCount]
 
 ATEN_FORMULAS: dict[Any, Formula] = {}
 
@@ -71,13 +87,16 @@ def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> O
 
 
 @register(aten.mm, aten.bmm)
-def _mm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
-    return formulas.matmul(args[0], args[1], out)
+def _mm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    weighted = not args.weights.isdisjoint((0, 1))
+    return formulas.matmul(args[0], args[1], out, weighted)
 
 
 @register(aten.addmm, aten.baddbmm)
-def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
-    return formulas.matmul(args[1], args[2], out, bias=True)
+def _addmm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """bias + a @ b: nn.Linear's addmm(bias, x, weight.t()) multiplies by a parameter."""
+    weighted = not args.weights.isdisjoint((1, 2))
+    return formulas.matmul(args[1], args[2], out, weighted, bias=True)
 
 
 @register(
@@ -234,7 +253,7 @@ def _fft(
 ) -> OpCount:
     length = formulas.numel([signal[d] for d in dims])
     flops = per_point * formulas.numel(signal) * math.log2(length) if length > 1 else 0.0
-    return OpCount("fft", flops=round(flops) + (scaled if normalized else 0))
+    return OpCount("fft", elementwise_flops=round(flops) + (scaled if normalized else 0))
 
 
 @register(aten._fft_r2c)

@@ -7,9 +7,10 @@ Conventions (docs/counting.md):
 - MACs are the multiply-accumulates of convolution, matrix products and attention, counted
   exactly as torchvision's published `_ops`: batch x weight elements x output positions for a
   convolution, m x k x n per matrix product. Nothing else has MACs.
-- FLOPs = 2 x MACs + one FLOP per elementary arithmetic or transcendental function applied to
-  one element (bias adds, normalisation, activations, softmax, element-wise arithmetic,
-  pooling windows, interpolation taps). The per-element costs are in `ELEMENT_FLOPS`.
+- FLOPs = 2 x MACs (`OPS_PER_MAC`) + one FLOP per elementary arithmetic or transcendental
+  function applied to one element (bias adds, normalisation, activations, softmax,
+  element-wise arithmetic, pooling windows, interpolation taps): the `elementwise_flops`.
+  The per-element costs are in `ELEMENT_FLOPS`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from edgegap.precision import OPS_PER_MAC
 from edgegap.workload.layer import Gemm
 
 Shape = Sequence[int]
@@ -52,12 +54,20 @@ ELEMENT_FLOPS: dict[str, int] = {
 
 @dataclass(frozen=True)
 class OpCount:
-    """What one operator does: its kind, MACs, FLOPs and matrix form (if it has one)."""
+    """What one operator does: its kind, matrix form (if it has one) and the FLOPs that are
+    not multiply-accumulates; MACs and FLOPs follow, as in a `Layer`."""
 
     kind: str
-    macs: int = 0
-    flops: int = 0
+    elementwise_flops: int = 0
     gemms: tuple[Gemm, ...] = ()
+
+    @property
+    def macs(self) -> int:
+        return sum(g.macs for g in self.gemms)
+
+    @property
+    def flops(self) -> int:
+        return OPS_PER_MAC * self.macs + self.elementwise_flops
 
 
 def numel(shape: Shape) -> int:
@@ -65,7 +75,7 @@ def numel(shape: Shape) -> int:
 
 
 def elementwise(kind: str, operation: str, out: Shape) -> OpCount:
-    return OpCount(kind, flops=ELEMENT_FLOPS[operation] * numel(out))
+    return OpCount(kind, elementwise_flops=ELEMENT_FLOPS[operation] * numel(out))
 
 
 def conv(x: Shape, w: Shape, out: Shape, groups: int, transposed: bool, bias: bool) -> OpCount:
@@ -79,22 +89,25 @@ def conv(x: Shape, w: Shape, out: Shape, groups: int, transposed: bool, bias: bo
     batch = x[0]
     kernel = numel(w[2:])
     if transposed:
-        gemm = Gemm(groups, batch * numel(x[2:]), w[0] // groups, w[1] * kernel)
+        gemm = Gemm(groups, batch * numel(x[2:]), w[0] // groups, w[1] * kernel, weighted=True)
     else:
-        gemm = Gemm(groups, batch * numel(out[2:]), w[1] * kernel, w[0] // groups)
+        gemm = Gemm(groups, batch * numel(out[2:]), w[1] * kernel, w[0] // groups, weighted=True)
     bias_flops = numel(out) if bias else 0
-    return OpCount("conv", gemm.macs, 2 * gemm.macs + bias_flops, (gemm,))
+    return OpCount("conv", bias_flops, (gemm,))
 
 
-def matmul(a: Shape, b: Shape, out: Shape, bias: bool = False) -> OpCount:
-    """Matrix product with numpy broadcasting of batch dimensions; 1-D operands allowed."""
+def matmul(a: Shape, b: Shape, out: Shape, weighted: bool, bias: bool = False) -> OpCount:
+    """Matrix product with numpy broadcasting of batch dimensions; 1-D operands allowed.
+
+    `weighted`: one operand is a stored weight (a linear layer), not a computed activation.
+    """
     m = a[-2] if len(a) > 1 else 1
     k = a[-1]
     n = b[-1] if len(b) > 1 else 1
     groups = numel(out) // (m * n) if m * n else 0
-    gemm = Gemm(groups, m, k, n)
+    gemm = Gemm(groups, m, k, n, weighted)
     bias_flops = numel(out) if bias else 0
-    return OpCount("matmul", gemm.macs, 2 * gemm.macs + bias_flops, (gemm,))
+    return OpCount("matmul", bias_flops, (gemm,))
 
 
 def attention(q: Shape, k: Shape, v: Shape) -> OpCount:
@@ -102,16 +115,16 @@ def attention(q: Shape, k: Shape, v: Shape) -> OpCount:
 
     q (..., L, E), k (..., S, E), v (..., S, Ev): MACs = heads x L x S x (E + Ev), the two
     matrix products torchvision counts; FLOPs add the scaling and the softmax on L x S scores.
+    Both products multiply activations: neither operand is a stored weight.
     """
     heads = numel(q[:-2])
     length, embed = q[-2], q[-1]
     source = k[-2]
-    scores = Gemm(heads, length, embed, source)
-    weighted = Gemm(heads, length, source, v[-1])
+    scores = Gemm(heads, length, embed, source, weighted=False)
+    mixed = Gemm(heads, length, source, v[-1], weighted=False)
     score_elements = heads * length * source
-    macs = scores.macs + weighted.macs
-    flops = 2 * macs + (ELEMENT_FLOPS["mul"] + ELEMENT_FLOPS["softmax"]) * score_elements
-    return OpCount("attention", macs, flops, (scores, weighted))
+    softmax = (ELEMENT_FLOPS["mul"] + ELEMENT_FLOPS["softmax"]) * score_elements
+    return OpCount("attention", softmax, (scores, mixed))
 
 
 def pool(x: Shape, out: Shape, kernel: Shape | None, average: bool) -> OpCount:
@@ -121,14 +134,14 @@ def pool(x: Shape, out: Shape, kernel: Shape | None, average: bool) -> OpCount:
     """
     outputs = numel(out)
     window_work = numel(x) if kernel is None else outputs * numel(kernel)
-    return OpCount("pool", flops=window_work + (outputs if average else 0))
+    return OpCount("pool", elementwise_flops=window_work + (outputs if average else 0))
 
 
 def reduction(x: Shape, out: Shape, per_input: int = 1, per_output: int = 0) -> OpCount:
     """A reduction over some dimensions: `per_input` FLOPs per input element (1 for a sum or
     max), `per_output` per result (the divide of a mean, the square root of a norm)."""
-    return OpCount("reduction", flops=per_input * numel(x) + per_output * numel(out))
+    return OpCount("reduction", elementwise_flops=per_input * numel(x) + per_output * numel(out))
 
 
 def upsample(out: Shape, mode: str) -> OpCount:
-    return OpCount("upsample", flops=ELEMENT_FLOPS[mode] * numel(out))
+    return OpCount("upsample", elementwise_flops=ELEMENT_FLOPS[mode] * numel(out))

@@ -7,37 +7,47 @@ compression step that changes a bit-width changes every byte figure consistently
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any
 
 import pandas as pd
 
+from edgegap.precision import OPS_PER_MAC, bits_to_bytes
+
 Shape = tuple[int, ...]
 
 
 @dataclass(frozen=True)
 class Gemm:
-    """`groups` independent matrix products (m x k) @ (k x n): the form a MAC array maps."""
+    """`groups` independent matrix products (m x k) @ (k x n): the form a MAC array maps.
+
+    `weighted` is True when one operand (the k x n one, for a convolution or a linear layer)
+    is a stored weight, which an accelerator can hold in place while activations stream
+    through; False for a product of two activations (attention's Q K^T and scores @ V, a
+    `bmm` of two computed tensors), whose operands both arrive at run time.
+    """
 
     groups: int
     m: int
     k: int
     n: int
+    weighted: bool
 
     @property
     def macs(self) -> int:
         return self.groups * self.m * self.k * self.n
 
 
-def bits_to_bytes(elements: int, bits: int) -> int:
-    return math.ceil(elements * bits / 8)
-
-
 @dataclass(frozen=True)
 class Layer:
-    """One counted operator call, attributed to the `nn.Module` (or ONNX node) that issued it."""
+    """One counted operator call, attributed to the `nn.Module` (or ONNX node) that issued it.
+
+    Its MACs are those of its matrix products and its FLOPs two per MAC plus
+    `elementwise_flops`, the work that is not a multiply-accumulate (bias adds, activations,
+    normalisation, softmax, pooling): both derived, so a transform that changes the products
+    changes every count consistently.
+    """
 
     index: int
     name: str
@@ -45,8 +55,7 @@ class Layer:
     kind: str
     input_shapes: tuple[Shape, ...]
     output_shape: Shape
-    macs: int
-    flops: int
+    elementwise_flops: int
     params: int
     weight_elements: int
     input_elements: int
@@ -56,6 +65,14 @@ class Layer:
     weight_density: float = 1.0
     activation_density: float = 1.0
     gemms: tuple[Gemm, ...] = ()
+
+    @property
+    def macs(self) -> int:
+        return sum(g.macs for g in self.gemms)
+
+    @property
+    def flops(self) -> int:
+        return OPS_PER_MAC * self.macs + self.elementwise_flops
 
     @property
     def weight_bytes(self) -> int:
@@ -81,7 +98,13 @@ class Layer:
         return self.flops / traffic if traffic else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        record = asdict(self)
+        fields = asdict(self)
+        # The derived counts where the stored ones stood, so tables keep their columns.
+        record: dict[str, Any] = {}
+        for key, value in fields.items():
+            if key == "elementwise_flops":
+                record |= {"macs": self.macs, "flops": self.flops}
+            record[key] = value
         record["input_shapes"] = [list(s) for s in self.input_shapes]
         record["output_shape"] = list(self.output_shape)
         record["gemms"] = [asdict(g) for g in self.gemms]

@@ -28,10 +28,11 @@ import onnx.inliner
 from onnx import TensorProto, helper
 
 from edgegap.errors import UserError
+from edgegap.precision import bits_to_bytes
 from edgegap.workload import formulas
 from edgegap.workload.formulas import OpCount
-from edgegap.workload.layer import Layer, Workload, bits_to_bytes
-from edgegap.workload.profile import check_shape
+from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.shapes import check_shape
 
 Shape = tuple[int, ...]
 
@@ -60,6 +61,11 @@ class Call:
         if shape is None:
             raise UnknownShape(index)
         return shape
+
+    def weighted(self, *indices: int) -> bool:
+        """Whether any of these inputs is a weight: an initializer or Constant (or folded
+        from them), not an activation."""
+        return not self.weights.isdisjoint(indices)
 
 
 Formula = Callable[[Call], OpCount | None]  # None: this use of the op is not counted
@@ -109,12 +115,12 @@ def _gemm(call: Call) -> OpCount:
     a, b = call.shape(0), call.shape(1)
     a = a[::-1] if call.attrs.get("transA", 0) else a
     b = b[::-1] if call.attrs.get("transB", 0) else b
-    return formulas.matmul(a, b, call.out, bias=2 in call.present)
+    return formulas.matmul(a, b, call.out, call.weighted(0, 1), bias=2 in call.present)
 
 
 @register("MatMul")
 def _matmul(call: Call) -> OpCount:
-    return formulas.matmul(call.shape(0), call.shape(1), call.out)
+    return formulas.matmul(call.shape(0), call.shape(1), call.out, call.weighted(0, 1))
 
 
 @register("Einsum")
@@ -136,7 +142,7 @@ def _einsum(call: Call) -> OpCount | None:
         return math.prod(sizes[i] for i in indices)
 
     m, k, n = size(a - b), size((a & b) - out), size(b - a)
-    return formulas.matmul((m, k), (k, n), (size(a & b & out), m, n))
+    return formulas.matmul((m, k), (k, n), (size(a & b & out), m, n), call.weighted(0, 1))
 
 
 @register("Attention")
@@ -457,8 +463,7 @@ class _Reader:
             kind=count.kind,
             input_shapes=tuple(a.shape or () for a in activations),
             output_shape=out.shape or (),
-            macs=count.macs,
-            flops=count.flops,
+            elementwise_flops=count.elementwise_flops,
             params=self._elements(fresh),
             weight_elements=self._elements(initializers),
             input_elements=sum(a.elements for a in activations),

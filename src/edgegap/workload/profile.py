@@ -11,41 +11,10 @@ import torch
 from torch import nn
 
 from edgegap.errors import UserError
-from edgegap.precision import ALIASES, BITS, bits_of
 from edgegap.workload import zoo
 from edgegap.workload.layer import Workload
+from edgegap.workload.shapes import check_shape, dtype_to_bits
 from edgegap.workload.tracer import trace
-
-
-def dtype_to_bits(dtype: str | None) -> int | None:
-    if dtype is None:
-        return None
-    bits = bits_of(dtype)
-    if bits is None:
-        names = ", ".join([*ALIASES, *BITS])
-        raise UserError(f"unknown dtype '{dtype}': use one of {names}")
-    return bits
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """'1,3,224,224' -> (1, 3, 224, 224); every dimension a positive integer."""
-    try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
-    except ValueError:
-        raise UserError(
-            f"malformed input shape '{text}': give positive integers separated by commas, "
-            "e.g. 1,3,224,224"
-        ) from None
-    check_shape(shape)
-    return shape
-
-
-def check_shape(shape: Sequence[int]) -> None:
-    if not shape or any(not isinstance(d, int) or d <= 0 for d in shape):
-        raise UserError(
-            f"impossible input shape {tuple(shape)}: every dimension must be a positive "
-            "integer, e.g. 1,3,224,224"
-        )
 
 
 def load_callable(spec: str) -> nn.Module:

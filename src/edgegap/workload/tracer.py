@@ -19,9 +19,10 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED
+from edgegap.precision import bits_to_bytes
+from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args
 from edgegap.workload.formulas import OpCount
-from edgegap.workload.layer import Layer, Workload, bits_to_bytes
+from edgegap.workload.layer import Layer, Workload
 
 ROOT = "(root)"
 aten = torch.ops.aten
@@ -207,7 +208,16 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             self.uncounted[str(packet)] += 1
             count = OpCount("uncounted")
         else:
-            shapes = tuple(a.shape if isinstance(a, torch.Tensor) else a for a in args)
+            # The same owners as `weights`: a product is weighted exactly when a weight it
+            # reads is counted in `weight_elements`.
+            shapes = Args(
+                [a.shape if isinstance(a, torch.Tensor) else a for a in args],
+                frozenset(
+                    i
+                    for i, a in enumerate(args)
+                    if isinstance(a, torch.Tensor) and self.state.owner(a) is not None
+                ),
+            )
             count = formula(shapes, kwargs, out_shape)
         weight_dtypes = [self.state.tensors[o].dtype for o in weights]
         self.layers.append(
@@ -218,8 +228,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 kind=count.kind,
                 input_shapes=tuple(tuple(t.shape) for t in activations),
                 output_shape=out_shape,
-                macs=count.macs,
-                flops=count.flops,
+                elementwise_flops=count.elementwise_flops,
                 params=self.state.first_read_params(weights),
                 weight_elements=sum(self.state.tensors[o].numel() for o in weights),
                 input_elements=sum(t.numel() for t in activations),
