@@ -47,12 +47,13 @@ def bridge_table(model: str, target: str) -> str:
     ]
     for result in report.results:
         breakdown = result.cost.totals.energy_breakdown
-        name, value = max(breakdown.items(), key=lambda item: item[1])
+        namespace, name, value = breakdown.largest()
         area = result.bridge.area_mm2
         lines.append(
             f"| {result.bridge.name} | {result.bridge.kind} | {result.latency_factor:.3g}x | "
             f"{result.energy_factor:.3g}x | {f'{area:.3g}' if area else '-'} | "
-            f"{name} {value / sum(breakdown.values()):.0%} | {result.bridge.notes} |"
+            f"{breakdown.label(namespace, name)} {value / breakdown.total:.0%} | "
+            f"{result.bridge.notes} |"
         )
     for skipped in report.skipped:
         lines.append(f"| {skipped.name} | {skipped.kind} | - | - | - | - | skipped: "

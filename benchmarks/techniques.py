@@ -299,7 +299,8 @@ def notes(rows: list[Row], platforms: list[Platform]) -> str:
         f"{target.name} {'/'.join(target.compute.precisions)}" for target in platforms
     )
     offchip = [
-        estimate(dense.workload, target).totals.energy_breakdown[level.name] / dense.energy_j[i]
+        estimate(dense.workload, target).totals.energy_breakdown.memory[level.name]
+        / dense.energy_j[i]
         for i, target in enumerate(platforms)
         if (level := target.level("offchip")) is not None
     ]

@@ -2,12 +2,9 @@
 it changes what runs, the Workload) to new ones the cost model evaluates unchanged."""
 
 from edgegap.bridges.architecture import BridgeReport, architecture_bridges, evaluate_bridges
-from edgegap.bridges.scaling import node_factors, scale_platform
 
 __all__ = [
     "BridgeReport",
     "architecture_bridges",
     "evaluate_bridges",
-    "node_factors",
-    "scale_platform",
 ]

@@ -30,10 +30,11 @@ import pandas as pd
 
 from edgegap.bridges import algorithm
 from edgegap.bridges.architecture import Unsourced, systolic_bridges, with_offchip
-from edgegap.bridges.sweep import pareto_mask
 from edgegap.errors import UserError
-from edgegap.hardware.cost import estimate, on_chip_bytes
+from edgegap.hardware.cost import estimate
+from edgegap.hardware.fit import fits
 from edgegap.hardware.platform import Platform
+from edgegap.pareto import pareto_mask
 from edgegap.workload.layer import Workload
 
 Transform = Callable[[Workload, Platform], tuple[Workload, Platform]]
@@ -71,12 +72,14 @@ class Step:
 class Point:
     latency_s: float
     energy_j: float
-    memory_bytes: int
+    memory_bytes: int  # `hardware.fits`: weights and working activations
+    fits: bool  # whether they fit where the model lives on the platform
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> Point:
         totals = estimate(workload, platform).totals
-        return cls(totals.latency_s, totals.energy_j, on_chip_bytes(workload, platform))
+        fit = fits(workload, platform)
+        return cls(totals.latency_s, totals.energy_j, fit.needed_bytes, fit.fits)
 
 
 @dataclass(frozen=True)
