@@ -21,10 +21,10 @@ import numpy as np
 from edgegap import profile
 from edgegap.atomic import write_text
 from edgegap.bridges import evaluate_bridges
-from edgegap.bridges.architecture import parameter
 from edgegap.bridges.sweep import sweep
-from edgegap.training import build_model
 from edgegap.hardware import estimate, load_platform
+from edgegap.techniques.architecture import parameter
+from edgegap.training import build_model
 from edgegap.workload import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "bridges.md"
@@ -47,15 +47,16 @@ def bridge_table(model: str, target: str) -> str:
     ]
     for result in report.results:
         breakdown = result.cost.totals.energy_breakdown
-        name, value = max(breakdown.items(), key=lambda item: item[1])
+        namespace, name, value = breakdown.largest()
         area = result.bridge.area_mm2
         lines.append(
             f"| {result.bridge.name} | {result.bridge.kind} | {result.latency_factor:.3g}x | "
             f"{result.energy_factor:.3g}x | {f'{area:.3g}' if area else '-'} | "
-            f"{name} {value / sum(breakdown.values()):.0%} | {result.bridge.notes} |"
+            f"{breakdown.label(namespace, name)} {value / breakdown.total:.0%} | "
+            f"{result.bridge.notes} |"
         )
     for skipped in report.skipped:
-        lines.append(f"| {skipped.name} | {skipped.kind} | - | - | - | - | skipped: "
+        lines.append(f"| {skipped.name} | {skipped.technique} | - | - | - | - | skipped: "
                      f"{skipped.reason} |")  # fmt: skip
     return "\n".join(lines)
 

@@ -45,9 +45,9 @@ from edgegap.compress.runtime import (
     quantize_static_int8,
     time_interleaved,
 )
-from edgegap.techniques.base import LayerAnnotation, annotate
 from edgegap.hardware import Platform, estimate
 from edgegap.host import CpuFeatures, cpu_features
+from edgegap.techniques.base import LayerAnnotation, annotate
 from edgegap.workload.layer import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "runtime.md"

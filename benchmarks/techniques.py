@@ -50,13 +50,13 @@ from edgegap.compress import (
     train,
     winograd_transform,
 )
-from edgegap.techniques.pruning import layer_sparsity, prunable
 from edgegap.compress.recipes import PLANS, Plan
-from edgegap.techniques.sharing import FP32_BITS, bias_bits, dense_bytes
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.platform import Platform
 from edgegap.precision import FP32_BITS
+from edgegap.techniques.pruning import layer_sparsity
+from edgegap.techniques.storage import bias_bits, dense_bytes, prunable
 from edgegap.workload import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "techniques.md"
@@ -300,7 +300,8 @@ def notes(rows: list[Row], platforms: list[Platform]) -> str:
         f"{target.name} {'/'.join(target.compute.precisions)}" for target in platforms
     )
     offchip = [
-        estimate(dense.workload, target).totals.energy_breakdown[level.name] / dense.energy_j[i]
+        estimate(dense.workload, target).totals.energy_breakdown.memory[level.name]
+        / dense.energy_j[i]
         for i, target in enumerate(platforms)
         if (level := target.level("offchip")) is not None
     ]

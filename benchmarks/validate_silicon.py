@@ -211,7 +211,7 @@ class Result:
     def chip_energy_j(self) -> float:
         offchip = [level.name for level in self.hardware.memory if level.role == "offchip"]
         breakdown = self.cost.totals.energy_breakdown
-        return self.cost.totals.energy_j - sum(breakdown[name] for name in offchip)
+        return self.cost.totals.energy_j - sum(breakdown.memory[name] for name in offchip)
 
     @property
     def chip_power_w(self) -> float:
@@ -242,7 +242,8 @@ def bound_share(cost: Cost) -> str:
     """Share of the latency each limiter (compute or a memory level) sets."""
     share: dict[str, float] = {}
     for layer in cost.layers:
-        share[layer.limiter] = share.get(layer.limiter, 0.0) + layer.latency_s
+        limiter = layer.limiting_level or "compute"
+        share[limiter] = share.get(limiter, 0.0) + layer.latency_s
     total = cost.totals.latency_s
     ordered = sorted(share.items(), key=lambda item: -item[1])
     return ", ".join(f"{name} {seconds / total:.0%}" for name, seconds in ordered)
@@ -293,13 +294,15 @@ def verdict(result: Result) -> str:
 def findings(result: Result) -> list[str]:
     """Where the estimate's time and energy go, and what the diagnostic rows imply."""
     case, layers = result.case, result.workload.layers
-    chip = {k: v for k, v in result.cost.totals.energy_breakdown.items() if v > 0}
+    breakdown = result.cost.totals.energy_breakdown
     offchip = {level.name for level in result.hardware.memory if level.role == "offchip"}
+    chip = [("compute", k, v) for k, v in breakdown.compute.items() if v > 0]
+    chip += [("memory", k, v) for k, v in breakdown.memory.items() if v > 0 and k not in offchip]
     chip_energy = result.chip_energy_j
     energy = ", ".join(
-        f"{name} {value / chip_energy:.0%}"
-        for name, value in sorted(chip.items(), key=lambda item: -item[1])
-        if name not in offchip and value / chip_energy >= 0.01
+        f"{breakdown.label(namespace, name)} {value / chip_energy:.0%}"
+        for namespace, name, value in sorted(chip, key=lambda item: -item[2])
+        if value / chip_energy >= 0.01
     )
     out = [
         f"Latency {result.cost.totals.latency_s * 1e3:.4g} ms per batch of {result.batch}, set by "

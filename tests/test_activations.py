@@ -7,12 +7,12 @@ import torch
 from torch import nn
 
 import edgegap
-from edgegap.training import build_model, load_dataset
-from edgegap.techniques.activations import activation_sparsity, measure_activation_sparsity
-from edgegap.techniques.storage import dense_bytes
-from edgegap.techniques.base import annotate
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
+from edgegap.techniques.activations import activation_sparsity, measure_activation_sparsity
+from edgegap.techniques.base import annotate
+from edgegap.techniques.storage import dense_bytes
+from edgegap.training import build_model, load_dataset
 
 
 def test_hand_worked_zero_fractions():

@@ -11,14 +11,14 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.training import accuracy, load_dataset, train
+from edgegap.errors import UserError
+from edgegap.techniques.base import annotate
 from edgegap.techniques.circulant import (
     BlockCirculantLinear,
     circulant_linear,
     project_block_circulant,
 )
-from edgegap.techniques.base import annotate
-from edgegap.errors import UserError
+from edgegap.training import accuracy, load_dataset, train
 
 
 @settings(max_examples=25, deadline=None)

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 import edgegap
+from edgegap.errors import UserError
+from edgegap.hardware import estimate, load_platform
 from edgegap.techniques.pruning import (
     annotate_density,
     layer_sparsity,
@@ -14,8 +16,6 @@ from edgegap.techniques.pruning import (
     relative_index_size,
 )
 from edgegap.training import accuracy, build_model, load_dataset, train
-from edgegap.errors import UserError
-from edgegap.hardware import estimate, load_platform
 
 
 def test_datasets_are_real_fixed_and_disjoint():

@@ -1,13 +1,14 @@
 """The cost model on hand-worked examples (tests/data/platforms/tiny.yaml)."""
 
+import json
 from pathlib import Path
 
 import pytest
 from torch import nn
 
 import edgegap
-from edgegap.hardware import estimate, load_platform
-from edgegap.hardware.cost import ELEMENTWISE_ENERGY_FRACTION, precision_for
+from edgegap.hardware import Platform, estimate, load_platform, precision_for
+from edgegap.hardware.cost import ELEMENTWISE_ENERGY_FRACTION
 
 TINY = Path(__file__).parent / "data" / "platforms" / "tiny.yaml"
 
@@ -29,17 +30,14 @@ def test_linear_layer_by_hand():
     assert layer.cycles == 13
     assert layer.traffic_bytes == {"rf": 192, "sram": 60, "dram": 36}
     assert layer.latency_s == pytest.approx(360e-9)
-    assert (layer.bound, layer.limiter) == ("memory", "dram")
+    assert (layer.bound, layer.limiting_level) == ("memory", "dram")
     assert layer.utilization == pytest.approx(64 / (13 * 16))
-    expected = {
-        "mac": 64e-12,
-        "elementwise": 8e-12 * ELEMENTWISE_ENERGY_FRACTION,
-        "rf": 153.6e-12,
-        "sram": 480e-12,
-        "dram": 2880e-12,
-    }
-    assert layer.energy_breakdown == pytest.approx(expected)
-    assert cost.totals.energy_j == pytest.approx(sum(expected.values()))
+    compute = {"mac": 64e-12, "elementwise": 8e-12 * ELEMENTWISE_ENERGY_FRACTION}
+    memory = {"rf": 153.6e-12, "sram": 480e-12, "dram": 2880e-12}
+    assert layer.energy_breakdown.compute == pytest.approx(compute)
+    assert layer.energy_breakdown.memory == pytest.approx(memory)
+    assert layer.energy_breakdown.largest() == ("memory", "dram", pytest.approx(2880e-12))
+    assert cost.totals.energy_j == pytest.approx(sum(compute.values()) + sum(memory.values()))
     assert cost.totals.power_w == pytest.approx(cost.totals.energy_j / 360e-9)
     assert cost.totals.fits_power_budget is False  # 10 mW > 1 mW
 
@@ -65,10 +63,10 @@ def test_precision_and_sparsity_flow_through():
     model = nn.Linear(64, 64)
     fp16 = estimate(edgegap.profile(model, (1, 64), dtype="float16"), platform)
     int8 = estimate(edgegap.profile(model, (1, 64), dtype="int8"), platform)
-    assert fp16.totals.energy_breakdown["mac"] == pytest.approx(
-        4 * int8.totals.energy_breakdown["mac"]
+    assert fp16.totals.energy_breakdown.compute["mac"] == pytest.approx(
+        4 * int8.totals.energy_breakdown.compute["mac"]
     )
-    assert int8.totals.energy_breakdown["dram"] < fp16.totals.energy_breakdown["dram"]
+    assert int8.totals.energy_breakdown.memory["dram"] < fp16.totals.energy_breakdown.memory["dram"]
 
 
 def test_vector_engine_and_zero_skipping():
@@ -95,7 +93,7 @@ def test_every_builtin_platform_runs_resnet18():
     for name in edgegap.hardware.builtin_names():
         cost = estimate(workload, load_platform(name))
         assert cost.totals.latency_s > 0 and cost.totals.energy_j > 0, name
-        assert sum(cost.totals.energy_breakdown.values()) == pytest.approx(cost.totals.energy_j)
+        assert cost.totals.energy_breakdown.total == pytest.approx(cost.totals.energy_j)
 
 
 def test_a_vector_engine_runs_narrow_precisions_at_their_own_rate():
@@ -126,3 +124,68 @@ def test_a_buffer_that_caches_weights_moves_nothing_off_chip_once_they_fit():
     memory[1]["size_bytes"] = 32
     small = type(platform).model_validate(platform.model_dump() | {"memory": memory})
     assert estimate(workload, small).layers[0].traffic_bytes["dram"] > 0
+
+
+def _renamed(level: str, name: str) -> Platform:
+    """The tiny platform with the memory level of role `level` named `name`."""
+    platform = load_platform(TINY)
+    memory = [m.model_dump() | ({"name": name} if m.role == level else {}) for m in platform.memory]
+    return Platform.model_validate(platform.model_dump() | {"memory": memory})
+
+
+def test_a_memory_level_named_like_a_compute_component_keeps_both_energies():
+    """An off-chip level named `mac` (or `elementwise`) does not overwrite the MAC energy: the
+    total equals the same platform's with the level named `dram`."""
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    reference = estimate(workload, _renamed("offchip", "dram"))
+    for name in ("mac", "elementwise"):
+        cost = estimate(workload, _renamed("offchip", name))
+        assert cost.totals.energy_j == reference.totals.energy_j, name
+        breakdown = cost.totals.energy_breakdown
+        assert breakdown.compute["mac"] == reference.totals.energy_breakdown.compute["mac"]
+        assert breakdown.memory[name] == reference.totals.energy_breakdown.memory["dram"]
+        assert breakdown.largest() == ("memory", name, breakdown.memory[name])
+        assert breakdown.label("memory", name) == f"memory {name}"
+        frame = cost.to_dataframe()
+        assert frame["energy_compute_mac_j"].sum() == pytest.approx(64e-12)
+        assert frame[f"energy_memory_{name}_j"].sum() == pytest.approx(2880e-12)
+
+
+def test_a_memory_level_named_compute_is_reported_as_the_memory_bound():
+    """The Linear(8 -> 4) example is DRAM-bound (360 ns against 130 ns of compute): with the
+    DRAM level named `compute` it is still memory-bound, limited by that level."""
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    (layer,) = estimate(workload, _renamed("offchip", "compute")).layers
+    assert (layer.bound, layer.limiting_level) == ("memory", "compute")
+    assert layer.latency_s == pytest.approx(360e-9)
+    record = json.loads(estimate(workload, _renamed("offchip", "compute")).to_json())
+    assert record["layers"][0]["limiting_level"] == "compute"
+    assert record["layers"][0]["energy_breakdown"]["memory"]["compute"] == pytest.approx(2880e-12)
+
+
+def test_a_compute_bound_layer_has_no_limiting_level():
+    """With the weights cached on chip the example runs at its 130 ns of compute."""
+    platform = load_platform(TINY)
+    memory = [level.model_dump() for level in platform.memory]
+    memory[1]["caches_weights"] = True
+    caching = Platform.model_validate(platform.model_dump() | {"memory": memory})
+    workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
+    (layer,) = estimate(workload, caching).layers
+    assert (layer.bound, layer.limiting_level) == ("compute", None)
+
+
+def test_the_estimate_table_marks_a_level_named_compute_as_memory(tmp_path):
+    from typer.testing import CliRunner
+
+    from edgegap.cli import app
+
+    yaml = TINY.read_text().replace("name: dram", "name: compute")
+    (tmp_path / "odd.yaml").write_text(yaml)
+    topology = Path(__file__).parent / "data" / "scalesim" / "alexnet_conv.csv"
+    result = CliRunner().invoke(
+        app,
+        ["estimate", "--topology", str(topology), "--target", str(tmp_path / "odd.yaml")],
+        env={"COLUMNS": "200"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "memory compute" in result.output

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.training import accuracy, load_dataset, train
-from edgegap.techniques.lowrank import factorize, low_rank, rank_for_accuracy_budget
 from edgegap.errors import UserError
+from edgegap.techniques.lowrank import factorize, low_rank, rank_for_accuracy_budget
+from edgegap.training import accuracy, load_dataset, train
 
 
 @settings(max_examples=25, deadline=None)

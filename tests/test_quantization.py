@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
+from edgegap.errors import UserError
 from edgegap.techniques import get
-from edgegap.training import accuracy, load_dataset, train
-from edgegap.techniques.storage import prunable
+from edgegap.techniques.base import annotate
 from edgegap.techniques.quantization import (
     StraightThrough,
     TrainedTernary,
@@ -30,8 +30,8 @@ from edgegap.techniques.quantization import (
     uniform_weight,
     xnor,
 )
-from edgegap.techniques.base import annotate
-from edgegap.errors import UserError
+from edgegap.techniques.storage import prunable
+from edgegap.training import accuracy, load_dataset, train
 
 SHAPE = (1, 1, 8, 8)
 

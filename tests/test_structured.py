@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
+from edgegap.errors import UserError
+from edgegap.techniques.structured import prune_channels
 from edgegap.training import accuracy, build_model, load_dataset, train
 from edgegap.training.datasets import Dataset
-from edgegap.techniques.structured import prune_channels
-from edgegap.errors import UserError
 
 
 def tiny_convnet() -> nn.Sequential:

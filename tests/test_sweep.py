@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import edgegap
-from edgegap.bridges.sweep import array_and_buffer_area, pareto_mask, parse_range, sweep
+from edgegap.bridges.sweep import parse_range, sweep
 from edgegap.cli import app
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
+from edgegap.hardware.technology import array_and_buffer_area
+from edgegap.pareto import pareto_mask
 
 
 def test_ranges():

@@ -2,6 +2,7 @@
 it and at settings drawn by hypothesis, applied to a sample of zoo models, keeps the
 invariants the cost model relies on."""
 
+import contextlib
 import math
 from functools import cache
 
@@ -34,10 +35,8 @@ def known_settings(technique: Technique, work: Workload, platform: Platform) -> 
     """The default setting, every published label, and the hardware candidates."""
     found = []
     if technique.changes == "hardware":
-        try:
+        with contextlib.suppress(NotAvailable):
             found += technique.candidates(work, platform)
-        except NotAvailable:
-            pass
     else:
         found.append(technique.setting())
     table = published_accuracy()

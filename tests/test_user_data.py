@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from edgegap.training.user_data import IDX_TYPES, load_data_dir, read_idx
 from edgegap.errors import UserError
+from edgegap.training.user_data import IDX_TYPES, load_data_dir, read_idx
 
 IDX_CODES = {np.dtype(dtype).newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 

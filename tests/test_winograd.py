@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 from torch import nn
 
 import edgegap
-from edgegap.techniques.storage import dense_bytes
+from edgegap.errors import UserError
 from edgegap.techniques.base import annotate
+from edgegap.techniques.storage import dense_bytes
 from edgegap.techniques.winograd import (
     WinogradConv2d,
     eligible,
@@ -18,7 +19,6 @@ from edgegap.techniques.winograd import (
     winograd_conv2d,
     winograd_transform,
 )
-from edgegap.errors import UserError
 
 # float32 against F.conv2d on unit-normal inputs and weights (outputs up to ~25): F(2,3)'s
 # transforms add and halve, F(4,3)'s scale by up to 1/24 and 8 and lose about 10x more

@@ -17,13 +17,20 @@ from rich.progress import Progress
 from rich.table import Table
 
 from edgegap.errors import UserError
-from edgegap.hardware import Cost, Platform, builtin_names, estimate, load_platform
+from edgegap.hardware import (
+    Cost,
+    EnergyBreakdown,
+    LayerCost,
+    Platform,
+    builtin_names,
+    estimate,
+    load_platform,
+)
 from edgegap.workload import Workload, profile, zoo
 from edgegap.workload.scalesim import read_topology
 from edgegap.workload.shapes import dtype_to_bits, parse_shape
 
 if TYPE_CHECKING:
-    from edgegap.compress.compose import CompressionResult
     from edgegap.trends import Trends
 
 app = typer.Typer(
@@ -436,6 +443,20 @@ def estimate_command(
     out.print(_cost_table(cost))
 
 
+def _bound(layer: LayerCost) -> str:
+    """What limits a layer: "compute", or the memory level's name (marked as memory where
+    the platform names a level "compute")."""
+    level = layer.limiting_level
+    if level is None:
+        return "compute"
+    return f"memory {level}" if level == "compute" else level
+
+
+def _largest(breakdown: EnergyBreakdown) -> str:
+    namespace, name, value = breakdown.largest()
+    return f"{breakdown.label(namespace, name)} {value / breakdown.total:.0%}"
+
+
 def _cost_table(cost: Cost) -> Table:
     table = Table(title=f"{cost.model} on {cost.platform}", show_footer=True)
     totals = cost.totals
@@ -461,7 +482,7 @@ def _cost_table(cost: Cost) -> Table:
             _human(layer.cycles),
             f"{layer.utilization:.0%}" if layer.macs else "",
             f"{layer.latency_s * 1e6:.3g} µs",
-            layer.limiter,
+            _bound(layer),
             f"{layer.energy_j * 1e6:.3g} µJ",
         )
     table.caption = (
@@ -608,10 +629,6 @@ def bridges_command(
     for column in ("bridge", "latency", "energy", "area", "speed-up", "energy saved", "largest"):
         table.add_column(column, justify="left" if column in ("bridge", "largest") else "right")
 
-    def largest(breakdown: dict[str, float]) -> str:
-        name, value = max(breakdown.items(), key=lambda item: item[1])
-        return f"{name} {value / sum(breakdown.values()):.0%}"
-
     area = report.platform.area_mm2
     table.add_row(
         "baseline",
@@ -620,7 +637,7 @@ def bridges_command(
         f"{area:.3g} mm²" if area else "-",
         "x1",
         "x1",
-        largest(base.energy_breakdown),
+        _largest(base.energy_breakdown),
     )
     sources: dict[str, int] = {}
     for result in report.results:
@@ -633,7 +650,7 @@ def bridges_command(
             f"{bridge.area_mm2:.3g} mm²" if bridge.area_mm2 else "-",
             f"x{result.latency_factor:.3g}",
             f"x{result.energy_factor:.3g}",
-            largest(totals.energy_breakdown),
+            _largest(totals.energy_breakdown),
         )
     table.caption = "; ".join(f"{s.name}: skipped, {s.reason}" for s in report.skipped)
     out.print(table)
@@ -739,7 +756,7 @@ def scale_command(
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
     """Project a platform to another process node (area, energy, clock)."""
-    from edgegap.bridges import scale_platform
+    from edgegap.hardware.technology import scale_platform
 
     before = load_platform(platform_name)
     after = scale_platform(before, node, _scaling_ends(scaling_ends))

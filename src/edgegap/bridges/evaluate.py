@@ -3,8 +3,8 @@ evaluated by the one cost model: the `edgegap bridges` table."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from edgegap.hardware.cost import Cost, estimate
@@ -39,7 +39,7 @@ class BridgeReport:
                 "latency_s": totals.latency_s,
                 "energy_j": totals.energy_j,
                 "area_mm2": self.platform.area_mm2,
-                "energy_breakdown": totals.energy_breakdown,
+                "energy_breakdown": totals.energy_breakdown.to_dict(),
             },
             "bridges": [
                 {
@@ -50,15 +50,14 @@ class BridgeReport:
                     "area_mm2": r.bridge.area_mm2,
                     "latency_factor": r.latency_factor,
                     "energy_factor": r.energy_factor,
-                    "energy_breakdown": r.cost.totals.energy_breakdown,
+                    "energy_breakdown": r.cost.totals.energy_breakdown.to_dict(),
                     "notes": r.bridge.notes,
                     "sources": list(r.bridge.sources),
                 }
                 for r in self.results
             ],
             "skipped": [
-                {"name": s.name, "technique": s.technique, "reason": s.reason}
-                for s in self.skipped
+                {"name": s.name, "technique": s.technique, "reason": s.reason} for s in self.skipped
             ],
         }
 

@@ -2,9 +2,9 @@
 design evaluated by the one cost model (`evaluate_designs`), and the Pareto front of latency,
 energy and area.
 
-Area counts what the sweep changes: the MAC array and the on-chip buffer, at the TPU v1's
-published floor-plan densities (data/area_model.csv, 28 nm) scaled to the platform's node with
-the technology-scaling table.
+Area counts what the sweep changes: the MAC array and the on-chip buffer
+(`hardware.technology.array_and_buffer_area`: the TPU v1's published floor-plan densities
+scaled to the platform's node).
 """
 
 from __future__ import annotations
@@ -13,49 +13,20 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from edgegap.bridges import tables
-from edgegap.bridges.scaling import node_factors
 from edgegap.errors import UserError
 from edgegap.hardware.cost import Designs, evaluate_designs
 from edgegap.hardware.platform import Platform
 from edgegap.hardware.systolic import DATAFLOWS
+from edgegap.hardware.technology import array_and_buffer_area
+from edgegap.pareto import pareto_mask
 from edgegap.workload.layer import Workload
 
 CHUNK = 4096  # designs per evaluation: bounds memory at (layers x CHUNK) arrays
-
-
-def _area_table() -> pd.DataFrame:
-    return tables.read("area_model").set_index("parameter")
-
-
-def area_source(parameter: str) -> str:
-    """The citation of one density in data/area_model.csv."""
-    return str(_area_table().loc[parameter, "source"])
-
-
-@cache
-def _area_model() -> dict[str, float]:
-    scale = {}
-    for parameter, row in _area_table().iterrows():
-        scale[str(parameter)] = float(row["value"]) / node_factors(float(row["node_nm"])).area
-    return scale  # per 45 nm-equivalent area unit
-
-
-def array_and_buffer_area(
-    platform: Platform, macs: npt.NDArray[np.int64], buffer_bytes: npt.NDArray[np.int64]
-) -> npt.NDArray[np.float64]:
-    model = _area_model()
-    node = node_factors(platform.process_nm).area
-    mib = buffer_bytes / 2**20
-    area = (macs * model["mac_array_area_per_mac"] + mib * model["sram_area_per_mib"]) * node
-    return np.asarray(area, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -74,23 +45,6 @@ class SweepResult:
             "elapsed_s": self.elapsed_s,
             "pareto": self.pareto[columns].to_dict(orient="records"),
         }
-
-
-def pareto_mask(points: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """True for points that no other point matches or beats in every column while beating it
-    in one (all columns minimised). In lexicographic order a point can only be dominated by
-    an earlier one, and then by one already on the front (domination is transitive), so each
-    point is checked against the front alone."""
-    order = np.lexsort(points.T[::-1])
-    keep = np.zeros(len(points), dtype=bool)
-    front = np.empty((0, points.shape[1]))
-    for index in order:
-        point = points[index]
-        dominated = np.any(np.all(front <= point, axis=1) & np.any(front < point, axis=1))
-        if not dominated:
-            keep[index] = True
-            front = np.vstack([front, point])
-    return keep
 
 
 def sweep(

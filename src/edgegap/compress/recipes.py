@@ -16,9 +16,9 @@ from edgegap.errors import UserError
 from edgegap.hardware.platform import Platform
 from edgegap.techniques import get
 from edgegap.training.datasets import Dataset, load_dataset
-from edgegap.training.user_data import resolve_dataset
 from edgegap.training.loop import train
 from edgegap.training.models import seeded_model
+from edgegap.training.user_data import resolve_dataset
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,8 +30,10 @@ import pandas as pd
 
 from edgegap.errors import UserError
 from edgegap.hardware import systolic
+from edgegap.hardware.fit import fit_of
+from edgegap.hardware.layers import Floats, Ints, LayerArrays
 from edgegap.hardware.platform import Platform
-from edgegap.precision import BITS, bits_to_bytes_array
+from edgegap.precision import bits_to_bytes_array
 from edgegap.workload.layer import Workload
 
 # An element-wise operation (add, compare, scale) costs this fraction of a MAC: the fp32 add
@@ -44,8 +46,33 @@ REGISTER_ACCESSES_PER_MAC = 3
 # Hops on the inter-PE network per MAC in a systolic array: the two moving operands.
 ARRAY_HOPS_PER_MAC = 2
 
-Ints = npt.NDArray[np.int64]
-Floats = npt.NDArray[np.float64]
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """Joules by fixed compute component (`mac`, or a crossbar's `crossbar`, `dac`, `adc`,
+    `write`; then `elementwise`) and, apart, by memory level (the platform's own names, which
+    may be anything, `mac` included)."""
+
+    compute: dict[str, float]
+    memory: dict[str, float]
+
+    @property
+    def total(self) -> float:
+        return sum(self.compute.values()) + sum(self.memory.values())
+
+    def largest(self) -> tuple[str, str, float]:
+        """The largest part as (namespace, name, joules): ("memory", "dram", 1.2e-3)."""
+        parts = [("compute", k, v) for k, v in self.compute.items()]
+        parts += [("memory", k, v) for k, v in self.memory.items()]
+        return max(parts, key=lambda part: part[2])
+
+    def to_dict(self) -> dict[str, dict[str, float]]:
+        return {"compute": dict(self.compute), "memory": dict(self.memory)}
+
+    def label(self, namespace: str, name: str) -> str:
+        """`name`, prefixed by its namespace where the other namespace has the same name."""
+        other = self.memory if namespace == "compute" else self.compute
+        return f"{namespace} {name}" if name in other else name
 
 
 @dataclass(frozen=True)
@@ -58,10 +85,10 @@ class LayerCost:
     cycles: int
     utilization: float
     latency_s: float
-    bound: str  # "compute" or "memory"
-    limiter: str  # "compute" or the memory level whose traffic takes longest
+    bound: Literal["compute", "memory"]
+    limiting_level: str | None  # the memory level whose traffic takes longest; None: compute
     energy_j: float
-    energy_breakdown: dict[str, float]
+    energy_breakdown: EnergyBreakdown
     traffic_bytes: dict[str, int]
 
 
@@ -73,7 +100,7 @@ class CostTotals:
     energy_j: float
     power_w: float
     fits_power_budget: bool
-    energy_breakdown: dict[str, float]
+    energy_breakdown: EnergyBreakdown
 
 
 @dataclass(frozen=True)
@@ -102,21 +129,11 @@ class Cost:
             row = asdict(layer)
             breakdown = row.pop("energy_breakdown")
             traffic = row.pop("traffic_bytes")
-            row |= {f"energy_{k}_j": v for k, v in breakdown.items()}
+            for namespace in ("compute", "memory"):
+                row |= {f"energy_{namespace}_{k}_j": v for k, v in breakdown[namespace].items()}
             row |= {f"traffic_{k}_bytes": v for k, v in traffic.items()}
             rows.append(row)
         return pd.DataFrame(rows)
-
-
-def precision_for(platform: Platform, bits: int) -> str:
-    """The platform precision a layer of `bits` runs at: the narrowest supported that holds
-    it, or the widest supported when none does (the deployment quantises to what the chip
-    offers)."""
-    supported = sorted(platform.compute.precisions, key=lambda p: BITS[p])
-    for precision in supported:
-        if BITS[precision] >= bits:
-            return precision
-    return supported[-1]
 
 
 @dataclass(frozen=True)
@@ -150,101 +167,33 @@ class Designs:
 
 
 @dataclass(frozen=True)
-class _Layers:
-    """The workload as arrays over its layers (L) and matrix products (G), at the precisions
-    the platform runs them: built once, evaluated against any number of designs."""
-
-    precision: list[str]
-    bits: Ints
-    macs: Ints
-    elementwise_ops: Ints
-    mac_energy_j: Floats
-    weights: Ints
-    inputs: Ints
-    outputs: Ints
-    gemm_layers: Ints  # indices of the layers with matrix products
-    gemm_starts: Ints  # index of each such layer's first product in `gemm`
-    gemm: Ints  # (G, 4): groups, m, k, n
-    gemm_bits: Ints  # (G,): the owning layer's bits
-    largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
-
-    @classmethod
-    def of(cls, workload: Workload, platform: Platform) -> _Layers:
-        layers = workload.layers
-        skipping = platform.compute.zero_skipping
-        precision = [
-            precision_for(platform, max(layer.weight_bits, layer.activation_bits))
-            for layer in layers
-        ]
-        bits = np.array([BITS[p] for p in precision], dtype=np.int64)
-        gemms: list[tuple[int, int, int, int]] = []
-        starts, gemm_layers, largest = [], [], []
-        for index, layer in enumerate(layers):
-            if layer.gemms:
-                gemm_layers.append(index)
-                starts.append(len(gemms))
-                gemms += [(g.groups, g.m, g.k, g.n) for g in layer.gemms]
-            big = max(layer.gemms, key=lambda g: g.macs, default=None)
-            largest.append((big.m, big.k, big.n) if big else (0, 0, 0))
-
-        def to_bytes(elements: list[float]) -> Ints:
-            return bits_to_bytes_array(elements, bits)
-
-        return cls(
-            precision=precision,
-            bits=bits,
-            macs=np.array(
-                [
-                    round(layer.macs * layer.weight_density * layer.activation_density)
-                    if skipping
-                    else layer.macs
-                    for layer in layers
-                ],
-                dtype=np.int64,
-            ),
-            elementwise_ops=np.array([layer.elementwise_flops for layer in layers], dtype=np.int64),
-            mac_energy_j=np.array(
-                [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
-            ),
-            weights=to_bytes(
-                [
-                    layer.weight_elements * (layer.weight_density if skipping else 1.0)
-                    for layer in layers
-                ]
-            ),
-            inputs=to_bytes([layer.input_elements for layer in layers]),
-            outputs=to_bytes([layer.output_elements for layer in layers]),
-            gemm_layers=np.array(gemm_layers, dtype=np.int64),
-            gemm_starts=np.array(starts, dtype=np.int64),
-            gemm=np.array(gemms, dtype=np.int64).reshape(-1, 4),
-            gemm_bits=np.repeat(
-                bits[gemm_layers], np.diff(np.append(starts, len(gemms))).astype(np.int64)
-            ),
-            largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
-        )
-
-
-@dataclass(frozen=True)
 class Evaluation:
-    """Arrays of shape (L, D), one column per design; levels keyed by name."""
+    """Arrays of shape (L, D) (or broadcastable to it), one column per design. Fixed compute
+    components and the platform's memory levels (keyed by their names) are kept apart."""
 
     cycles: Ints
-    traffic: dict[str, Ints]
-    times: dict[str, Floats]  # "compute" and each level that states a bandwidth
-    energy: dict[str, Floats]  # "mac", "elementwise" and each level
+    traffic: dict[str, Ints]  # each level
+    compute_time: Floats
+    memory_time: dict[str, Floats]  # each level that states a bandwidth
+    compute_energy: dict[str, Floats]  # "mac" (or the crossbar's parts) and "elementwise"
+    memory_energy: dict[str, Floats]  # each level
+
+    def _times(self) -> list[Floats]:
+        """Compute first, then the levels in order: the first of equal times names the bound."""
+        shape = self.cycles.shape
+        times = [self.compute_time, *self.memory_time.values()]
+        return [np.broadcast_to(t, shape) for t in times]
 
     @property
     def latency_s(self) -> Floats:
-        shape = self.cycles.shape
-        latency: Floats = np.maximum.reduce(
-            [np.broadcast_to(t, shape) for t in self.times.values()]
-        )
+        latency: Floats = np.maximum.reduce(self._times())
         return latency
 
     @property
     def energy_j(self) -> Floats:
         shape = self.cycles.shape
-        energy: Floats = np.add.reduce([np.broadcast_to(e, shape) for e in self.energy.values()])
+        parts = [*self.compute_energy.values(), *self.memory_energy.values()]
+        energy: Floats = np.add.reduce([np.broadcast_to(e, shape) for e in parts])
         return energy
 
 
@@ -262,7 +211,7 @@ class _CrossbarTiling:
     col_tiles: Ints  # arrays along the output axis
 
 
-def _crossbar_tiling(layers: _Layers, platform: Platform) -> _CrossbarTiling:
+def _crossbar_tiling(layers: LayerArrays, platform: Platform) -> _CrossbarTiling:
     xbar = platform.compute.crossbar
     assert xbar is not None
     groups, k, n = layers.gemm[:, 0], layers.gemm[:, 2], layers.gemm[:, 3]
@@ -277,7 +226,7 @@ def _crossbar_tiling(layers: _Layers, platform: Platform) -> _CrossbarTiling:
 
 def crossbar_tiles(workload: Workload, platform: Platform) -> int:
     """Arrays an in-memory platform needs to hold every weight of `workload` at once."""
-    layers = _Layers.of(workload, platform)
+    layers = LayerArrays.of(workload, platform)
     if not len(layers.gemm_layers):
         return 0
     tiling = _crossbar_tiling(layers, platform)
@@ -287,24 +236,7 @@ def crossbar_tiles(workload: Workload, platform: Platform) -> int:
 def on_chip_bytes(workload: Workload, platform: Platform) -> int:
     """On-chip memory to run with no off-chip level: every weight at the platform's precision
     plus the largest layer's inputs and outputs."""
-    return _on_chip_bytes(_Layers.of(workload, platform))
-
-
-def _on_chip_bytes(layers: _Layers) -> int:
-    return int(layers.weights.sum() + (layers.inputs + layers.outputs).max(initial=0))
-
-
-def _check_fits_on_chip(workload: Workload, platform: Platform) -> None:
-    if platform.level("offchip") is not None:
-        return
-    capacity = sum(level.size_bytes or 0 for level in platform.memory if level.role == "buffer")
-    capacity = capacity or sum(level.size_bytes or 0 for level in platform.memory)
-    needed = on_chip_bytes(workload, platform)
-    if needed > capacity:
-        raise UserError(
-            f"{workload.model} needs {needed:,} B on chip but {platform.name} holds "
-            f"{capacity:,} B and has no off-chip memory: add an offchip level or a larger buffer"
-        )
+    return LayerArrays.of(workload, platform).resident_bytes
 
 
 @dataclass(frozen=True)
@@ -317,7 +249,7 @@ class _InMemory:
     resident: bool
 
 
-def _in_memory(layers: _Layers, platform: Platform) -> _InMemory:
+def _in_memory(layers: LayerArrays, platform: Platform) -> _InMemory:
     """Each product (m x k) @ (k x n) maps its k x n weights onto ceil(k / rows) x
     ceil(n cells / cols) arrays (small groups packed, `_CrossbarTiling`); each of the m input
     vectors takes ceil(bits / dac_bits) steps.
@@ -379,7 +311,7 @@ def _in_memory(layers: _Layers, platform: Platform) -> _InMemory:
 
 
 def _compute_cycles(
-    layers: _Layers, platform: Platform, designs: Designs, crossbars: _InMemory | None
+    layers: LayerArrays, platform: Platform, designs: Designs, crossbars: _InMemory | None
 ) -> Ints:
     compute = platform.compute
     count, width = len(layers.macs), len(designs)
@@ -405,7 +337,7 @@ def _compute_cycles(
     return cycles
 
 
-def _buffer_bytes(layers: _Layers, platform: Platform, designs: Designs) -> Ints:
+def _buffer_bytes(layers: LayerArrays, platform: Platform, designs: Designs) -> Ints:
     """Buffer traffic. On a systolic array the stationary operand is read once and the
     streamed one once per fold of the other array dimension (the array's shifting supplies a
     sliding window's reuse, so an input is fetched, not its im2col copies); partial sums
@@ -428,7 +360,7 @@ def _buffer_bytes(layers: _Layers, platform: Platform, designs: Designs) -> Ints
     return np.where(has_gemm, streamed + outputs, once)
 
 
-def _offchip_bytes(layers: _Layers, designs: Designs, caches_weights: bool) -> Ints:
+def _offchip_bytes(layers: LayerArrays, designs: Designs, caches_weights: bool) -> Ints:
     """Off-chip traffic, half the buffer holding activations and half weight tiles.
 
     While a layer's input and output fit their half, activations stay on chip (they arrive
@@ -447,11 +379,11 @@ def _offchip_bytes(layers: _Layers, designs: Designs, caches_weights: bool) -> I
     traffic = np.where(inputs + outputs <= half, weights, tiled)
     traffic = np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
     if caches_weights:
-        traffic = np.where(designs.buffer_bytes[None, :] >= _on_chip_bytes(layers), 0, traffic)
+        traffic = np.where(designs.buffer_bytes[None, :] >= layers.resident_bytes, 0, traffic)
     return traffic
 
 
-def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluation:
+def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Evaluation:
     compute = platform.compute
     crossbars = _in_memory(layers, platform) if compute.type == "in-memory" else None
     cycles = _compute_cycles(layers, platform, designs, crossbars)
@@ -472,38 +404,46 @@ def _evaluate(layers: _Layers, platform: Platform, designs: Designs) -> Evaluati
             buffer = platform.level("buffer")
             cached = buffer is not None and buffer.caches_weights
             traffic[level.name] = _offchip_bytes(layers, designs, cached)
-    times: dict[str, Floats] = {"compute": cycles / (compute.clock_mhz * 1e6)}
-    energy: dict[str, Floats] = (
+    compute_time: Floats = cycles / (compute.clock_mhz * 1e6)
+    compute_energy: dict[str, Floats] = (
         {"mac": (layers.macs * layers.mac_energy_j)[:, None]}
         if crossbars is None
         else {key: value[:, None] for key, value in crossbars.energy.items()}
     )
-    energy["elementwise"] = (
+    compute_energy["elementwise"] = (
         layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION
     )[:, None]
+    memory_time: dict[str, Floats] = {}
+    memory_energy: dict[str, Floats] = {}
     for level in platform.memory:
         if level.bandwidth_gb_s is not None:
-            times[level.name] = np.asarray(traffic[level.name] / (level.bandwidth_gb_s * 1e9))
-        energy[level.name] = np.asarray(
+            memory_time[level.name] = np.asarray(traffic[level.name] / (level.bandwidth_gb_s * 1e9))
+        memory_energy[level.name] = np.asarray(
             traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12, dtype=np.float64
         )
-    return Evaluation(cycles, traffic, times, energy)
+    return Evaluation(cycles, traffic, compute_time, memory_time, compute_energy, memory_energy)
 
 
 def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -> Evaluation:
     """The cost model for every (layer, design) pair at once: a design-space sweep's core."""
-    return _evaluate(_Layers.of(workload, platform), platform, designs)
+    return _evaluate(LayerArrays.of(workload, platform), platform, designs)
 
 
 def estimate(workload: Workload, platform: Platform) -> Cost:
     """Latency and energy of one inference of `workload` (its batch) on `platform`."""
-    _check_fits_on_chip(workload, platform)
-    layers = _Layers.of(workload, platform)
+    layers = LayerArrays.of(workload, platform)
+    if platform.level("offchip") is None:
+        fit = fit_of(layers, platform)
+        if not fit.fits:
+            raise UserError(
+                f"{workload.model} on {platform.name}: {fit.reason}, and it has no off-chip "
+                "memory: add an offchip level or a larger buffer"
+            )
     result = _evaluate(layers, platform, Designs.of(platform))
     latency = result.latency_s[:, 0]
     energy = result.energy_j[:, 0]
-    limits = list(result.times)
-    limiter = np.argmax(np.stack([t[:, 0] for t in result.times.values()]), axis=0)
+    limits: list[str | None] = [None, *result.memory_time]
+    limiter = np.argmax(np.stack([t[:, 0] for t in result._times()]), axis=0)
     compute = platform.compute
     peak = [compute.macs_per_cycle_at(p) if compute.type == "vector" else
             compute.peak_macs_per_cycle for p in layers.precision]  # fmt: skip
@@ -523,10 +463,13 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
                 if has_gemm and cycles
                 else 0.0,
                 latency_s=float(latency[i]),
-                bound="compute" if limits[limiter[i]] == "compute" else "memory",
-                limiter=limits[limiter[i]],
+                bound="compute" if limiter[i] == 0 else "memory",
+                limiting_level=limits[limiter[i]],
                 energy_j=float(energy[i]),
-                energy_breakdown={k: float(v[i, 0]) for k, v in result.energy.items()},
+                energy_breakdown=EnergyBreakdown(
+                    {k: float(v[i, 0]) for k, v in result.compute_energy.items()},
+                    {k: float(v[i, 0]) for k, v in result.memory_energy.items()},
+                ),
                 traffic_bytes={k: int(v[i, 0]) for k, v in result.traffic.items()},
             )
         )
@@ -545,6 +488,9 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
             energy_j=total_energy,
             power_w=power,
             fits_power_budget=power <= platform.power_budget_w,
-            energy_breakdown={k: float(v[:, 0].sum()) for k, v in result.energy.items()},
+            energy_breakdown=EnergyBreakdown(
+                {k: float(v[:, 0].sum()) for k, v in result.compute_energy.items()},
+                {k: float(v[:, 0].sum()) for k, v in result.memory_energy.items()},
+            ),
         ),
     )

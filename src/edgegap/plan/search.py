@@ -28,7 +28,8 @@ import numpy as np
 import pandas as pd
 
 from edgegap.errors import UserError
-from edgegap.hardware import estimate, fits
+from edgegap.hardware.cost import estimate
+from edgegap.hardware.fit import fits
 from edgegap.hardware.platform import Platform
 from edgegap.pareto import pareto_mask
 from edgegap.techniques import NotAvailable, Setting, Technique, get
@@ -91,8 +92,8 @@ class Step:
 class Point:
     latency_s: float
     energy_j: float
-    memory_bytes: int
-    fits: bool
+    memory_bytes: int  # `hardware.fits`: weights and working activations
+    fits: bool  # whether they fit where the model lives on the platform
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> Point:
@@ -314,8 +315,8 @@ def choose(
     if meeting:
         return min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
     return min(
-        allowed, key=lambda c: (not c.point.fits, _worst_ratio(c.point, budget),
-                                c.accuracy_drop_pp)  # fmt: skip
+        allowed,
+        key=lambda c: (not c.point.fits, _worst_ratio(c.point, budget), c.accuracy_drop_pp),
     )
 
 
@@ -333,8 +334,14 @@ def plan(
     source = accuracy or PublishedAccuracy(model)
     baseline = Point.of(workload, platform)
     groups = [
-        [None, *(s for s in group
-                 if s is not None and _apply((s,), workload, platform) not in (None, baseline))]
+        [
+            None,
+            *(
+                s
+                for s in group
+                if s is not None and _apply((s,), workload, platform) not in (None, baseline)
+            ),
+        ]
         for group in option_groups(workload, platform, source)
     ]  # fmt: skip  (an option that changes nothing alone, int8 on a 16-bit chip, is dropped)
     best: dict[Point, Candidate] = {}

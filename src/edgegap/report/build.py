@@ -7,7 +7,8 @@
   (`_ops`, `num_params`, accuracy); `layers/MODEL.csv`: their per-layer workloads;
 - `edge.csv`: each model on each built-in platform at int8 (or the platform's nearest
   precision): latency, energy per inference, average power, whether it fits the power budget,
-  sustains 30 frames/s, and whether its weights fit the platform's outermost memory;
+  sustains 30 frames/s, and whether its weights and working activations fit where the model
+  lives (`hardware.fits`);
 - `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from edgegap import atomic
-from edgegap.hardware import builtin_names, estimate, load_platform
+from edgegap.hardware import builtin_names, estimate, fits, load_platform
 from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
@@ -56,7 +57,7 @@ def edge_rows(workload: Workload) -> list[dict[str, object]]:
     for name in builtin_names():
         platform = load_platform(name)
         totals = estimate(workload, platform).totals
-        capacity = platform.memory[-1].size_bytes  # None: off-chip DRAM, taken as large enough
+        fit = fits(workload, platform)
         rows.append(
             {
                 "model": workload.model,
@@ -67,7 +68,8 @@ def edge_rows(workload: Workload) -> list[dict[str, object]]:
                 "fits_power_budget": totals.fits_power_budget,
                 "real_time": totals.throughput_per_s >= REAL_TIME_FPS,
                 "weights_mb": weight_bytes / 1e6,
-                "weights_fit": capacity is None or weight_bytes <= capacity,
+                "memory_mb": fit.needed_bytes / 1e6,
+                "fits_memory": fit.fits,
             }
         )
     return rows

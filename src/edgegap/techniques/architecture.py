@@ -3,16 +3,17 @@ runs, of the workload) that the one cost model then evaluates unchanged.
 
 The paper's "Architecture innovations", made quantitative against a baseline edge platform:
 - systolic: the dataflow, and the array shape at the same number of PEs, that suit the workload;
-- near-data: off-chip DRAM replaced by stacked memory (HBM2, HMC) from `memories.csv`; eDRAM
-  beside the compute holding the whole model (DaDianNao); and the in-sensor case (ShiDianNao)
-  with no DRAM at all, the SRAM buffer grown to hold the model;
+- near-data: off-chip DRAM replaced by stacked memory (HBM2, HMC) from `memories.csv`
+  (`hardware.technology`); eDRAM beside the compute holding the whole model (DaDianNao); and
+  the in-sensor case (ShiDianNao) with no DRAM at all, the SRAM buffer grown to hold the model;
 - in-memory: the MAC array replaced by ReRAM crossbars with ISAAC's published parameters,
   enough of them to hold every weight; SRAM compute-in-memory is listed as skipped, since no
   source read gives its energy per array operation (docs/bridges.md);
 - spiking: synaptic events x TrueNorth's energy per event, for a given spike count per neuron;
-- scaling: the same design at another node (`scaling.scale_platform`).
+- scaling: the same design at another node (`hardware.technology.scale_platform`).
 Each is a registered technique of the "architecture" group: `bridge` builds the new platform
-with its area, notes and sources, `apply` is its analytic face. Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
+with its area, notes and sources, `apply` is its analytic face.
+Every parameter is read from `data/bridge_parameters.csv` or `memories.csv` with its source; a
 bridge whose inputs are not sourced is listed as skipped, with the reason.
 """
 
@@ -27,22 +28,26 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from edgegap.bridges.scaling import SCALING_ENDS_NM, node_factors, scale_platform
-from edgegap.bridges.sweep import area_source, array_and_buffer_area
 from edgegap.errors import UserError
 from edgegap.hardware.cost import (
-    Cost,
     Designs,
     crossbar_tiles,
-    estimate,
     evaluate_designs,
     on_chip_bytes,
-    precision_for,
 )
+from edgegap.hardware.layers import precision_for
 from edgegap.hardware.platform import Platform
 from edgegap.hardware.systolic import DATAFLOWS
+from edgegap.hardware.technology import (
+    SCALING_ENDS_NM,
+    area_source,
+    array_and_buffer_area,
+    memory_technologies,
+    memory_technology,
+    node_factors,
+    scale_platform,
+)
 from edgegap.techniques.base import NotAvailable, Param, Setting, Technique, register
-from edgegap.trends.data import load as load_trend_table
 from edgegap.workload.layer import Workload
 
 Kind = Literal["systolic", "near-data", "in-memory", "spiking", "scaling"]
@@ -192,20 +197,17 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
 
 def with_offchip(platform: Platform, memory: str) -> Platform:
     """The platform with its off-chip memory replaced by a technology from memories.csv."""
-    table = load_trend_table("memories").set_index("name")
-    if memory not in table.index:
-        raise UserError(f"unknown memory '{memory}': use a name from memories.csv")
-    row = table.loc[memory].to_dict()
+    technology = memory_technology(memory)
     for column in ("energy_pj_per_bit", "bandwidth_gb_s"):
-        if pd.isna(row[column]):
+        if getattr(technology, column) is None:
             raise Unsourced(f"{memory} has no sourced {column.replace('_', ' ')}")
     offchip = platform.level("offchip")
     record = {
         "name": memory.split(" (")[0].lower().replace(" ", "-"),
         "role": "offchip",
-        "bandwidth_gb_s": float(row["bandwidth_gb_s"]),
-        "energy_pj_per_bit": float(row["energy_pj_per_bit"]),
-        "source": str(row["source"]),
+        "bandwidth_gb_s": technology.bandwidth_gb_s,
+        "energy_pj_per_bit": technology.energy_pj_per_bit,
+        "source": technology.source,
         "notes": f"replaces {offchip.name if offchip else 'no off-chip level'} (near-data bridge)",
     }
     memory_levels = [m.model_dump() for m in platform.memory if m.role != "offchip"] + [record]
@@ -226,7 +228,7 @@ def sram_energy_exponent() -> float:
 
 
 def _sram_rows() -> pd.DataFrame:
-    table = load_trend_table("memories")
+    table = memory_technologies()
     return table[table["name"].str.match(r"SRAM \d+ [KM]B \(45 nm\)")]
 
 

@@ -48,14 +48,14 @@ class Param:
     """One parameter of a technique: its default and the range a value must lie in.
 
     `per_layer`: a `{layer: value}` mapping is accepted too (recipes on small models).
-    `choices`: the value is one of these strings."""
+    `choices`: the value is one of these."""
 
     name: str
     default: Any
     low: float | None = None
     high: float | None = None
     integer: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple[Any, ...] = ()
     per_layer: bool = False
     help: str = ""
 
@@ -66,7 +66,8 @@ class Param:
         where = f"{technique}: {self.name}"
         if self.choices:
             if value not in self.choices:
-                raise UserError(f"{where} must be one of {', '.join(self.choices)}, got {value!r}")
+                allowed = ", ".join(map(str, self.choices))
+                raise UserError(f"{where} must be one of {allowed}, got {value!r}")
             return value
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not math.isfinite(value):
@@ -236,9 +237,9 @@ def get(name: str) -> Technique:
 
 
 def techniques(group: Group | None = None, changes: Changes | None = None) -> Iterator[Technique]:
-    """Registered techniques in registration order, optionally of one group or kind."""
+    """Registered techniques by group (in `GROUPS` order), optionally of one group or kind."""
     _load()
-    for technique in _REGISTRY.values():
+    for technique in sorted(_REGISTRY.values(), key=lambda t: GROUPS.index(t.group)):
         if (group is None or technique.group == group) and (
             changes is None or technique.changes == changes
         ):
@@ -284,4 +285,3 @@ def shrunk(gemm: Gemm, factor: float) -> Gemm:
     algorithm executes, in a shape the cost model can fold onto an array."""
     side = max(("m", "k", "n"), key=lambda name: int(getattr(gemm, name)))
     return replace(gemm, **{side: math.ceil(getattr(gemm, side) * factor)})
-

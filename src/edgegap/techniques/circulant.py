@@ -29,11 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edgegap.training.datasets import Dataset
 from edgegap.errors import UserError
 from edgegap.techniques.base import Compressed, LayerAnnotation, Param, Setting, Technique, shrunk
 from edgegap.techniques.base import register as register_technique
 from edgegap.techniques.storage import dense_bytes
+from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
 from edgegap.workload.layer import Workload
 

@@ -23,8 +23,8 @@ products alike), `energy` of the singular values, or a validation `max_drop_pp` 
 from __future__ import annotations
 
 import copy
-import operator
 import math
+import operator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import copy
 import operator
-import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from edgegap.errors import UserError
+from edgegap.precision import FP32_BITS, bits_to_bytes
+from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.storage import bias_bits, prunable
 from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
-from edgegap.errors import UserError
-from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
-from edgegap.techniques.storage import FP32_BITS, bias_bits, prunable
 from edgegap.workload.layer import Workload
 
 if TYPE_CHECKING:

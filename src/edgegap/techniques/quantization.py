@@ -32,10 +32,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from edgegap.training.datasets import Dataset
-from edgegap.techniques.storage import prunable
-from edgegap.precision import FP32_BITS
-from edgegap.training.loop import train
+from edgegap.errors import UserError
+from edgegap.precision import FP32_BITS, bits_to_bytes
 from edgegap.techniques.base import (
     Compressed,
     LayerAnnotation,
@@ -45,8 +43,9 @@ from edgegap.techniques.base import (
     Technique,
     register,
 )
-from edgegap.techniques.storage import packed_bytes
-from edgegap.errors import UserError
+from edgegap.techniques.storage import packed_bytes, prunable
+from edgegap.training.datasets import Dataset
+from edgegap.training.loop import train
 from edgegap.workload.layer import Workload
 from edgegap.workload.tracer import simulated
 
@@ -585,11 +584,19 @@ CALIBRATION_SAMPLES = 256  # training samples that set post-training activation 
 _WEIGHTS_ACTIVATIONS = re.compile(r"W(\d+)A(\d+)")
 EPOCHS = Param("epochs", 1, 0, 1000, integer=True, help="fine-tuning epochs")
 LR = Param("lr", 1e-3, 1e-7, 1.0, help="fine-tuning learning rate")
-ACTIVATION_BITS = Param("activation_bits", None, 2, 16, integer=True,
-                        help="activations quantized too (default: left as profiled)")
+ACTIVATION_BITS = Param(
+    "activation_bits",
+    None,
+    2,
+    16,
+    integer=True,
+    help="activations quantized too (default: left as profiled)",
+)
 
 
-def quantized_workload(workload: Workload, weight_bits: int, activation_bits: int | None) -> Workload:
+def quantized_workload(
+    workload: Workload, weight_bits: int, activation_bits: int | None
+) -> Workload:
     """Every layer's weights at `weight_bits` and activations at `activation_bits` (None:
     as profiled); the platform runs the narrowest precision it has that holds both."""
     layers = tuple(
@@ -621,11 +628,11 @@ class _Quantizer(Technique):
         if match is None:
             raise NotAvailable(f"{self.name}: '{label}' is not of the form W<bits>A<bits>")
         weights, activations = int(match[1]), int(match[2])
-        values: dict[str, Any] = {"activation_bits": activations}
-        if any(p.name == "bits" for p in self.params):
-            values["bits"] = weights
-        setting = self.setting(label, **values)
-        if self.bits(setting) != (weights, activations):
+        takes = {p.name for p in self.params}
+        values: dict[str, Any] = {"bits": weights, "activation_bits": activations}
+        setting = self.setting(label, **{k: v for k, v in values.items() if k in takes})
+        weight_bits, activation_bits = self.bits(setting)
+        if (weight_bits, activation_bits or FP32_BITS) != (weights, activations):
             raise NotAvailable(f"{self.name} does not quantize to {label}")
         return setting
 
@@ -736,7 +743,7 @@ class TernaryWeights(_Trained):
 
 
 @register
-class TrainedTernary(_Trained):
+class TrainedTernaryQuantization(_Trained):
     name = "ttq"
     summary = "trained ternary quantization: two trained scales per layer"
     sources = ("Zhu, Han, Mao, Dally, ICLR 2017",)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import heapq
-import math
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import torch
 from torch import nn
 
 from edgegap.errors import UserError
+from edgegap.precision import FP32_BITS, bits_to_bytes
 from edgegap.techniques.base import (
     Compressed,
     LayerAnnotation,
@@ -33,7 +33,7 @@ from edgegap.techniques.base import (
 )
 from edgegap.techniques.pruning import INDEX_BITS, per_layer
 from edgegap.techniques.quantization import quantized_workload
-from edgegap.techniques.storage import FP32_BITS, bias_bits, prunable
+from edgegap.techniques.storage import bias_bits, prunable
 from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
 from edgegap.workload.layer import Workload
@@ -216,8 +216,8 @@ class WeightSharing(Technique):
         if data is None:
             raise UserError("weight-sharing trains its centroids: give a dataset")
         shared_model = copy.deepcopy(model)
-        bits = {k: int(v) for k, v in
-                per_layer(setting["bits"], list(prunable(shared_model)), "bits").items()}  # fmt: skip
+        layers = list(prunable(shared_model))
+        bits = {k: int(v) for k, v in per_layer(setting["bits"], layers, "bits").items()}
         shared = share_weights(shared_model, bits)
         fine_tune_centroids(shared_model, shared, data, setting["epochs"], seed=seed)
         index_bits = previous.state.get("index_bits", INDEX_BITS)

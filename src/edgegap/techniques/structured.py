@@ -23,8 +23,8 @@ MACs scale by the width on both its sides, so `width_for` is the one conversion.
 from __future__ import annotations
 
 import copy
-import operator
 import math
+import operator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -270,8 +270,7 @@ def pruned_workload(workload: Workload, width: float) -> Workload:
             gemms = tuple(replace(g, groups=_scaled(g.groups, width)) for g in layer.gemms)
         else:
             gemms = tuple(
-                replace(g, k=_scaled(g.k, k_factor), n=_scaled(g.n, n_factor))
-                for g in layer.gemms
+                replace(g, k=_scaled(g.k, k_factor), n=_scaled(g.n, n_factor)) for g in layer.gemms
             )
         ratio = sum(g.macs for g in gemms) / max(layer.macs, 1)
         layers.append(_rescaled(layer, gemms, ratio, k_factor, n_factor))

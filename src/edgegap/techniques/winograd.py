@@ -83,6 +83,7 @@ TRANSFORMS: dict[int, tuple[list[list[float]], list[list[float]], list[list[floa
 
 TILES = tuple(TRANSFORMS)  # F(2x2,3x3) and F(4x4,3x3)
 
+
 def _check_tile(tile: int) -> None:
     if tile not in TRANSFORMS:
         raise UserError(
@@ -253,15 +254,14 @@ class Winograd(Technique):
     group = "algorithm"
     summary = "3x3 convolutions by Winograd's minimal filtering: 2.25x or 4x fewer multiplies"
     sources = ("Lavin & Gray, CVPR 2016", "Lu, Liang, Xiao, Yan, FCCM 2017")
-    params = (Param("tile", 2, 2, 4, integer=True, help="output tile: 2 or 4"),)
+    params = (Param("tile", 2, choices=TILES, help="output tile"),)
     bare = "tile"
     keeps_weights = True
 
     def setting(self, label: str | None = None, **values: Any) -> Setting:
-        tile = values.get("tile", 2)
-        if tile not in TILES:
-            raise UserError(f"winograd: tile must be one of {TILES}, got {tile!r}")
-        return super().setting(label or f"F({tile}x{tile},3x3)", **values)
+        setting = super().setting(label, **values)
+        tile = setting["tile"]
+        return replace(setting, label=label or f"F({tile}x{tile},3x3)")
 
     def from_label(self, label: str) -> Setting:
         tile = next((t for t in TILES if label == f"F({t}x{t},3x3)"), None)
@@ -294,4 +294,3 @@ class Winograd(Technique):
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip
         return winograd_transform(model, setting["tile"])
-

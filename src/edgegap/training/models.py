@@ -7,8 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from edgegap.training.datasets import Dataset
 from edgegap.errors import UserError
+from edgegap.training.datasets import Dataset
 
 
 def lenet_300_100() -> nn.Module:

@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 import PIL.Image
 
+from edgegap.errors import UserError
 from edgegap.training.datasets import (
     TEST_FRACTION,
     VALIDATION_FRACTION,
@@ -35,7 +36,6 @@ from edgegap.training.datasets import (
     _split,
     load_dataset,
 )
-from edgegap.errors import UserError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 GRAYSCALE_MODES = ("1", "L", "LA")

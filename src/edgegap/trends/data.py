@@ -2,8 +2,9 @@
 
 Each CSV ships inside the package with a citation in every row: `dnn_models.csv` (DNNs
 1998 -> today, ImageNet classifiers and the largest networks of their day), `platforms.csv`
-(GPUs, FPGAs, ASICs, NPUs 2011 -> today), `memories.csv` (SRAM and DRAM energy per bit),
-`brain.csv` (the biological reference of the paper's outlook).
+(GPUs, FPGAs, ASICs, NPUs 2011 -> today), `memories.csv` (SRAM and DRAM energy per bit; it
+lives in `edgegap/hardware/data/`, whose technology module reads it too), `brain.csv` (the
+biological reference of the paper's outlook).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from edgegap.errors import UserError
+from edgegap.hardware.technology import MEMORY_TABLE
 
 DATA = resources.files("edgegap.trends") / "data"
 
@@ -77,7 +79,7 @@ def parse_table(name: str, text: str, origin: str) -> pd.DataFrame:
 
 @cache
 def _load(name: str) -> pd.DataFrame:
-    path = DATA / f"{name}.csv"
+    path = MEMORY_TABLE if name == "memories" else DATA / f"{name}.csv"
     return parse_table(name, path.read_text(encoding="utf-8"), f"{name}.csv")
 
 

@@ -1,0 +1,116 @@
+"""The workload as the cost model sees it on one platform: per-layer arrays at the precisions
+the platform runs them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edgegap.hardware.platform import Platform
+from edgegap.precision import BITS, bits_to_bytes_array
+from edgegap.workload.layer import Workload
+
+Ints = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+def precision_for(platform: Platform, bits: int) -> str:
+    """The platform precision a layer of `bits` runs at: the narrowest supported that holds
+    it, or the widest supported when none does (the deployment quantises to what the chip
+    offers)."""
+    supported = sorted(platform.compute.precisions, key=lambda p: BITS[p])
+    for precision in supported:
+        if BITS[precision] >= bits:
+            return precision
+    return supported[-1]
+
+
+@dataclass(frozen=True)
+class LayerArrays:
+    """The workload as arrays over its layers (L) and matrix products (G), at the precisions
+    the platform runs them: built once, evaluated against any number of designs."""
+
+    precision: list[str]
+    bits: Ints
+    macs: Ints
+    elementwise_ops: Ints
+    mac_energy_j: Floats
+    weights: Ints
+    inputs: Ints
+    outputs: Ints
+    gemm_layers: Ints  # indices of the layers with matrix products
+    gemm_starts: Ints  # index of each such layer's first product in `gemm`
+    gemm: Ints  # (G, 4): groups, m, k, n
+    gemm_bits: Ints  # (G,): the owning layer's bits
+    largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
+
+    @classmethod
+    def of(cls, workload: Workload, platform: Platform) -> LayerArrays:
+        layers = workload.layers
+        skipping = platform.compute.zero_skipping
+        precision = [
+            precision_for(platform, max(layer.weight_bits, layer.activation_bits))
+            for layer in layers
+        ]
+        bits = np.array([BITS[p] for p in precision], dtype=np.int64)
+        gemms: list[tuple[int, int, int, int]] = []
+        starts, gemm_layers, largest = [], [], []
+        for index, layer in enumerate(layers):
+            if layer.gemms:
+                gemm_layers.append(index)
+                starts.append(len(gemms))
+                gemms += [(g.groups, g.m, g.k, g.n) for g in layer.gemms]
+            big = max(layer.gemms, key=lambda g: g.macs, default=None)
+            largest.append((big.m, big.k, big.n) if big else (0, 0, 0))
+
+        def to_bytes(elements: list[float]) -> Ints:
+            return bits_to_bytes_array(elements, bits)
+
+        return cls(
+            precision=precision,
+            bits=bits,
+            macs=np.array(
+                [
+                    round(layer.macs * layer.weight_density * layer.activation_density)
+                    if skipping
+                    else layer.macs
+                    for layer in layers
+                ],
+                dtype=np.int64,
+            ),
+            elementwise_ops=np.array([layer.elementwise_flops for layer in layers], dtype=np.int64),
+            mac_energy_j=np.array(
+                [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
+            ),
+            weights=to_bytes(
+                [
+                    layer.weight_elements * (layer.weight_density if skipping else 1.0)
+                    for layer in layers
+                ]
+            ),
+            inputs=to_bytes([layer.input_elements for layer in layers]),
+            outputs=to_bytes([layer.output_elements for layer in layers]),
+            gemm_layers=np.array(gemm_layers, dtype=np.int64),
+            gemm_starts=np.array(starts, dtype=np.int64),
+            gemm=np.array(gemms, dtype=np.int64).reshape(-1, 4),
+            gemm_bits=np.repeat(
+                bits[gemm_layers], np.diff(np.append(starts, len(gemms))).astype(np.int64)
+            ),
+            largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
+        )
+
+    @property
+    def weight_bytes(self) -> int:
+        return int(self.weights.sum())
+
+    @property
+    def working_bytes(self) -> int:
+        """The working activations: the largest layer's inputs plus outputs."""
+        return int((self.inputs + self.outputs).max(initial=0))
+
+    @property
+    def resident_bytes(self) -> int:
+        """Every weight beside the working activations: what must fit to run from one level."""
+        return self.weight_bytes + self.working_bytes
