@@ -616,7 +616,7 @@ def bridges_command(
     """Every architecture bridge on one workload against a baseline platform."""
     from edgegap.bridges import evaluate_bridges
 
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "scaling": {"node_nm": node, "scaling_ends_nm": _scaling_ends(scaling_ends)},
         "spiking": {"spikes_per_neuron": spikes_per_neuron},
     }
@@ -715,15 +715,15 @@ def plan_command(
     out.print(f"[bold]{model} on {result.platform.name}[/bold]: " + "; ".join(result.gap()))
     verdict = "meets every budget" if result.meets_budget else "does NOT meet every budget"
     table = Table(title=f"recipe ({verdict})")
-    for column in ("step", "params", "latency", "energy", "memory", "accuracy loss", "source"):
-        table.add_column(column, justify="left" if column in ("step", "params", "source")
+    for column in ("step", "setting", "latency", "energy", "memory", "accuracy loss", "source"):
+        table.add_column(column, justify="left" if column in ("step", "setting", "source")
                          else "right")  # fmt: skip
-    for step in record["recipe"]:
-        c = step["contribution"]
-        table.add_row(step["technique"], json.dumps(step["params"]),
+    for row in record["recipe"]:
+        c = row["contribution"]
+        table.add_row(row["technique"], row["setting"],
                       f"x{c['latency_factor']:.3g}", f"x{c['energy_factor']:.3g}",
                       f"x{c['memory_factor']:.3g}", f"{c['accuracy_drop_pp']:.2g} pp",
-                      step["source"])  # fmt: skip
+                      row["source"])  # fmt: skip
     estimate_ = record["estimate"]
     table.caption = (
         f"{estimate_['latency_s'] * 1e3:.3g} ms, {estimate_['energy_j'] * 1e3:.3g} mJ, "

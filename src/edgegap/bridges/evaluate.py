@@ -88,8 +88,8 @@ def evaluate_bridges(
             try:
                 bridge = technique.bridge(workload, platform, setting)
             except (NotAvailable, Unsourced) as reason:
-                skipped.append(Skipped(setting.label if given is None else technique.summary,
-                                       technique.name, str(reason)))  # fmt: skip
+                name = f"{technique.name}: {setting.label}" if setting.label else technique.summary
+                skipped.append(Skipped(name, technique.name, str(reason)))
                 continue
             cost = estimate(bridge.workload, bridge.platform)
             results.append(

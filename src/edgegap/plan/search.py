@@ -39,7 +39,7 @@ from edgegap.workload.layer import Workload
 # What the plan searches, in this order: hardware techniques at these settings of their
 # candidates (None: all), then model techniques at the settings the accuracy source knows.
 SEARCHED: dict[str, tuple[str, ...] | None] = {
-    "systolic": None,
+    "systolic": ("shape",),
     "offchip-memory": ("HBM2",),
     "int8": None,
     "qat": None,
@@ -136,11 +136,11 @@ def _published(technique: str, setting: str, model: str) -> tuple[float, str] | 
         return max(float(row["drop_pp"]), 0.0), str(row["source"])
     if rows["model"].isin([model, "any"]).any():
         return None  # the model's own results do not include this setting
-    gentler = get(technique).gentler
-    if gentler is None:
+    known = get(technique)
+    if known.gentler_when is None:
         pool = rows[rows["setting"].astype(str) == setting]
     else:
-        pool = rows[[gentler(float(v), float(setting)) for v in rows["setting"]]]
+        pool = rows[[known.gentler(float(v), float(setting)) for v in rows["setting"]]]
     if pool.empty:
         return None
     row = pool.sort_values("drop_pp").iloc[-1]

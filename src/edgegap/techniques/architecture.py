@@ -196,7 +196,9 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
 
 
 def with_offchip(platform: Platform, memory: str) -> Platform:
-    """The platform with its off-chip memory replaced by a technology from memories.csv."""
+    """The platform with its off-chip memory replaced by a technology from memories.csv, at
+    the capacity of the memory it replaces (the bridge changes the technology, not the size
+    of the model the chip can hold)."""
     technology = memory_technology(memory)
     for column in ("energy_pj_per_bit", "bandwidth_gb_s"):
         if getattr(technology, column) is None:
@@ -207,6 +209,7 @@ def with_offchip(platform: Platform, memory: str) -> Platform:
         "role": "offchip",
         "bandwidth_gb_s": technology.bandwidth_gb_s,
         "energy_pj_per_bit": technology.energy_pj_per_bit,
+        "size_bytes": offchip.size_bytes if offchip else None,
         "source": technology.source,
         "notes": f"replaces {offchip.name if offchip else 'no off-chip level'} (near-data bridge)",
     }
@@ -467,26 +470,21 @@ class Systolic(Architecture):
     summary = "the dataflow, then the array shape at the same PEs, that suit the workload"
     sources = (SCALE_SIM,)
     params = (
-        Param("rows", None, 1, 65536, integer=True),
-        Param("cols", None, 1, 65536, integer=True),
-        Param("dataflow", None, choices=DATAFLOWS),
-    )
+        Param("search", "shape", choices=("dataflow", "shape"),
+              help="the best dataflow on the platform's array, or the best shape and dataflow"),
+    )  # fmt: skip
+    bare = "search"
 
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
-        """The best dataflow on the platform's array, then the best shape and dataflow."""
-        return [
-            self.setting(bridge.name, rows=c.rows, cols=c.cols, dataflow=c.dataflow)
-            for bridge in systolic_bridges(workload, platform)
-            if (c := bridge.platform.compute).rows and c.cols and c.dataflow
-        ]
+        if platform.compute.type == "in-memory":
+            return []
+        return [self.setting(search=search) for search in ("dataflow", "shape")]
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
-        designed = next(
-            (b for b in systolic_bridges(workload, platform) if b.name == setting.label), None
-        )
-        if designed is None:
-            raise NotAvailable(f"systolic: {setting.label} is not a design for this platform")
-        return designed
+        designs = systolic_bridges(workload, platform)
+        if not designs:
+            raise NotAvailable(f"{platform.name} computes in memory: it has no array to shape")
+        return designs[("dataflow", "shape").index(setting["search"])]
 
 
 @register
@@ -500,7 +498,7 @@ class OffchipMemory(Architecture):
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
         if platform.level("offchip") is None:
             return []
-        return [self.setting(f"near-data: {m}", memory=m) for m in NEAR_DATA_MEMORIES]
+        return [self.setting(m, memory=m) for m in NEAR_DATA_MEMORIES]
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         if platform.level("offchip") is None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -145,9 +145,9 @@ class Technique:
     params: ClassVar[tuple[Param, ...]] = ()
     bare: ClassVar[str | None] = None  # the parameter a bare recipe value sets
     keeps_weights: ClassVar[bool] = False  # the measured face leaves the stored weights as-is
-    # How published labels order settings: `gentler(a, b)` is True when setting a changes the
-    # model no more than setting b (a transfer of published losses takes gentler ones only).
-    gentler: ClassVar[Callable[[float, float], bool] | None] = None
+    # How published labels order settings ("higher": a higher value changes the model less;
+    # None: unordered). A transfer of published losses takes gentler settings only.
+    gentler_when: ClassVar[Literal["higher", "lower"] | None] = None
 
     # --- settings -----------------------------------------------------------------------
 
@@ -181,6 +181,12 @@ class Technique:
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
         """Settings to try that need no accuracy source (architecture techniques)."""
         return []
+
+    def gentler(self, published: float, asked: float) -> bool:
+        """Whether the `published` setting changes the model no more than the `asked` one."""
+        if self.gentler_when is None:
+            return published == asked
+        return published >= asked if self.gentler_when == "higher" else published <= asked
 
     # --- faces --------------------------------------------------------------------------
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -281,7 +280,7 @@ class LowRank(Technique):
         Param("max_drop_pp", None, 0.0, 100.0, help="validation accuracy budget"),
     )
     bare = "energy"
-    gentler = staticmethod(operator.ge)  # more MACs kept is gentler
+    gentler_when = "higher"
 
     def from_label(self, label: str) -> Setting:
         """Published results state the fraction of MACs kept."""

@@ -9,7 +9,6 @@ density out, so the cost model sees the sparsity.
 from __future__ import annotations
 
 import copy
-import operator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -156,7 +155,7 @@ class Prune(Technique):
         Param("index_bits", INDEX_BITS, 1, 16, integer=True),
     )
     bare = "sparsity"
-    gentler = staticmethod(operator.le)  # fewer removed is gentler
+    gentler_when = "lower"
 
     def apply(
         self, workload: Workload, platform: Platform, setting: Setting

@@ -722,7 +722,7 @@ class PowerOfTwo(DynamicFixedPoint):
 class _Trained(_Quantizer):
     """A low-bit quantizer fine-tuned on data: `weight_bits` codes per weight."""
 
-    params = (EPOCHS, LR)
+    params: ClassVar[tuple[Param, ...]] = (EPOCHS, LR)
     weight_bits: ClassVar[int]
     activation_bits: ClassVar[int | None] = None
 

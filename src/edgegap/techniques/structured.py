@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import operator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -304,7 +303,7 @@ class PruneChannels(Technique):
         Param("epochs", 1, 0, 1000, integer=True, help="fine-tuning epochs"),
     )
     bare = "keep"
-    gentler = staticmethod(operator.ge)  # more MACs kept is gentler
+    gentler_when = "higher"
 
     def from_label(self, label: str) -> Setting:
         """Published results state the fraction of MACs kept."""
