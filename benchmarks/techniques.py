@@ -29,34 +29,31 @@ from torch import nn
 
 from edgegap import profile
 from edgegap.atomic import write_text
-from edgegap.compress import (
-    Compressed,
-    Dataset,
-    LayerAnnotation,
-    accuracy,
-    annotate,
-    build_model,
-    circulant_linear,
-    compressed_bytes,
-    fine_tune_centroids,
-    load_dataset,
-    measure_activation_sparsity,
-    prune_channels,
-    prune_iteratively,
-    quantize,
-    rank_for_accuracy_budget,
-    relative_index_size,
-    share_weights,
-    train,
-    winograd_transform,
-)
-from edgegap.compress.recipes import PLANS, Plan
+from edgegap.compress.recipes import TARGETS, Targets
 from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.platform import Platform
 from edgegap.precision import FP32_BITS
-from edgegap.techniques.pruning import layer_sparsity
+from edgegap.techniques import Compressed, LayerAnnotation, annotate
+from edgegap.techniques.activations import measure_activation_sparsity
+from edgegap.techniques.circulant import circulant_linear
+from edgegap.techniques.lowrank import rank_for_accuracy_budget
+from edgegap.techniques.pruning import layer_sparsity, prune_iteratively, relative_index_size
+from edgegap.techniques.quantization import (
+    binary_connect,
+    dynamic_fixed_point,
+    power_of_two,
+    quantization_aware_training,
+    quantize_uniform,
+    ternary_ttq,
+    ternary_twn,
+    xnor,
+)
+from edgegap.techniques.sharing import compressed_bytes, fine_tune_centroids, share_weights
 from edgegap.techniques.storage import bias_bits, dense_bytes, prunable
+from edgegap.techniques.structured import prune_channels
+from edgegap.techniques.winograd import winograd_transform
+from edgegap.training import Dataset, accuracy, build_model, load_dataset, train
 from edgegap.workload import Workload
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "techniques.md"
@@ -132,7 +129,7 @@ def dense_baseline(name: str, data: Dataset, setup: Setup) -> Compressed:
     return Compressed("dense", model, dense_bytes(model))
 
 
-def magnitude_pruning(model: nn.Module, data: Dataset, setup: Setup, plan: Plan) -> Compressed:
+def magnitude_pruning(model: nn.Module, data: Dataset, setup: Setup, plan: Targets) -> Compressed:
     """Iterative magnitude pruning (Han, Pool, Tran, Dally, NIPS 2015) to the plan's per-layer
     densities, in place; stored as Deep Compression's relative-index sparse rows with float32
     values (Han, Mao, Dally, ICLR 2016), biases dense float32."""
@@ -149,7 +146,7 @@ def magnitude_pruning(model: nn.Module, data: Dataset, setup: Setup, plan: Plan)
     return Compressed("pruning", model, weights + math.ceil(bias_bits(model) / 8), densities)
 
 
-def deep_compression(model: nn.Module, data: Dataset, setup: Setup, plan: Plan) -> Compressed:
+def deep_compression(model: nn.Module, data: Dataset, setup: Setup, plan: Targets) -> Compressed:
     """Deep Compression's three stages (Han, Mao, Dally, ICLR 2016): the pruning above, k-means
     weight sharing with centroids trained one epoch, Huffman coding of the sparse rows."""
     pruned = magnitude_pruning(model, data, setup, plan)
@@ -172,7 +169,7 @@ QUANTIZATION = (
 UNSTRUCTURED = ("magnitude pruning", "Deep Compression")
 
 
-def techniques(data: Dataset, setup: Setup, plan: Plan) -> list[tuple[str, str, Technique]]:
+def techniques(data: Dataset, setup: Setup, plan: Targets) -> list[tuple[str, str, Technique]]:
     """(name, settings, the technique applied to a copy of the dense model), in table order."""
     epochs = setup.fine_tune_epochs
     calibration = data.x_val[:256]
@@ -182,24 +179,24 @@ def techniques(data: Dataset, setup: Setup, plan: Plan) -> list[tuple[str, str, 
     return [
         ("int8 (post-training)", "per-channel weights; int8 activations, ranges from 256 "
          "validation samples",
-         lambda m: quantize(m, "int8", calibration=calibration, activation_bits=8)),
+         lambda m: quantize_uniform(m, 8, calibration=calibration, activation_bits=8)),
         ("int4 (post-training)", "per-channel weights; float activations",
-         lambda m: quantize(m, "int4")),
+         lambda m: quantize_uniform(m, 4)),
         ("QAT", f"int4 per-channel weights, int8 activations, {epochs} epochs",
-         lambda m: quantize(m, "qat", data=data, bits=4, activation_bits=8, epochs=epochs)),
+         lambda m: quantization_aware_training(m, data, 4, epochs, activation_bits=8)),
         ("dynamic fixed point", "8-bit, a fractional length per layer",
-         lambda m: quantize(m, "dynamic-fixed-point", bits=8)),
+         lambda m: dynamic_fixed_point(m, 8)),
         ("power of two", "4-bit: sign and 3-bit exponent, top exponent per layer",
-         lambda m: quantize(m, "power-of-two", bits=4)),
+         lambda m: power_of_two(m, 4)),
         ("TWN", f"ternary, alpha per layer, {epochs} epochs",
-         lambda m: quantize(m, "twn", data=data, epochs=epochs)),
+         lambda m: ternary_twn(m, data, epochs)),
         ("TTQ", f"ternary, threshold 0.05 max abs W, 2 trained scales per layer, {epochs} epochs",
-         lambda m: quantize(m, "ttq", data=data, epochs=epochs)),
+         lambda m: ternary_ttq(m, data, epochs)),
         ("BinaryConnect", f"binary weights, alpha per layer, {epochs} epochs",
-         lambda m: quantize(m, "binaryconnect", data=data, epochs=epochs)),
+         lambda m: binary_connect(m, data, epochs)),
         ("XNOR-Net", f"binary weights (alpha per channel) and inputs, first layer's input "
          f"real, {epochs} epochs",
-         lambda m: quantize(m, "xnor", data=data, epochs=epochs)),
+         lambda m: xnor(m, data, epochs)),
         ("magnitude pruning", f"unstructured, weights kept {keep}, {setup.prune_steps} steps "
          f"of 1 epoch; sparse rows, fp32 values, {plan.index_bits}-bit relative indices",
          lambda m: magnitude_pruning(m, data, setup, plan)),
@@ -224,7 +221,7 @@ def techniques(data: Dataset, setup: Setup, plan: Plan) -> list[tuple[str, str, 
 
 
 def run_model(name: str, data: Dataset, setup: Setup, platforms: list[Platform]) -> list[Row]:
-    plan = PLANS[name]
+    plan = TARGETS[name]
     settings = f"Adam 1e-3, {setup.dense_epochs} epochs, seed {SEED}"
     train_dense = partial(dense_baseline, name, data, setup)
     dense_row, dense = measure("dense (fp32)", settings, train_dense, data, platforms)

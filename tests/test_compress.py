@@ -160,7 +160,7 @@ def test_compress_cli_quick_contract():
     record = json.loads(result.stdout)
     assert {"accuracy", "bytes", "macs", "energy_j"} <= set(record["baseline"])
     names = [stage["name"].split(" (")[0] for stage in record["stages"]]
-    assert names == ["dense", "+ prune", "+ quantize", "+ huffman"]
+    assert names == ["dense", "+ prune", "+ weight-sharing", "+ huffman"]
     assert record["compression_ratio"] == pytest.approx(
         record["stages"][0]["bytes"] / record["stages"][-1]["bytes"]
     )

@@ -43,16 +43,24 @@ def test_fit_contract(trends):
 
 
 def test_paper_checks_agree_or_say_why(trends):
+    """The paper's stated numbers against ours, with the tolerances stated here (the code's
+    own `ok` flag must agree with them)."""
     checks = {c["claim"].split(" (")[0]: c for c in trends.paper_checks}
-    assert checks["AlexNet operations per image"]["ok"]  # 1.45 G vs the paper's 1.4 G
-    assert checks["VGG-19 operations per image"]["ok"]  # 39.3 G vs 38 G
-    assert checks["top-5 error falls about 30% per year"]["ok"]
-    assert checks["GPU performance density 2015-16 over 2011-14, medians"]["ok"]
-    assert checks["GPU performance density flat 2011-14"]["ok"]
+    expected = {
+        "AlexNet operations per image": (1.4, 0.05),  # ours 1.45 G
+        "VGG-19 operations per image": (38.0, 0.05),  # ours 39.3 G
+        "top-5 error falls about 30% per year": (0.70, 0.05),  # ours x0.67 per year
+        "GPU performance density 2015-16 over 2011-14, medians": (2.0, 0.35),  # ours 2.5x
+        "GPU performance density flat 2011-14": (1.0, 0.25),  # ours 1.2x
+    }
+    for claim, (paper, tolerance) in expected.items():
+        assert checks[claim]["paper"] == paper
+        assert checks[claim]["ours"] == pytest.approx(paper, rel=tolerance), claim
+        assert checks[claim]["ok"], claim
     # Counting a synaptic event as an operation, today's best chips are within an order of
     # magnitude of the brain: the paper's "more than five orders" does not reproduce.
     brain = checks["brain over the most efficient chip, orders of magnitude"]
-    assert not brain["ok"] and brain["ours"] < 5
+    assert brain["ours"] < 5 - 2 and not brain["ok"]
 
 
 def test_gaps_widen_and_scaling_assumption_is_switchable(trends):

@@ -257,15 +257,17 @@ def techniques_command(
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(records, indent=1) + "\n")
         return
-    table = Table(title="Techniques (recipe steps and plan steps use these names)")
-    for column in ("name", "group", "changes", "parameters (default)", "faces", "summary"):
+    table = Table(title="Techniques (recipe and plan steps use these names; --format json for "
+                  "summaries and sources)")  # fmt: skip
+    table.add_column("name", no_wrap=True)
+    for column in ("group", "parameters (default)", "faces"):
         table.add_column(column)
     for record in records:
         faces = [face for face in ("analytic", "measured") if record[face]]
+        parameters: dict[str, Any] = record["parameters"]  # type: ignore[assignment]
         table.add_row(
-            str(record["name"]), str(record["group"]), str(record["changes"]),
-            ", ".join(f"{k}={v}" for k, v in record["parameters"].items()),  # type: ignore[attr-defined]
-            "+".join(faces), str(record["summary"]),
+            str(record["name"]), str(record["group"]),
+            ", ".join(f"{k}={v}" for k, v in parameters.items()), "+".join(faces),
         )  # fmt: skip
     out.print(table)
 
@@ -367,9 +369,9 @@ def hw_show(
 
     out.print(yaml.safe_dump(record, sort_keys=False, width=100), markup=False, highlight=False)
     derived = f"peak {_human(platform.peak_ops_per_s, 'OP/s')}"
-    if platform.area_mm2:
-        derived += f", {platform.peak_ops_per_s / 1e9 / platform.area_mm2:.1f} GOPS/mm²"
-    derived += f", {platform.peak_ops_per_s / 1e9 / platform.power_budget_w:.1f} GOPS/W"
+    if (density := platform.performance_density_gops_mm2) is not None:
+        derived += f", {density:.1f} GOPS/mm²"
+    derived += f", {platform.efficiency_gops_w:.1f} GOPS/W"
     out.print(f"derived: {derived} (a MAC counts as 2 operations)", markup=False)
 
 

@@ -207,3 +207,13 @@ class Platform(_Strict):
     def peak_ops_per_s(self) -> float:
         """Peak operations per second, counting a MAC as two operations."""
         return OPS_PER_MAC * self.compute.peak_macs_per_cycle * self.compute.clock_mhz * 1e6
+
+    @property
+    def performance_density_gops_mm2(self) -> float | None:
+        """Peak GOP/s per mm² of die (the paper's Fig. 3b measure); None without an area."""
+        return self.peak_ops_per_s / 1e9 / self.area_mm2 if self.area_mm2 else None
+
+    @property
+    def efficiency_gops_w(self) -> float:
+        """Peak GOP/s per watt of the power budget."""
+        return self.peak_ops_per_s / 1e9 / self.power_budget_w
