@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from edgegap.atomic import write_text
-from edgegap.compress.recipes import FULL, TUNED, deep_compression
+from edgegap.compress.recipes import FULL, TUNED, compress
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "compression.md"
 # Han, Mao, Dally, "Deep Compression", ICLR 2016, Table 1 (full MNIST, 60,000 training images).
@@ -33,7 +33,7 @@ def main() -> None:
     sections = []
     for name, paper in PAPER.items():
         start = time.perf_counter()
-        result = deep_compression(name)
+        result = compress(name)
         seconds = time.perf_counter() - start
         rows = [
             f"| {s.name} | {100 * (1 - s.accuracy):.2f} | {s.bytes:,} | "

@@ -60,6 +60,9 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
+
+
 class Format(StrEnum):
     table = "table"
     json = "json"
@@ -555,7 +558,7 @@ def compress_command(
 @app.command("sweep")
 @user_errors
 def sweep_command(
-    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    model: ModelArgument,
     target: Annotated[str, typer.Option("--target", help="systolic platform to vary")] = (
         "systolic-generic"
     ),
@@ -603,7 +606,7 @@ def sweep_command(
 @app.command("bridges")
 @user_errors
 def bridges_command(
-    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    model: ModelArgument,
     target: Annotated[str, typer.Option("--target", help="baseline platform")] = "eyeriss",
     dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = None,
     node: Annotated[float, typer.Option("--node", help="process node for the scaling bridge")] = 5,
@@ -675,7 +678,7 @@ def _scaling_ends(text: str) -> float | None:
 @app.command("plan")
 @user_errors
 def plan_command(
-    model: Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")],
+    model: ModelArgument,
     target: Annotated[str, typer.Option("--target", help="edge platform")] = "eyeriss",
     latency_ms: Annotated[float | None, typer.Option(help="latency budget per inference")] = None,
     energy_mj: Annotated[float | None, typer.Option(help="energy budget per inference")] = None,

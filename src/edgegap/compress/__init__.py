@@ -3,13 +3,12 @@ model, every stage measured (`compose`), Deep Compression as such a recipe and t
 `edgegap compress` job (`recipes`), and onnxruntime timing of compressed models (`runtime`)."""
 
 from edgegap.compress.compose import CompressionResult, Stage, parse_recipe, run_recipe
-from edgegap.compress.recipes import compress, deep_compression
+from edgegap.compress.recipes import compress
 
 __all__ = [
     "CompressionResult",
     "Stage",
     "compress",
-    "deep_compression",
     "parse_recipe",
     "run_recipe",
 ]

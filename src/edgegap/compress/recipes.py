@@ -14,7 +14,7 @@ from pathlib import Path
 from edgegap.compress.compose import CompressionResult, parse_recipe, run_recipe
 from edgegap.errors import UserError
 from edgegap.hardware.platform import Platform
-from edgegap.techniques import get
+from edgegap.techniques import Setting, get
 from edgegap.training.datasets import Dataset, load_dataset
 from edgegap.training.loop import train
 from edgegap.training.models import seeded_model
@@ -78,32 +78,20 @@ QUICK = replace(FULL, dense_epochs=2, prune_steps=1, epochs_per_step=1, centroid
 TUNED = {"lenet-300-100": replace(FULL, dense_weight_decay=1e-4, retrain_weight_decay=3e-4)}
 
 
-def deep_compression(
-    model_name: str,
-    dataset: str | None = None,
-    platform: Platform | None = None,
-    quick: bool = False,
-    seed: int = 0,
-    progress: Callable[[str], None] | None = None,
-) -> CompressionResult:
-    if model_name not in TARGETS:
-        raise UserError(f"no Deep Compression plan for '{model_name}': use {', '.join(TARGETS)}")
-    plan = TARGETS[model_name]
-    data: Dataset = load_dataset(dataset or DATASET_OF[model_name])
-    schedule = QUICK if quick else TUNED.get(model_name, FULL)
-    model = seeded_model(model_name, data, seed)
-    train(model, data, schedule.dense_epochs, seed=seed, weight_decay=schedule.dense_weight_decay)
-    steps = [
+def deep_compression_steps(model_name: str, schedule: Schedule) -> list[Setting]:
+    """Deep Compression's recipe for the model: the paper's per-layer pruning targets, then
+    weight sharing at its codebook widths, then Huffman coding."""
+    targets = TARGETS[model_name]
+    return [
         get("prune").setting(
-            sparsity={layer: 1 - keep for layer, keep in plan.keep.items()},
+            sparsity={layer: 1 - keep for layer, keep in targets.keep.items()},
             steps=schedule.prune_steps, epochs=schedule.epochs_per_step,
             lr=schedule.retrain_lr, weight_decay=schedule.retrain_weight_decay,
-            index_bits=plan.index_bits,
+            index_bits=targets.index_bits,
         ),
-        get("weight-sharing").setting(bits=plan.weight_bits, epochs=schedule.centroid_epochs),
+        get("weight-sharing").setting(bits=targets.weight_bits, epochs=schedule.centroid_epochs),
         get("huffman").setting(),
     ]  # fmt: skip
-    return run_recipe(model, model_name, steps, data, platform, seed, progress)
 
 
 def compress(
@@ -115,27 +103,35 @@ def compress(
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> CompressionResult:
-    """`edgegap compress`: Deep Compression's recipe, or the steps of a YAML recipe file run
-    on the small model after dense training on the dataset (a built-in name or a directory)."""
+    """`edgegap compress`: Deep Compression's recipe (on the model's built-in dataset unless
+    another is named), or the steps of a YAML recipe file, run on the small model after dense
+    training on the dataset (a built-in name or a directory)."""
+    if model_name not in DATASET_OF:
+        raise UserError(f"unknown small model '{model_name}': use one of {', '.join(DATASET_OF)}")
     if recipe == "deep-compression":
         if dataset is not None and Path(dataset).is_dir():
             raise UserError("deep-compression runs on built-in datasets; use a YAML recipe")
-        return deep_compression(model_name, dataset, platform, quick, seed, progress)
+        schedule = QUICK if quick else TUNED.get(model_name, FULL)
+        steps = deep_compression_steps(model_name, schedule)
+        data: Dataset = load_dataset(dataset or DATASET_OF[model_name])
+    else:
+        schedule = QUICK if quick else FULL
+        steps = parse_recipe(_recipe_text(recipe), recipe)
+        data = resolve_dataset(dataset or DATASET_OF[model_name])
+    model = seeded_model(model_name, data, seed)
+    if progress is not None:
+        progress("dense training")
+    train(model, data, schedule.dense_epochs, seed=seed, weight_decay=schedule.dense_weight_decay)
+    return run_recipe(model, model_name, steps, data, platform, seed, progress)
+
+
+def _recipe_text(recipe: str) -> str:
     if not recipe.endswith((".yaml", ".yml")):
         raise UserError(f"unknown recipe '{recipe}': use deep-compression or a FILE.yaml")
     path = Path(recipe)
     if not path.is_file():
         raise UserError(f"recipe file not found: {path}")
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise UserError(f"{path}: not a UTF-8 text file; a recipe is YAML") from None
-    steps = parse_recipe(text, str(path))
-    if model_name not in DATASET_OF:
-        raise UserError(f"unknown small model '{model_name}': use one of {', '.join(DATASET_OF)}")
-    data = resolve_dataset(dataset or DATASET_OF[model_name])
-    model = seeded_model(model_name, data, seed)
-    if progress is not None:
-        progress("dense training")
-    train(model, data, (QUICK if quick else FULL).dense_epochs, seed=seed)
-    return run_recipe(model, model_name, steps, data, platform, seed, progress)

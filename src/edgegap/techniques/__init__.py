@@ -18,13 +18,11 @@ from edgegap.techniques.base import (
     Compressed,
     LayerAnnotation,
     NotAvailable,
-    Param,
     Setting,
     Technique,
     annotate,
     get,
     names,
-    register,
     techniques,
 )
 
@@ -33,12 +31,10 @@ __all__ = [
     "Compressed",
     "LayerAnnotation",
     "NotAvailable",
-    "Param",
     "Setting",
     "Technique",
     "annotate",
     "get",
     "names",
-    "register",
     "techniques",
 ]

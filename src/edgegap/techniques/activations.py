@@ -86,12 +86,13 @@ def measure_activation_sparsity(model: nn.Module, x: torch.Tensor) -> Compressed
     )
 
 
-@register
+@register(
+    "activation-sparsity",
+    group="pruning",
+    summary="zero activations measured on data, skipped by a zero-skipping chip",
+    sources=("Albericio et al., 'Cnvlutin', ISCA 2016", "Chen et al., 'Eyeriss', ISCA 2016"),
+)
 class ActivationSparsity(Technique):
-    name = "activation-sparsity"
-    group = "pruning"
-    summary = "zero activations measured on data, skipped by a zero-skipping chip"
-    sources = ("Albericio et al., 'Cnvlutin', ISCA 2016", "Chen et al., 'Eyeriss', ISCA 2016")
     keeps_weights = True
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,

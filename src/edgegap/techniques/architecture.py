@@ -464,11 +464,12 @@ class Architecture(Technique):
         return built.workload, built.platform
 
 
-@register
+@register(
+    "systolic",
+    summary="the dataflow, then the array shape at the same PEs, that suit the workload",
+    sources=(SCALE_SIM,),
+)
 class Systolic(Architecture):
-    name = "systolic"
-    summary = "the dataflow, then the array shape at the same PEs, that suit the workload"
-    sources = (SCALE_SIM,)
     params = (
         Param("search", "shape", choices=("dataflow", "shape"),
               help="the best dataflow on the platform's array, or the best shape and dataflow"),
@@ -487,11 +488,12 @@ class Systolic(Architecture):
         return designs[("dataflow", "shape").index(setting["search"])]
 
 
-@register
+@register(
+    "offchip-memory",
+    summary="off-chip DRAM replaced by stacked memory (HBM2, HMC) near the compute",
+    sources=("O'Connor et al., MICRO 2017", "memories.csv"),
+)
 class OffchipMemory(Architecture):
-    name = "offchip-memory"
-    summary = "off-chip DRAM replaced by stacked memory (HBM2, HMC) near the compute"
-    sources = ("O'Connor et al., MICRO 2017", "memories.csv")
     params = (Param("memory", "HBM2", choices=NEAR_DATA_MEMORIES),)
     bare = "memory"
 
@@ -510,51 +512,36 @@ class OffchipMemory(Architecture):
                       platform.area_mm2, (offchip.source,), offchip.notes)  # fmt: skip
 
 
-@register
+@register("edram", summary=EDRAM, sources=("Chen et al., 'DaDianNao', MICRO 2014",))
 class Edram(Architecture):
-    name = "edram"
-    summary = EDRAM
-    sources = ("Chen et al., 'DaDianNao', MICRO 2014",)
-
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         return edram(workload, platform)
 
 
-@register
+@register("in-sensor", summary=IN_SENSOR, sources=("Du et al., 'ShiDianNao', ISCA 2015",))
 class InSensor(Architecture):
-    name = "in-sensor"
-    summary = IN_SENSOR
-    sources = ("Du et al., 'ShiDianNao', ISCA 2015",)
-
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         return in_sensor(workload, platform)
 
 
-@register
+@register("reram", summary=RERAM, sources=("Shafiee et al., 'ISAAC', ISCA 2016",))
 class ReramCrossbar(Architecture):
-    name = "reram"
-    summary = RERAM
-    sources = ("Shafiee et al., 'ISAAC', ISCA 2016",)
-
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         return in_memory_reram(workload, platform)
 
 
-@register
+@register("sram-cim", summary=SRAM_CIM, sources=("Zhang, Wang, Verma, JSSC 2017",))
 class SramComputeInMemory(Architecture):
-    name = "sram-cim"
-    summary = SRAM_CIM
-    sources = ("Zhang, Wang, Verma, JSSC 2017",)
-
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         raise Unsourced(SRAM_CIM_REASON)
 
 
-@register
+@register(
+    "spiking",
+    summary="an event-driven chip at TrueNorth's energy per synaptic event",
+    sources=("Merolla et al., Science 345, 2014",),
+)
 class Spiking(Architecture):
-    name = "spiking"
-    summary = "an event-driven chip at TrueNorth's energy per synaptic event"
-    sources = ("Merolla et al., Science 345, 2014",)
     params = (Param("spikes_per_neuron", SPIKES_PER_NEURON, 1e-6, 1e6),)
     bare = "spikes_per_neuron"
 
@@ -562,11 +549,12 @@ class Spiking(Architecture):
         return spiking(workload, platform, setting["spikes_per_neuron"])
 
 
-@register
+@register(
+    "scaling",
+    summary="the platform at another process node, with scaling stopping at a node",
+    sources=("Stillmaker & Baas, Integration 58, 2017; TSMC node claims (cmos_scaling.csv)",),
+)
 class Scaling(Architecture):
-    name = "scaling"
-    summary = "the platform at another process node, with scaling stopping at a node"
-    sources = ("Stillmaker & Baas, Integration 58, 2017; TSMC node claims (cmos_scaling.csv)",)
     params = (
         Param("node_nm", 5.0, 1.0, 500.0, help="target process node"),
         Param("scaling_ends_nm", SCALING_ENDS_NM, 1.0, 500.0,

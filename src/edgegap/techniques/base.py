@@ -12,7 +12,8 @@ A technique states
   that returns the compressed model with its exact bytes (`Compressed`).
 
 Adding a technique is one module that subclasses `Technique` and decorates it with
-`@register`; bridges, recipes, plans, the report and the CLI find it here.
+`@register(name, summary=..., group=..., sources=...)`, the way `torch.utils.flop_counter`
+keys a formula by its operator; bridges, recipes, plans, the report and the CLI find it here.
 
 `Compressed` and `LayerAnnotation` are the records of a model a measured face returns; the
 annotations key the profiled workload's layers by module path, and `annotate` applies them
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -224,12 +225,28 @@ _REGISTRY: dict[str, Technique] = {}
 T = TypeVar("T", bound=type[Technique])
 
 
-def register(cls: T) -> T:
-    """Class decorator: one instance of the technique, findable by its name."""
-    if cls.name in _REGISTRY:
-        raise ValueError(f"technique {cls.name} registered twice")
-    _REGISTRY[cls.name] = cls()
-    return cls
+def register(
+    name: str,
+    *,
+    summary: str,
+    group: Group | None = None,
+    sources: tuple[str, ...] | None = None,
+    changes: Changes | None = None,
+) -> Callable[[T], T]:
+    """Class decorator: the technique's name and what describes it (a group, kind or sources
+    not given are inherited from the base class), and one instance findable by the name."""
+
+    def decorate(cls: T) -> T:
+        if name in _REGISTRY:
+            raise ValueError(f"technique {name} registered twice")
+        cls.name, cls.summary = name, summary
+        for attribute, value in (("group", group), ("sources", sources), ("changes", changes)):
+            if value is not None:
+                setattr(cls, attribute, value)
+        _REGISTRY[name] = cls()
+        return cls
+
+    return decorate
 
 
 def get(name: str) -> Technique:

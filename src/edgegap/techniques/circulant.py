@@ -255,12 +255,13 @@ def circulant_linear(
     )
 
 
-@register_technique
+@register_technique(
+    "circulant",
+    group="factorisation",
+    summary="fully connected layers as block-circulant matrices computed by FFT (CirCNN)",
+    sources=("Ding et al., 'CirCNN', MICRO 2017",),
+)
 class Circulant(Technique):
-    name = "circulant"
-    group = "factorisation"
-    summary = "fully connected layers as block-circulant matrices computed by FFT (CirCNN)"
-    sources = ("Ding et al., 'CirCNN', MICRO 2017",)
     params = (
         Param("block_size", 8, 2, 4096, integer=True),
         Param("epochs", 1, 0, 1000, integer=True),

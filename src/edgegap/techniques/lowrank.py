@@ -268,12 +268,13 @@ def _factorised(gemm: Gemm, macs_kept: float) -> tuple[Gemm, ...]:
     return (replace(gemm, n=rank), replace(gemm, k=rank)) if rank else (gemm,)
 
 
-@register
+@register(
+    "low-rank",
+    group="factorisation",
+    summary="weight matrices as two thin factors (truncated SVD, Jaderberg scheme 2)",
+    sources=("Jaderberg, Vedaldi, Zisserman, BMVC 2014", "Denton et al., NeurIPS 2014"),
+)
 class LowRank(Technique):
-    name = "low-rank"
-    group = "factorisation"
-    summary = "weight matrices as two thin factors (truncated SVD, Jaderberg scheme 2)"
-    sources = ("Jaderberg, Vedaldi, Zisserman, BMVC 2014", "Denton et al., NeurIPS 2014")
     params = (
         Param("macs_kept", None, 0.01, 1.0, help="fraction of each layer's MACs kept"),
         Param("energy", None, 0.01, 1.0, help="fraction of squared singular values kept"),

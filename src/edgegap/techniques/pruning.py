@@ -140,12 +140,13 @@ def sparse_workload(workload: Workload, sparsity: float) -> Workload:
     return replace(workload, layers=layers)
 
 
-@register
+@register(
+    "prune",
+    group="pruning",
+    summary="magnitude pruning with retraining, stored with relative indices",
+    sources=("Han, Pool, Tran, Dally, NeurIPS 2015", "Han, Mao, Dally, ICLR 2016"),
+)
 class Prune(Technique):
-    name = "prune"
-    group = "pruning"
-    summary = "magnitude pruning with retraining, stored with relative indices"
-    sources = ("Han, Pool, Tran, Dally, NeurIPS 2015", "Han, Mao, Dally, ICLR 2016")
     params = (
         Param("sparsity", 0.9, 0.0, 0.99, per_layer=True, help="fraction of weights removed"),
         Param("steps", 3, 1, 100, integer=True),

@@ -39,7 +39,6 @@ from edgegap.techniques.base import (
     LayerAnnotation,
     NotAvailable,
     Param,
-    Setting,
     Technique,
     register,
 )
@@ -51,6 +50,7 @@ from edgegap.workload.tracer import simulated
 
 if TYPE_CHECKING:
     from edgegap.hardware.platform import Platform
+    from edgegap.techniques.base import Setting
 
 EXPONENT_BITS = 8  # a per-layer power-of-two exponent, stored as a signed byte
 EXPONENT_RANGE = (-128, 127)
@@ -643,11 +643,12 @@ def _needs(data: Dataset | None, technique: str) -> Dataset:
     return data
 
 
-@register
+@register(
+    "int8",
+    summary="post-training int8 weights (per channel) with calibrated activations",
+    sources=("Krishnamoorthi, arXiv:1806.08342, 2018", "Jacob et al., CVPR 2018"),
+)
 class Int8(_Quantizer):
-    name = "int8"
-    summary = "post-training int8 weights (per channel) with calibrated activations"
-    sources = ("Krishnamoorthi, arXiv:1806.08342, 2018", "Jacob et al., CVPR 2018")
     params = (ACTIVATION_BITS,)
     bare = "activation_bits"
     weight_bits = 8
@@ -665,18 +666,17 @@ class Int8(_Quantizer):
                                 activation_bits=activation_bits)  # fmt: skip
 
 
-@register
+@register("int4", summary="post-training int4 weights (per channel) with calibrated activations")
 class Int4(Int8):
-    name = "int4"
-    summary = "post-training int4 weights (per channel) with calibrated activations"
     weight_bits = 4
 
 
-@register
+@register(
+    "qat",
+    summary="quantization-aware training with the straight-through estimator",
+    sources=("Jacob et al., CVPR 2018", "Bengio, Leonard, Courville, arXiv:1308.3432, 2013"),
+)
 class QuantizationAwareTraining(_Quantizer):
-    name = "qat"
-    summary = "quantization-aware training with the straight-through estimator"
-    sources = ("Jacob et al., CVPR 2018", "Bengio, Leonard, Courville, arXiv:1308.3432, 2013")
     params = (Param("bits", 8, 2, 16, integer=True), ACTIVATION_BITS, EPOCHS, LR)
     bare = "bits"
 
@@ -691,11 +691,12 @@ class QuantizationAwareTraining(_Quantizer):
         )  # fmt: skip
 
 
-@register
+@register(
+    "dynamic-fixed-point",
+    summary="weights in dynamic fixed point, a fractional length per layer",
+    sources=("Gysel, Motamedi, Ghiasi, arXiv:1604.03168, 2016",),
+)
 class DynamicFixedPoint(_Quantizer):
-    name = "dynamic-fixed-point"
-    summary = "weights in dynamic fixed point, a fractional length per layer"
-    sources = ("Gysel, Motamedi, Ghiasi, arXiv:1604.03168, 2016",)
     params = (Param("bits", 8, 2, 16, integer=True),)
     bare = "bits"
 
@@ -704,23 +705,27 @@ class DynamicFixedPoint(_Quantizer):
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip
-        return dynamic_fixed_point(model, setting["bits"])
+        return WEIGHTS_ONLY[self.name](model, setting["bits"])
 
 
-@register
+@register(
+    "power-of-two",
+    summary="weights 0 or +-2^k: multiplies become shifts",
+    sources=("Miyashita, Lee, Murmann, arXiv:1603.01025, 2016",),
+)
 class PowerOfTwo(DynamicFixedPoint):
-    name = "power-of-two"
-    summary = "weights 0 or +-2^k: multiplies become shifts"
-    sources = ("Miyashita, Lee, Murmann, arXiv:1603.01025, 2016",)
     params = (Param("bits", 4, 2, 8, integer=True),)
 
-    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
-            previous: Compressed) -> Compressed:  # fmt: skip
-        return power_of_two(model, setting["bits"])
+
+WEIGHTS_ONLY: dict[str, Callable[[nn.Module, int], Compressed]] = {
+    "dynamic-fixed-point": dynamic_fixed_point,
+    "power-of-two": power_of_two,
+}
 
 
 class _Trained(_Quantizer):
-    """A low-bit quantizer fine-tuned on data: `weight_bits` codes per weight."""
+    """A low-bit quantizer fine-tuned on data: `weight_bits` codes per weight, trained by
+    `TRAINED[name]` with the setting's parameters."""
 
     params: ClassVar[tuple[Param, ...]] = (EPOCHS, LR)
     weight_bits: ClassVar[int]
@@ -729,53 +734,53 @@ class _Trained(_Quantizer):
     def bits(self, setting: Setting) -> tuple[int, int | None]:
         return self.weight_bits, self.activation_bits
 
-
-@register
-class TernaryWeights(_Trained):
-    name = "twn"
-    summary = "ternary weight networks: 2-bit codes and one scale per layer"
-    sources = ("Li, Zhang, Liu, arXiv:1605.04711, 2016",)
-    weight_bits = 2
-
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip
-        return ternary_twn(model, data, setting["epochs"], setting["lr"], seed)
+        values = setting.params
+        epochs = values.pop("epochs")
+        return TRAINED[self.name](model, _needs(data, self.name), epochs, seed=seed, **values)
 
 
-@register
+TRAINED: dict[str, Callable[..., Compressed]] = {
+    "twn": ternary_twn,
+    "ttq": ternary_ttq,
+    "binaryconnect": binary_connect,
+    "xnor": xnor,
+}
+
+
+@register(
+    "twn",
+    summary="ternary weight networks: 2-bit codes and one scale per layer",
+    sources=("Li, Zhang, Liu, arXiv:1605.04711, 2016",),
+)
+class TernaryWeights(_Trained):
+    weight_bits = 2
+
+
+@register(
+    "ttq",
+    summary="trained ternary quantization: two trained scales per layer",
+    sources=("Zhu, Han, Mao, Dally, ICLR 2017",),
+)
 class TrainedTernaryQuantization(_Trained):
-    name = "ttq"
-    summary = "trained ternary quantization: two trained scales per layer"
-    sources = ("Zhu, Han, Mao, Dally, ICLR 2017",)
     params = (EPOCHS, Param("threshold", 0.05, 1e-6, 0.999), LR)
     weight_bits = 2
 
-    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
-            previous: Compressed) -> Compressed:  # fmt: skip
-        return ternary_ttq(model, _needs(data, self.name), setting["epochs"],
-                           setting["threshold"], setting["lr"], seed)  # fmt: skip
 
-
-@register
+@register(
+    "binaryconnect",
+    summary="binary weights, float activations",
+    sources=("Courbariaux, Bengio, David, NeurIPS 2015",),
+)
 class BinaryConnect(_Trained):
-    name = "binaryconnect"
-    summary = "binary weights, float activations"
-    sources = ("Courbariaux, Bengio, David, NeurIPS 2015",)
     weight_bits = 1
 
-    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
-            previous: Compressed) -> Compressed:  # fmt: skip
-        return binary_connect(model, _needs(data, self.name), setting["epochs"],
-                              setting["lr"], seed)  # fmt: skip
 
-
-@register
+@register(
+    "xnor",
+    summary="binary weights and binary activations with float scales",
+    sources=("Rastegari, Ordonez, Redmon, Farhadi, ECCV 2016",),
+)
 class Xnor(BinaryConnect):
-    name = "xnor"
-    summary = "binary weights and binary activations with float scales"
-    sources = ("Rastegari, Ordonez, Redmon, Farhadi, ECCV 2016",)
     activation_bits = 1
-
-    def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
-            previous: Compressed) -> Compressed:  # fmt: skip
-        return xnor(model, _needs(data, self.name), setting["epochs"], setting["lr"], seed)

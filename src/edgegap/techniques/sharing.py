@@ -189,12 +189,13 @@ def compressed_bytes(
     return bits_to_bytes(bits, 1)
 
 
-@register
+@register(
+    "weight-sharing",
+    group="quantization",
+    summary="k-means shared weights with trained centroids: each weight a codebook index",
+    sources=("Han, Mao, Dally, ICLR 2016",),
+)
 class WeightSharing(Technique):
-    name = "weight-sharing"
-    group = "quantization"
-    summary = "k-means shared weights with trained centroids: each weight a codebook index"
-    sources = ("Han, Mao, Dally, ICLR 2016",)
     params = (
         Param("bits", 5, 1, 16, integer=True, per_layer=True, help="codebook index bits"),
         Param("epochs", 1, 0, 1000, integer=True, help="centroid training epochs"),
@@ -227,13 +228,13 @@ class WeightSharing(Technique):
                           state={"shared": shared, "index_bits": index_bits})  # fmt: skip
 
 
-@register
+@register(
+    "huffman",
+    group="coding",
+    summary="Huffman coding of shared weights' indices and relative positions",
+    sources=("Han, Mao, Dally, ICLR 2016", "Huffman, Proc. IRE 40, 1952"),
+)
 class Huffman(Technique):
-    name = "huffman"
-    group = "coding"
-    summary = "Huffman coding of shared weights' indices and relative positions"
-    sources = ("Han, Mao, Dally, ICLR 2016", "Huffman, Proc. IRE 40, 1952")
-
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip
         shared = previous.state.get("shared")

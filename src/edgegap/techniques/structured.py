@@ -291,12 +291,13 @@ def _rescaled(
     )
 
 
-@register
+@register(
+    "prune-channels",
+    group="pruning",
+    summary="whole filters and neurons removed: a smaller dense model",
+    sources=("Li, Kadav, Durdanovic, Samet, Graf, ICLR 2017", "Molchanov et al., ICLR 2017"),
+)
 class PruneChannels(Technique):
-    name = "prune-channels"
-    group = "pruning"
-    summary = "whole filters and neurons removed: a smaller dense model"
-    sources = ("Li, Kadav, Durdanovic, Samet, Graf, ICLR 2017", "Molchanov et al., ICLR 2017")
     params = (
         Param("keep", 0.5, 0.01, 1.0, help="fraction of each layer's channels kept"),
         Param("criterion", "l1", choices=CRITERIA),

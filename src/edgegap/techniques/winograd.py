@@ -28,14 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from edgegap.errors import UserError
-from edgegap.techniques.base import (
-    Compressed,
-    LayerAnnotation,
-    NotAvailable,
-    Param,
-    Setting,
-    Technique,
-)
+from edgegap.techniques.base import Compressed, LayerAnnotation, NotAvailable, Param, Technique
 from edgegap.techniques.base import register as register_technique
 from edgegap.techniques.storage import dense_bytes
 from edgegap.workload import formulas
@@ -44,6 +37,7 @@ from edgegap.workload.layer import Gemm, Layer, Workload
 
 if TYPE_CHECKING:
     from edgegap.hardware.platform import Platform
+    from edgegap.techniques.base import Setting
     from edgegap.training.datasets import Dataset
 
 KERNEL = 3
@@ -248,12 +242,13 @@ def computes(layer: Layer) -> bool:
     )  # fmt: skip
 
 
-@register_technique
+@register_technique(
+    "winograd",
+    group="algorithm",
+    summary="3x3 convolutions by Winograd's minimal filtering: 2.25x or 4x fewer multiplies",
+    sources=("Lavin & Gray, CVPR 2016", "Lu, Liang, Xiao, Yan, FCCM 2017"),
+)
 class Winograd(Technique):
-    name = "winograd"
-    group = "algorithm"
-    summary = "3x3 convolutions by Winograd's minimal filtering: 2.25x or 4x fewer multiplies"
-    sources = ("Lavin & Gray, CVPR 2016", "Lu, Liang, Xiao, Yan, FCCM 2017")
     params = (Param("tile", 2, choices=TILES, help="output tile"),)
     bare = "tile"
     keeps_weights = True

@@ -19,8 +19,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from edgegap.precision import OPS_PER_MAC
-from edgegap.workload.layer import Gemm
+from edgegap.workload.layer import Counted, Gemm
 
 Shape = Sequence[int]
 
@@ -53,21 +52,13 @@ ELEMENT_FLOPS: dict[str, int] = {
 
 
 @dataclass(frozen=True)
-class OpCount:
+class OpCount(Counted):
     """What one operator does: its kind, matrix form (if it has one) and the FLOPs that are
     not multiply-accumulates; MACs and FLOPs follow, as in a `Layer`."""
 
     kind: str
     elementwise_flops: int = 0
     gemms: tuple[Gemm, ...] = ()
-
-    @property
-    def macs(self) -> int:
-        return sum(g.macs for g in self.gemms)
-
-    @property
-    def flops(self) -> int:
-        return OPS_PER_MAC * self.macs + self.elementwise_flops
 
 
 def numel(shape: Shape) -> int:

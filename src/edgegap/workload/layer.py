@@ -39,8 +39,24 @@ class Gemm:
         return self.groups * self.m * self.k * self.n
 
 
+class Counted:
+    """MACs and FLOPs derived from the matrix products and the element-wise work, so no
+    transform can leave them out of step."""
+
+    gemms: tuple[Gemm, ...]
+    elementwise_flops: int
+
+    @property
+    def macs(self) -> int:
+        return sum(g.macs for g in self.gemms)
+
+    @property
+    def flops(self) -> int:
+        return OPS_PER_MAC * self.macs + self.elementwise_flops
+
+
 @dataclass(frozen=True)
-class Layer:
+class Layer(Counted):
     """One counted operator call, attributed to the `nn.Module` (or ONNX node) that issued it.
 
     Its MACs are those of its matrix products and its FLOPs two per MAC plus
@@ -65,14 +81,6 @@ class Layer:
     weight_density: float = 1.0
     activation_density: float = 1.0
     gemms: tuple[Gemm, ...] = ()
-
-    @property
-    def macs(self) -> int:
-        return sum(g.macs for g in self.gemms)
-
-    @property
-    def flops(self) -> int:
-        return OPS_PER_MAC * self.macs + self.elementwise_flops
 
     @property
     def weight_bytes(self) -> int:
