@@ -41,7 +41,7 @@ def bridge_table(model: str, target: str) -> str:
         f"Baseline: {base.latency_s * 1e3:.3g} ms, {base.energy_j * 1e3:.3g} mJ per inference"
         + (f", {report.platform.area_mm2:.3g} mm²" if report.platform.area_mm2 else ""),
         "",
-        "| bridge | kind | latency factor | energy factor | area (mm²) | largest energy share | "
+        "| bridge | technique | latency factor | energy factor | area (mm²) | largest energy share | "
         "notes |",
         "|---|---|---:|---:|---:|---|---|",
     ]
@@ -50,7 +50,7 @@ def bridge_table(model: str, target: str) -> str:
         namespace, name, value = breakdown.largest()
         area = result.bridge.area_mm2
         lines.append(
-            f"| {result.bridge.name} | {result.bridge.kind} | {result.latency_factor:.3g}x | "
+            f"| {result.bridge.name} | {result.technique} | {result.latency_factor:.3g}x | "
             f"{result.energy_factor:.3g}x | {f'{area:.3g}' if area else '-'} | "
             f"{breakdown.label(namespace, name)} {value / breakdown.total:.0%} | "
             f"{result.bridge.notes} |"

@@ -177,7 +177,7 @@ def test_bridges_cli_json_contract():
     record = json.loads(result.output)
     assert {"model", "platform", "baseline", "bridges"} <= set(record)
     assert {"latency_s", "energy_j", "area_mm2"} <= set(record["baseline"])
-    keys = {"name", "kind", "latency_s", "energy_j", "area_mm2", "latency_factor",
+    keys = {"name", "technique", "kind", "latency_s", "energy_j", "area_mm2", "latency_factor",
             "energy_factor", "sources"}  # fmt: skip
     for bridge in record["bridges"]:
         assert keys <= set(bridge)

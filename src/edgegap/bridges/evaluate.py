@@ -16,6 +16,7 @@ from edgegap.workload.layer import Workload
 
 @dataclass(frozen=True)
 class BridgeResult:
+    technique: str  # the registered technique that built the bridge
     bridge: Bridge
     cost: Cost
     latency_factor: float  # baseline latency / bridge latency: > 1 is faster
@@ -44,6 +45,7 @@ class BridgeReport:
             "bridges": [
                 {
                     "name": r.bridge.name,
+                    "technique": r.technique,
                     "kind": r.bridge.kind,
                     "latency_s": r.cost.totals.latency_s,
                     "energy_j": r.cost.totals.energy_j,
@@ -94,6 +96,7 @@ def evaluate_bridges(
             cost = estimate(bridge.workload, bridge.platform)
             results.append(
                 BridgeResult(
+                    technique.name,
                     bridge,
                     cost,
                     baseline.totals.latency_s / cost.totals.latency_s,
