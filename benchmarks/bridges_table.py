@@ -4,7 +4,7 @@ quoted factors beside what the model gives, and the design-space sweep's speed.
 Writes docs/bridges.md. Every number comes from `edgegap.bridges.evaluate_bridges` (the one
 cost model) on torchvision ResNet-18 and MobileNetV2 at int8 (a platform without int8 runs its
 narrowest precision that holds it); the factors the paper quotes come from
-src/edgegap/bridges/data/bridge_parameters.csv.
+src/edgegap/techniques/data/bridge_parameters.csv.
 
 Run: .venv/bin/python benchmarks/bridges_table.py
 """
@@ -41,8 +41,8 @@ def bridge_table(model: str, target: str) -> str:
         f"Baseline: {base.latency_s * 1e3:.3g} ms, {base.energy_j * 1e3:.3g} mJ per inference"
         + (f", {report.platform.area_mm2:.3g} mm²" if report.platform.area_mm2 else ""),
         "",
-        "| bridge | technique | latency factor | energy factor | area (mm²) | largest energy share | "
-        "notes |",
+        "| bridge | technique | latency factor | energy factor | area (mm²) | "
+        "largest energy share | notes |",
         "|---|---|---:|---:|---:|---|---|",
     ]
     for result in report.results:

@@ -167,7 +167,7 @@ def test_every_bridge_is_evaluated_with_factors_and_sources():
         total = result.cost.totals
         assert result.energy_factor == pytest.approx(base.energy_j / total.energy_j)
         assert result.latency_factor == pytest.approx(base.latency_s / total.latency_s)
-    assert {s.name for s in report.skipped} >= {"offchip-memory: Wide I/O (mobile, TSV)"}
+    assert {s.name for s in report.skipped} >= {"near-data: Wide I/O (mobile, TSV)"}
 
 
 def test_bridges_cli_json_contract():
@@ -220,3 +220,15 @@ def test_depthwise_filters_share_crossbars_on_the_block_diagonal():
     workload = edgegap.profile(nn.Conv2d(16, 16, 3, padding=1, groups=16), (1, 16, 8, 8),
                                dtype="int8")  # fmt: skip
     assert crossbar_tiles(workload, crossbar_platform(64)) == 2
+
+
+def test_bridges_cli_scaling_that_never_ends():
+    result = CliRunner().invoke(
+        app, ["bridges", "alexnet", "--target", "eyeriss", "--scaling-ends", "none",
+              "--format", "json"]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scaled = next(b for b in json.loads(result.output)["bridges"] if b["technique"] == "scaling")
+    assert scaled["name"] == "scaling: 5 nm"
+    with pytest.raises(UserError, match="no architecture technique scalin"):
+        evaluate_bridges(edgegap.profile("alexnet"), load_platform("eyeriss"), {"scalin": {}})

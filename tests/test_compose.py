@@ -145,3 +145,19 @@ def test_compress_cli_runs_a_recipe_on_a_data_directory(tmp_path):
     record = json.loads(result.output)
     assert [stage["name"] for stage in record["stages"]][1].startswith("+ int8")
     assert record["stages"][1]["bytes"] < record["baseline"]["bytes"] / 3
+
+
+def test_the_index_width_carries_through_later_steps_and_old_names_get_a_hint(trained):
+    """Regression: prune's relative-index width survives a later step that stores weights
+    its own way (its codebooks do not: the weights changed)."""
+    from edgegap.compress.compose import _merged
+    from edgegap.techniques import Compressed
+
+    model, _ = trained
+    pruned = Compressed("prune", model, 10, state={"index_bits": 3, "shared": {"0": None}})
+    after = _merged(pruned, Compressed("int8", model, 5), keeps_weights=False)
+    assert after.state == {"index_bits": 3} and after.storage_bytes == 5
+    kept = _merged(pruned, Compressed("activation-sparsity", model, 99), keeps_weights=True)
+    assert kept.state == pruned.state and kept.storage_bytes == 10
+    with pytest.raises(UserError, match="'quantize' is now 'weight-sharing: BITS'"):
+        parse_recipe("- quantize: {bits: 5}\n")

@@ -126,3 +126,51 @@ def test_registry_entries_are_complete():
             assert technique.bare in {p.name for p in technique.params}
     with pytest.raises(UserError, match="did you mean low-rank"):
         get("lowrank")
+
+
+def test_low_rank_and_circulant_keep_what_holds_no_weight():
+    """Regressions: a product whose weight is the left operand (W @ x) is not factorised as
+    if the weight were on the right, and a factorised or circulant layer keeps its bias."""
+    import torch
+    from torch import nn
+
+    class LeftWeight(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(64, 128))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.w @ x
+
+    platform = load_platform("eyeriss")
+    left = edgegap.profile(LeftWeight(), (128, 4))
+    low_rank = get("low-rank")
+    assert low_rank.apply(left, platform, low_rank.setting(macs_kept=0.5))[0] == left
+    linear = edgegap.profile(nn.Linear(64, 32), (1, 64))
+    circulant = get("circulant")
+    after = circulant.apply(linear, platform, circulant.setting(block_size=8))[0]
+    assert after.totals.params == 4 * 8 * 8 + 32  # 4 x 8 blocks of 8, and the 32 biases
+    factored = low_rank.apply(linear, platform, low_rank.setting(macs_kept=0.5))[0]
+    rank = 0.5 * 64 * 32 // (64 + 32)
+    assert factored.totals.params == rank * (64 + 32) + 32
+
+
+def test_xnor_keeps_the_first_input_real():
+    work = workload("resnet18")
+    xnor = get("xnor")
+    after = xnor.apply(work, load_platform("eyeriss"), xnor.setting())[0]
+    weighted = [x for x in after.layers if x.weight_elements]
+    assert weighted[0].activation_bits == 32 and {x.weight_bits for x in weighted} == {1}
+    assert {x.activation_bits for x in weighted[1:]} == {1}
+
+
+def test_settings_are_checked_and_normalised():
+    winograd = get("winograd")
+    assert winograd.setting(tile=4.0)["tile"] == 4 and winograd.setting(tile=4.0).label == (
+        "F(4x4,3x3)"
+    )
+    with pytest.raises(UserError, match="tile must be one of 2, 4"):
+        winograd.setting(tile=3)
+    assert get("scaling").setting(scaling_ends_nm=None)["scaling_ends_nm"] is None
+    with pytest.raises(UserError, match="node_nm must be a number in"):
+        get("scaling").setting(node_nm="five")

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from edgegap.errors import UserError
 from edgegap.hardware.cost import Cost, estimate
 from edgegap.hardware.platform import Platform
 from edgegap.techniques import NotAvailable, Setting, techniques
@@ -73,6 +74,10 @@ def evaluate_bridges(
     gives it by name, e.g. `{"scaling": {"node_nm": 3}}`) on the same workload, by the one
     cost model; a technique that cannot be built on this platform is listed as skipped, with
     the reason."""
+    known = {t.name for t in techniques(group="architecture")}
+    unknown = sorted(set(options or {}) - known)
+    if unknown:
+        raise UserError(f"no architecture technique {', '.join(unknown)}: use {', '.join(known)}")
     baseline = estimate(workload, platform)
     results, skipped = [], []
     for technique in techniques(group="architecture"):
@@ -90,8 +95,8 @@ def evaluate_bridges(
             try:
                 bridge = technique.bridge(workload, platform, setting)
             except (NotAvailable, Unsourced) as reason:
-                name = f"{technique.name}: {setting.label}" if setting.label else technique.summary
-                skipped.append(Skipped(name, technique.name, str(reason)))
+                skipped.append(Skipped(setting.label or technique.summary, technique.name,
+                                       str(reason)))  # fmt: skip
                 continue
             cost = estimate(bridge.workload, bridge.platform)
             results.append(

@@ -73,6 +73,13 @@ class CompressionResult:
         }
 
 
+# Steps of earlier releases, and the techniques that replaced them.
+RENAMED = {
+    "quantize": "'weight-sharing: BITS' (k-means sharing) or a quantizer by name: "
+    "int8, int4, qat, dynamic-fixed-point, power-of-two, twn, ttq, binaryconnect, xnor",
+}
+
+
 def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
     """A YAML list of `technique`, `technique: value` or `technique: {params}` items, each
     checked against the technique's parameters."""
@@ -95,6 +102,8 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
         else:
             raise UserError(f"{origin}: step {index} must be a name or one 'name: params' pair")
         try:
+            if name in RENAMED:
+                raise UserError(f"'{name}' is now {RENAMED[name]}")
             technique = get(str(name))
             if not technique.measured:
                 raise UserError(f"{name} is not run for real: it changes the hardware")
@@ -118,7 +127,8 @@ def _merged(state: Compressed, result: Compressed, keeps_weights: bool) -> Compr
         merged[name] = replace(old, **{k: v for k, v in note.__dict__.items() if v is not None})
     if keeps_weights:
         return replace(state, model=result.model, annotations=merged)
-    return replace(result, annotations=merged)
+    carried = {k: v for k, v in state.state.items() if k == "index_bits"}  # not codebooks
+    return replace(result, annotations=merged, state=carried | result.state)
 
 
 def run_recipe(

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from edgegap.errors import UserError
 from edgegap.techniques import Compressed, NotAvailable, get
 from edgegap.techniques.storage import dense_bytes
 from edgegap.training import Dataset, accuracy, train
@@ -68,7 +67,7 @@ class MeasuredAccuracy:
         dense = Compressed("dense", self.trained, dense_bytes(self.trained))
         try:
             result = technique.run(self.trained, setting, self.data, self.seed, dense)
-        except (UserError, NotAvailable):
+        except NotAvailable:
             return None  # nothing in this model for the technique (no 3x3 convolution)
         after = accuracy(result.model, self.data.x_val, self.data.y_val)
         source = (

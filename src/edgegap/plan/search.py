@@ -2,7 +2,8 @@
 search combinations of techniques from the registry for the Pareto front of accuracy loss,
 latency and energy.
 
-Each technique the plan searches (`SEARCHED`) contributes at most one of its settings:
+Each technique the plan searches (`SEARCHED`) contributes at most one of its settings, and
+the architecture and the quantization groups at most one step each (`EXCLUSIVE`):
 hardware techniques their candidates for this workload and platform (the best systolic
 dataflow and shape at the same PEs; off-chip memory replaced by HBM2), model techniques the
 settings the accuracy source knows a loss for. Every combination's latency, energy and memory
@@ -48,6 +49,9 @@ SEARCHED: dict[str, tuple[str, ...] | None] = {
     "prune": None,
     "winograd": None,
 }
+# Groups whose techniques exclude each other: one change of array or memory, one number
+# format. Pruning, factorisation and algorithm techniques compose, at most one setting each.
+EXCLUSIVE = ("architecture", "quantization")
 
 
 @dataclass(frozen=True)
@@ -190,11 +194,13 @@ def _settings(technique: str, model: str) -> list[str]:
 def option_groups(
     workload: Workload, platform: Platform, accuracy: Accuracy
 ) -> list[list[Step | None]]:
-    """The choices per searched technique; None is "leave this technique out"."""
-    groups: list[list[Step | None]] = []
+    """The choices per group of `EXCLUSIVE` techniques, or per technique otherwise; None is
+    "leave this group out"."""
+    groups: dict[str, list[Step | None]] = {}
     for name, wanted in SEARCHED.items():
         technique = get(name)
-        options: list[Step | None] = [None]
+        key = technique.group if technique.group in EXCLUSIVE else technique.name
+        options = groups.setdefault(key, [None])
         if technique.changes == "hardware":
             for setting in technique.candidates(workload, platform):
                 if wanted is None or setting.get(technique.bare or "") in wanted:
@@ -208,8 +214,7 @@ def option_groups(
                     continue
                 if found is not None:
                     options.append(Step(setting, *found))
-        groups.append(options)
-    return groups
+    return list(groups.values())
 
 
 def _apply(steps: Sequence[Step], workload: Workload, platform: Platform) -> Point | None:

@@ -224,7 +224,7 @@ def plans(record: dict[str, Any]) -> str:
                 result["recipe"],
                 [
                     ("step", "technique", ""),
-                    ("params", "params", ""),
+                    ("setting", "setting", ""),
                     ("latency factor", "contribution.latency_factor", ".3g"),
                     ("energy factor", "contribution.energy_factor", ".3g"),
                     ("memory factor", "contribution.memory_factor", ".3g"),

@@ -56,6 +56,7 @@ NEAR_DATA_MEMORIES = (
     "HMC (Hybrid Memory Cube, Gen1)",
     "Wide I/O (mobile, TSV)",
 )
+SEARCHES = ("dataflow", "shape")  # what the systolic technique searches, in that order
 SPIKES_PER_NEURON = 1.0  # an assumption the user sets: one spike per neuron per inference
 SCALE_SIM = "Samajdar et al., 'SCALE-Sim', ISPASS 2020 (dataflow folding rules)"
 EDRAM = "near-data: eDRAM holds the model (DaDianNao-style)"
@@ -471,21 +472,21 @@ class Architecture(Technique):
 )
 class Systolic(Architecture):
     params = (
-        Param("search", "shape", choices=("dataflow", "shape"),
+        Param("search", "shape", choices=SEARCHES,
               help="the best dataflow on the platform's array, or the best shape and dataflow"),
     )  # fmt: skip
     bare = "search"
 
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
-        if platform.compute.type == "in-memory":
-            return []
-        return [self.setting(search=search) for search in ("dataflow", "shape")]
+        """Each search, labelled with the design it finds ("systolic: 21x8 ws")."""
+        designs = systolic_bridges(workload, platform)
+        return [self.setting(d.name, search=s) for d, s in zip(designs, SEARCHES, strict=True)]
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         designs = systolic_bridges(workload, platform)
         if not designs:
             raise NotAvailable(f"{platform.name} computes in memory: it has no array to shape")
-        return designs[("dataflow", "shape").index(setting["search"])]
+        return designs[SEARCHES.index(setting["search"])]
 
 
 @register(
@@ -500,7 +501,7 @@ class OffchipMemory(Architecture):
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
         if platform.level("offchip") is None:
             return []
-        return [self.setting(m, memory=m) for m in NEAR_DATA_MEMORIES]
+        return [self.setting(f"near-data: {m}", memory=m) for m in NEAR_DATA_MEMORIES]
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         if platform.level("offchip") is None:
@@ -557,7 +558,7 @@ class Spiking(Architecture):
 class Scaling(Architecture):
     params = (
         Param("node_nm", 5.0, 1.0, 500.0, help="target process node"),
-        Param("scaling_ends_nm", SCALING_ENDS_NM, 1.0, 500.0,
+        Param("scaling_ends_nm", SCALING_ENDS_NM, 1.0, 500.0, nullable=True,
               help="node below which scaling stops helping (None: never)"),
     )  # fmt: skip
     bare = "node_nm"

@@ -11,6 +11,7 @@ A technique states
 - where it can be run for real, a measured face, `run(model, setting, data, seed, previous)`,
   that returns the compressed model with its exact bytes (`Compressed`).
 
+Importing `edgegap.techniques` imports every technique module, which registers itself.
 Adding a technique is one module that subclasses `Technique` and decorates it with
 `@register(name, summary=..., group=..., sources=...)`, the way `torch.utils.flop_counter`
 keys a formula by its operator; bridges, recipes, plans, the report and the CLI find it here.
@@ -58,6 +59,7 @@ class Param:
     integer: bool = False
     choices: tuple[Any, ...] = ()
     per_layer: bool = False
+    nullable: bool = False  # None is a value (e.g. "scaling never ends")
     help: str = ""
 
     def check(self, value: Any, technique: str) -> Any:
@@ -65,19 +67,26 @@ class Param:
         if self.per_layer and isinstance(value, dict):
             return {str(k): self.check(v, technique) for k, v in value.items()}
         where = f"{technique}: {self.name}"
+        if value is None and self.nullable:
+            return None
         if self.choices:
-            if value not in self.choices:
+            match = next((c for c in self.choices if c == value and type(c) is type(value)), None)
+            match = (
+                match
+                if match is not None
+                else next((c for c in self.choices if isinstance(c, int) and c == value), None)
+            )  # 4.0 for the tile 4
+            if match is None:
                 allowed = ", ".join(map(str, self.choices))
                 raise UserError(f"{where} must be one of {allowed}, got {value!r}")
-            return value
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
-            raise UserError(f"{where} must be a number in [{self.low:g}, {self.high:g}], "
-                            f"got {value!r}")  # fmt: skip
-        if self.integer and value != int(value):
-            raise UserError(f"{where} must be a whole number, got {value!r}")
+            return match
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise UserError(f"{where} must be a number in [{low:g}, {high:g}], got {value!r}")
+        if self.integer and value != int(value):
+            raise UserError(f"{where} must be a whole number, got {value!r}")
         if not low <= value <= high:
             raise UserError(f"{where} must be in [{low:g}, {high:g}], got {value!r}")
         return int(value) if self.integer else float(value)
@@ -103,9 +112,10 @@ class Setting:
         return dict(self.values)
 
 
-class NotAvailable(Exception):
+class NotAvailable(UserError):
     """A face the technique does not have, or a setting it cannot take on this model or
-    platform; the message says why (bridges list it as skipped)."""
+    platform; the message says why (bridges list it as skipped, plans leave it out, the CLI
+    prints it as any user error)."""
 
 
 @dataclass(frozen=True)
@@ -251,7 +261,6 @@ def register(
 
 def get(name: str) -> Technique:
     """The technique called `name`, or a one-line error with the closest names."""
-    _load()
     if name not in _REGISTRY:
         close = difflib.get_close_matches(name, list(_REGISTRY), n=3)
         hint = f"did you mean {', '.join(close)}?" if close else f"use one of {', '.join(names())}"
@@ -261,7 +270,6 @@ def get(name: str) -> Technique:
 
 def techniques(group: Group | None = None, changes: Changes | None = None) -> Iterator[Technique]:
     """Registered techniques by group (in `GROUPS` order), optionally of one group or kind."""
-    _load()
     for technique in sorted(_REGISTRY.values(), key=lambda t: GROUPS.index(t.group)):
         if (group is None or technique.group == group) and (
             changes is None or technique.changes == changes
@@ -270,13 +278,7 @@ def techniques(group: Group | None = None, changes: Changes | None = None) -> It
 
 
 def names() -> list[str]:
-    _load()
     return list(_REGISTRY)
-
-
-def _load() -> None:
-    """Import the technique modules, which register themselves."""
-    import edgegap.techniques  # noqa: F401
 
 
 # --- applying measured annotations to a workload -------------------------------------------

@@ -283,13 +283,14 @@ class Circulant(Technique):
                 continue
             rows, cols = math.ceil(gemm.n / block), math.ceil(gemm.k / block)
             factor = multiplies(rows, cols, block) / (gemm.k * gemm.n)
-            stored = gemm.groups * rows * cols * block
+            dense = gemm.groups * gemm.k * gemm.n
+            stored = gemm.groups * rows * cols * block  # the bias stays as it is
             layers.append(
                 replace(
                     layer,
                     gemms=(shrunk(gemm, factor),),
-                    params=layer.params - layer.weight_elements + stored,
-                    weight_elements=stored,
+                    params=layer.params - dense + stored,
+                    weight_elements=layer.weight_elements - dense + stored,
                 )
             )
         return replace(workload, layers=tuple(layers)), platform

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from edgegap.errors import UserError
-from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.base import Compressed, NotAvailable, Param, Setting, Technique, register
 from edgegap.techniques.storage import dense_bytes
 from edgegap.training.datasets import Dataset
 from edgegap.training.loop import accuracy
@@ -299,7 +299,7 @@ class LowRank(Technique):
     ) -> tuple[Workload, Platform]:
         macs_kept = setting.get("macs_kept")
         if macs_kept is None:
-            raise UserError("low-rank on a profiled workload needs macs_kept: energy and "
+            raise NotAvailable("low-rank on a profiled workload needs macs_kept: energy and "
                             "max_drop_pp need the trained weights")  # fmt: skip
         layers = []
         for layer in workload.layers:

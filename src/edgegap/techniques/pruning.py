@@ -17,7 +17,7 @@ from torch import nn
 
 from edgegap.errors import UserError
 from edgegap.precision import FP32_BITS, bits_to_bytes
-from edgegap.techniques.base import Compressed, Param, Setting, Technique, register
+from edgegap.techniques.base import Compressed, NotAvailable, Param, Setting, Technique, register
 from edgegap.techniques.storage import bias_bits, prunable
 from edgegap.training.datasets import Dataset
 from edgegap.training.loop import train
@@ -163,7 +163,7 @@ class Prune(Technique):
     ) -> tuple[Workload, Platform]:
         sparsity = setting["sparsity"]
         if isinstance(sparsity, dict):
-            raise UserError("prune: a per-layer sparsity needs the model; give one value")
+            raise NotAvailable("prune: a per-layer sparsity needs the model; give one value")
         return sparse_workload(workload, sparsity), platform
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,

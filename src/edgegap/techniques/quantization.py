@@ -649,7 +649,11 @@ def _needs(data: Dataset | None, technique: str) -> Dataset:
     sources=("Krishnamoorthi, arXiv:1806.08342, 2018", "Jacob et al., CVPR 2018"),
 )
 class Int8(_Quantizer):
-    params = (ACTIVATION_BITS,)
+    params = (
+        ACTIVATION_BITS,
+        Param("per_channel", True, choices=(True, False), help="a scale per output channel"),
+        Param("percentile", 100.0, 50.000001, 100.0, help="activation range clipping"),
+    )
     bare = "activation_bits"
     weight_bits = 8
 
@@ -659,11 +663,11 @@ class Int8(_Quantizer):
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip
         activation_bits = setting.get("activation_bits")
-        if activation_bits is None:
-            return quantize_uniform(model, self.weight_bits)
-        calibration = _needs(data, self.name).x_train[:CALIBRATION_SAMPLES]
-        return quantize_uniform(model, self.weight_bits, calibration=calibration,
-                                activation_bits=activation_bits)  # fmt: skip
+        calibration = None
+        if activation_bits is not None:
+            calibration = _needs(data, self.name).x_train[:CALIBRATION_SAMPLES]
+        return quantize_uniform(model, self.weight_bits, setting["per_channel"], calibration,
+                                activation_bits, setting["percentile"])  # fmt: skip
 
 
 @register("int4", summary="post-training int4 weights (per channel) with calibrated activations")
@@ -784,3 +788,16 @@ class BinaryConnect(_Trained):
 )
 class Xnor(BinaryConnect):
     activation_bits = 1
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        """Binary weights everywhere and binary inputs to every weighted layer but the first,
+        whose input (the image) stays as profiled, as `xnor` runs it."""
+        first = next((x.index for x in workload.layers if x.weight_elements), None)
+        layers = tuple(
+            replace(x, weight_bits=1, activation_bits=x.activation_bits if x.index == first
+                    else 1)
+            for x in workload.layers
+        )  # fmt: skip
+        return replace(workload, layers=layers), platform

@@ -26,6 +26,7 @@ from edgegap.precision import FP32_BITS, bits_to_bytes
 from edgegap.techniques.base import (
     Compressed,
     LayerAnnotation,
+    NotAvailable,
     Param,
     Setting,
     Technique,
@@ -209,7 +210,7 @@ class WeightSharing(Technique):
         at the activations' width."""
         bits = setting["bits"]
         if isinstance(bits, dict):
-            raise UserError("weight-sharing: per-layer bits need the model; give one value")
+            raise NotAvailable("weight-sharing: per-layer bits need the model; give one value")
         return quantized_workload(workload, bits, None), platform
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,

@@ -12,8 +12,11 @@ float rounding that grows with the tile (F(4, 3)'s interpolation points 0, +-1, 
 `winograd_transform` swaps every eligible convolution for a module that computes with
 `winograd_conv2d` and annotates it with the setting, so the cost model charges the tile products
 the algorithm executes (`Winograd.rewrite`, edge tiles included): the one count of them, for
-compressed models and for any profiled workload alike. One eligibility rule serves both:
-a 3x3 stride-1 ungrouped convolution with the same padding on every side.
+compressed models and for any profiled workload alike. On a module, `eligible` sees the
+kernel, stride, dilation and padding; on a profiled layer, `computes` sees only the shapes
+and the matrix form, so it takes any 3x3 ungrouped convolution whose output grows by the
+same even amount on both sides (a stride-2 or dilated convolution whose sizes happen to look
+like that would be miscounted: the workload records no stride).
 """
 
 from __future__ import annotations
@@ -209,7 +212,7 @@ def winograd_transform(model: nn.Module, tile: int = 2) -> Compressed:
     transformed = copy.deepcopy(model)
     names = [name for name, module in transformed.named_modules() if name and eligible(module)]
     if not names:
-        raise UserError(
+        raise NotAvailable(
             "the model has no 3x3, stride-1, ungrouped convolution for Winograd to compute"
         )
     for name in names:

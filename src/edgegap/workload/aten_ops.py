@@ -88,14 +88,14 @@ def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> O
 
 @register(aten.mm, aten.bmm)
 def _mm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
-    weighted = not args.weights.isdisjoint((0, 1))
+    weighted = 1 in args.weights  # the (k x n) operand is a stored weight
     return formulas.matmul(args[0], args[1], out, weighted)
 
 
 @register(aten.addmm, aten.baddbmm)
 def _addmm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
     """bias + a @ b: nn.Linear's addmm(bias, x, weight.t()) multiplies by a parameter."""
-    weighted = not args.weights.isdisjoint((1, 2))
+    weighted = 2 in args.weights
     return formulas.matmul(args[1], args[2], out, weighted, bias=True)
 
 
