@@ -167,4 +167,4 @@ def test_compress_cli_quick_contract():
     assert record["compression_ratio"] > 25  # 8% of weights kept, 6-bit codebooks, Huffman
     assert record["stages"][1]["macs"] < record["stages"][0]["macs"] / 10
     bad = runner.invoke(app, ["compress", "resnet50", "--quick"])
-    assert bad.exit_code == 2 and "no Deep Compression plan" in bad.stderr
+    assert bad.exit_code == 2 and "unknown small model 'resnet50'" in bad.stderr
