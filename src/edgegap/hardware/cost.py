@@ -30,7 +30,7 @@ import pandas as pd
 
 from edgegap.errors import UserError
 from edgegap.hardware import systolic
-from edgegap.hardware.fit import fit_of
+from edgegap.hardware.fit import Fit, fit_of
 from edgegap.hardware.layers import Floats, Ints, LayerArrays
 from edgegap.hardware.platform import Platform
 from edgegap.precision import bits_to_bytes_array
@@ -109,12 +109,14 @@ class Cost:
     platform: str
     layers: tuple[LayerCost, ...]
     totals: CostTotals
+    fit: Fit  # `hardware.fit`: whether the model fits where it lives on the platform
 
     def to_dict(self, per_layer: bool = True) -> dict[str, Any]:
         record: dict[str, Any] = {
             "model": self.model,
             "platform": self.platform,
             "totals": asdict(self.totals),
+            "fit": asdict(self.fit),
         }
         if per_layer:
             record["layers"] = [asdict(layer) for layer in self.layers]
@@ -432,13 +434,12 @@ def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -
 def estimate(workload: Workload, platform: Platform) -> Cost:
     """Latency and energy of one inference of `workload` (its batch) on `platform`."""
     layers = LayerArrays.of(workload, platform)
-    if platform.level("offchip") is None:
-        fit = fit_of(layers, platform)
-        if not fit.fits:
-            raise UserError(
-                f"{workload.model} on {platform.name}: {fit.reason}, and it has no off-chip "
-                "memory: add an offchip level or a larger buffer"
-            )
+    fit = fit_of(layers, platform)
+    if platform.level("offchip") is None and not fit.fits:
+        raise UserError(
+            f"{workload.model} on {platform.name}: {fit.reason}, and it has no off-chip "
+            "memory: add an offchip level or a larger buffer"
+        )
     result = _evaluate(layers, platform, Designs.of(platform))
     latency = result.latency_s[:, 0]
     energy = result.energy_j[:, 0]
@@ -480,6 +481,7 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
     return Cost(
         model=workload.model,
         platform=platform.name,
+        fit=fit,
         layers=tuple(costs),
         totals=CostTotals(
             cycles=int(result.cycles[:, 0].sum()),

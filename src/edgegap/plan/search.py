@@ -30,7 +30,6 @@ import pandas as pd
 
 from edgegap.errors import UserError
 from edgegap.hardware.cost import estimate
-from edgegap.hardware.fit import fits
 from edgegap.hardware.platform import Platform
 from edgegap.pareto import pareto_mask
 from edgegap.techniques import NotAvailable, Setting, Technique, get
@@ -101,9 +100,9 @@ class Point:
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> Point:
-        totals = estimate(workload, platform).totals
-        fit = fits(workload, platform)
-        return cls(totals.latency_s, totals.energy_j, fit.needed_bytes, fit.fits)
+        cost = estimate(workload, platform)
+        return cls(cost.totals.latency_s, cost.totals.energy_j, cost.fit.needed_bytes,
+                   cost.fit.fits)  # fmt: skip
 
 
 @dataclass(frozen=True)

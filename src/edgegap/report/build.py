@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from edgegap import atomic
-from edgegap.hardware import builtin_names, estimate, fits, load_platform
+from edgegap.hardware import builtin_names, estimate, load_platform
 from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
@@ -56,8 +56,8 @@ def edge_rows(workload: Workload) -> list[dict[str, object]]:
     weight_bytes = workload.totals.weight_bytes
     for name in builtin_names():
         platform = load_platform(name)
-        totals = estimate(workload, platform).totals
-        fit = fits(workload, platform)
+        cost = estimate(workload, platform)
+        totals, fit = cost.totals, cost.fit
         rows.append(
             {
                 "model": workload.model,

@@ -131,13 +131,11 @@ def _best(workload: Workload, platform: Platform, designs: Designs) -> int:
     return int(np.lexsort((energy, latency))[0])
 
 
-def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
-    """The dataflow that suits the workload on the platform's array, then the best array shape
-    (rows x cols dividing the same PE count) with the best dataflow for it. A vector engine
-    gets a near-square systolic array of its MACs per cycle."""
+def _as_array(workload: Workload, platform: Platform) -> tuple[Platform, int]:
+    """The platform with a systolic array, and its PE count: a vector engine becomes a
+    near-square array of its MACs per cycle at the precision of the workload's heaviest
+    layer."""
     compute = platform.compute
-    if compute.type == "in-memory":
-        return []
     busiest = max(workload.layers, key=lambda layer: layer.macs)
     precision = precision_for(platform, max(busiest.weight_bits, busiest.activation_bits))
     pes = (
@@ -152,6 +150,17 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
             macs_per_cycle=None, macs_per_cycle_by_precision={}, utilization=1.0,
             vector_lanes=compute.vector_ops_per_cycle,
         )  # fmt: skip
+    return platform, pes
+
+
+def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
+    """The dataflow that suits the workload on the platform's array, then the best array shape
+    (rows x cols dividing the same PE count) with the best dataflow for it (`_as_array` for a
+    vector engine)."""
+    compute = platform.compute
+    if compute.type == "in-memory":
+        return []
+    platform, pes = _as_array(workload, platform)
     assert platform.compute.rows is not None and platform.compute.cols is not None
     buffer = Designs.of(platform).buffer_bytes[0]
     bridges = []
@@ -474,13 +483,29 @@ class Systolic(Architecture):
     params = (
         Param("search", "shape", choices=SEARCHES,
               help="the best dataflow on the platform's array, or the best shape and dataflow"),
+        Param("rows", None, 1, 1 << 20, integer=True, nullable=True, help="a design found"),
+        Param("cols", None, 1, 1 << 20, integer=True, nullable=True),
+        Param("dataflow", None, choices=DATAFLOWS, nullable=True),
     )  # fmt: skip
     bare = "search"
 
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
-        """Each search, labelled with the design it finds ("systolic: 21x8 ws")."""
-        designs = systolic_bridges(workload, platform)
-        return [self.setting(d.name, search=s) for d, s in zip(designs, SEARCHES, strict=True)]
+        """Each search with the design it finds, labelled "systolic: 21x8 ws"."""
+        return [
+            self.setting(b.name, search=s, rows=c.rows, cols=c.cols, dataflow=c.dataflow)
+            for b, s in zip(systolic_bridges(workload, platform), SEARCHES, strict=True)
+            if (c := b.platform.compute)
+        ]
+
+    def apply(
+        self, workload: Workload, platform: Platform, setting: Setting
+    ) -> tuple[Workload, Platform]:
+        """A design the setting names is built as it is; otherwise it is searched for."""
+        if setting.get("rows") is None or platform.compute.type == "in-memory":
+            return super().apply(workload, platform, setting)
+        arrayed, _ = _as_array(workload, platform)
+        design = {k: setting[k] for k in ("rows", "cols", "dataflow")}
+        return workload, arrayed.with_compute(**design)
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         designs = systolic_bridges(workload, platform)
