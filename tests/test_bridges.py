@@ -13,8 +13,8 @@ import edgegap
 from edgegap.bridges import evaluate_bridges
 from edgegap.cli import app
 from edgegap.errors import UserError
-from edgegap.hardware import estimate, load_platform
-from edgegap.hardware.cost import ELEMENTWISE_ENERGY_FRACTION, on_chip_bytes
+from edgegap.hardware import estimate, fits, load_platform
+from edgegap.hardware.cost import ELEMENTWISE_ENERGY_FRACTION
 from edgegap.hardware.platform import Platform
 from edgegap.techniques.architecture import (
     in_sensor,
@@ -100,7 +100,7 @@ def test_in_sensor_drops_dram_and_grows_the_buffer():
     on chip: the 1 KB buffer already holds it, so nothing grows and only DRAM goes."""
     workload = edgegap.profile(nn.Linear(8, 4), (2, 8), dtype="int8")
     tiny = load_platform(TINY)
-    assert on_chip_bytes(workload, tiny) == 60
+    assert fits(workload, tiny).needed_bytes == 60
     bridge = in_sensor(workload, tiny)
     assert bridge.platform.level("offchip") is None
     assert bridge.platform.level("buffer").size_bytes == 1024

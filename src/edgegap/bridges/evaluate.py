@@ -81,7 +81,9 @@ def evaluate_bridges(
     baseline = estimate(workload, platform)
     results, skipped = [], []
     for technique in techniques(group="architecture"):
-        assert isinstance(technique, Architecture)
+        if not isinstance(technique, Architecture):
+            raise UserError(f"{technique.name} is in the architecture group but does not "
+                            "subclass techniques.architecture.Architecture")  # fmt: skip
         given = (options or {}).get(technique.name)
         try:
             settings: list[Setting] = (

@@ -235,12 +235,6 @@ def crossbar_tiles(workload: Workload, platform: Platform) -> int:
     return int((tiling.groups * tiling.row_tiles * tiling.col_tiles).sum())
 
 
-def on_chip_bytes(workload: Workload, platform: Platform) -> int:
-    """On-chip memory to run with no off-chip level: every weight at the platform's precision
-    plus the largest layer's inputs and outputs."""
-    return LayerArrays.of(workload, platform).resident_bytes
-
-
 @dataclass(frozen=True)
 class _InMemory:
     """Per-layer cycles and energy of the matrix products on crossbars (L,), and whether all

@@ -33,8 +33,8 @@ from edgegap.hardware.cost import (
     Designs,
     crossbar_tiles,
     evaluate_designs,
-    on_chip_bytes,
 )
+from edgegap.hardware.fit import fits
 from edgegap.hardware.layers import precision_for
 from edgegap.hardware.platform import Platform
 from edgegap.hardware.systolic import DATAFLOWS
@@ -260,7 +260,7 @@ def _model_on_chip(
     buffer = platform.level("buffer")
     if buffer is None or buffer.size_bytes is None:
         raise Unsourced(f"{platform.name} has no on-chip buffer to grow")
-    size = max(buffer.size_bytes, on_chip_bytes(workload, platform))
+    size = max(buffer.size_bytes, fits(workload, platform).needed_bytes)
     added = size - buffer.size_bytes
     if technology == "sram":
         energy = buffer.energy_pj_per_bit * (size / buffer.size_bytes) ** sram_energy_exponent()
@@ -422,7 +422,9 @@ def spiking(
         {
             "name": "neurosynaptic-cores",
             "role": "register",
-            "size_bytes": max(int(synapses.value) * chips // 8, on_chip_bytes(workload, platform)),
+            "size_bytes": max(
+                int(synapses.value) * chips // 8, fits(workload, platform).needed_bytes
+            ),
             "energy_pj_per_bit": 0.0,
             "source": synapses.source,
             "notes": "synapse memory inside each core: its reads are in the event energy",
