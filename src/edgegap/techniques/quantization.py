@@ -652,7 +652,7 @@ class Int8(_Quantizer):
     params = (
         ACTIVATION_BITS,
         Param("per_channel", True, choices=(True, False), help="a scale per output channel"),
-        Param("percentile", 100.0, 50.000001, 100.0, help="activation range clipping"),
+        Param("percentile", 100.0, 50.0, 100.0, help="activation range clipping"),
     )
     bare = "activation_bits"
     weight_bits = 8
