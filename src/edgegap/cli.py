@@ -5,16 +5,21 @@ from __future__ import annotations
 import functools
 import json
 import math
+import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from edgegap.errors import UserError
 from edgegap.hardware import (
@@ -33,14 +38,142 @@ from edgegap.workload.shapes import dtype_to_bits, parse_shape
 if TYPE_CHECKING:
     from edgegap.trends import Trends
 
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+PROG = "edgegap"
+EXIT_USAGE = 2
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is so that `finally` blocks (an atomic write's
+    staging directory) run before it exits with 143."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _usage_error(error: ClickException) -> None:
+    message = _one_line(error.format_message())
+    ctx = getattr(error, "ctx", None)
+    command = ctx.command_path if ctx is not None else PROG
+    err.print(
+        f"error: {message} (see '{command} --help')", markup=False, highlight=False, soft_wrap=True
+    )
+
+
+class Group(TyperGroup):
+    """The top-level command: usage errors as one line (`error: ... (see 'edgegap X
+    --help')`) and exit code 2, never click's boxed panel; SIGINT exits 130, SIGTERM 143,
+    both after every `finally` (atomic writes clean their staging up)."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            with _sigterm_raises():
+                result = super().main(
+                    args, PROG, complete_var, False, windows_expand_args, **extra
+                )
+            code = result if isinstance(result, int) else 0
+        except NoArgsIsHelpError:
+            code = EXIT_USAGE  # the help is already printed
+        except UsageError as error:
+            _usage_error(error)
+            code = EXIT_USAGE
+        except ClickException as error:
+            err.print(f"error: {_one_line(error.format_message())}", markup=False, highlight=False)
+            code = error.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            code = EXIT_SIGINT
+        except Terminated:
+            code = EXIT_SIGTERM
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+
 app = typer.Typer(
+    cls=Group,
     help="Measure the gap between what DNNs demand and what edge hardware supplies.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
+
+
+class Ticker(Protocol):
+    def __call__(
+        self,
+        description: str | None = None,
+        *,
+        advance: float | None = None,
+        completed: float | None = None,
+        total: float | None = None,
+    ) -> None: ...
+
+
+def _ignore(
+    description: str | None = None,
+    *,
+    advance: float | None = None,
+    completed: float | None = None,
+    total: float | None = None,
+) -> None:
+    pass
+
+
+@contextmanager
+def progress(
+    description: str, total: float | None = None, transient: bool = True
+) -> Iterator[Ticker]:
+    """A progress bar on stderr when it is a terminal; otherwise nothing at all (a transient
+    bar would leave a blank line before an error in a log)."""
+    if not err.is_terminal:
+        yield _ignore
+        return
+    with Progress(console=err, transient=transient) as bar:
+        task = bar.add_task(description, total=total)
+
+        def update(
+            description: str | None = None,
+            *,
+            advance: float | None = None,
+            completed: float | None = None,
+            total: float | None = None,
+        ) -> None:
+            bar.update(
+                task, description=description, advance=advance, completed=completed, total=total
+            )
+
+        yield update
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -149,12 +282,11 @@ def _profile_all(
     if len(names) == 1:
         return [profile(names[0], shape, dtype)]
     workloads = []
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("profiling", total=len(names))
+    with progress("profiling", total=len(names)) as update:
         for name in names:
-            progress.update(task, description=f"profiling {name}")
+            update(f"profiling {name}")
             workloads.append(profile(name, shape, dtype))
-            progress.advance(task)
+            update(advance=1)
     return workloads
 
 
@@ -297,11 +429,10 @@ def report_command(
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     targets = QUICK_TARGETS if quick else EDGE_TARGETS
-    with Progress(console=err) as progress:
-        task = progress.add_task("report", total=report_steps(models))
+    with progress("report", total=report_steps(models), transient=False) as update:
 
         def step(message: str) -> None:
-            progress.update(task, description=message, advance=1)
+            update(message, advance=1)
 
         record = build_report(out_dir, models, progress=step, targets=targets)
     out.print(
@@ -526,11 +657,10 @@ def compress_command(
     from edgegap.compress.recipes import compress
 
     platform = load_platform(target) if target is not None else None
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("training", total=None)
+    with progress("training") as update:
 
         def step(name: str) -> None:
-            progress.update(task, description=f"measured {name}")
+            update(f"measured {name}")
 
         result = compress(model, recipe, dataset, platform, quick, progress=step)
     if format in (Format.json, Format.jsonl):
@@ -579,11 +709,10 @@ def sweep_command(
     buffers = parse_range(sram_kb, "sram-kb")
     workload = profile(model, None, dtype)
     platform = load_platform(target)
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("evaluating designs", total=None)
+    with progress("evaluating designs") as update:
         result = sweep(
             workload, platform, sizes, sizes, buffers, dataflow.split(","),
-            progress=lambda done, total: progress.update(task, completed=done, total=total),
+            progress=lambda done, total: update(completed=done, total=total),
         )  # fmt: skip
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
@@ -707,11 +836,10 @@ def plan_command(
         energy_mj / 1e3 if energy_mj is not None else None,
         memory_mb * 1e6 if memory_mb is not None else None,
     )
-    with Progress(console=err, transient=True) as progress:
-        task = progress.add_task("searching combinations of techniques", total=None)
+    with progress("searching combinations of techniques") as update:
 
         def step(message: str) -> None:
-            progress.update(task, description=message)
+            update(message)
 
         result = plan_for(model, load_platform(target), budget, max_accuracy_drop, dataset, step)
     record = result.to_dict()
