@@ -100,3 +100,19 @@ def test_trends_cli_bad_options(tmp_path):
     for args in (["--scaling-ends", "soon"], ["--fps", "0"]):
         result = runner.invoke(app, ["trends", "--out", str(tmp_path / "x"), *args])
         assert result.exit_code == 2 and result.stderr.startswith("error: "), args
+
+
+def test_figure_html_is_byte_identical_across_runs(trends, tmp_path):
+    """Plotly's default div id is a random UUID; ours is the figure's name."""
+    from edgegap.trends.figures import write_figures
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for out in (first, second):
+        out.mkdir()
+        write_figures(trends, out, until=2030)
+    pages = sorted(path.name for path in first.glob("*.html"))
+    assert pages == [f"{name}.html" for name in sorted(FIGURES)]
+    for page in pages:
+        text = (first / page).read_text(encoding="utf-8")
+        assert f'id="{page.removesuffix(".html").replace("_", "-")}"' in text
+        assert (first / page).read_bytes() == (second / page).read_bytes(), page

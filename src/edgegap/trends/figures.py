@@ -325,9 +325,12 @@ def _label(ax: matplotlib.axes.Axes, points: pd.DataFrame, series: Series) -> No
 
 
 def _html(figure: Figure, path: Path) -> None:
-    path.write_text(
-        _plotly(figure).to_html(include_plotlyjs="directory", full_html=True), encoding="utf-8"
+    """The figure as a page of its own; the div id is the figure's name (plotly's default is a
+    random UUID), so a rerun writes the same bytes."""
+    html = _plotly(figure).to_html(
+        include_plotlyjs="directory", full_html=True, div_id=figure.name.replace("_", "-")
     )
+    path.write_text(html, encoding="utf-8")
 
 
 def plotly_figures(trends: Trends, until: int) -> list[tuple[str, go.Figure]]:
