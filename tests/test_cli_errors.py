@@ -99,9 +99,7 @@ def _cases() -> list[pytest.param]:
         cases.append(pytest.param([*argv, "--format", "JSON"], id=f"{name}-format-case"))
         cases.append(pytest.param([*argv, "--format"], id=f"{name}-format-without-value"))
     for name, option, value in BAD_NUMBERS:
-        cases.append(
-            pytest.param([*COMMANDS[name], option, value], id=f"{name}{option}={value}")
-        )
+        cases.append(pytest.param([*COMMANDS[name], option, value], id=f"{name}{option}={value}"))
     for argv in UNKNOWN_COMMANDS:
         cases.append(pytest.param(argv, id="unknown-command-" + "-".join(argv)))
     for argv in FLAG_WITH_VALUE:
@@ -209,7 +207,7 @@ def test_signal_during_report_cleans_up(tmp_path: Path, signum: int, code: int):
             assert time.monotonic() < deadline, "the report never started writing"
             time.sleep(0.05)
         process.send_signal(signum)
-        stdout, stderr = process.communicate(timeout=60)
+        _, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -218,3 +216,27 @@ def test_signal_during_report_cleans_up(tmp_path: Path, signum: int, code: int):
     assert "Traceback" not in stderr
     assert staging() == []
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_interrupted_swap_puts_the_old_directory_back(tmp_path: Path, monkeypatch):
+    """A signal between moving the old output aside and moving the new one in."""
+    from edgegap import atomic
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old.txt").write_text("old")
+    real_replace = os.replace
+    calls: list[object] = []
+
+    def replace(source: object, target: object) -> None:
+        calls.append(source)
+        if len(calls) == 2:  # the new one moving in
+            raise KeyboardInterrupt
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    with pytest.raises(KeyboardInterrupt), atomic.directory(out) as staging:
+        (staging / "new.txt").write_text("new")
+        monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.undo()
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert [p.name for p in out.iterdir()] == ["old.txt"]

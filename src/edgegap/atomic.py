@@ -69,13 +69,30 @@ def directory(path: Path) -> Iterator[Path]:
     os.chmod(staging, 0o777 & ~_umask())
     try:
         yield staging
-        if path.exists():
-            retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
-            os.replace(path, retired / path.name)
-            os.replace(staging, path)
-            shutil.rmtree(retired)
-        else:
-            os.replace(staging, path)
-    except BaseException:
+    except BaseException:  # an error, Ctrl-C or SIGTERM (the CLI raises it): nothing is left
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    _swap(staging, path)
+
+
+def _swap(staging: Path, path: Path) -> None:
+    """Put `staging` in place of `path`; interrupted half-way, the old `path` is put back."""
+    if not path.exists():
+        try:
+            os.replace(staging, path)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return
+    retired = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.old."))
+    old = retired / path.name
+    try:
+        os.replace(path, old)
+        os.replace(staging, path)
+    except BaseException:
+        if old.exists() and not path.exists():
+            os.replace(old, path)
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+        raise
+    shutil.rmtree(retired, ignore_errors=True)

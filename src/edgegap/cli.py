@@ -99,9 +99,7 @@ class Group(TyperGroup):
     ) -> Any:
         try:
             with _sigterm_raises():
-                result = super().main(
-                    args, PROG, complete_var, False, windows_expand_args, **extra
-                )
+                result = super().main(args, PROG, complete_var, False, windows_expand_args, **extra)
             code = result if isinstance(result, int) else 0
         except NoArgsIsHelpError:
             code = EXIT_USAGE  # the help is already printed
@@ -174,6 +172,7 @@ def progress(
             )
 
         yield update
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
