@@ -199,3 +199,16 @@ def test_plan_measures_losses_on_a_dataset_for_a_small_model():
         assert step["contribution"]["accuracy_drop_pp"] >= 0
         assert step["source"].startswith("measured on mnist1d validation")
     assert accuracy.drop("winograd", "F(2x2,3x3)") is None  # 1-D convolutions only
+
+
+def test_plan_exit_code_says_whether_the_budgets_are_met():
+    """Regression (the report's own case): MobileNetV2 cannot fit the Cortex-M7's 2 MB flash,
+    so no recipe meets the budget: exit code 1, and the JSON says why."""
+    runner = CliRunner()
+    result = runner.invoke(app, ["plan", "mobilenet_v2", "--target", "cortex-m7",
+                                 "--latency-ms", "1000", "--format", "json"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    record = json.loads(result.stdout)
+    assert not record["meets_budget"] and not record["estimate"]["fits"]
+    met = runner.invoke(app, ["plan", "resnet18", "--target", "edge-tpu", "--latency-ms", "1e4"])
+    assert met.exit_code == 0, met.output

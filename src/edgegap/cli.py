@@ -36,6 +36,7 @@ from edgegap.workload.scalesim import read_topology
 from edgegap.workload.shapes import dtype_to_bits, parse_shape
 
 if TYPE_CHECKING:
+    from edgegap.plan import Plan
     from edgegap.trends import Trends
 
 out = Console(soft_wrap=True)
@@ -844,7 +845,13 @@ def plan_command(
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")
-        return
+    else:
+        _print_plan(model, result, record)
+    if not result.meets_budget:
+        raise typer.Exit(1)  # CI can gate on it: 1 is a plan whose budgets are not met
+
+
+def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     out.print(f"[bold]{model} on {result.platform.name}[/bold]: " + "; ".join(result.gap()))
     verdict = "meets every budget" if result.meets_budget else "does NOT meet every budget"
     table = Table(title=f"recipe ({verdict})")
