@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from edgegap.errors import UserError
 from edgegap.precision import OPS_PER_MAC
 
 
@@ -68,6 +69,10 @@ Source = Annotated[str, Field(min_length=3, description="paper, datasheet or pub
 
 # Precisions a MAC unit may support, by name; the cost model maps a layer's bit-width to one.
 Precision = Literal["fp32", "fp16", "bf16", "int16", "int8", "int4", "int2", "binary"]
+
+
+def _changes(changes: dict[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in changes.items())
 
 
 class _Strict(BaseModel):
@@ -247,9 +252,16 @@ class Platform(_Strict):
         return next((level for level in self.memory if level.role == role), None)
 
     def with_compute(self, **changes: object) -> Platform:
-        """A validated copy with compute fields changed (array shape, dataflow, clock)."""
+        """A validated copy with compute fields changed (array shape, dataflow, clock); a
+        change out of range (`--array 100000x4`) is a one-line `UserError`."""
         compute = self.compute.model_dump() | changes
-        return Platform.model_validate(self.model_dump() | {"compute": compute})
+        try:
+            return Platform.model_validate(self.model_dump() | {"compute": compute})
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(map(str, first["loc"])) or "compute"
+            message = first["msg"].removeprefix("Value error, ")
+            raise UserError(f"{self.name} with {_changes(changes)}: {field}: {message}") from None
 
     @property
     def peak_ops_per_s(self) -> float:
