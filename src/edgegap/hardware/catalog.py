@@ -55,6 +55,9 @@ def parse_platform(text: str, origin: str) -> Platform:
         where = f"{origin}:{mark.line + 1}" if mark is not None else origin
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise UserError(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, OverflowError) as error:  # a scalar YAML cannot convert (5000 digits)
+        reason = str(error).strip().splitlines()[0].split(";")[0] or type(error).__name__
+        raise UserError(f"{origin}: malformed YAML: {reason}") from None
     except RecursionError:
         raise UserError(
             f"{origin}: malformed YAML: nested too deeply (a platform file is a few levels "

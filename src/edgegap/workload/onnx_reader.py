@@ -113,6 +113,25 @@ ALIASES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "
 METADATA_INPUTS = {"Shape": (0,), "Size": (0,), "CastLike": (1,)}
 
 
+# Attributes that must be positive (non-negative for pads) for a node to run at all; checked
+# before shapes, as shape inference gives up on them without saying why.
+_WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+
+
+def check_attributes(op_type: str, attrs: dict[str, Any]) -> None:
+    if op_type not in _WINDOW_OPS:
+        return
+    group = attrs.get("group", 1)
+    if not isinstance(group, int) or group < 1:
+        raise BadNode(f"group={group}: a convolution has at least one group")
+    for name in ("strides", "dilations", "kernel_shape"):
+        values = attrs.get(name, [])
+        if any(v < 1 for v in values):
+            raise BadNode(f"{name}={list(values)}: every value must be at least 1")
+    if any(v < 0 for v in attrs.get("pads", [])):
+        raise BadNode(f"pads={list(attrs['pads'])}: padding cannot be negative")
+
+
 def _conv_groups(call: Call, transposed: bool) -> int:
     """The group count, checked against the channels of input and weight (shape inference
     does not check them); a forward kernel must fit its padded input."""
@@ -513,14 +532,15 @@ class _Reader:
             inputs = tuple(tensors.get(name, _UNKNOWN).shape for name in node.input)
             attrs = {a.name: _attribute(a) for a in node.attribute}
             try:
+                check_attributes(node.op_type, attrs)
                 if out.shape is None or any(a.shape is None for a in activations):
                     raise UnknownShape
                 for name, shape in zip(node.input, inputs, strict=True):
                     if name and shape is not None:
                         check_dims(f"input '{name}'", shape)
-                check_dims(f"output '{node.output[0]}'", out.shape)
                 call = Call(inputs, frozenset(present), weights, attrs, out.shape)
-                count = formula(call)
+                count = formula(call)  # checks what its op needs, before the output's size
+                check_dims(f"output '{node.output[0]}'", out.shape)
             except BadNode as bad:
                 raise UserError(
                     f"node '{label}' ({node.op_type}) in '{self.path}': {bad}"

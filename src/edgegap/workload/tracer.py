@@ -127,6 +127,18 @@ def _same_as_input(args: tuple[Any, ...]) -> torch.Tensor:
     return torch.empty_like(args[0])
 
 
+class _ModelShapeError(RuntimeError):
+    """An output maker found the shapes the model gave an operator incompatible, as torch's
+    own kernel would: the model's error, not the tracer's."""
+
+
+def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        shapes = f"{'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))}"
+        raise _ModelShapeError(f"mat1 and mat2 shapes cannot be multiplied ({shapes})")
+    return a.new_empty((a.shape[0], b.shape[1]))
+
+
 # Output makers for meta inputs, where torch's meta kernels are slow Python (0.7 ms for a
 # batch norm, 1 ms for a layer norm, 0.4 ms for an addmm: most of a trace). The output has
 # the shape and layout these rules give; a normalisation's saved statistics are by-products
@@ -140,8 +152,8 @@ _META_OUTPUTS: dict[Any, Callable[[tuple[Any, ...]], Any]] = {
         a[0], _layer_norm_statistics(a)
     ),
     aten.native_group_norm.default: lambda a: _normalization_outputs(a[0], (a[3], a[6])),
-    aten.addmm.default: lambda a: a[1].new_empty((a[1].shape[0], a[2].shape[1])),
-    aten.mm.default: lambda a: a[0].new_empty((a[0].shape[0], a[1].shape[1])),
+    aten.addmm.default: lambda a: _product(a[1], a[2]),
+    aten.mm.default: lambda a: _product(a[0], a[1]),
     **dict.fromkeys(
         (
             aten.gelu.default, aten.silu.default, aten.sigmoid.default, aten.relu.default,
@@ -194,6 +206,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             return self._recorded(func, func(*args, **kwargs), args, kwargs)  # the model's op
         try:
             out = shortcut(args)
+        except _ModelShapeError as error:  # reported as torch's own kernel reports it
+            raise RuntimeError(str(error)) from None
         except Exception as error:
             self.failure = error
             raise
