@@ -76,7 +76,7 @@ def test_malformed_yaml_and_missing_file(tmp_path):
 def test_with_compute_revalidates():
     platform = load_platform(TINY)
     assert platform.with_compute(rows=8, cols=2).compute.peak_macs_per_cycle == 16
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"tiny with rows=0: compute.rows: must be an integer"):
         platform.with_compute(rows=0)
 
 
