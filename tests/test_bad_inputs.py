@@ -445,6 +445,15 @@ def pool(tmp_path: Path, x: tuple[int, ...], **attrs: Any) -> Path:
     return save(tmp_path, nodes, [value("x", x)], [value("y", [None] * 4)])
 
 
+def attention(tmp_path: Path, q_heads: int, kv_heads: int) -> Path:
+    node = helper.make_node(
+        "Attention", ["q", "k", "v"], ["y"], name="attn", q_num_heads=q_heads,
+        kv_num_heads=kv_heads,
+    )  # fmt: skip
+    inputs = [value("q", (1, 10, 32)), value("k", (1, 12, 16)), value("v", (1, 12, 16))]
+    return save(tmp_path, [node], inputs, [value("y", (1, 10, 32))], opset=23)
+
+
 # (builder of the model, input shape given or None, what the message must contain)
 BAD_ONNX: list[tuple[str, Any, tuple[int, ...] | None, str]] = [
     ("group=0", lambda p: conv(p, group=0), None, "node 'conv1' (Conv)"),
@@ -471,6 +480,9 @@ BAD_ONNX: list[tuple[str, Any, tuple[int, ...] | None, str]] = [
      None, "channel mismatch"),
     ("stride 0", lambda p: conv(p, strides=[0, 0]), None, "strides=[0, 0]"),
     ("negative pads", lambda p: conv(p, pads=[-1, 0, 0, 0]), None, "padding cannot be negative"),
+    ("heads 0", lambda p: attention(p, 0, 2), None, "q_num_heads=0"),
+    ("heads 5", lambda p: attention(p, 5, 2), None, "q_num_heads=5 does not divide"),
+    ("kv heads 0", lambda p: attention(p, 4, 0), None, "kv_num_heads=0"),
     ("pool kernel", lambda p: pool(p, (1, 4, 2, 2), kernel_shape=[3, 3]),
      None, "node 'pool1' (MaxPool)"),
 ]  # fmt: skip
