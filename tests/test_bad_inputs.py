@@ -523,3 +523,24 @@ def test_an_operator_of_another_domain_is_uncounted(tmp_path: Path) -> None:
     workload = read(path)
     assert workload.uncounted_ops == {"onnx::com.vendor.FusedGelu": 1}
     assert onnx.load(path).graph.node[1].domain == "com.vendor"
+
+
+# --- sweep ranges (read by edgegap.bridges.sweep.parse_range) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "message"),
+    [
+        ("99999999999999999999", "sram-kb", "goes above 1,073,741,824"),
+        ("65536..1000000", "array", "goes above 65,536"),
+        ("1..60000:1", "array", "more than 10,000 values"),
+        ("8..64:0", "array", "the step must be a positive integer"),
+        ("8..64:-2", "array", "the step must be a positive integer"),
+        ("8..64:x", "array", "malformed --array"),
+    ],
+)
+def test_bad_sweep_ranges(text: str, name: str, message: str) -> None:
+    from edgegap.bridges.sweep import parse_range
+
+    with pytest.raises(UserError, match=message):
+        parse_range(text, name)
