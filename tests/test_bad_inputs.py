@@ -544,3 +544,8 @@ def test_bad_sweep_ranges(text: str, name: str, message: str) -> None:
 
     with pytest.raises(UserError, match=message):
         parse_range(text, name)
+
+
+@pytest.mark.parametrize("node", ["0.5", "-1", "nan", "5000"])
+def test_a_node_outside_the_process_range_is_one_line(node: str) -> None:
+    assert "1..1000 nm" in one_line_error("scale", "eyeriss", "--node", node)
