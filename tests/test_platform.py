@@ -48,11 +48,13 @@ def _tiny_with(tmp_path: Path, old: str, new: str) -> Path:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("rows: 4", "rows: -4", "chip.yaml:12: compute.rows: Input should be greater than 0"),
+        ("rows: 4", "rows: -4", "chip.yaml:12: compute.rows: must be an "
+         "integer in 1..65,536 PEs, got -4"),
         ("dataflow: os", "dataflow: rs", "chip.yaml:14: compute.dataflow: Input should be"),
         ("clock_mhz: 100", "clock_mhz: 100\n  clock_ghz: 1", "chip.yaml:16: compute.clock_ghz: "
          "unknown key"),
-        ("size_bytes: 1024", "size_bytes: 0", "chip.yaml:20: memory.1.size_bytes: Input should be"),
+        ("size_bytes: 1024", "size_bytes: 0", "chip.yaml:20: memory.1.size_bytes: "
+         "must be an integer in 1..1,000,000,000,000,000"),
         ("  rows: 4\n", "", "chip.yaml:11: compute: a systolic array needs rows"),
     ],
 )  # fmt: skip
@@ -74,7 +76,7 @@ def test_malformed_yaml_and_missing_file(tmp_path):
 def test_with_compute_revalidates():
     platform = load_platform(TINY)
     assert platform.with_compute(rows=8, cols=2).compute.peak_macs_per_cycle == 16
-    with pytest.raises(ValueError):
+    with pytest.raises(UserError, match=r"tiny with rows=0: compute.rows: must be an integer"):
         platform.with_compute(rows=0)
 
 

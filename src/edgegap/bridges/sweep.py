@@ -94,20 +94,38 @@ def sweep(
     return SweepResult(frame, time.perf_counter() - start)
 
 
+# The largest value each swept option takes: an array side as a platform file allows, a
+# buffer of 2**30 KB (1 TiB); and the most designs one option may contribute.
+RANGE_BOUNDS = {"array": 65536, "sram-kb": 2**30}
+MAX_VALUES = 10_000
+
+
 def parse_range(text: str, name: str) -> list[int]:
     """`8..256` -> powers of two from 8 to 256; `8..256:8` -> 8, 16, ..., 256; `32` -> [32]."""
+    bound = RANGE_BOUNDS.get(name, 2**31 - 1)
+    step: int | None = None  # None: powers of two
     try:
         if ".." not in text:
-            values = [int(text)]
+            low = high = int(text)
+            step = 1
         else:
-            span, _, step = text.partition(":")
+            span, _, step_text = text.partition(":")
             low, high = (int(part) for part in span.split(".."))
-            if step:
-                values = list(range(low, high + 1, int(step)))
-            else:
-                values = [2**k for k in range(64) if low <= 2**k <= high]
+            step = int(step_text) if step_text else None
     except ValueError:
         raise UserError(f"malformed --{name} '{text}': use A..B, A..B:STEP or a number") from None
+    if max(low, high) > bound:
+        raise UserError(f"--{name} '{text}' goes above {bound:,}: give values up to {bound:,}")
+    if step is None:
+        values = [2**k for k in range(64) if low <= 2**k <= high]
+    elif step <= 0:
+        raise UserError(f"--{name} '{text}': the step must be a positive integer")
+    elif (high - low) // step + 1 > MAX_VALUES:
+        raise UserError(
+            f"--{name} '{text}' gives more than {MAX_VALUES:,} values: use a larger step"
+        )
+    else:
+        values = list(range(low, high + 1, step))
     if not values or min(values) <= 0:
         raise UserError(f"--{name} '{text}' gives no positive values")
     return values

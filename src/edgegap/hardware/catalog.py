@@ -1,7 +1,9 @@
 """Platforms by name (the built-in catalog) or by YAML path, validated at load.
 
 A bad file gets one line naming the file, the line and the field, e.g.
-`eyeriss.yaml:12: compute.rows: Input should be greater than 0`.
+`eyeriss.yaml:12: compute.rows: must be an integer in 1..65,536 PEs, got -4`.
+Every number has a physical range (platform.py); a value outside it, infinite, NaN or a
+boolean is refused with the range in the message.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ def parse_platform(text: str, origin: str) -> Platform:
         where = f"{origin}:{mark.line + 1}" if mark is not None else origin
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise UserError(f"{where}: malformed YAML: {problem}") from None
+    except (ValueError, OverflowError) as error:  # a scalar YAML cannot convert (5000 digits)
+        reason = str(error).strip().splitlines()[0].split(";")[0] or type(error).__name__
+        raise UserError(f"{origin}: malformed YAML: {reason}") from None
+    except RecursionError:
+        raise UserError(
+            f"{origin}: malformed YAML: nested too deeply (a platform file is a few levels "
+            "of mappings and lists)"
+        ) from None
     if not isinstance(data, dict) or root is None:
         raise UserError(f"{origin}: a platform file is a YAML mapping (name:, compute:, memory:)")
     try:
@@ -80,7 +90,15 @@ def load_platform(spec: str | Path) -> Platform:
         path = Path(text)
         if not path.is_file():
             raise UserError(f"platform file not found: {path}")
-        return parse_platform(path.read_text(encoding="utf-8"), str(path))
+        try:
+            content = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise UserError(
+                f"{path}: not UTF-8 text (byte {error.start}): save the platform file as UTF-8"
+            ) from None
+        except OSError as error:
+            raise UserError(f"cannot read platform file {path}: {error.strerror}") from None
+        return parse_platform(content, str(path))
     if text not in builtin_names():
         close = difflib.get_close_matches(text, builtin_names(), n=3, cutoff=0.5)
         hint = f"did you mean {', '.join(close)}?" if close else "run `edgegap hw list`"

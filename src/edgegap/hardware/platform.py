@@ -7,23 +7,76 @@ has a `source` citing the paper, datasheet or public table its numbers come from
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
 
+from edgegap.errors import UserError
 from edgegap.precision import OPS_PER_MAC
 
-Positive = Annotated[float, Field(gt=0)]
-NonNegative = Annotated[float, Field(ge=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+
+def _bound(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) else f"{value:g}"
+
+
+def _ranged(lo: float, hi: float, unit: str, integer: bool) -> WrapValidator:
+    """Validation that refuses booleans and names the whole range (and unit) on any failure,
+    so that one message says what a field accepts."""
+    kind = "an integer" if integer else "a finite number"
+    expected = f"must be {kind} in {_bound(lo)}..{_bound(hi)}{unit}"
+
+    def validate(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+        if isinstance(value, bool):  # YAML `true` is not 1
+            raise ValueError(f"{expected}, got {shown}")
+        try:
+            return handler(value)
+        except ValidationError:
+            raise ValueError(f"{expected}, got {shown}") from None
+
+    return WrapValidator(validate)
+
+
+# The physical ranges of the schema: bounds no real chip exceeds, every catalog platform meets.
+# Each bound is written twice, for the JSON schema (Field) and for the one-line message.
+ClockMHz = Annotated[float, Field(ge=1e-3, le=1e5), _ranged(1e-3, 1e5, " MHz", False)]
+ArraySide = Annotated[int, Field(ge=1, le=65536), _ranged(1, 65536, " PEs", True)]
+MacsPerCycle = Annotated[int, Field(ge=1, le=10**9), _ranged(1, 10**9, "", True)]
+Lanes = Annotated[int, Field(ge=1, le=10**9), _ranged(1, 10**9, "", True)]
+Arrays = Annotated[int, Field(ge=1, le=10**9), _ranged(1, 10**9, "", True)]
+Bits = Annotated[int, Field(ge=1, le=64), _ranged(1, 64, " bits", True)]
+AdcsPerArray = Annotated[int, Field(ge=1, le=65536), _ranged(1, 65536, "", True)]
+BandwidthGBs = Annotated[float, Field(ge=1e-6, le=1e6), _ranged(1e-6, 1e6, " GB/s", False)]
+EnergyPJ = Annotated[float, Field(ge=1e-6, le=1e6), _ranged(1e-6, 1e6, " pJ", False)]
+EnergyOrZeroPJ = Annotated[float, Field(ge=0.0, le=1e6), _ranged(0.0, 1e6, " pJ", False)]
+TimeNs = Annotated[float, Field(ge=1e-6, le=1e9), _ranged(1e-6, 1e9, " ns", False)]
+TimeOrZeroNs = Annotated[float, Field(ge=0.0, le=1e9), _ranged(0.0, 1e9, " ns", False)]
+SizeBytes = Annotated[int, Field(ge=1, le=10**15), _ranged(1, 10**15, " bytes", True)]
+PowerW = Annotated[float, Field(ge=1e-6, le=1e4), _ranged(1e-6, 1e4, " W", False)]
+AreaMM2 = Annotated[float, Field(ge=1e-3, le=1e5), _ranged(1e-3, 1e5, " mm²", False)]
+ProcessNm = Annotated[float, Field(ge=1.0, le=1000.0), _ranged(1.0, 1000.0, " nm", False)]
+Year = Annotated[int, Field(ge=1950, le=2100), _ranged(1950, 2100, "", True)]
+Fraction = Annotated[float, Field(gt=0, le=1), _ranged(0.0, 1.0, " (above 0)", False)]
 Source = Annotated[str, Field(min_length=3, description="paper, datasheet or public table")]
 
 # Precisions a MAC unit may support, by name; the cost model maps a layer's bit-width to one.
 Precision = Literal["fp32", "fp16", "bf16", "int16", "int8", "int4", "int2", "binary"]
 
 
+def _changes(changes: dict[str, object]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in changes.items())
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Crossbar(_Strict):
@@ -38,21 +91,21 @@ class Crossbar(_Strict):
     technology: Literal["reram", "pcm", "sram"] = Field(
         description="recorded for the reader: the energies and times below already reflect it"
     )
-    rows: PositiveInt
-    cols: PositiveInt
-    arrays: PositiveInt = Field(description="arrays on the chip; weights beyond them are rewritten")
-    bits_per_cell: PositiveInt
-    dac_bits: PositiveInt
-    adc_bits: PositiveInt = Field(
+    rows: ArraySide
+    cols: ArraySide
+    arrays: Arrays = Field(description="arrays on the chip; weights beyond them are rewritten")
+    bits_per_cell: Bits
+    dac_bits: Bits
+    adc_bits: Bits = Field(
         description="recorded for the reader: adc_energy_pj and adc_conversion_ns reflect it"
     )
-    adcs_per_array: PositiveInt
-    adc_conversion_ns: Positive
-    read_energy_pj: NonNegative = Field(description="array read per step, cells and drivers")
-    dac_energy_pj: NonNegative = Field(description="per driven row per step")
-    adc_energy_pj: Positive = Field(description="per conversion")
-    write_energy_pj_per_cell: NonNegative
-    write_ns_per_row: NonNegative = Field(description="programming one row of one array")
+    adcs_per_array: AdcsPerArray
+    adc_conversion_ns: TimeNs
+    read_energy_pj: EnergyOrZeroPJ = Field(description="array read per step, cells and drivers")
+    dac_energy_pj: EnergyOrZeroPJ = Field(description="per driven row per step")
+    adc_energy_pj: EnergyPJ = Field(description="per conversion")
+    write_energy_pj_per_cell: EnergyOrZeroPJ
+    write_ns_per_row: TimeOrZeroNs = Field(description="programming one row of one array")
 
 
 class Compute(_Strict):
@@ -60,29 +113,29 @@ class Compute(_Strict):
     in-memory crossbars."""
 
     type: Literal["systolic", "vector", "in-memory"]
-    rows: PositiveInt | None = Field(None, description="systolic array rows (PEs)")
-    cols: PositiveInt | None = Field(None, description="systolic array columns (PEs)")
+    rows: ArraySide | None = Field(None, description="systolic array rows (PEs)")
+    cols: ArraySide | None = Field(None, description="systolic array columns (PEs)")
     dataflow: Literal["os", "ws", "is"] | None = Field(
         None, description="output, weight or input stationary (systolic only)"
     )
-    macs_per_cycle: PositiveInt | None = Field(
+    macs_per_cycle: MacsPerCycle | None = Field(
         None, description="peak MACs per cycle at the widest supported precision (vector only)"
     )
-    macs_per_cycle_by_precision: dict[Precision, PositiveInt] = Field(
+    macs_per_cycle_by_precision: dict[Precision, MacsPerCycle] = Field(
         default_factory=dict,
         description="peak MACs per cycle of a vector engine at precisions it runs faster than "
         "macs_per_cycle (int8 on tensor cores or VNNI, for one)",
     )
-    clock_mhz: Positive
-    mac_energy_pj: dict[Precision, Positive] = Field(
+    clock_mhz: ClockMHz
+    mac_energy_pj: dict[Precision, EnergyPJ] = Field(
         description="energy of one MAC (multiply + add, operands in registers) per precision"
     )
-    utilization: Annotated[float, Field(gt=0, le=1)] = Field(
+    utilization: Fraction = Field(
         1.0, description="fraction of peak a vector engine sustains on dense layers"
     )
     zero_skipping: bool = Field(False, description="skips MACs whose operand is zero")
     crossbar: Crossbar | None = Field(None, description="the arrays (in-memory only)")
-    vector_lanes: PositiveInt | None = Field(
+    vector_lanes: Lanes | None = Field(
         None,
         description="element-wise operations per cycle; default: one per array column "
         "(systolic) or per MAC lane (vector); required for in-memory",
@@ -141,8 +194,8 @@ class MemoryLevel(_Strict):
     role: Literal["register", "array", "buffer", "offchip"] = Field(
         description="register file in a PE, inter-PE network, on-chip buffer, or off-chip memory"
     )
-    size_bytes: PositiveInt | None = Field(None, description="capacity; omit for off-chip DRAM")
-    bandwidth_gb_s: Positive | None = Field(
+    size_bytes: SizeBytes | None = Field(None, description="capacity; omit for off-chip DRAM")
+    bandwidth_gb_s: BandwidthGBs | None = Field(
         None,
         description="sustainable bandwidth, GB/s (1e9 bytes/s); register files and inter-PE "
         "networks are built to feed every PE every cycle and may omit it",
@@ -152,7 +205,7 @@ class MemoryLevel(_Strict):
         description="a buffer that keeps the model's weights from one inference to the next "
         "when they fit beside the largest layer's activations (a compiler's parameter cache)",
     )
-    energy_pj_per_bit: NonNegative = Field(
+    energy_pj_per_bit: EnergyOrZeroPJ = Field(
         description="energy to read or write one bit; 0 where the compute energy already "
         "includes the access (an energy per event measured on the whole chip)"
     )
@@ -172,10 +225,10 @@ class Platform(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     description: str
     kind: Literal["asic", "gpu", "cpu", "mcu", "npu", "fpga"]
-    year: Annotated[int, Field(ge=1990, le=2030)]
-    process_nm: Positive
-    area_mm2: Positive | None = Field(None, description="die or core area; omit if unpublished")
-    power_budget_w: Positive
+    year: Year
+    process_nm: ProcessNm
+    area_mm2: AreaMM2 | None = Field(None, description="die or core area; omit if unpublished")
+    power_budget_w: PowerW
     compute: Compute
     memory: list[MemoryLevel] = Field(min_length=1)
     source: Source
@@ -199,9 +252,16 @@ class Platform(_Strict):
         return next((level for level in self.memory if level.role == role), None)
 
     def with_compute(self, **changes: object) -> Platform:
-        """A validated copy with compute fields changed (array shape, dataflow, clock)."""
+        """A validated copy with compute fields changed (array shape, dataflow, clock); a
+        change out of range (`--array 100000x4`) is a one-line `UserError`."""
         compute = self.compute.model_dump() | changes
-        return Platform.model_validate(self.model_dump() | {"compute": compute})
+        try:
+            return Platform.model_validate(self.model_dump() | {"compute": compute})
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ".".join(map(str, first["loc"])) or "compute"
+            message = first["msg"].removeprefix("Value error, ")
+            raise UserError(f"{self.name} with {_changes(changes)}: {field}: {message}") from None
 
     @property
     def peak_ops_per_s(self) -> float:

@@ -78,8 +78,8 @@ def scale_platform(
 ) -> Platform:
     """The same design at another node: area, on-chip energies and clock scale; off-chip
     memory is another technology and stays; the power budget is the user's, not the node's."""
-    if node_nm <= 0:
-        raise UserError(f"impossible node {node_nm:g} nm: give a positive size, e.g. 5")
+    if not 1 <= node_nm <= 1000:  # the range a platform's process_nm allows (platform.py)
+        raise UserError(f"impossible node {node_nm:g} nm: give a size in 1..1000 nm, e.g. 5")
     effective = max(node_nm, scaling_ends_nm) if scaling_ends_nm else node_nm
     before, after = node_factors(platform.process_nm), node_factors(effective)
     energy = after.energy / before.energy

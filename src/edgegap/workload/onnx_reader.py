@@ -32,13 +32,28 @@ from edgegap.precision import bits_to_bytes
 from edgegap.workload import formulas
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
-from edgegap.workload.shapes import check_shape
+from edgegap.workload.shapes import MAX_DIMENSION, MAX_ELEMENTS, check_shape
 
 Shape = tuple[int, ...]
 
 
 class UnknownShape(LookupError):
     """A formula needs the shape of an input that shape inference left unknown."""
+
+
+class BadNode(ValueError):
+    """A node no runtime could execute: its shapes and attributes contradict each other. The
+    message says what is wrong; the reader adds the node's name and the file."""
+
+
+def check_dims(what: str, shape: Shape) -> None:
+    """Refuse negative dimensions and sizes past the bounds every runtime can index."""
+    if any(d < 0 for d in shape):
+        raise BadNode(f"{what} has a negative dimension {shape}: check the model and --input-shape")
+    if any(d > MAX_DIMENSION for d in shape):
+        raise BadNode(f"{what} {shape} has a dimension above {MAX_DIMENSION:,} (2**31 - 1)")
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise BadNode(f"{what} {shape} has more than {MAX_ELEMENTS:,} (2**40) elements")
 
 
 @dataclass(frozen=True)
@@ -98,15 +113,69 @@ ALIASES = frozenset({"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "
 METADATA_INPUTS = {"Shape": (0,), "Size": (0,), "CastLike": (1,)}
 
 
+# Attributes that must be positive (non-negative for pads) for a node to run at all; checked
+# before shapes, as shape inference gives up on them without saying why.
+_WINDOW_OPS = frozenset({"Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool"})
+
+
+def check_attributes(op_type: str, attrs: dict[str, Any]) -> None:
+    if op_type not in _WINDOW_OPS:
+        return
+    group = attrs.get("group", 1)
+    if not isinstance(group, int) or group < 1:
+        raise BadNode(f"group={group}: a convolution has at least one group")
+    for name in ("strides", "dilations", "kernel_shape"):
+        values = attrs.get(name, [])
+        if any(v < 1 for v in values):
+            raise BadNode(f"{name}={list(values)}: every value must be at least 1")
+    if any(v < 0 for v in attrs.get("pads", [])):
+        raise BadNode(f"pads={list(attrs['pads'])}: padding cannot be negative")
+
+
+def _conv_groups(call: Call, transposed: bool) -> int:
+    """The group count, checked against the channels of input and weight (shape inference
+    does not check them); a forward kernel must fit its padded input."""
+    x, w = call.shape(0), call.shape(1)
+    groups = call.attrs.get("group", 1)
+    if not isinstance(groups, int) or groups < 1:
+        raise BadNode(f"group={groups}: a convolution has at least one group")
+    if len(x) < 3 or len(w) != len(x):
+        raise BadNode(f"input {x} and weight {w} are not an (N, C, *spatial) pair of one rank")
+    expected, name = (w[0], "weight's first dimension") if transposed else (w[1] * groups, "")
+    if x[1] != expected:
+        per_group = name or f"weight's {w[1]} input channels x group={groups}"
+        raise BadNode(
+            f"channel mismatch: the input {x} has {x[1]} channels, the {per_group} "
+            f"expects {expected}: fix the weight or --input-shape"
+        )
+    if w[0] % groups:
+        raise BadNode(f"weight {w}: {w[0]} channels do not split into group={groups}")
+    if not transposed and call.attrs.get("auto_pad", "NOTSET") in ("NOTSET", "VALID"):
+        spatial = len(x) - 2
+        pads = call.attrs.get("pads", [0] * 2 * spatial)
+        if call.attrs.get("auto_pad", "NOTSET") == "VALID":
+            pads = [0] * 2 * spatial
+        dilations = call.attrs.get("dilations", [1] * spatial)
+        for axis in range(spatial):
+            padded = x[2 + axis] + pads[axis] + pads[axis + spatial]
+            extent = dilations[axis] * (w[2 + axis] - 1) + 1
+            if extent > padded:
+                raise BadNode(
+                    f"the kernel {tuple(w[2:])} spans {extent} along spatial axis {axis}, more "
+                    f"than its padded input ({padded}): give a larger --input-shape"
+                )
+    return groups
+
+
 @register("Conv")
 def _conv(call: Call) -> OpCount:
-    groups = call.attrs.get("group", 1)
+    groups = _conv_groups(call, transposed=False)
     return formulas.conv(call.shape(0), call.shape(1), call.out, groups, False, 2 in call.present)
 
 
 @register("ConvTranspose")
 def _conv_transpose(call: Call) -> OpCount:
-    groups = call.attrs.get("group", 1)
+    groups = _conv_groups(call, transposed=True)
     return formulas.conv(call.shape(0), call.shape(1), call.out, groups, True, 2 in call.present)
 
 
@@ -152,6 +221,9 @@ def _attention(call: Call) -> OpCount:
     q, k, v = call.shape(0), call.shape(1), call.shape(2)
     if len(q) == 3:
         q_heads, kv_heads = call.attrs["q_num_heads"], call.attrs["kv_num_heads"]
+        for heads, hidden, name in ((q_heads, q[2], "q"), (kv_heads, k[2], "kv")):
+            if heads < 1 or hidden % heads:
+                raise BadNode(f"{name}_num_heads={heads} does not divide the hidden size {hidden}")
         q = (q[0], q_heads, q[1], q[2] // q_heads)
         k = (k[0], kv_heads, k[1], k[2] // kv_heads)
         v = (v[0], kv_heads, v[1], v[2] // kv_heads)
@@ -160,14 +232,23 @@ def _attention(call: Call) -> OpCount:
     return formulas.attention(q, k, v)
 
 
+def _pooled(call: Call) -> Shape:
+    if any(d <= 0 for d in call.out):
+        raise BadNode(
+            f"the kernel {tuple(call.attrs['kernel_shape'])} is larger than its padded input "
+            f"{call.shape(0)} (output {call.out}): give a larger --input-shape"
+        )
+    return call.out
+
+
 @register("MaxPool")
 def _max_pool(call: Call) -> OpCount:
-    return formulas.pool(call.shape(0), call.out, call.attrs["kernel_shape"], average=False)
+    return formulas.pool(call.shape(0), _pooled(call), call.attrs["kernel_shape"], average=False)
 
 
 @register("AveragePool")
 def _avg_pool(call: Call) -> OpCount:
-    return formulas.pool(call.shape(0), call.out, call.attrs["kernel_shape"], average=True)
+    return formulas.pool(call.shape(0), _pooled(call), call.attrs["kernel_shape"], average=True)
 
 
 @register("GlobalAveragePool")
@@ -360,6 +441,16 @@ def _fix_inputs(model: onnx.ModelProto, input_shape: Sequence[int] | None, path:
                     f"'{path}': dimension {axis} ('{dim.dim_param}') of input '{value.name}' "
                     f"is unknown: {fix}"
                 )
+        shape = tuple(d.dim_value for d in tensor.shape.dim)
+        if any(d <= 0 for d in shape):
+            raise UserError(
+                f"'{path}': input '{value.name}' has shape {shape}, with a dimension below 1: "
+                "give --input-shape (positive integers), or re-export the model"
+            )
+        try:
+            check_dims(f"input '{value.name}'", shape)
+        except BadNode as bad:
+            raise UserError(f"'{path}': {bad}: give a smaller --input-shape") from None
     return tuple(d.dim_value for d in first.shape.dim)
 
 
@@ -430,6 +521,9 @@ class _Reader:
         activations = [tensors.get(node.input[i], _UNKNOWN) for i in present if i not in weights]
         out = tensors.get(node.output[0], _UNKNOWN)
         label = node.name or f"{node.op_type}_{index}"
+        # An operator of another domain (com.microsoft, a vendor's) has no formula here, even
+        # where its name matches a standard one: it is recorded with its bytes and listed in
+        # `uncounted_ops`, never counted as zero work nor refused.
         standard = node.domain in ("", "ai.onnx")
         op = f"onnx::{node.op_type}" if standard else f"onnx::{node.domain}.{node.op_type}"
         formula = ONNX_FORMULAS.get(node.op_type) if standard else None
@@ -438,10 +532,19 @@ class _Reader:
             inputs = tuple(tensors.get(name, _UNKNOWN).shape for name in node.input)
             attrs = {a.name: _attribute(a) for a in node.attribute}
             try:
+                check_attributes(node.op_type, attrs)
                 if out.shape is None or any(a.shape is None for a in activations):
                     raise UnknownShape
+                for name, shape in zip(node.input, inputs, strict=True):
+                    if name and shape is not None:
+                        check_dims(f"input '{name}'", shape)
                 call = Call(inputs, frozenset(present), weights, attrs, out.shape)
-                count = formula(call)
+                count = formula(call)  # checks what its op needs, before the output's size
+                check_dims(f"output '{node.output[0]}'", out.shape)
+            except BadNode as bad:
+                raise UserError(
+                    f"node '{label}' ({node.op_type}) in '{self.path}': {bad}"
+                ) from None
             except UnknownShape:
                 raise UserError(
                     f"shape inference cannot determine the shapes of node '{label}' "

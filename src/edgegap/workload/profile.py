@@ -4,36 +4,70 @@ Workload."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+import inspect
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from edgegap.errors import UserError
+from edgegap.errors import UserError, first_line
 from edgegap.workload import zoo
 from edgegap.workload.layer import Workload
 from edgegap.workload.shapes import check_shape, dtype_to_bits
-from edgegap.workload.tracer import trace
+from edgegap.workload.tracer import ModelError, trace
 
 
 def load_callable(spec: str) -> nn.Module:
-    """Import `package.module:callable` and call it (with empty weights) to get a module."""
+    """Import `package.module:callable` and call it (with empty weights) to get a module.
+
+    Importing and calling run the user's code: whatever it raises becomes one line naming
+    `spec` and the exception."""
     module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"give the builder as package.module:callable, not '{spec}'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise UserError(f"cannot import '{module_name}' from '{spec}': {error}") from None
+    except Exception as error:  # the module's own code failed (a syntax error, a raise)
+        raise UserError(
+            f"cannot import '{module_name}' from '{spec}': {first_line(error)}"
+        ) from None
     builder = getattr(module, attr, None)
     if not callable(builder):
         raise UserError(f"'{module_name}' has no callable '{attr}': check the name in '{spec}'")
-    model = zoo.build_empty(builder)
+    required = _required_parameters(builder)
+    if required:
+        raise UserError(
+            f"'{spec}' needs arguments ({', '.join(required)}): give a callable that takes "
+            "none, e.g. a function that calls it with yours"
+        )
+    try:
+        model = zoo.build_empty(builder)
+    except Exception as error:  # the user's builder raised
+        raise UserError(f"'{spec}' failed to build the model: {first_line(error)}") from None
     if not isinstance(model, nn.Module):
         raise UserError(
             f"'{spec}' returned {type(model).__name__}, not a torch.nn.Module: "
             "make the callable return the model"
         )
     return model
+
+
+def _required_parameters(builder: Callable[..., object]) -> list[str]:
+    """The names of the parameters a call without arguments would leave unbound."""
+    try:
+        signature = inspect.signature(builder)
+    except (TypeError, ValueError):  # no signature to read (a builtin): let the call decide
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+             inspect.Parameter.KEYWORD_ONLY)  # fmt: skip
+    return [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.kind in kinds and parameter.default is inspect.Parameter.empty
+    ]
 
 
 def _example_input(
@@ -58,12 +92,13 @@ def profile_module(
     check_shape(shape)
     label = name or type(model).__name__
     example = _example_input(model, shape, input_dtype)
+    bits = dtype_to_bits(dtype)
     try:
-        return trace(model, example, label, dtype_to_bits(dtype))
-    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return trace(model, example, label, bits)
+    except ModelError as failure:
         raise UserError(
-            f"{label} cannot run on input shape {','.join(map(str, shape))}: {reason}"
+            f"{label} cannot run on input shape {','.join(map(str, shape))}: "
+            f"{first_line(failure.error)}"
         ) from None
 
 

@@ -127,6 +127,18 @@ def _same_as_input(args: tuple[Any, ...]) -> torch.Tensor:
     return torch.empty_like(args[0])
 
 
+class _ModelShapeError(RuntimeError):
+    """An output maker found the shapes the model gave an operator incompatible, as torch's
+    own kernel would: the model's error, not the tracer's."""
+
+
+def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
+        shapes = f"{'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))}"
+        raise _ModelShapeError(f"mat1 and mat2 shapes cannot be multiplied ({shapes})")
+    return a.new_empty((a.shape[0], b.shape[1]))
+
+
 # Output makers for meta inputs, where torch's meta kernels are slow Python (0.7 ms for a
 # batch norm, 1 ms for a layer norm, 0.4 ms for an addmm: most of a trace). The output has
 # the shape and layout these rules give; a normalisation's saved statistics are by-products
@@ -140,8 +152,8 @@ _META_OUTPUTS: dict[Any, Callable[[tuple[Any, ...]], Any]] = {
         a[0], _layer_norm_statistics(a)
     ),
     aten.native_group_norm.default: lambda a: _normalization_outputs(a[0], (a[3], a[6])),
-    aten.addmm.default: lambda a: a[1].new_empty((a[1].shape[0], a[2].shape[1])),
-    aten.mm.default: lambda a: a[0].new_empty((a[0].shape[0], a[1].shape[1])),
+    aten.addmm.default: lambda a: _product(a[1], a[2]),
+    aten.mm.default: lambda a: _product(a[0], a[1]),
     **dict.fromkeys(
         (
             aten.gelu.default, aten.silu.default, aten.sigmoid.default, aten.relu.default,
@@ -162,6 +174,14 @@ _META_OUTPUTS: dict[Any, Callable[[tuple[Any, ...]], Any]] = {
 }  # fmt: skip
 
 
+class ModelError(Exception):
+    """The model's own code (its forward, or an operator it calls) raised `error`."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def __init__(self, state: _ModelState, live: _LiveActivations, bits: int | None) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
@@ -171,6 +191,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.scope: list[str] = [ROOT]
         self.layers: list[Layer] = []
         self.uncounted: Counter[str] = Counter()
+        self.failure: Exception | None = None  # an error of the recorder's own code
 
     def __torch_dispatch__(
         self,
@@ -181,19 +202,31 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
     ) -> Any:
         kwargs = kwargs or {}
         shortcut = _META_OUTPUTS.get(func)
-        if shortcut is not None and args[0].device.type == "meta":
+        if shortcut is None or args[0].device.type != "meta":
+            return self._recorded(func, func(*args, **kwargs), args, kwargs)  # the model's op
+        try:
             out = shortcut(args)
-        else:
-            out = func(*args, **kwargs)
-        packet = func.overloadpacket
-        if func.is_view or packet in IGNORED or _SIMULATING.get():
-            return out
-        # Only the primary output is an activation; the rest (pooling indices, saved
-        # statistics) are by-products inference drops at once.
-        primary = next(_tensors(out), None)
-        if primary is not None:
-            self.live.add(primary)
-            self._record(packet, args, kwargs, primary)
+        except _ModelShapeError as error:  # reported as torch's own kernel reports it
+            raise RuntimeError(str(error)) from None
+        except Exception as error:
+            self.failure = error
+            raise
+        return self._recorded(func, out, args, kwargs)
+
+    def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            packet = func.overloadpacket
+            if func.is_view or packet in IGNORED or _SIMULATING.get():
+                return out
+            # Only the primary output is an activation; the rest (pooling indices, saved
+            # statistics) are by-products inference drops at once.
+            primary = next(_tensors(out), None)
+            if primary is not None:
+                self.live.add(primary)
+                self._record(packet, args, kwargs, primary)
+        except Exception as error:  # marked as edgegap's, so that trace lets it through
+            self.failure = error
+            raise
         return out
 
     def _record(
@@ -276,6 +309,8 @@ def _mha_fast_path_disabled() -> Iterator[None]:
 def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None = None) -> Workload:
     """Run `model` once on `example` and record every operator it executes.
 
+    Whatever the model's own code raises comes out as a `ModelError`.
+
     `bits` overrides the bit-width of weights and activations (e.g. 8 for int8 deployment);
     by default each tensor's own dtype decides.
     """
@@ -293,6 +328,12 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
             recorder,
         ):
             model(example)
+    except Exception as error:
+        # The user's model raised (its forward, an assertion on the input size, an operator
+        # refusing a shape); the recorder's own errors are bugs and pass through.
+        if error is recorder.failure or recorder.failure is not None:
+            raise
+        raise ModelError(error) from error
     finally:
         model.train(was_training)
     return Workload(

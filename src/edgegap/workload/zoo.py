@@ -18,7 +18,7 @@ import torchvision
 from torch import nn
 from torchvision.models import get_model, get_model_builder, get_model_weights, list_models
 
-from edgegap.errors import UserError
+from edgegap.errors import UserError, first_line
 
 # nn.init functions: on meta tensors there is nothing to initialise, and torch's meta
 # random-number kernels are slow Python (two thirds of building EfficientNet-B0).
@@ -139,7 +139,13 @@ def build_torchvision(name: str, input_shape: tuple[int, ...]) -> nn.Module:
     """A torchvision architecture with empty weights, built as its published weights are."""
     check_name(name)
     kwargs = _builder_kwargs(name, input_shape)
-    model: nn.Module = build_empty(lambda: get_model(name, **kwargs))
+    try:
+        model: nn.Module = build_empty(lambda: get_model(name, **kwargs))
+    except Exception as error:  # torchvision's builder refuses (a ViT's size vs. its patches)
+        shape = ",".join(map(str, input_shape))
+        raise UserError(
+            f"{name} cannot be built for input shape {shape}: {first_line(error)}"
+        ) from None
     return model
 
 
