@@ -549,3 +549,26 @@ def test_bad_sweep_ranges(text: str, name: str, message: str) -> None:
 @pytest.mark.parametrize("node", ["0.5", "-1", "nan", "5000"])
 def test_a_node_outside_the_process_range_is_one_line(node: str) -> None:
     assert "1..1000 nm" in one_line_error("scale", "eyeriss", "--node", node)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["sweep", "resnet18", "--array", "-8..8"], "1 <= A <= B"),
+        (["sweep", "resnet18", "--array", "64..8"], "1 <= A <= B"),
+        (["sweep", "resnet18", "--sram-kb", "0..64"], "1 <= A <= B"),
+        (["trends", "--until", "99999"], "--until takes a year in 2020..2100"),
+        (["trends", "--until", "1999"], "--until takes a year in 2020..2100"),
+        (["trends", "--scaling-ends", "abc"], "--scaling-ends takes a year"),
+        (["trends", "--scaling-ends", "99999999"], "--scaling-ends takes a year"),
+        (["trends", "--area-mm2", "inf"], "positive finite numbers"),
+        (["trends", "--fps", "0"], "positive finite numbers"),
+    ],
+)
+def test_ranges_and_years_are_one_line_errors(args, message, tmp_path):
+    result = CliRunner().invoke(app, [*args, *(["--out", str(tmp_path / "t")]
+                                               if args[0] == "trends" else [])])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
+    assert not (tmp_path / "t").exists()

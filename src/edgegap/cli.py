@@ -944,10 +944,14 @@ def trends_command(
     from edgegap.trends import Assumptions, Budget, compute_trends
     from edgegap.trends.figures import write_figures
 
-    if scaling_ends != "none" and not scaling_ends.isdigit():
-        raise UserError(f"--scaling-ends takes a year or 'none', not '{scaling_ends}'")
-    if min(area_mm2, power_w, fps) <= 0:
-        raise UserError("--area-mm2, --power-w and --fps must be positive")
+    years = range(2020, 2101)  # projections start from today's data and stop at 2100
+    if scaling_ends != "none" and not (scaling_ends.isdigit() and int(scaling_ends) in years):
+        raise UserError(f"--scaling-ends takes a year in 2020..2100 or 'none', not "
+                        f"'{scaling_ends}'")  # fmt: skip
+    if until not in years:
+        raise UserError(f"--until takes a year in 2020..2100, not {until}")
+    if not all(0 < value < math.inf for value in (area_mm2, power_w, fps)):
+        raise UserError("--area-mm2, --power-w and --fps must be positive finite numbers")
     assumptions = Assumptions(None if scaling_ends == "none" else int(scaling_ends), until)
     trends = compute_trends(Budget(area_mm2, power_w, fps), assumptions)
     record = json.dumps(trends.to_dict(), indent=1, allow_nan=False)

@@ -114,6 +114,8 @@ def parse_range(text: str, name: str) -> list[int]:
             step = int(step_text) if step_text else None
     except ValueError:
         raise UserError(f"malformed --{name} '{text}': use A..B, A..B:STEP or a number") from None
+    if not 1 <= low <= high:
+        raise UserError(f"--{name} '{text}': give A..B with 1 <= A <= B")
     if max(low, high) > bound:
         raise UserError(f"--{name} '{text}' goes above {bound:,}: give values up to {bound:,}")
     if step is None:
