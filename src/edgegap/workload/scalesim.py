@@ -33,7 +33,7 @@ def _layer(index: int, row: dict[str, str], where: str, bits: int) -> Layer:
         values[column] = int(text)
         if not 0 < values[column] <= MAX_DIMENSION:
             raise UserError(
-                f"{where}: {column}: must be an integer in 1..{MAX_DIMENSION:,} (2**31 - 1), "
+                f"{where}: {column}: must be positive, at most {MAX_DIMENSION:,} (2**31 - 1), "
                 f"got {values[column]}"
             )
     h, w = values["IFMAP Height"], values["IFMAP Width"]
