@@ -80,9 +80,14 @@ class Param:
 
     def check(self, value: Any, technique: str) -> Any:
         """The value, checked; a one-line error naming the technique and parameter."""
-        if self.per_layer and isinstance(value, dict):
-            return {str(k): self.check(v, technique) for k, v in value.items()}
         where = f"{technique}: {self.name}"
+        if self.per_layer and isinstance(value, dict):
+            if not value:
+                raise UserError(f"{where}: an empty {{layer: value}} mapping names no layer")
+            nested = next((k for k, v in value.items() if isinstance(v, dict)), None)
+            if nested is not None:
+                raise UserError(f"{where}: {shown(nested)} takes a value, not a mapping")
+            return {str(k): self.check(v, technique) for k, v in value.items()}
         if value is None and self.nullable:
             return None
         if self.choices:
