@@ -24,11 +24,29 @@ def _writable(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise UserError(f"cannot write {path}: {error.strerror or error}") from None
+        reason = error.strerror or str(error)
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            reason = f"{blocker} is a file, not a directory"
+        elif isinstance(error, FileNotFoundError) and not path.parent.exists():
+            reason = f"cannot create its folder {path.parent} ({reason})"
+        elif isinstance(error, FileNotFoundError):  # /proc, and other folders of no files
+            reason = f"{path.parent} takes no new files or folders ({reason})"
+        raise UserError(f"cannot write {path}: {reason}") from None
+
+
+def _expect(path: Path, directory: bool) -> None:
+    """Refuse to replace a file with a directory or the reverse: that would lose the user's
+    file (or folder) under the name they meant for output."""
+    if directory and path.exists() and not path.is_dir():
+        raise UserError(f"cannot write {path}: it is a file, and the output is a directory")
+    if not directory and path.is_dir():
+        raise UserError(f"cannot write {path}: it is a directory, and the output is a file")
 
 
 def write_text(path: Path, text: str) -> None:
     """Write `text` to a temporary file beside `path`, then rename it into place."""
+    _expect(path, directory=False)
     with _writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -46,6 +64,7 @@ def write_text(path: Path, text: str) -> None:
 def file(path: Path) -> Iterator[Path]:
     """A temporary path beside `path`, for a writer that takes a path (an ONNX exporter),
     renamed into place only if the block completes."""
+    _expect(path, directory=False)
     with _writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -63,6 +82,7 @@ def file(path: Path) -> Iterator[Path]:
 @contextmanager
 def directory(path: Path) -> Iterator[Path]:
     """Yield a temporary directory that replaces `path` only if the block completes."""
+    _expect(path, directory=True)
     with _writable(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))

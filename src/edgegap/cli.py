@@ -187,7 +187,9 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            err.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            err.print(
+                f"error: {_one_line(str(error))}", markup=False, highlight=False, soft_wrap=True
+            )
             raise typer.Exit(2) from None
 
     return wrapper

@@ -28,6 +28,7 @@ from edgegap.errors import UserError
 from edgegap.hardware import estimate
 from edgegap.hardware.platform import Platform
 from edgegap.techniques import Compressed, LayerAnnotation, Setting, annotate, get
+from edgegap.techniques.base import shown
 from edgegap.techniques.pruning import annotate_density, weights_kept
 from edgegap.techniques.storage import dense_bytes
 from edgegap.training.datasets import Dataset
@@ -90,6 +91,10 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
         where = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(error, "problem", None) or "not YAML"
         raise UserError(f"{origin}{where}: malformed YAML ({problem})") from None
+    except RecursionError:  # a YAML bomb of nested lists
+        raise UserError(f"{origin}: malformed YAML (nested too deeply for a recipe)") from None
+    except (ValueError, TypeError, OverflowError) as error:  # 5000 digits, the 30th of February
+        raise UserError(f"{origin}: malformed YAML ({_one_line(str(error), 80)})") from None
     if not isinstance(items, list) or not items:
         raise UserError(f"{origin}: a recipe is a YAML list of steps, e.g. '- prune: 0.9'")
     steps = []
@@ -101,6 +106,10 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
             name, value = next(iter(item.items()))
         else:
             raise UserError(f"{origin}: step {index} must be a name or one 'name: params' pair")
+        if not isinstance(name, str) or not name.strip():
+            raise UserError(f"{origin}: step {index}: the technique's name must be text, got "
+                            f"{shown(name)}")  # fmt: skip
+        name = _one_line(name, 60)
         try:
             if name in RENAMED:
                 raise UserError(f"'{name}' is now {RENAMED[name]}")
@@ -111,10 +120,15 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
                 if technique.bare is None:
                     raise UserError(f"{name} takes no value; write '- {name}'")
                 value = {technique.bare: value}
-            steps.append(technique.setting(**{str(k): v for k, v in value.items()}))
+            steps.append(technique.setting(**{_one_line(str(k), 60): v for k, v in value.items()}))
         except UserError as error:
             raise UserError(f"{origin}: step {index}: {error}") from None
     return steps
+
+
+def _one_line(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _merged(state: Compressed, result: Compressed, keeps_weights: bool) -> Compressed:

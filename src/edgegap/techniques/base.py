@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
@@ -43,6 +44,21 @@ Changes = Literal["model", "hardware"]
 GROUPS: tuple[Group, ...] = (
     "architecture", "quantization", "pruning", "factorisation", "algorithm", "coding",
 )  # fmt: skip
+
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel = 3
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 4
+_REPR.maxstring = _REPR.maxother = 40
+
+
+def shown(value: Any) -> str:
+    """A user's value as an error message quotes it: bounded (a YAML alias bomb's list of a
+    billion items, a huge number) and on one line."""
+    try:
+        return _REPR.repr(value)
+    except ValueError:  # an int of more than 4300 digits
+        return f"an integer of {value.bit_length()} bits"
 
 
 @dataclass(frozen=True)
@@ -64,9 +80,14 @@ class Param:
 
     def check(self, value: Any, technique: str) -> Any:
         """The value, checked; a one-line error naming the technique and parameter."""
-        if self.per_layer and isinstance(value, dict):
-            return {str(k): self.check(v, technique) for k, v in value.items()}
         where = f"{technique}: {self.name}"
+        if self.per_layer and isinstance(value, dict):
+            if not value:
+                raise UserError(f"{where}: an empty {{layer: value}} mapping names no layer")
+            nested = next((k for k, v in value.items() if isinstance(v, dict)), None)
+            if nested is not None:
+                raise UserError(f"{where}: {shown(nested)} takes a value, not a mapping")
+            return {str(k): self.check(v, technique) for k, v in value.items()}
         if value is None and self.nullable:
             return None
         if self.choices:
@@ -78,17 +99,17 @@ class Param:
             )  # 4.0 for the tile 4
             if match is None:
                 allowed = ", ".join(map(str, self.choices))
-                raise UserError(f"{where} must be one of {allowed}, got {value!r}")
+                raise UserError(f"{where} must be one of {allowed}, got {shown(value)}")
             return match
         low = -math.inf if self.low is None else self.low
         high = math.inf if self.high is None else self.high
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if not number or not math.isfinite(value):
-            raise UserError(f"{where} must be a number in [{low:g}, {high:g}], got {value!r}")
+            raise UserError(f"{where} must be a number in [{low:g}, {high:g}], got {shown(value)}")
         if self.integer and value != int(value):
-            raise UserError(f"{where} must be a whole number, got {value!r}")
+            raise UserError(f"{where} must be a whole number, got {shown(value)}")
         if not low <= value <= high:
-            raise UserError(f"{where} must be in [{low:g}, {high:g}], got {value!r}")
+            raise UserError(f"{where} must be in [{low:g}, {high:g}], got {shown(value)}")
         return int(value) if self.integer else float(value)
 
 

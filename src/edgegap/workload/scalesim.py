@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from pathlib import Path
 
 from edgegap.errors import UserError
 from edgegap.workload import formulas
 from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.shapes import MAX_DIMENSION, MAX_ELEMENTS
 
 COLUMNS = (
     "Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
@@ -25,22 +27,31 @@ def _layer(index: int, row: dict[str, str], where: str, bits: int) -> Layer:
     values: dict[str, int] = {}
     for column in COLUMNS[1:]:
         text = (row.get(column) or "").strip()
-        try:
-            values[column] = int(text)
-        except ValueError:
-            raise UserError(f"{where}: {column}: '{text}' is not an integer") from None
-        if values[column] <= 0:
-            raise UserError(f"{where}: {column}: must be positive, got {values[column]}")
+        if not re.fullmatch(r"[+-]?[0-9]{1,30}", text):
+            shown = text if len(text) <= 40 else text[:37] + "..."
+            raise UserError(f"{where}: {column}: '{shown}' is not an integer")
+        values[column] = int(text)
+        if not 0 < values[column] <= MAX_DIMENSION:
+            raise UserError(
+                f"{where}: {column}: must be positive, at most {MAX_DIMENSION:,} (2**31 - 1), "
+                f"got {values[column]}"
+            )
     h, w = values["IFMAP Height"], values["IFMAP Width"]
     r, s = values["Filter Height"], values["Filter Width"]
     c, m, stride = values["Channels"], values["Num Filter"], values["Strides"]
     if r > h or s > w:
         raise UserError(f"{where}: the {r}x{s} filter is larger than the {h}x{w} IFMAP")
+    for what, elements in (("IFMAP", c * h * w), ("filter", m * c * r * s)):
+        if elements > MAX_ELEMENTS:
+            raise UserError(
+                f"{where}: the {what} holds {elements:.3g} elements, above {MAX_ELEMENTS:,} "
+                "(2**40): give the layer's real size"
+            )
     out = (1, m, math.ceil((h - r + stride) / stride), math.ceil((w - s + stride) / stride))
     count = formulas.conv((1, c, h, w), (m, c, r, s), out, groups=1, transposed=False, bias=False)
     return Layer(
         index=index,
-        name=row["Layer name"].strip() or f"layer{index}",
+        name=(row.get("Layer name") or "").strip() or f"layer{index}",
         op="convolution",
         kind=count.kind,
         input_shapes=((1, c, h, w),),
@@ -58,20 +69,31 @@ def _layer(index: int, row: dict[str, str], where: str, bits: int) -> Layer:
 
 def read_topology(path: Path, bits: int = 8) -> Workload:
     """Read a topology CSV into a Workload of `bits`-wide layers (SCALE-Sim counts words)."""
+    if path.is_dir():
+        raise UserError(f"topology {path} is a directory: give a SCALE-Sim topology CSV file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise UserError(f"cannot read topology {path}: {error.strerror}") from None
-    reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
-    header = [name.strip() for name in reader.fieldnames or [] if name and name.strip()]
-    missing = [column for column in COLUMNS if column not in header]
-    if missing:
-        raise UserError(f"{path}:1: missing columns {', '.join(missing)} (SCALE-Sim topology)")
-    rows = [{(k or "").strip(): v for k, v in row.items()} for row in reader]
+        raise UserError(f"cannot read topology {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise UserError(
+            f"{path}: not a UTF-8 text file (byte {error.start}): a topology is a CSV"
+        ) from None
+    if not text.strip():
+        raise UserError(f"{path}: empty file: a topology is a CSV of {', '.join(COLUMNS)}")
+    try:
+        reader = csv.DictReader(text.splitlines(), skipinitialspace=True)
+        header = [name.strip() for name in reader.fieldnames or [] if name and name.strip()]
+        missing = [column for column in COLUMNS if column not in header]
+        if missing:
+            raise UserError(f"{path}:1: missing columns {', '.join(missing)} (SCALE-Sim topology)")
+        rows = [{k.strip(): v for k, v in row.items() if isinstance(k, str)} for row in reader]
+    except csv.Error as error:
+        raise UserError(f"{path}:{reader.line_num}: malformed CSV ({error})") from None
     layers = tuple(
         _layer(index, row, f"{path}:{index + 2}", bits)
         for index, row in enumerate(rows)
-        if any((v or "").strip() for v in row.values())
+        if any(isinstance(v, str) and v.strip() for v in row.values())
     )
     if not layers:
         raise UserError(f"{path}: no layers in the topology")
