@@ -572,3 +572,16 @@ def test_ranges_and_years_are_one_line_errors(args, message, tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0]
     assert not (tmp_path / "t").exists()
+
+
+def test_an_onnx_opset_from_the_future_is_refused(tmp_path):
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [y])
+    path = tmp_path / "future.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 999)]), path)
+    result = CliRunner().invoke(app, ["profile", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "uses ONNX opset 999" in result.stderr

@@ -391,6 +391,11 @@ def _load(path: Path) -> onnx.ModelProto:
             "e.g. with torch.onnx.export"
         ) from None
     model = onnx.load(path, load_external_data=False)
+    known = onnx.defs.onnx_opset_version()  # operators of a later opset may mean other things
+    opset = max((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset > known:
+        raise UserError(f"'{path}' uses ONNX opset {opset}; edgegap reads opsets up to {known}: "
+                        f"re-export it with opset_version <= {known}")  # fmt: skip
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     return model
