@@ -129,24 +129,13 @@ app = typer.Typer(
 
 
 class Ticker(Protocol):
-    def __call__(
-        self,
-        description: str | None = None,
-        *,
-        advance: float | None = None,
-        completed: float | None = None,
-        total: float | None = None,
-    ) -> None: ...
+    """Update a progress bar: a new description, and `advance`, `completed` or `total`."""
+
+    def __call__(self, description: str | None = None, **counts: float | None) -> None: ...
 
 
-def _ignore(
-    description: str | None = None,
-    *,
-    advance: float | None = None,
-    completed: float | None = None,
-    total: float | None = None,
-) -> None:
-    pass
+def _ignore(description: str | None = None, **counts: float | None) -> None:
+    """The ticker when there is no terminal to draw on."""
 
 
 @contextmanager
@@ -161,16 +150,8 @@ def progress(
     with Progress(console=err, transient=transient) as bar:
         task = bar.add_task(description, total=total)
 
-        def update(
-            description: str | None = None,
-            *,
-            advance: float | None = None,
-            completed: float | None = None,
-            total: float | None = None,
-        ) -> None:
-            bar.update(
-                task, description=description, advance=advance, completed=completed, total=total
-            )
+        def update(description: str | None = None, **counts: float | None) -> None:
+            bar.update(task, description=description, **counts)  # type: ignore[arg-type]
 
         yield update
 
