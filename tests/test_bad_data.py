@@ -15,40 +15,20 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from cli_checks import error_leaving_nothing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from typer.testing import CliRunner
 
-from edgegap.cli import app
 from edgegap.compress.compose import parse_recipe
 from edgegap.errors import UserError
 from edgegap.techniques.circulant import BlockCirculantLinear
 from edgegap.training.user_data import IDX_TYPES, read_idx
 from edgegap.workload.scalesim import COLUMNS, read_topology
 
-runner = CliRunner()
 IDX_CODES = {np.dtype(dtype).newbyteorder("="): code for code, dtype in IDX_TYPES.items()}
 HEADER = ", ".join(COLUMNS) + ",\n"
 GOOD_RECIPE = "- prune: 0.5\n"
-
-
-def files_under(folder: Path) -> set[Path]:
-    return set(folder.rglob("*"))
-
-
-def one_line_error(tmp_path: Path, *args: str) -> str:
-    """Run the CLI; assert exit code 2, one `error:` line on stderr, no traceback and no new
-    file under `tmp_path`; return the line."""
-    before = files_under(tmp_path)
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error:"), lines[0]
-    assert files_under(tmp_path) == before
-    return lines[0]
 
 
 # --- fixtures built in code ---------------------------------------------------------------
@@ -236,7 +216,7 @@ def test_a_bad_dataset_directory_is_one_line(
     folder = tmp_path / "data"
     folder.mkdir()
     build(folder)
-    line = one_line_error(tmp_path, *_dataset_args(command, folder))
+    line = error_leaving_nothing(tmp_path, *_dataset_args(command, folder))
     assert message in line
     assert str(folder) in line
 
@@ -247,11 +227,11 @@ def test_a_file_or_nothing_where_the_dataset_directory_should_be(
 ) -> None:
     file = tmp_path / "data.png"
     png(file)
-    line = one_line_error(tmp_path, *_dataset_args(command, file))
+    line = error_leaving_nothing(tmp_path, *_dataset_args(command, file))
     assert f"--data-dir {file} is not a directory (it is a file)" in line
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert f"--data-dir {empty} is empty" in one_line_error(
+    assert f"--data-dir {empty} is empty" in error_leaving_nothing(
         tmp_path, *_dataset_args(command, empty)
     )
 
@@ -305,7 +285,7 @@ def test_a_bad_topology_is_one_line(tmp_path: Path, raw: bytes, message: str) ->
     path = tmp_path / "topology.csv"
     path.write_bytes(raw)
     args = ["estimate", "--topology", str(path), "--array", "8x8", "--dataflow", "ws"]
-    line = one_line_error(tmp_path, *args)
+    line = error_leaving_nothing(tmp_path, *args)
     assert message in line and str(path) in line
 
 
@@ -313,8 +293,10 @@ def test_a_topology_that_is_a_directory_or_absent(tmp_path: Path) -> None:
     folder = tmp_path / "topology.csv"
     folder.mkdir()
     args = ["estimate", "--array", "8x8", "--dataflow", "ws", "--topology"]
-    assert "is a directory" in one_line_error(tmp_path, *args, str(folder))
-    assert "cannot read topology" in one_line_error(tmp_path, *args, str(tmp_path / "no.csv"))
+    assert "is a directory" in error_leaving_nothing(tmp_path, *args, str(folder))
+    assert "cannot read topology" in error_leaving_nothing(
+        tmp_path, *args, str(tmp_path / "no.csv")
+    )
 
 
 def test_extra_fields_in_a_row_are_not_a_crash(tmp_path: Path) -> None:
@@ -386,7 +368,7 @@ RECIPES: list[tuple[str, str, str]] = [
 def test_a_malformed_recipe_is_one_line(tmp_path: Path, text: str, message: str) -> None:
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(text, encoding="utf-8")
-    line = one_line_error(tmp_path, "compress", "lenet-5", "--recipe", str(recipe))
+    line = error_leaving_nothing(tmp_path, "compress", "lenet-5", "--recipe", str(recipe))
     assert message in line and str(recipe) in line
     assert len(line) < 2000  # quoted values are bounded (the alias bomb has 387M items)
 
@@ -394,12 +376,12 @@ def test_a_malformed_recipe_is_one_line(tmp_path: Path, text: str, message: str)
 def test_a_recipe_that_is_not_text_or_not_a_file(tmp_path: Path) -> None:
     recipe = tmp_path / "recipe.yaml"
     recipe.write_bytes(b"- prune: \xff\xfe\n")
-    assert "not a UTF-8 text file" in one_line_error(
+    assert "not a UTF-8 text file" in error_leaving_nothing(
         tmp_path, "compress", "lenet-5", "--recipe", str(recipe)
     )
     recipe.unlink()
     recipe.mkdir()
-    assert "recipe file not found" in one_line_error(
+    assert "recipe file not found" in error_leaving_nothing(
         tmp_path, "compress", "lenet-5", "--recipe", str(recipe)
     )
 
@@ -441,7 +423,7 @@ def test_an_output_path_that_cannot_be_a_directory_is_one_line(
 ) -> None:
     (tmp_path / "a-file").write_text("keep me", encoding="utf-8")
     out = where if where.startswith("/") else str(tmp_path / where)
-    line = one_line_error(tmp_path, *command, "--out", out)
+    line = error_leaving_nothing(tmp_path, *command, "--out", out)
     assert message in line
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "keep me"
 
