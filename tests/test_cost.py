@@ -38,8 +38,15 @@ def test_linear_layer_by_hand():
     assert layer.energy_breakdown.memory == pytest.approx(memory)
     assert layer.energy_breakdown.largest() == ("memory", "dram", pytest.approx(2880e-12))
     assert cost.totals.energy_j == pytest.approx(sum(compute.values()) + sum(memory.values()))
-    assert cost.totals.power_w == pytest.approx(cost.totals.energy_j / 360e-9)
-    assert cost.totals.fits_power_budget is False  # 10 mW > 1 mW
+    power = cost.power  # tiny states no idle power: taken as 0, and said so
+    assert (power.fps, power.idle_w, power.idle_stated) == (30.0, 0.0, False)
+    assert power.max_fps == pytest.approx(2 / 360e-9)  # a batch of 2 every 360 ns
+    assert power.average_w == pytest.approx(cost.totals.energy_j / 2 * 30)
+    assert power.peak_w == pytest.approx(cost.totals.energy_j / 360e-9)
+    assert power.sustains_rate and power.fits_budget  # 0.1 uW at 30 frames/s, 1 mW budget
+    flat_out = estimate(workload, load_platform(TINY), fps=1e9).power  # above 5.6 M frames/s
+    assert not flat_out.sustains_rate and not flat_out.fits_budget
+    assert flat_out.average_w == pytest.approx(cost.totals.energy_j / 2 * 1e9)  # what it needs
 
 
 def test_working_set_larger_than_the_buffer_is_refetched():

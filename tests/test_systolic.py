@@ -85,9 +85,9 @@ def test_estimate_cli_topology_contract():
     layer = record["layers"][0]
     assert {"name", "cycles", "utilization", "latency_s", "energy_j", "bound",
             "energy_breakdown"} <= set(layer)  # fmt: skip
-    assert {"latency_s", "energy_j", "power_w", "fits_power_budget", "energy_breakdown"} <= set(
-        record["totals"]
-    )
+    assert {"latency_s", "energy_j", "energy_breakdown"} <= set(record["totals"])
+    assert {"fps", "average_w", "peak_w", "fits_budget", "sustains_rate"} <= set(record["power"])
+    assert {"fits", "placements", "reason"} <= set(record["fit"])
     for args, message in [
         (["estimate", "--topology", "x.csv", "--array", "0x4"], "impossible --array"),
         (["estimate", "--topology", "x.csv", "--dataflow", "rs"], "unknown dataflow"),

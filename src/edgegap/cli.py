@@ -23,13 +23,16 @@ from typer.core import TyperGroup
 
 from edgegap.errors import UserError
 from edgegap.hardware import (
+    REAL_TIME_FPS,
     Cost,
     EnergyBreakdown,
     LayerCost,
     Platform,
     builtin_names,
+    deployment_precision,
     estimate,
     load_platform,
+    verdict,
 )
 from edgegap.workload import Workload, profile, zoo
 from edgegap.workload.scalesim import read_topology
@@ -176,6 +179,10 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+DTYPE_HELP = (
+    "bit-width of weights and activations, e.g. int8, float16 (default: the platform's best "
+    "supported integer precision)"
+)
 ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
 
 
@@ -523,12 +530,14 @@ def estimate_command(
     dataflow: Annotated[str | None, typer.Option("--dataflow", help="os, ws or is")] = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
     input_shape: Annotated[str | None, typer.Option(help="input shape, e.g. 1,3,224,224")] = None,
-    dtype: Annotated[
-        str | None, typer.Option(help="bit-width of weights and activations, e.g. int8")
-    ] = None,
+    dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
+    fps: Annotated[float, typer.Option("--fps", help="frame rate power is quoted at")] = (
+        REAL_TIME_FPS
+    ),
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
-    """Estimate latency and energy of a model (or a SCALE-Sim topology) on a platform."""
+    """Estimate latency, energy, power at a frame rate and memory fit of a model (or a
+    SCALE-Sim topology) on a platform."""
     if (model is None) == (topology is None):
         raise UserError("give a MODEL or --topology FILE.csv (one of them)")
     platform = load_platform(target or "systolic-generic")
@@ -545,6 +554,7 @@ def estimate_command(
                 f"--array and --dataflow need a systolic platform; {platform.name} is not"
             )
         platform = platform.with_compute(**changes)
+    dtype = dtype or deployment_precision(platform)
     if topology is not None:
         workload = read_topology(topology, dtype_to_bits(dtype) or 8)
     else:
@@ -556,11 +566,13 @@ def estimate_command(
                 raise UserError(f"give --input-shape for '{model}' to set a batch")
             shape = (batch, *base[1:])
         workload = profile(model, shape, dtype)
-    cost = estimate(workload, platform)
+    cost = estimate(workload, platform, _positive_fps(fps))
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(cost.to_json() + "\n")
         return
     out.print(_cost_table(cost))
+    for line in _verdict_lines(cost):
+        out.print(line, markup=False, highlight=False)
 
 
 def _bound(layer: LayerCost) -> str:
@@ -605,12 +617,28 @@ def _cost_table(cost: Cost) -> Table:
             _bound(layer),
             f"{layer.energy_j * 1e6:.3g} µJ",
         )
-    table.caption = (
-        f"{totals.throughput_per_s:.3g} inferences/s, {totals.power_w:.3g} W average "
-        f"({'within' if totals.fits_power_budget else 'OVER'} the power budget); "
-        "layers under 0.1% of the energy and without MACs are hidden"
-    )
+    table.caption = "layers under 0.1% of the energy and without MACs are hidden"
     return table
+
+
+def _positive_fps(fps: float) -> float:
+    if not (fps > 0 and math.isfinite(fps)):
+        raise UserError(f"--fps takes a positive frame rate, not {fps:g}")
+    return fps
+
+
+def _verdict_lines(cost: Cost) -> list[str]:
+    """The answer under the table: does it run, and the power and memory behind it."""
+    power, fit = cost.power, cost.fit
+    found = verdict(cost)
+    idle = f"{power.idle_w:.3g} W idle" if power.idle_stated else "idle power not published"
+    return [
+        f"verdict: {found.text}",
+        f"power: {power.average_w:.3g} W average at {power.fps:g} frames/s ({idle}; budget "
+        f"{power.budget_w:g} W); {power.peak_w:.3g} W back to back at {power.max_fps:.3g} "
+        "frames/s",
+        f"memory: {'fits' if fit.fits else 'does NOT fit'}: {fit.reason}",
+    ]
 
 
 @app.command("compress")

@@ -12,7 +12,10 @@ Per layer (docs/cost-model.md):
   per layer that names the bound (register files and inter-PE networks are built to feed the
   PEs every cycle: they cost energy, not time);
 - energy = MACs x energy per MAC at the layer's precision + element-wise operations + bits
-  moved x energy per bit at each level.
+  moved x energy per bit at each level (a level whose access the MAC energy already includes,
+  `Compute.mac_energy_includes`, states 0 pJ/bit);
+- power at a frame rate = energy per frame x the rate + the platform's idle power, and back
+  to back at the fastest rate it sustains (`Power`).
 
 The model is written once, over numpy arrays of (layer, design) pairs: `estimate` evaluates
 the platform as it is, `evaluate_designs` any number of variants of its array and buffer.
@@ -21,6 +24,7 @@ the platform as it is, `evaluate_designs` any number of variants of its array an
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
@@ -36,6 +40,8 @@ from edgegap.hardware.platform import Platform
 from edgegap.precision import bits_to_bytes_array
 from edgegap.workload.layer import Workload
 
+# The frame rate power is quoted at unless a caller gives one: real-time video.
+REAL_TIME_FPS = 30.0
 # An element-wise operation (add, compare, scale) costs this fraction of a MAC: the fp32 add
 # over the fp32 multiply-add in Horowitz, "Computing's energy problem", ISSCC 2014 (0.9 pJ /
 # (3.7 + 0.9) pJ at 45 nm).
@@ -96,11 +102,44 @@ class LayerCost:
 class CostTotals:
     cycles: int
     latency_s: float
-    throughput_per_s: float
-    energy_j: float
-    power_w: float
-    fits_power_budget: bool
+    throughput_per_s: float  # inferences (images of the batch) per second, back to back
+    energy_j: float  # per run of the workload's batch, above idle
     energy_breakdown: EnergyBreakdown
+
+
+@dataclass(frozen=True)
+class Power:
+    """Power as a user measures it at a frame rate: the energy of the frames run each second
+    plus what the platform draws idle between them (`Platform.idle_power_w`). `average_w` is
+    what the rate needs, so it grows with the model; where the platform cannot sustain the
+    rate, it runs back to back at `peak_w` and misses the rate (`sustains_rate`)."""
+
+    fps: float  # the frame rate asked for
+    max_fps: float  # back-to-back frames per second
+    sustains_rate: bool
+    idle_w: float
+    idle_stated: bool  # False: the platform publishes no idle power; taken as 0
+    average_w: float  # energy per frame x fps + idle
+    peak_w: float  # back to back: energy per frame x max_fps + idle
+    budget_w: float
+    fits_budget: bool  # average_w within budget_w
+
+    @classmethod
+    def at(cls, fps: float, totals: CostTotals, frames: int, platform: Platform) -> Power:
+        per_frame = totals.energy_j / frames
+        idle = platform.idle_power_w or 0.0
+        average = per_frame * fps + idle
+        return cls(
+            fps=fps,
+            max_fps=totals.throughput_per_s,
+            sustains_rate=totals.throughput_per_s >= fps,
+            idle_w=idle,
+            idle_stated=platform.idle_power_w is not None,
+            average_w=average,
+            peak_w=per_frame * totals.throughput_per_s + idle,
+            budget_w=platform.power_budget_w,
+            fits_budget=average <= platform.power_budget_w,
+        )
 
 
 @dataclass(frozen=True)
@@ -109,6 +148,7 @@ class Cost:
     platform: str
     layers: tuple[LayerCost, ...]
     totals: CostTotals
+    power: Power  # at the frame rate `estimate` was given
     fit: Fit  # `hardware.fit`: whether the model fits where it lives on the platform
 
     def to_dict(self, per_layer: bool = True) -> dict[str, Any]:
@@ -116,6 +156,7 @@ class Cost:
             "model": self.model,
             "platform": self.platform,
             "totals": asdict(self.totals),
+            "power": asdict(self.power),
             "fit": asdict(self.fit),
         }
         if per_layer:
@@ -425,8 +466,11 @@ def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -
     return _evaluate(LayerArrays.of(workload, platform), platform, designs)
 
 
-def estimate(workload: Workload, platform: Platform) -> Cost:
-    """Latency and energy of one inference of `workload` (its batch) on `platform`."""
+def estimate(workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS) -> Cost:
+    """Latency and energy of one inference of `workload` (its batch) on `platform`, power at
+    `fps` frames per second, and whether it fits the platform's memory."""
+    if not (fps > 0 and math.isfinite(fps)):
+        raise UserError(f"the frame rate must be a positive number, got {fps:g}")
     layers = LayerArrays.of(workload, platform)
     fit = fit_of(layers, platform)
     if platform.level("offchip") is None and not fit.fits:
@@ -469,24 +513,22 @@ def estimate(workload: Workload, platform: Platform) -> Cost:
             )
         )
     total_latency = float(latency.sum())
-    total_energy = float(energy.sum())
-    power = total_energy / total_latency if total_latency else 0.0
     batch = workload.input_shape[0] if workload.input_shape else 1
+    totals = CostTotals(
+        cycles=int(result.cycles[:, 0].sum()),
+        latency_s=total_latency,
+        throughput_per_s=batch / total_latency if total_latency else 0.0,
+        energy_j=float(energy.sum()),
+        energy_breakdown=EnergyBreakdown(
+            {k: float(v[:, 0].sum()) for k, v in result.compute_energy.items()},
+            {k: float(v[:, 0].sum()) for k, v in result.memory_energy.items()},
+        ),
+    )
     return Cost(
         model=workload.model,
         platform=platform.name,
         fit=fit,
         layers=tuple(costs),
-        totals=CostTotals(
-            cycles=int(result.cycles[:, 0].sum()),
-            latency_s=total_latency,
-            throughput_per_s=batch / total_latency if total_latency else 0.0,
-            energy_j=total_energy,
-            power_w=power,
-            fits_power_budget=power <= platform.power_budget_w,
-            energy_breakdown=EnergyBreakdown(
-                {k: float(v[:, 0].sum()) for k, v in result.compute_energy.items()},
-                {k: float(v[:, 0].sum()) for k, v in result.memory_energy.items()},
-            ),
-        ),
+        totals=totals,
+        power=Power.at(fps, totals, batch, platform),
     )

@@ -1,11 +1,15 @@
 """Whether a model fits a platform: one rule for the cost model, the report and the planner.
 
-The rule: the weights, at the platform precision the cost model runs each layer at
-(`precision_for`; on a zero-skipping platform only the nonzero ones), plus the working
-activations (the largest layer's inputs and outputs), must fit where the model lives: the
-off-chip level when the platform has one (DRAM, or an MCU's flash), else its on-chip buffers
-together (every level, when it has no buffer). A level that states no `size_bytes` is taken
-as large enough.
+The rule places two things, each where a deployment keeps it:
+- the weights, at the precision the cost model runs each layer at (`precision_for`; on a
+  zero-skipping platform only the nonzero ones), live in the outermost level: off-chip DRAM,
+  an MCU's flash, or, on a chip with neither, its on-chip buffers together;
+- the peak live activations (the most bytes alive at one moment of the forward pass, at the
+  platform precision, and at least the largest layer's inputs plus outputs) live in working
+  memory: the outermost writable level. That is DRAM where there is DRAM (beside the weights),
+  and the on-chip RAM where the outermost level is read-only (flash, `read_only`).
+Each placement must fit its level's `size_bytes`; a level that states none is taken as large
+enough, and the reason says so. Levels holding both count both against one capacity.
 """
 
 from __future__ import annotations
@@ -18,12 +22,27 @@ from edgegap.workload.layer import Workload
 
 
 @dataclass(frozen=True)
-class Fit:
-    fits: bool
+class Placement:
+    """What one memory level (or a chip's buffers together) must hold."""
+
+    holds: str  # "weights", "activations" or "weights and activations"
+    level: str  # the level's name, or several joined by " + "
     needed_bytes: int
     capacity_bytes: int | None  # None: the platform does not state one
-    level: str  # the memory level (or levels, joined by " + ") that must hold the model
-    reason: str  # one line: what is needed, and what the level holds
+
+    @property
+    def fits(self) -> bool:
+        return self.capacity_bytes is None or self.needed_bytes <= self.capacity_bytes
+
+
+@dataclass(frozen=True)
+class Fit:
+    fits: bool
+    needed_bytes: int  # weights plus peak live activations
+    weight_bytes: int
+    activation_bytes: int
+    placements: tuple[Placement, ...]
+    reason: str  # one line: what is needed where, and what each level holds
 
 
 def fits(workload: Workload, platform: Platform) -> Fit:
@@ -31,42 +50,64 @@ def fits(workload: Workload, platform: Platform) -> Fit:
     return fit_of(LayerArrays.of(workload, platform), platform)
 
 
-def _home(platform: Platform) -> list[MemoryLevel]:
-    offchip = platform.level("offchip")
-    if offchip is not None:
-        return [offchip]
+def _on_chip(platform: Platform) -> list[MemoryLevel]:
     buffers = [level for level in platform.memory if level.role == "buffer"]
-    return buffers or list(platform.memory)
+    return buffers or [level for level in platform.memory if level.role != "offchip"]
 
 
-def _size(count: int, unit: float, name: str) -> str:
-    return f"{count:,} B" if name == "B" else f"{count / unit:.1f} {name}"
+def _homes(platform: Platform) -> tuple[list[MemoryLevel], list[MemoryLevel]]:
+    """Where the weights live, and where the activations do."""
+    offchip = platform.level("offchip")
+    if offchip is None:
+        return _on_chip(platform), _on_chip(platform)
+    return [offchip], _on_chip(platform) if offchip.read_only else [offchip]
+
+
+def _capacity(levels: list[MemoryLevel]) -> int | None:
+    sizes = [level.size_bytes for level in levels]
+    return None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
+
+
+def size_text(count: float) -> str:
+    """Bytes for a reader: 60 B, 4.3 kB, 86.6 MB, 8.6 GB (SI prefixes)."""
+    for unit, name in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if count >= unit:
+            return f"{count / unit:.1f} {name}"
+    return f"{count:,.0f} B"
 
 
 def fit_of(layers: LayerArrays, platform: Platform) -> Fit:
     """The rule on a workload already in the cost model's arrays."""
-    home = _home(platform)
-    sizes = [level.size_bytes for level in home]
-    capacity = None if any(size is None for size in sizes) else sum(s or 0 for s in sizes)
-    level = " + ".join(level.name for level in home)
-    needed = layers.resident_bytes
-    largest = max(needed, capacity or 0)
-    unit, name = next(
-        ((u, n) for u, n in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")) if largest >= u), (1, "B")
+    weight_home, activation_home = _homes(platform)
+    weights, activations = layers.weight_bytes, layers.peak_activation_bytes
+    if weight_home == activation_home:
+        parts = [("weights and activations", weight_home, weights + activations)]
+    else:
+        parts = [("weights", weight_home, weights), ("activations", activation_home, activations)]
+    placements = tuple(
+        Placement(holds, " + ".join(level.name for level in home), needed, _capacity(home))
+        for holds, home, needed in parts
     )
     precisions = "/".join(
         dict.fromkeys(p for p, w in zip(layers.precision, layers.weights, strict=True) if w > 0)
     )
-    reason = (
-        f"{_size(layers.weight_bytes, unit, name)} of weights"
-        + (f" at {precisions}" if precisions else "")
-        + f" and {_size(layers.working_bytes, unit, name)} of activations need "
-        + _size(needed, unit, name)
-        + "; "
-        + (
-            f"{level} capacity not stated (taken as large enough)"
-            if capacity is None
-            else f"{level} holds {_size(capacity, unit, name)}"
-        )
+    need = (
+        f"{size_text(weights)} of {precisions + ' ' if precisions else ''}weights and "
+        f"{size_text(activations)} of peak activations"
     )
-    return Fit(capacity is None or needed <= capacity, needed, capacity, level, reason)
+    where = []
+    for placement in placements:
+        level = placement.level
+        if placement.capacity_bytes is None:
+            where.append(f"{level} capacity not stated (taken as large enough)")
+            continue
+        verb = "fit" if placement.fits else "do not fit"
+        subject = "they" if len(placements) == 1 else f"the {placement.holds}"
+        where.append(
+            f"{subject} {verb} {level} ({size_text(placement.capacity_bytes)})"
+            if len(placements) > 1 or not placement.fits
+            else f"{level} holds {size_text(placement.capacity_bytes)}"
+        )
+    fit = all(placement.fits for placement in placements)
+    return Fit(fit, weights + activations, weights, activations, placements,
+               f"{need}; {'; '.join(where)}")  # fmt: skip

@@ -3,6 +3,7 @@ the platform runs them."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,23 @@ from edgegap.workload.layer import Workload
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+
+
+# Deployments quantise to 8 bits or more without retraining (post-training quantisation:
+# TFLite, TensorRT, CMSIS-NN); narrower formats need quantisation-aware training, a plan step.
+DEPLOYMENT_MIN_BITS = 8
+
+
+def deployment_precision(platform: Platform) -> str:
+    """The one precision policy: what a model runs at on `platform` unless the user says
+    otherwise (`--dtype`). The platform's best supported integer precision of at least 8 bits:
+    the fastest (peak MACs per cycle), the narrowest of equally fast ones; a platform without
+    integer MACs runs its fastest, narrowest float of at least 8 bits."""
+    compute = platform.compute
+    wide = [p for p in compute.precisions if BITS[p] >= DEPLOYMENT_MIN_BITS]
+    integers = [p for p in wide if p.startswith("int")]
+    pool = integers or wide or list(compute.precisions)
+    return min(pool, key=lambda p: (-compute.macs_per_cycle_at(p), BITS[p], p))
 
 
 def precision_for(platform: Platform, bits: int) -> str:
@@ -45,6 +63,7 @@ class LayerArrays:
     gemm: Ints  # (G, 4): groups, m, k, n
     gemm_bits: Ints  # (G,): the owning layer's bits
     largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
+    peak_live_bytes: int  # the trace's peak live activations, at the platform precision
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> LayerArrays:
@@ -99,6 +118,13 @@ class LayerArrays:
                 bits[gemm_layers], np.diff(np.append(starts, len(gemms))).astype(np.int64)
             ),
             largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
+            peak_live_bytes=math.ceil(
+                workload.peak_activation_bytes
+                * max(
+                    (b / layer.activation_bits for b, layer in zip(bits, layers, strict=True)),
+                    default=1.0,
+                )
+            ),
         )
 
     @property
@@ -111,6 +137,14 @@ class LayerArrays:
         return int((self.inputs + self.outputs).max(initial=0))
 
     @property
+    def peak_activation_bytes(self) -> int:
+        """The activations alive at once at the worst moment: the trace's peak, rescaled to
+        the platform precision (at the widest ratio any layer is rescaled by), and never less
+        than the largest layer's inputs plus outputs."""
+        return max(self.peak_live_bytes, self.working_bytes)
+
+    @property
     def resident_bytes(self) -> int:
-        """Every weight beside the working activations: what must fit to run from one level."""
+        """Every weight beside the working activations: what a buffer that caches weights
+        must hold to keep them from one inference to the next."""
         return self.weight_bytes + self.working_bytes

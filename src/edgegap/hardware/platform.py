@@ -61,6 +61,7 @@ TimeNs = Annotated[float, Field(ge=1e-6, le=1e9), _ranged(1e-6, 1e9, " ns", Fals
 TimeOrZeroNs = Annotated[float, Field(ge=0.0, le=1e9), _ranged(0.0, 1e9, " ns", False)]
 SizeBytes = Annotated[int, Field(ge=1, le=10**15), _ranged(1, 10**15, " bytes", True)]
 PowerW = Annotated[float, Field(ge=1e-6, le=1e4), _ranged(1e-6, 1e4, " W", False)]
+PowerOrZeroW = Annotated[float, Field(ge=0.0, le=1e4), _ranged(0.0, 1e4, " W", False)]
 AreaMM2 = Annotated[float, Field(ge=1e-3, le=1e5), _ranged(1e-3, 1e5, " mm²", False)]
 ProcessNm = Annotated[float, Field(ge=1.0, le=1000.0), _ranged(1.0, 1000.0, " nm", False)]
 Year = Annotated[int, Field(ge=1950, le=2100), _ranged(1950, 2100, "", True)]
@@ -129,6 +130,12 @@ class Compute(_Strict):
     clock_mhz: ClockMHz
     mac_energy_pj: dict[Precision, EnergyPJ] = Field(
         description="energy of one MAC (multiply + add, operands in registers) per precision"
+    )
+    mac_energy_includes: Literal["mac", "on-chip memory", "all memory"] = Field(
+        "mac",
+        description="what mac_energy_pj covers: the MAC alone (every memory level adds its "
+        "own energy), or a measured power over the peak MAC rate that already includes the "
+        "on-chip memories (their levels state 0 pJ/bit) or every memory (all levels 0)",
     )
     utilization: Fraction = Field(
         1.0, description="fraction of peak a vector engine sustains on dense layers"
@@ -205,6 +212,11 @@ class MemoryLevel(_Strict):
         description="a buffer that keeps the model's weights from one inference to the next "
         "when they fit beside the largest layer's activations (a compiler's parameter cache)",
     )
+    read_only: bool = Field(
+        False,
+        description="storage written when the model is deployed and only read at run time "
+        "(an MCU's flash): it holds weights, and the activations live in the level inside it",
+    )
     energy_pj_per_bit: EnergyOrZeroPJ = Field(
         description="energy to read or write one bit; 0 where the compute energy already "
         "includes the access (an energy per event measured on the whole chip)"
@@ -218,6 +230,8 @@ class MemoryLevel(_Strict):
             raise ValueError(f"a {self.role} level needs bandwidth_gb_s")
         if self.caches_weights and self.role != "buffer":
             raise ValueError("only a buffer level caches weights")
+        if self.read_only and self.role != "offchip":
+            raise ValueError("only the outermost (offchip) level may be read_only")
         return self
 
 
@@ -229,6 +243,12 @@ class Platform(_Strict):
     process_nm: ProcessNm
     area_mm2: AreaMM2 | None = Field(None, description="die or core area; omit if unpublished")
     power_budget_w: PowerW
+    idle_power_w: PowerOrZeroW | None = Field(
+        None,
+        description="power drawn while powered and waiting between inferences (leakage and "
+        "always-on parts), added to the energy per inference x rate; omit if unpublished "
+        "(taken as 0, and the estimate says so)",
+    )
     compute: Compute
     memory: list[MemoryLevel] = Field(min_length=1)
     source: Source
@@ -246,6 +266,25 @@ class Platform(_Strict):
             )
         if any(level.size_bytes is None for level in self.memory[:-1]):
             raise ValueError("only the outermost memory level may omit size_bytes")
+        included = self.compute.mac_energy_includes
+        counted = [
+            level.name
+            for level in self.memory
+            if level.energy_pj_per_bit > 0
+            and (included == "all memory" or (included == "on-chip memory" and
+                                                level.role != "offchip"))
+        ]  # fmt: skip
+        if counted:
+            raise ValueError(
+                f"compute.mac_energy_includes is '{included}', so the energy of "
+                f"{', '.join(counted)} is already in the MAC energy: set their "
+                "energy_pj_per_bit to 0 (or describe the MAC alone)"
+            )
+        if self.idle_power_w is not None and self.idle_power_w >= self.power_budget_w:
+            raise ValueError(
+                f"idle_power_w ({self.idle_power_w:g} W) must be below power_budget_w "
+                f"({self.power_budget_w:g} W)"
+            )
         return self
 
     def level(self, role: str) -> MemoryLevel | None:

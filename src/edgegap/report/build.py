@@ -5,10 +5,11 @@
 
 - `models.csv`, `models.json`: the built-in models profiled, beside what torchvision publishes
   (`_ops`, `num_params`, accuracy); `layers/MODEL.csv`: their per-layer workloads;
-- `edge.csv`: each model on each built-in platform at int8 (or the platform's nearest
-  precision): latency, energy per inference, average power, whether it fits the power budget,
-  sustains 30 frames/s, and whether its weights and working activations fit where the model
-  lives (`hardware.fits`);
+- `edge.csv`: each model on each built-in platform at the platform's deployment precision
+  (`hardware.deployment_precision`): latency, energy per inference, average power at 30
+  frames/s with idle power, whether it fits the power budget, sustains 30 frames/s, and
+  whether its weights and peak activations fit where they live (`hardware.fits`), with the
+  verdict and its reasons (`hardware.verdict`);
 - `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
@@ -16,6 +17,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform as host
 from collections.abc import Callable, Sequence
@@ -27,12 +29,18 @@ import numpy as np
 import pandas as pd
 
 from edgegap import atomic
-from edgegap.hardware import builtin_names, estimate, load_platform
+from edgegap.hardware import (
+    REAL_TIME_FPS,
+    builtin_names,
+    deployment_precision,
+    estimate,
+    load_platform,
+    verdict,
+)
 from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
 
-REAL_TIME_FPS = 30.0
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 LAYER_VIEW_MODEL = "resnet50"
 BRIDGE_CASES = (("resnet18", "eyeriss"), ("mobilenet_v2", "edge-tpu"))
@@ -51,25 +59,34 @@ def summary_row(workload: Workload) -> dict[str, object]:
     }
 
 
-def edge_rows(workload: Workload) -> list[dict[str, object]]:
+def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str, object]]:
+    """`model` on every built-in platform at that platform's deployment precision
+    (`profiled(dtype)` gives the workload at a dtype), power at REAL_TIME_FPS."""
     rows = []
-    weight_bytes = workload.totals.weight_bytes
     for name in builtin_names():
         platform = load_platform(name)
-        cost = estimate(workload, platform)
-        totals, fit = cost.totals, cost.fit
+        precision = deployment_precision(platform)
+        cost = estimate(profiled(precision), platform, REAL_TIME_FPS)
+        totals, power, fit = cost.totals, cost.power, cost.fit
+        found = verdict(cost)
         rows.append(
             {
-                "model": workload.model,
+                "model": model,
                 "platform": name,
+                "precision": precision,
                 "latency_ms": totals.latency_s * 1e3,
                 "energy_mj": totals.energy_j * 1e3,
-                "power_w": totals.power_w,
-                "fits_power_budget": totals.fits_power_budget,
-                "real_time": totals.throughput_per_s >= REAL_TIME_FPS,
-                "weights_mb": weight_bytes / 1e6,
+                "max_fps": power.max_fps,
+                "power_w": power.average_w,
+                "peak_power_w": power.peak_w,
+                "fits_power_budget": power.fits_budget,
+                "real_time": power.sustains_rate,
+                "weights_mb": fit.weight_bytes / 1e6,
                 "memory_mb": fit.needed_bytes / 1e6,
                 "fits_memory": fit.fits,
+                "memory_reason": fit.reason,
+                "runs": found.runs,
+                "reasons": list(found.reasons),
             }
         )
     return rows
@@ -166,12 +183,13 @@ def build_report(
                     "source": meta["source"],
                 }
             rows.append(row)
-            edge += edge_rows(workload_of(name, "int8"))
+            edge += edge_rows(functools.partial(workload_of, name), name)
         table = pd.DataFrame(rows)
         table.to_csv(staging / "models.csv", index=False)
         (staging / "models.json").write_text(table.to_json(orient="records", indent=1))
         edge_table = pd.DataFrame(edge)
-        edge_table.to_csv(staging / "edge.csv", index=False)
+        flat = edge_table.assign(reasons=edge_table["reasons"].str.join("; "))
+        flat.to_csv(staging / "edge.csv", index=False)
         step("trends")
         trends = compute_trends()
         (staging / "trends").mkdir()
@@ -182,7 +200,9 @@ def build_report(
         bridges = []
         for model, target in BRIDGE_CASES:
             step(f"bridges: {model} on {target}")
-            bridges.append(evaluate_bridges(workload_of(model, "int8"), load_platform(target)))
+            platform = load_platform(target)
+            workload = workload_of(model, deployment_precision(platform))
+            bridges.append(evaluate_bridges(workload, platform))
         plan_records = []
         for model, target, latency_ms in PLAN_CASES:
             step(f"plan: {model} on {target} in {latency_ms:g} ms")

@@ -205,10 +205,33 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
 # --- near-data and in-sensor ------------------------------------------------------------
 
 
+# The memory levels whose energy a platform's MAC energy already includes
+# (`Compute.mac_energy_includes`): a measured power over the peak MAC rate.
+_INCLUDED_ROLES = {
+    "mac": (),
+    "on-chip memory": ("register", "array", "buffer"),
+    "all memory": ("register", "array", "buffer", "offchip"),
+}
+
+
+def _separable(platform: Platform, roles: tuple[str, ...], change: str) -> None:
+    """Refuse a bridge that changes memory levels whose energy is inside the MAC energy: the
+    measured power it came from cannot say how much of it they were."""
+    included = _INCLUDED_ROLES[platform.compute.mac_energy_includes]
+    levels = [level.name for level in platform.memory if level.role in roles and
+              level.role in included]  # fmt: skip
+    if levels:
+        raise Unsourced(
+            f"{platform.name}'s MAC energy is a measured power that already includes "
+            f"{', '.join(levels)}, so {change} has no energy of its own to change"
+        )
+
+
 def with_offchip(platform: Platform, memory: str) -> Platform:
     """The platform with its off-chip memory replaced by a technology from memories.csv, at
     the capacity of the memory it replaces (the bridge changes the technology, not the size
     of the model the chip can hold)."""
+    _separable(platform, ("offchip",), "replacing the off-chip memory")
     technology = memory_technology(memory)
     for column in ("energy_pj_per_bit", "bandwidth_gb_s"):
         if getattr(technology, column) is None:
@@ -260,6 +283,7 @@ def _model_on_chip(
     buffer = platform.level("buffer")
     if buffer is None or buffer.size_bytes is None:
         raise Unsourced(f"{platform.name} has no on-chip buffer to grow")
+    _separable(platform, ("buffer", "offchip"), f"moving the model on chip ({technology})")
     size = max(buffer.size_bytes, fits(workload, platform).needed_bytes)
     added = size - buffer.size_bytes
     if technology == "sram":
@@ -351,6 +375,7 @@ def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
     enough arrays to keep every weight programmed. The digital periphery keeps the baseline's
     element-wise throughput; ISAAC's 32 nm energies are used at any node (the ADC dominates
     and does not follow logic scaling). Writes use NeuroSim's per-pulse energy and width."""
+    _separable(platform, ("register", "array", "buffer", "offchip"), "replacing the MACs")
     read_cycle_ns = parameter("isaac.crossbar_read_cycle").value
     clock_mhz = 1e3 / read_cycle_ns
     lanes = platform.compute.vector_ops_per_cycle * platform.compute.clock_mhz / clock_mhz
@@ -432,7 +457,12 @@ def spiking(
     ]
     new = Platform.model_validate(
         platform.model_dump()
-        | {"name": f"{platform.name}-spiking", "compute": compute, "memory": memory}
+        | {
+            "name": f"{platform.name}-spiking",
+            "compute": compute,
+            "memory": memory,
+            "idle_power_w": None,
+        }  # TrueNorth's static power is not among the parameters
     )
     layers = tuple(
         replace(layer, activation_density=spikes_per_neuron) for layer in workload.layers
