@@ -120,8 +120,8 @@ def test_a_platform_without_dram_must_hold_the_model():
     memory = [m.model_dump() for m in tiny.memory if m.role != "offchip"]
     no_dram = Platform.model_validate(tiny.model_dump() | {"memory": memory})
     message = (
-        r"^Linear on tiny: 4.2 kB of int8 weights and 128 B of peak activations; they do not "
-        r"fit sram \(1.0 kB\), and it has no off-chip memory: add an offchip level"
+        r"^Linear on tiny: 4.2 kB of int8 weights and 128 B of peak activations; weights and "
+        r"activations do not fit sram \(1.0 kB\), and it has no off-chip memory"
     )
     with pytest.raises(UserError, match=message):
         estimate(workload, no_dram)

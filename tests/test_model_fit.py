@@ -31,7 +31,7 @@ def test_mobilenet_v2_at_int8_does_not_fit_a_cortex_m7s_flash():
     assert activations.capacity_bytes == 1_015_808
     assert not fit.fits
     assert fit.reason.startswith("3.5 MB of int8 weights and ")
-    assert "the weights do not fit flash (2.1 MB)" in fit.reason
+    assert "; weights do not fit flash (2.1 MB)" in fit.reason
 
 
 def test_vit_b_16_on_a_cortex_m7_says_its_weights_cannot_fit():
@@ -59,7 +59,7 @@ def test_activations_live_in_ram_beside_a_read_only_flash():
     memory[1]["size_bytes"] = 100
     small_ram = fits(workload, _with_memory(load_platform(TINY), memory))
     assert not small_ram.fits
-    assert small_ram.reason.endswith("the activations do not fit sram (100 B)")
+    assert small_ram.reason.endswith("; activations do not fit sram (100 B)")
 
 
 def test_resnet18_fits_a_jetson_orin_nanos_8_gib():
@@ -68,7 +68,7 @@ def test_resnet18_fits_a_jetson_orin_nanos_8_gib():
     assert fit.fits and placement == Placement(
         "weights and activations", "lpddr5", fit.needed_bytes, 8 * 2**30
     )
-    assert fit.reason.endswith("; lpddr5 holds 8.6 GB")
+    assert fit.reason.endswith("; weights and activations fit lpddr5 (8.6 GB)")
 
 
 def test_the_rule_by_hand():

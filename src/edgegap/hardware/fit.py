@@ -95,19 +95,13 @@ def fit_of(layers: LayerArrays, platform: Platform) -> Fit:
         f"{size_text(weights)} of {precisions + ' ' if precisions else ''}weights and "
         f"{size_text(activations)} of peak activations"
     )
-    where = []
-    for placement in placements:
-        level = placement.level
-        if placement.capacity_bytes is None:
-            where.append(f"{level} capacity not stated (taken as large enough)")
-            continue
-        verb = "fit" if placement.fits else "do not fit"
-        subject = "they" if len(placements) == 1 else f"the {placement.holds}"
-        where.append(
-            f"{subject} {verb} {level} ({size_text(placement.capacity_bytes)})"
-            if len(placements) > 1 or not placement.fits
-            else f"{level} holds {size_text(placement.capacity_bytes)}"
-        )
+    where = [
+        f"{p.level} capacity not stated (taken as large enough)"
+        if p.capacity_bytes is None
+        else f"{p.holds} {'fit' if p.fits else 'do not fit'} {p.level} "
+        f"({size_text(p.capacity_bytes)})"
+        for p in placements
+    ]
     fit = all(placement.fits for placement in placements)
     return Fit(fit, weights + activations, weights, activations, placements,
                f"{need}; {'; '.join(where)}")  # fmt: skip
