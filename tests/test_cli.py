@@ -141,7 +141,7 @@ def test_report_writes_tables_atomically(tmp_path):
     assert {m["model"] for m in models} >= {"alexnet", "resnet50"}
     assert (out / "layers" / "resnet50.csv").exists()
     edge = (out / "edge.csv").read_text().splitlines()
-    assert edge[0].startswith("model,platform,latency_ms,energy_mj")
+    assert edge[0].startswith("model,platform,precision,latency_ms,energy_mj")
     assert len(edge) - 1 == len(models) * len(edgegap.hardware.builtin_names())
     assert json.loads((out / "trends" / "trends.json").read_text())["paper_checks"]
     assert (out / "trends" / "fig3b_perf_density_vs_year.png").exists()

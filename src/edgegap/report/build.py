@@ -6,9 +6,10 @@
 - `models.csv`, `models.json`: the built-in models profiled, beside what torchvision publishes
   (`_ops`, `num_params`, accuracy); `layers/MODEL.csv`: their per-layer workloads;
 - `edge.csv`: each model on each built-in platform at int8 (or the platform's nearest
-  precision): latency, energy per inference, average power, whether it fits the power budget,
-  sustains 30 frames/s, and whether its weights and working activations fit where the model
-  lives (`hardware.fits`);
+  precision, the `precision` column): latency, energy per inference, average power, whether
+  it fits the power budget, sustains 30 frames/s, and whether its weights and working
+  activations fit where the model lives (`hardware.fits`); `runs` when all three hold, else
+  the `reasons` it does not (`deployment`);
 - `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from edgegap import atomic
-from edgegap.hardware import builtin_names, estimate, load_platform
+from edgegap.hardware import Platform, builtin_names, estimate, load_platform, precision_for
 from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, zoo
@@ -51,28 +52,62 @@ def summary_row(workload: Workload) -> dict[str, object]:
     }
 
 
-def edge_rows(workload: Workload) -> list[dict[str, object]]:
-    rows = []
-    weight_bytes = workload.totals.weight_bytes
-    for name in builtin_names():
-        platform = load_platform(name)
-        cost = estimate(workload, platform)
-        totals, fit = cost.totals, cost.fit
-        rows.append(
-            {
-                "model": workload.model,
-                "platform": name,
-                "latency_ms": totals.latency_s * 1e3,
-                "energy_mj": totals.energy_j * 1e3,
-                "power_w": totals.power_w,
-                "fits_power_budget": totals.fits_power_budget,
-                "real_time": totals.throughput_per_s >= REAL_TIME_FPS,
-                "weights_mb": weight_bytes / 1e6,
-                "memory_mb": fit.needed_bytes / 1e6,
-                "fits_memory": fit.fits,
-            }
+def run_precision(workload: Workload, platform: Platform) -> str:
+    """The precision (or precisions, joined by "/") the platform runs the model's matrix
+    layers at (`hardware.precision_for`)."""
+    layers = [layer for layer in workload.layers if layer.gemms] or list(workload.layers)
+    widths = (max(layer.weight_bits, layer.activation_bits) for layer in layers)
+    return "/".join(dict.fromkeys(precision_for(platform, bits) for bits in widths))
+
+
+def deployment(
+    workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS
+) -> dict[str, object]:
+    """One model on one platform at `fps`, as the report's verdict reads it: whether it runs
+    (fits memory, sustains `fps`, stays within the power budget) and, if not, the reasons.
+
+    Provisional: `power_w` is the cost model's power while running (no idle power, not
+    averaged over the frame period), equal to `peak_power_w`; the cost model's owner replaces
+    this computation at merge and keeps the keys."""
+    cost = estimate(workload, platform)
+    totals, fit = cost.totals, cost.fit
+    precision = run_precision(workload, platform)
+    real_time = totals.throughput_per_s >= fps
+    reasons = []
+    if not fit.fits:
+        reasons.append(
+            f"does not fit: {fit.needed_bytes / 1e6:.3g} MB of {precision} weights and "
+            f"activations; {fit.level} holds {(fit.capacity_bytes or 0) / 1e6:.3g} MB"
         )
-    return rows
+    if not real_time:
+        reasons.append(f"{totals.throughput_per_s:.3g} frames/s of {fps:g}")
+    if not totals.fits_power_budget:
+        reasons.append(
+            f"power {totals.power_w:.3g} W over the {platform.power_budget_w:g} W budget"
+        )
+    return {
+        "model": workload.model,
+        "platform": platform.name,
+        "precision": precision,
+        "latency_ms": totals.latency_s * 1e3,
+        "energy_mj": totals.energy_j * 1e3,
+        "max_fps": totals.throughput_per_s,
+        "power_w": totals.power_w,
+        "peak_power_w": totals.power_w,
+        "fits_power_budget": totals.fits_power_budget,
+        "real_time": real_time,
+        "weights_mb": workload.totals.weight_bytes / 1e6,
+        "memory_mb": fit.needed_bytes / 1e6,
+        "fits_memory": fit.fits,
+        "memory_reason": fit.reason,
+        "runs": not reasons,
+        "reasons": reasons,
+    }
+
+
+def edge_rows(workload: Workload) -> list[dict[str, object]]:
+    """`deployment` of the workload on every built-in platform."""
+    return [deployment(workload, load_platform(name)) for name in builtin_names()]
 
 
 def machine() -> dict[str, str]:
@@ -171,7 +206,9 @@ def build_report(
         table.to_csv(staging / "models.csv", index=False)
         (staging / "models.json").write_text(table.to_json(orient="records", indent=1))
         edge_table = pd.DataFrame(edge)
-        edge_table.to_csv(staging / "edge.csv", index=False)
+        edge_table.assign(reasons=edge_table["reasons"].str.join("; ")).to_csv(
+            staging / "edge.csv", index=False
+        )
         step("trends")
         trends = compute_trends()
         (staging / "trends").mkdir()
@@ -182,23 +219,30 @@ def build_report(
         bridges = []
         for model, target in BRIDGE_CASES:
             step(f"bridges: {model} on {target}")
-            bridges.append(evaluate_bridges(workload_of(model, "int8"), load_platform(target)))
+            workload, platform = workload_of(model, "int8"), load_platform(target)
+            bridges.append(
+                evaluate_bridges(workload, platform).to_dict()
+                | {"precision": run_precision(workload, platform)}
+            )
         plan_records = []
         for model, target, latency_ms in PLAN_CASES:
             step(f"plan: {model} on {target} in {latency_ms:g} ms")
             budget = Budget(latency_ms / 1e3)
-            result = plan(model, workload_of(model), load_platform(target), budget)
-            plan_records.append(result.to_dict())
+            workload, platform = workload_of(model), load_platform(target)
+            result = plan(model, workload, platform, budget)
+            plan_records.append(result.to_dict() | {"precision": run_precision(workload, platform)})
         closing = []
         for model in _closing_models(names):
             step(f"plans for {model} at {REAL_TIME_FPS:g} frames/s")
             workload = workload_of(model)
             for target in targets:
-                result = plan(model, workload, load_platform(target), Budget(1 / REAL_TIME_FPS))
+                platform = load_platform(target)
+                result = plan(model, workload, platform, Budget(1 / REAL_TIME_FPS))
                 closing.append(
                     {
                         "model": model,
                         "platform": target,
+                        "precision": run_precision(workload, platform),
                         "baseline_latency_s": result.baseline.latency_s,
                         "meets_budget": result.meets_budget,
                         "latency_s": result.recipe.point.latency_s,
@@ -216,9 +260,11 @@ def build_report(
                            "rows": _records(pd.read_csv(staging / "layers" / f"{layer_view}.csv"))},
                 "edge": _records(edge_table),
                 "trends": trends.to_dict(),
-                "bridges": [b.to_dict() for b in bridges],
+                "bridges": bridges,
                 "plans": plan_records,
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing},
+                "verdict": {"models": _closing_models(names), "targets": list(targets),
+                            "fps": REAL_TIME_FPS},
                 "real_time_fps": REAL_TIME_FPS,
                 "sources": _sources(trends.tables),
                 "published_accuracy": _records(published_accuracy()),
