@@ -40,7 +40,7 @@ def test_vit_b_16_on_a_cortex_m7_says_its_weights_cannot_fit():
     assert not cost.fit.fits
     found = verdict(cost)
     assert not found.runs
-    assert found.reasons[0] == "weights 86.6 MB > flash 2.1 MB"
+    assert found.reasons[0] == "weights 86.6 MB do not fit flash (2.1 MB)"
 
 
 def test_activations_live_in_ram_beside_a_read_only_flash():
@@ -143,4 +143,4 @@ def test_the_planner_and_the_report_use_the_rule():
         False, fit.needed_bytes / 1e6, False,
     )  # fmt: skip
     assert row["memory_reason"] == fit.reason
-    assert row["reasons"][0].startswith("weights 3.5 MB > flash")
+    assert row["reasons"][0].startswith("weights 3.5 MB do not fit flash")

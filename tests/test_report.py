@@ -4,6 +4,7 @@ interrupted run leaves nothing half-written, and the page renders in a real brow
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from edgegap.hardware import builtin_names
-from edgegap.report.build import build_report
+from edgegap.report.build import EDGE_TARGETS, build_report
 
 MODELS = ("resnet18", "mobilenet_v2")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -28,18 +29,19 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 class Numbers(HTMLParser):
-    """Every element with data-key: (key, exact value, text shown)."""
+    """Every element with data-key: (key, exact value, text shown, scale of the shown unit)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.found: list[tuple[str, str, str]] = []
-        self._open: list[tuple[str, str] | None] = []
+        self.found: list[tuple[str, str, str, float]] = []
+        self._open: list[tuple[str, str, float]] = []
         self._text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
         if "data-key" in attributes:
-            self._open.append((attributes["data-key"] or "", attributes["data-value"] or ""))
+            scale = float(attributes.get("data-scale") or 1)
+            self._open.append((attributes["data-key"] or "", attributes["data-value"] or "", scale))
             self._text = ""
 
     def handle_data(self, data: str) -> None:
@@ -47,13 +49,15 @@ class Numbers(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("td", "span") and self._open:
-            key, value = self._open.pop()  # type: ignore[misc]
-            self.found.append((key, value, self._text.strip()))
+            key, value, scale = self._open.pop()
+            self.found.append((key, value, self._text.strip(), scale))
 
 
 def lookup(record: Any, key: str) -> Any:
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", key):
-        record = record[int(part[1:-1])] if part.startswith("[") else record[part]
+    """The value at a data-key path: dots, [index], or [name] for a key holding dots."""
+    for part in re.findall(r"\[[^\]]+\]|[^.\[\]]+", key):
+        name = part[1:-1] if part.startswith("[") else part
+        record = record[int(name)] if isinstance(record, list) else record[name]
     return record
 
 
@@ -62,14 +66,14 @@ def test_html_numbers_are_report_json_numbers(report: Path) -> None:
     parser = Numbers()
     parser.feed((report / "index.html").read_text())
     assert len(parser.found) > 300
-    sections = {key.split("[")[0].split(".")[0] for key, _, _ in parser.found}
+    sections = {key.split("[")[0].split(".")[0] for key, _, _, _ in parser.found}
     assert {"models", "layers", "edge", "trends", "bridges", "plans", "closing"} <= sections
-    for key, value, shown in parser.found:
+    for key, value, shown, scale in parser.found:
         expected = lookup(record, key)
         assert float(value) == pytest.approx(expected, rel=1e-12), key
         if shown != "-":
             number = float(shown.replace(",", "").split("x")[0])
-            assert number == pytest.approx(expected, rel=5e-3), (key, shown)
+            assert number == pytest.approx(expected * scale, rel=5e-3), (key, shown)
 
 
 def test_report_holds_every_part(report: Path) -> None:
@@ -107,10 +111,206 @@ def test_interrupted_report_leaves_the_old_one_whole(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging left behind
 
 
+# The keys every edge row carries: the verdict table reads exactly these.
+EDGE_KEYS = {
+    "model", "platform", "precision", "latency_ms", "energy_mj", "max_fps", "power_w",
+    "peak_power_w", "fits_power_budget", "real_time", "weights_mb", "memory_mb", "fits_memory",
+    "memory_reason", "runs", "reasons",
+}  # fmt: skip
+
+
+def test_edge_rows_say_whether_each_model_runs_and_why_not(report: Path) -> None:
+    record = json.loads((report / "report.json").read_text())
+    for row in record["edge"]:
+        assert set(row) == EDGE_KEYS
+        assert row["runs"] == (row["fits_memory"] and row["real_time"] and row["fits_power_budget"])
+        assert (row["reasons"] == []) == row["runs"]
+        assert any(" do not fit " in r for r in row["reasons"]) != row["fits_memory"]
+        assert any(r.endswith(" of 30 frames/s") for r in row["reasons"]) != row["real_time"]
+        assert any(" W over the " in r for r in row["reasons"]) != row["fits_power_budget"]
+    mcu = next(
+        r for r in record["edge"] if (r["model"], r["platform"]) == ("resnet18", "cortex-m7")
+    )
+    assert (
+        mcu["reasons"][0]
+        == "weights 11.7 MB do not fit flash (2.1 MB)"
+    )
+
+
+class Tables(HTMLParser):
+    """Each table with an id: its head row and body rows, as the text of their cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: dict[str, dict[str, list[list[str]]]] = {}
+        self._table: str | None = None
+        self._part = ""
+        self._row: list[str] | None = None
+        self._cell: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table":
+            self._table = dict(attrs).get("id")
+            if self._table:
+                self.tables[self._table] = {"thead": [], "tbody": []}
+        elif tag in ("thead", "tbody"):
+            self._part = tag
+        elif tag == "tr" and self._table:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._row is not None and self._cell is not None:
+            self._row.append(" ".join(self._cell.split()))
+            self._cell = None
+        elif tag == "tr" and self._table and self._row is not None:
+            self.tables[self._table][self._part].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+
+def test_first_screen_is_the_verdict_then_the_gap(report: Path) -> None:
+    """The page opens on the verdict: a row per representative model, a column per target
+    (labels at the top), each cell runs / does not run and why; then the gap."""
+    record = json.loads((report / "report.json").read_text())
+    page = (report / "index.html").read_text()
+    sections = re.findall(r'<section id="([^"]+)">', page)
+    assert sections[:2] == ["verdict", "gap"]
+    parser = Tables()
+    parser.feed(page)
+    verdict = parser.tables["verdict"]
+    assert record["verdict"]["targets"] == list(EDGE_TARGETS)
+    assert verdict["thead"] == [["model", *EDGE_TARGETS]]
+    assert [row[0] for row in verdict["tbody"]] == record["verdict"]["models"] == ["mobilenet_v2"]
+    rows = {(r["model"], r["platform"]): r for r in record["edge"]}
+    for body in verdict["tbody"]:
+        for target, cell in zip(EDGE_TARGETS, body[1:], strict=True):
+            row = rows[body[0], target]
+            assert cell.startswith("runs" if row["runs"] else "does not run: ")
+            for reason in row["reasons"]:
+                assert reason in cell
+            assert "ms · " in cell and f"MB at {row['precision']}" in cell
+    mcu = verdict["tbody"][0][1 + EDGE_TARGETS.index("cortex-m7")]
+    assert "weights 3.5 MB do not fit flash (2.1 MB)" in mcu
+
+
+def test_the_gap_headlines_only_established_trends(report: Path) -> None:
+    record = json.loads((report / "report.json").read_text())
+    page = (report / "index.html").read_text()
+    gap = page[page.index('<section id="gap">') : page.index('<section id="demand">')]
+    lead = gap[: gap.index("</p>")]
+    established = lead[: lead.index("No significant trend")]
+    assert "parameters of the largest networks" in established
+    assert "operations per image" not in established  # R² 0.43, interval includes 1
+    assert "operations per image" in lead[lead.index("No significant trend") :]
+    assert "not established" in lead
+    parser = Tables()
+    parser.feed(page)
+    growth = {row[1]: row for row in parser.tables["growth"]["tbody"]}
+    ops = growth["operations per image of the leading ImageNet designs"]
+    assert ops[-1] == "no significant trend" and "n=7" in ops[-2]
+    assert growth["parameters of the largest networks"][-1] == "significant"
+    assert not record["trends"]["gaps"]["growth"]["significant"]["ops_growth_per_year"]
+
+
+def test_every_latency_is_in_ms(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    headings = [re.sub("<[^>]+>", "", h) for h in re.findall(r"<th>(.*?)</th>", page)]
+    latency = [h for h in headings if "latency" in h and "factor" not in h]
+    assert latency and all("(ms)" in h for h in latency), latency
+    assert not [h for h in headings if "(s)" in h]
+    assert not re.search(r"[0-9]</span> s\b", page)  # no latency in seconds in running text
+
+
+def _spec(page: str, figure_id: str) -> dict[str, Any]:
+    found = re.search(
+        rf'<script type="application/json" id="{figure_id}-spec">(.*?)</script>', page
+    )
+    assert found, figure_id
+    spec: dict[str, Any] = json.loads(found.group(1).replace("<\\/", "</"))
+    return spec
+
+
+def test_heat_maps_label_their_columns_at_the_top_with_the_precision(report: Path) -> None:
+    page = (report / "index.html").read_text()
+    record = json.loads((report / "report.json").read_text())
+    for figure_id in ("edge-heatmap", "closing-heatmap"):
+        spec = _spec(page, figure_id)
+        assert spec["layout"]["xaxis"]["side"] == "top", figure_id
+        assert all("<br>int" in label or "<br>fp" in label for label in spec["data"][0]["x"])
+    columns = _spec(page, "edge-heatmap")["data"][0]["x"]
+    assert "eyeriss<br>int16" in columns and "cortex-m7<br>int8" in columns
+    assert {r["precision"] for r in record["closing"]["rows"]} <= {"int8", "int16", "fp16", "fp32"}
+
+
+def _inside(value: float, axis: dict[str, Any]) -> bool:
+    low, high = sorted(axis["range"])
+    return bool(low <= value <= high)
+
+
+def test_budget_lines_lie_inside_their_log_axis(report: Path) -> None:
+    """The Pareto plots' budget line (a shape, in data coordinates) and its label (an
+    annotation, in log10 coordinates on a log axis) inside the axis range the figure sets."""
+    from edgegap.report.page import pareto_plot
+
+    record = json.loads((report / "report.json").read_text())
+    cases = list(record["plans"])
+    far = dict(cases[0], budget={"latency_s": 30.0, "energy_j": None, "memory_bytes": None})
+    for result in [*cases, far]:  # the README's 100 ms case, the MCU's 1 s, and a far one
+        plot = pareto_plot(result).to_plotly_json()["layout"]
+        axis = plot["xaxis"]
+        assert axis["type"] == "log"
+        budget_ms = result["budget"]["latency_s"] * 1e3
+        (line,) = plot["shapes"]
+        (label,) = plot["annotations"]
+        assert line["x0"] == line["x1"] == pytest.approx(budget_ms)
+        assert _inside(math.log10(line["x0"]), axis) and _inside(label["x"], axis)
+        assert label["x"] == pytest.approx(math.log10(budget_ms))
+        points = [p["latency_s"] * 1e3 for p in result["pareto"]]
+        assert all(_inside(math.log10(x), axis) for x in points)
+        assert axis["range"][1] - axis["range"][0] < 4  # decades, not 10^99
+
+
+def test_a_reference_label_on_a_log_axis_is_placed_in_log_coordinates() -> None:
+    import plotly.graph_objects as go
+
+    from edgegap.plotting import log_range, reference
+
+    plot = go.Figure(go.Scatter(x=[1, 2], y=[1e9, 1e12]))
+    plot.update_layout(yaxis_type="log")
+    reference(plot, "y", 1e14, "brain", high=1e15)
+    (label,) = plot.layout.annotations
+    assert label.y == pytest.approx(15)  # not 1e15, which plotly would read as 10^(1e15)
+    assert plot.layout.shapes[0].y1 == 1e15  # shapes stay in data coordinates
+    assert log_range([50, 100, 300]) == pytest.approx([math.log10(50) - 0.1, math.log10(300) + 0.1])
+
+
+def rendered_layouts(dom: str) -> dict[str, dict[str, Any]]:
+    """Each figure's `data-layout`, which the page's script writes once plotly has drawn it."""
+    import html
+
+    found = re.findall(r'<div class="figure[^"]*"[^>]*id="([^"]+)"[^>]*data-layout="([^"]*)"', dom)
+    return {figure_id: json.loads(html.unescape(layout)) for figure_id, layout in found}
+
+
+def rendered_coordinate(axis: dict[str, Any], value: float) -> float:
+    """A data value in the axis's own coordinates (log10 on a log axis)."""
+    return math.log10(value) if axis["type"] == "log" else value
+
+
 @pytest.mark.slow
 def test_page_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     """Chromium (installed by `make test`) opens index.html from disk: no page errors or
-    console errors, every figure drawn by plotly, and a screenshot kept in test-artifacts/."""
+    console errors, every figure drawn by plotly with every line, band and label inside the
+    axis ranges plotly computed (the budget lines of the Pareto plots among them), the heat
+    maps' column labels at the top, the verdict table first with its target names heading
+    the columns, and a screenshot kept in test-artifacts/."""
     chromium = shutil.which("chromium")
     assert chromium is not None, "headless Chromium is missing: `make browser` installs it"
     flags = [
@@ -133,6 +333,37 @@ def test_page_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None
     for figure_id in figures:
         start = dom.stdout.index(f'id="{figure_id}"')
         assert "main-svg" in dom.stdout[start : start + 20000], f"{figure_id} not drawn"
+    layouts = rendered_layouts(dom.stdout)
+    assert set(layouts) == set(figures)
+    budget_lines = 0
+    for figure_id, layout in layouts.items():
+        for axis in ("xaxis", "yaxis"):  # ranges the browser computed, in axis coordinates
+            if layout[axis]["type"] == "log":
+                low, high = sorted(layout[axis]["range"])
+                assert high - low < 20, (figure_id, axis, layout[axis]["range"])
+        for shape in layout["shapes"]:  # shapes: data coordinates
+            for axis, ends in (("x", ("x0", "x1")), ("y", ("y0", "y1"))):
+                if shape[f"{axis}ref"] == axis:
+                    for end in ends:
+                        at = rendered_coordinate(layout[f"{axis}axis"], shape[end])
+                        assert _inside(at, layout[f"{axis}axis"]), (figure_id, shape)
+        for note in layout["annotations"]:  # annotations: axis coordinates already
+            for axis in ("x", "y"):
+                if note[f"{axis}ref"] == axis:
+                    assert _inside(note[axis], layout[f"{axis}axis"]), (figure_id, note)
+            budget_lines += note["text"].startswith("budget")
+    assert budget_lines == len([f for f in figures if f.startswith("plan-")]) == 2
+    for heat_map in ("edge-heatmap", "closing-heatmap"):
+        assert layouts[heat_map]["xaxis"]["side"] == "top", heat_map
+    tables = Tables()
+    tables.feed(dom.stdout)
+    verdict = tables.tables["verdict"]
+    assert verdict["thead"] == [["model", *EDGE_TARGETS]]  # column labels at the top
+    assert [row[0] for row in verdict["tbody"]] == ["mobilenet_v2"]
+    first = dom.stdout.index("<section")
+    assert dom.stdout.index('<table class="verdict" id="verdict">') < dom.stdout.index(
+        "<section", first + 1
+    )  # in the first section
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "report.png"
     subprocess.run(

@@ -26,8 +26,8 @@ class Verdict:
 
 def verdict(cost: Cost, latency_budget_s: float | None = None) -> Verdict:
     reasons = [
-        f"{placement.holds} {size_text(placement.needed_bytes)} > {placement.level} "
-        f"{size_text(placement.capacity_bytes)}"
+        f"{placement.holds} {size_text(placement.needed_bytes)} do not fit {placement.level} "
+        f"({size_text(placement.capacity_bytes)})"
         for placement in cost.fit.placements
         if placement.capacity_bytes is not None and not placement.fits
     ]
@@ -35,8 +35,8 @@ def verdict(cost: Cost, latency_budget_s: float | None = None) -> Verdict:
     if not power.sustains_rate:
         reasons.append(f"{power.max_fps:.3g} of {power.fps:g} frames/s")
     if not power.fits_budget:
-        reasons.append(f"{power.average_w:.3g} W > {power.budget_w:g} W budget")
+        reasons.append(f"{power.average_w:.3g} W over the {power.budget_w:g} W budget")
     latency = cost.totals.latency_s
     if latency_budget_s is not None and latency > latency_budget_s:
-        reasons.append(f"{latency * 1e3:.3g} ms > {latency_budget_s * 1e3:.3g} ms budget")
+        reasons.append(f"{latency * 1e3:.3g} ms over the {latency_budget_s * 1e3:.3g} ms budget")
     return Verdict(not reasons, tuple(reasons))

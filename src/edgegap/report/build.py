@@ -31,10 +31,12 @@ import pandas as pd
 from edgegap import atomic
 from edgegap.hardware import (
     REAL_TIME_FPS,
+    Platform,
     builtin_names,
     deployment_precision,
     estimate,
     load_platform,
+    precision_for,
     verdict,
 )
 from edgegap.host import cpu_features
@@ -90,6 +92,14 @@ def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str,
             }
         )
     return rows
+
+
+def run_precision(workload: Workload, platform: Platform) -> str:
+    """The precision (or precisions, joined by "/") the platform runs the model's matrix
+    layers at (`hardware.precision_for`)."""
+    layers = [layer for layer in workload.layers if layer.gemms] or list(workload.layers)
+    widths = (max(layer.weight_bits, layer.activation_bits) for layer in layers)
+    return "/".join(dict.fromkeys(precision_for(platform, bits) for bits in widths))
 
 
 def machine() -> dict[str, str]:
@@ -202,23 +212,29 @@ def build_report(
             step(f"bridges: {model} on {target}")
             platform = load_platform(target)
             workload = workload_of(model, deployment_precision(platform))
-            bridges.append(evaluate_bridges(workload, platform))
+            bridges.append(
+                evaluate_bridges(workload, platform).to_dict()
+                | {"precision": run_precision(workload, platform)}
+            )
         plan_records = []
         for model, target, latency_ms in PLAN_CASES:
             step(f"plan: {model} on {target} in {latency_ms:g} ms")
             budget = Budget(latency_ms / 1e3)
-            result = plan(model, workload_of(model), load_platform(target), budget)
-            plan_records.append(result.to_dict())
+            workload, platform = workload_of(model), load_platform(target)
+            result = plan(model, workload, platform, budget)
+            plan_records.append(result.to_dict() | {"precision": run_precision(workload, platform)})
         closing = []
         for model in _closing_models(names):
             step(f"plans for {model} at {REAL_TIME_FPS:g} frames/s")
             workload = workload_of(model)
             for target in targets:
-                result = plan(model, workload, load_platform(target), Budget(1 / REAL_TIME_FPS))
+                platform = load_platform(target)
+                result = plan(model, workload, platform, Budget(1 / REAL_TIME_FPS))
                 closing.append(
                     {
                         "model": model,
                         "platform": target,
+                        "precision": run_precision(workload, platform),
                         "baseline_latency_s": result.baseline.latency_s,
                         "meets_budget": result.meets_budget,
                         "latency_s": result.recipe.point.latency_s,
@@ -236,9 +252,11 @@ def build_report(
                            "rows": _records(pd.read_csv(staging / "layers" / f"{layer_view}.csv"))},
                 "edge": _records(edge_table),
                 "trends": trends.to_dict(),
-                "bridges": [b.to_dict() for b in bridges],
+                "bridges": bridges,
                 "plans": plan_records,
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing},
+                "verdict": {"models": _closing_models(names), "targets": list(targets),
+                            "fps": REAL_TIME_FPS},
                 "real_time_fps": REAL_TIME_FPS,
                 "sources": _sources(trends.tables),
                 "published_accuracy": _records(published_accuracy()),

@@ -8,44 +8,174 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from edgegap.report.html import figure, page, table
+from edgegap.plotting import log_range, reference
+from edgegap.report.html import Column, figure, number_attributes, page, table
+from edgegap.trends.fits import NO_TREND
 
 
-def _num(value: float, fmt: str, key: str) -> str:
+def _num(value: float, fmt: str, key: str, scale: float = 1.0) -> str:
     """A number in running text, tagged with its report.json path like a table cell."""
-    return f'<span class="num" data-key="{key}" data-value="{value!r}">{value:{fmt}}</span>'
+    shown = value * scale if scale != 1 else value
+    return f'<span class="num" {number_attributes(value, key, scale)}>{shown:{fmt}}</span>'
 
 
-def _percent_per_year(factor: float, key: str) -> str:
-    return _num(factor, ".3g", key) + f"x per year ({(factor - 1) * 100:+.0f}%/year)"
+def _heading_row(cells: list[str]) -> str:
+    return "<tr>" + "".join(f"<th>{escape.escape(c)}</th>" for c in cells) + "</tr>"
 
 
-def summary(record: dict[str, Any]) -> str:
+def _fmt(value: float) -> str:
+    """Three significant digits, without an exponent below a million."""
+    return ",.0f" if 1e3 <= abs(value) < 1e6 else ".3g"
+
+
+def _verdict_cell(row: dict[str, Any], index: int) -> str:
+    """One model on one target: runs or not and why not, then latency, power, energy,
+    memory at its precision, and the frame rate it can reach."""
+    key = f"edge[{index}]"
+    runs = bool(row["runs"])
+    status = "runs" if runs else "does not run: " + "; ".join(row["reasons"])
+
+    def number(field: str) -> str:
+        return _num(row[field], _fmt(row[field]), f"{key}.{field}")
+
+    return (
+        f'<td class="{"runs" if runs else "fails"}" title="{escape.escape(row["memory_reason"])}">'
+        f'<div class="status {"yes" if runs else "no"}">{escape.escape(status)}</div>'
+        f"<div>{number('latency_ms')} ms · {number('power_w')} W · {number('energy_mj')} mJ"
+        f"</div><div>{number('memory_mb')} MB at {escape.escape(row['precision'])}"
+        + ("" if not row["real_time"] else f" · up to {number('max_fps')} frames/s")
+        + "</div></td>"
+    )
+
+
+def verdict(record: dict[str, Any]) -> str:
+    """The first answer: which representative model runs on which edge target, and what stops
+    the others (memory, frame rate, power), from the `edge` rows."""
+    chosen = record["verdict"]
+    fps = chosen["fps"]
+    where = {(r["model"], r["platform"]): i for i, r in enumerate(record["edge"])}
+    models, targets = chosen["models"], chosen["targets"]
+    pairs = [(m, t) for m in models for t in targets if (m, t) in where]
+    running = sum(1 for m, t in pairs if record["edge"][where[m, t]]["runs"])
+    body = []
+    for model in models:
+        cells = "".join(
+            _verdict_cell(record["edge"][where[model, target]], where[model, target])
+            if (model, target) in where
+            else "<td>-</td>"
+            for target in targets
+        )
+        body.append(f'<tr><th scope="row">{escape.escape(model)}</th>{cells}</tr>')
+    return (
+        f'<p class="lead">{running} of {len(pairs)} model-target pairs run: the model fits '
+        f"the target's memory, sustains {fps:g} frames/s and stays within its power budget. "
+        "Each cell: what stops it, if anything; latency per frame, power, energy per frame; "
+        "memory needed at the precision it runs at; the highest frame rate (cost model).</p>"
+        '<table class="verdict" id="verdict"><thead>'
+        + _heading_row(["model", *targets])
+        + f"</thead><tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+GROWTH = (
+    ("ops_growth_per_year", "demand", "operations per image of the leading ImageNet designs"),
+    ("params_growth_per_year", "demand", "parameters of the largest networks"),
+    ("perf_density_growth_per_year", "supply", "{kind} performance density"),
+    ("memory_efficiency_growth_per_year", "supply", "off-chip memory bits per joule"),
+    ("performance_gap_growth_per_year", "gap", "performance gap (operations / density)"),
+    ("energy_gap_growth_per_year", "gap", "energy gap (parameters / memory bits per joule)"),
+)
+
+
+def _growth_words(record: dict[str, Any], name: str, label: str) -> str:
     growth = record["trends"]["gaps"]["growth"]
     key = "trends.gaps.growth"
+    low, high = growth["ci95"][name]
     return (
-        '<p class="lead">Demand: the operations per image of the leading ImageNet designs grew '
-        f"{_percent_per_year(growth['ops_growth_per_year'], f'{key}.ops_growth_per_year')}, the "
-        "parameters of the largest networks "
-        f"{_percent_per_year(growth['params_growth_per_year'], f'{key}.params_growth_per_year')}."
-        " Supply: GPU performance density grew "
-        + _percent_per_year(
-            growth["perf_density_growth_per_year"], f"{key}.perf_density_growth_per_year"
+        f"{escape.escape(label)} &times;"
+        + _num(growth[name], ".3g", f"{key}.{name}")
+        + " per year (95% interval "
+        + _num(low, ".3g", f"{key}.ci95.{name}[0]")
+        + "&ndash;"
+        + _num(high, ".3g", f"{key}.ci95.{name}[1]")
+        + ")"
+    )
+
+
+def gap(record: dict[str, Any]) -> str:
+    """The growth of demand, supply and the gap, with their intervals; a rate from a fit that
+    is not significant is said to be one, not headlined."""
+    trends = record["trends"]
+    growth = trends["gaps"]["growth"]
+    rule = trends["significance"]
+    kind = trends["gaps"]["projection"]["assumptions"]["density_kind"].upper()
+    labels = {name: text.format(kind=kind) for name, _, text in GROWTH}
+    trend_names = [n for n, side, _ in GROWTH if side != "gap"]
+    established = [n for n in trend_names if growth["significant"][n]]
+    weak = [n for n in trend_names if not growth["significant"][n]]
+    sentences = []
+    if established:
+        sentences.append(
+            "Established: "
+            + "; ".join(_growth_words(record, n, labels[n]) for n in established)
+            + "."
         )
-        + ", off-chip memory energy per bit improved "
-        + _percent_per_year(
-            growth["memory_efficiency_growth_per_year"],
-            f"{key}.memory_efficiency_growth_per_year",
+    if weak:
+        sentences.append(
+            f"<strong>{NO_TREND.capitalize()}</strong> in the "
+            + " or the ".join(escape.escape(labels[n]) for n in weak)
+            + " (the table gives their rates and why they are weak)."
         )
-        + ". So the performance gap grows "
-        + _percent_per_year(
-            growth["performance_gap_growth_per_year"], f"{key}.performance_gap_growth_per_year"
+    for name, side, _ in GROWTH:
+        if side != "gap":
+            continue
+        if growth["significant"][name]:
+            sentences.append(f"The {_growth_words(record, name, labels[name])} widens.")
+        else:
+            sentences.append(
+                f"So whether the {_growth_words(record, name, labels[name])} widens is "
+                "<strong>not established</strong> by these data."
+            )
+    rows = []
+    for name, side, _ in GROWTH:
+        low, high = growth["ci95"][name]
+        fits = []
+        for fit_name in growth["fits"][name]:
+            fit = trends["fits"][fit_name]
+            fkey = f"trends.fits[{fit_name}]"
+            fits.append(
+                f"{escape.escape(fit_name)}: n="
+                + _num(fit["n"], "d", f"{fkey}.n")
+                + ", R²="
+                + _num(fit["r2"], ".3g", f"{fkey}.r2")
+                + ("" if fit["significant"] else f" ({NO_TREND})")
+            )
+        significant = growth["significant"][name]
+        rows.append(
+            f"<tr><td>{side}</td><td>{escape.escape(labels[name])}</td>"
+            f'<td class="num">'
+            + _num(growth[name], ".3g", f"trends.gaps.growth.{name}")
+            + '</td><td class="num">'
+            + _num(low, ".3g", f"trends.gaps.growth.ci95.{name}[0]")
+            + "&ndash;"
+            + _num(high, ".3g", f"trends.gaps.growth.ci95.{name}[1]")
+            + f"</td><td>{'<br>'.join(fits)}</td>"
+            + f'<td class="{"yes" if significant else "no"}">'
+            + ("significant" if significant else NO_TREND)
+            + "</td></tr>"
         )
-        + " and the energy gap "
-        + _percent_per_year(
-            growth["energy_gap_growth_per_year"], f"{key}.energy_gap_growth_per_year"
-        )
-        + ".</p>"
+    return (
+        f'<p class="lead">{" ".join(sentences)}</p>'
+        '<table id="growth"><thead>'
+        + _heading_row(["", "factor per year of", "factor", "95% interval", "fitted on", "trend"])
+        + f"</thead><tbody>{''.join(rows)}</tbody></table>"
+        + '<p class="caption">Factors per year from least-squares fits of log10(quantity) '
+        "against the year; intervals: 95% bootstrap of the fit's slope (for a gap, the widest "
+        "ratio the two fits' intervals allow). A trend is significant when its R² is at least "
+        + _num(rule["min_r2"], "g", "trends.significance.min_r2")
+        + " and its interval excludes 1 (no change); a gap when both its fits are and its "
+        "interval excludes 1. Figures and fits in detail: "
+        '<a href="#gaps">demand against supply</a>.</p>'
     )
 
 
@@ -94,17 +224,39 @@ def demand(record: dict[str, Any]) -> str:
 
 
 def gaps(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
-    checks = record["trends"]["paper_checks"]
+    trends = record["trends"]
+    checks = trends["paper_checks"]
     columns = [("claim", "claim", ""), ("paper", "paper", ".3g"), ("ours", "ours", ".3g"),
                ("agrees", "ok", "")]  # fmt: skip
     parts = [figure(f"trend-{name}", plot) for name, plot in figures]
+    names = sorted(trends["fits"])
+    fits = [
+        trends["fits"][n] | {"name": n, "trend": "significant" if trends["fits"][n]["significant"]
+                             else NO_TREND}
+        for n in names
+    ]  # fmt: skip
+    fit_columns = [
+        ("fit", "name", ""), ("against", "x", ""), ("n", "n", "d"),
+        ("distinct x", "distinct_x", "d"), ("factor per unit x", "annual_factor", ".3g"),
+        ("slope", "slope", ".3g"), ("slope 95% low", "ci95.0", ".3g"),
+        ("slope 95% high", "ci95.1", ".3g"), ("R²", "r2", ".3g"), ("trend", "trend", ""),
+    ]  # fmt: skip
     return (
-        "<p>The paper's Figures 1-4, reproduced and extended from the sourced tables, fits with "
-        "95% bootstrap bands; the PNGs for papers are in <code>trends/</code>.</p>"
+        "<p>The paper's Figures 1-4, reproduced and extended from the sourced tables. Each "
+        "figure's caption says how its fits are drawn: solid over the data, dashed only where a "
+        "significant fit is projected, 95% bootstrap bands clipped to the plotted range, no fit "
+        "for a series with too few distinct years; the PNGs for papers are in "
+        "<code>trends/</code>.</p>"
         + "".join(parts)
+        + "<h3>Every fit</h3>"
+        + table(fits, fit_columns, "trends.fits", [f"trends.fits[{n}]" for n in names])
         + "<h3>Checks against the paper's numbers</h3>"
         + table(checks, columns, "trends.paper_checks")
     )
+
+
+def _precisions(rows: list[dict[str, Any]], platform: str) -> str:
+    return "/".join(dict.fromkeys(r["precision"] for r in rows if r["platform"] == platform))
 
 
 def edge(record: dict[str, Any]) -> str:
@@ -113,40 +265,46 @@ def edge(record: dict[str, Any]) -> str:
     models = list(dict.fromkeys(r["model"] for r in rows))
     platforms = list(dict.fromkeys(r["platform"] for r in rows))
     cell = {(r["model"], r["platform"]): r for r in rows}
-    fits = [
-        [
-            1.0 if (c := cell[(m, p)])["real_time"] and c["fits_power_budget"] and c["fits_memory"]
-            else 0.0
-            for p in platforms
-        ]
-        for m in models
-    ]  # fmt: skip
-    text = [[f"{cell[(m, p)]['latency_ms']:.3g} ms" for p in platforms] for m in models]
+    runs = [[1.0 if cell[(m, p)]["runs"] else 0.0 for p in platforms] for m in models]
+    text = [
+        [f"{(v := cell[(m, p)]['latency_ms']):{_fmt(v)}} ms" for p in platforms] for m in models
+    ]
+    why = [["; ".join(cell[(m, p)]["reasons"]) or "runs" for p in platforms] for m in models]
+    labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
+    height = max(400, 22 * len(models) + 160)
     heat = go.Figure(
         go.Heatmap(
-            z=fits, x=platforms, y=models, text=text, texttemplate="%{text}",
-            colorscale=[[0, "#f4c7c3"], [1, "#b7e1cd"]], showscale=False,
-            hovertemplate="%{y} on %{x}: %{text}<extra></extra>",
+            z=runs, x=labels, y=models, text=text, texttemplate="%{text}", customdata=why,
+            colorscale=[[0, "#f4c7c3"], [1, "#b7e1cd"]], showscale=False, zmin=0, zmax=1,
+            hovertemplate="%{y} on %{x}: %{text}<br>%{customdata}<extra></extra>",
         )
     )  # fmt: skip
     heat.update_layout(
-        title=f"Fits (green): {fps:g} frames/s, within the power budget, the model fits memory; "
-        "text: latency",
-        height=max(400, 22 * len(models)), template="simple_white",
+        title={"text": f"Runs (green): fits memory, {fps:g} frames/s, within the power budget; "
+               "text: latency (ms); column: platform and the precision it runs at",
+               "y": 0.995, "yanchor": "top"},
+        height=height, template="simple_white", margin={"t": 130},
     )  # fmt: skip
+    heat.update_xaxes(side="top")
+    heat.update_yaxes(autorange="reversed")
     columns = [
-        ("model", "model", ""), ("platform", "platform", ""), ("latency (ms)", "latency_ms", ".4g"),
+        ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
+        ("latency (ms)", "latency_ms", ".4g"), ("max frames/s", "max_fps", ".3g"),
         ("energy (mJ)", "energy_mj", ".4g"), ("power (W)", "power_w", ".3g"),
-        ("weights (MB)", "weights_mb", ".4g"), ("power fits", "fits_power_budget", ""),
-        ("memory (MB)", "memory_mb", ".4g"), (f"{fps:g} fps", "real_time", ""),
-        ("fits memory", "fits_memory", ""),
+        ("power fits", "fits_power_budget", ""), (f"{fps:g} fps", "real_time", ""),
+        ("weights (MB)", "weights_mb", ".4g"), ("memory (MB)", "memory_mb", ".4g"),
+        ("fits memory", "fits_memory", ""), ("runs", "runs", ""), ("why not", "why", ""),
     ]  # fmt: skip
+    shown = [r | {"why": "; ".join(r["reasons"])} for r in rows]
+    precisions = ", ".join(f"{p} {_precisions(rows, p)}" for p in platforms)
     return (
-        "<p>Every model at int8 (or the platform's nearest precision) on every built-in "
-        "platform, by the cost model.</p>"
-        + figure("edge-heatmap", heat, max(400, 22 * len(models)))
+        "<p>Every model on every built-in platform by the cost model, at one precision policy: "
+        "int8 weights and activations, or the platform's nearest supported precision "
+        f"({escape.escape(precisions)}). The verdict at the top is this table for the "
+        "representative models and the edge targets.</p>"
+        + figure("edge-heatmap", heat, height)
         + "<details><summary>the table</summary>"
-        + table(rows, columns, "edge")
+        + table(shown, columns, "edge")
         + "</details>"
     )
 
@@ -167,25 +325,28 @@ def bridges(record: dict[str, Any]) -> str:
             ]
         )
         plot.update_layout(
-            title=f"{case['model']} on {case['platform']}", yaxis_type="log",
-            barmode="group", template="simple_white",
+            title=f"{case['model']} on {case['platform']} at {case['precision']}",
+            yaxis_type="log", barmode="group", template="simple_white",
         )  # fmt: skip
         rows = [b | {"source": "; ".join(b["sources"])} for b in case["bridges"]]
-        columns = [
-            ("bridge", "name", ""), ("kind", "kind", ""), ("latency (s)", "latency_s", ".3g"),
-            ("energy (J)", "energy_j", ".3g"), ("speed-up", "latency_factor", ".3g"),
-            ("energy saved", "energy_factor", ".3g"), ("area (mm²)", "area_mm2", ".3g"),
-            ("notes", "notes", ""), ("sources", "source", ""),
+        columns: list[Column] = [
+            ("bridge", "name", ""), ("kind", "kind", ""),
+            ("latency (ms)", "latency_s", ".4g", 1e3), ("energy (mJ)", "energy_j", ".3g", 1e3),
+            ("speed-up", "latency_factor", ".3g"), ("energy saved", "energy_factor", ".3g"),
+            ("area (mm²)", "area_mm2", ".3g"), ("notes", "notes", ""), ("sources", "source", ""),
         ]  # fmt: skip
         parts.append(
             f"<h3>{escape.escape(case['model'])} on {escape.escape(case['platform'])}</h3>"
         )
         parts.append(
-            "<p>Baseline: "
-            + _num(case["baseline"]["latency_s"], ".3g", f"bridges[{index}].baseline.latency_s")
-            + " s, "
-            + _num(case["baseline"]["energy_j"], ".3g", f"bridges[{index}].baseline.energy_j")
-            + " J per inference.</p>"
+            f"<p>At {escape.escape(case['precision'])} (the int8 model at the platform's "
+            "nearest precision). Baseline: "
+            + _num(
+                case["baseline"]["latency_s"], ".3g", f"bridges[{index}].baseline.latency_s", 1e3
+            )
+            + " ms, "
+            + _num(case["baseline"]["energy_j"], ".3g", f"bridges[{index}].baseline.energy_j", 1e3)
+            + " mJ per inference.</p>"
         )
         parts.append(figure(f"bridges-{index}", plot))
         parts.append(table(rows, columns, f"bridges[{index}].bridges"))
@@ -209,15 +370,53 @@ def compression(record: dict[str, Any]) -> str:
     )
 
 
+def pareto_plot(result: dict[str, Any]) -> go.Figure:
+    """A plan's Pareto front: accuracy loss against latency (ms, log axis) with the latency
+    budget as a line, the axis ranging over the points and the budget."""
+    front = result["pareto"]
+    latencies = [p["latency_s"] * 1e3 for p in front]
+    plot = go.Figure(
+        go.Scatter(
+            x=latencies,
+            y=[p["accuracy_drop_pp"] for p in front],
+            mode="markers",
+            marker={"size": 8, "color": [p["energy_j"] * 1e3 for p in front], "showscale": True,
+                    "colorbar": {"title": "energy (mJ)"}},
+            text=[p["recipe"] for p in front],
+            hovertemplate="%{text}<br>%{x:.3g} ms<br>%{y:.3g} pp<extra></extra>",
+        )
+    )  # fmt: skip
+    plot.update_layout(
+        title=f"Pareto front at {result['precision']}: accuracy loss vs latency (colour: energy)",
+        xaxis_title="latency (ms)", xaxis_type="log", yaxis_title="accuracy loss (pp)",
+        template="simple_white",
+    )  # fmt: skip
+    budget = result["budget"]["latency_s"]
+    shown = list(latencies)
+    if budget is not None:
+        reference(plot, "x", budget * 1e3, f"budget {budget * 1e3:g} ms")
+        shown.append(budget * 1e3)
+    if shown:
+        plot.update_xaxes(range=log_range(shown))
+    return plot
+
+
 def plans(record: dict[str, Any]) -> str:
     parts = []
     for index, result in enumerate(record["plans"]):
         key = f"plans[{index}]"
         verdict = "meets the budget" if result["meets_budget"] else "does not meet the budget"
+        budget = result["budget"]["latency_s"]
+        within = (
+            " in " + _num(budget, "g", f"{key}.budget.latency_s", 1e3) + " ms"
+            if budget is not None
+            else ""
+        )
         parts.append(
-            f"<h3>{escape.escape(result['model'])} on {escape.escape(result['platform'])}: "
-            f"{verdict}</h3><p>Baseline against the budget: "
-            f"{escape.escape('; '.join(result['gap']))}.</p>"
+            f"<h3>{escape.escape(result['model'])} on {escape.escape(result['platform'])}"
+            f"{within}: {verdict}</h3><p>From the fp32 model at "
+            f"{escape.escape(result['precision'])} (the platform's precision for 32-bit "
+            f"layers). Baseline against the budget: {escape.escape('; '.join(result['gap']))}.</p>"
         )
         parts.append(
             table(
@@ -234,27 +433,7 @@ def plans(record: dict[str, Any]) -> str:
                 f"{key}.recipe",
             )
         )
-        front = result["pareto"]
-        plot = go.Figure(
-            go.Scatter(
-                x=[p["latency_s"] * 1e3 for p in front],
-                y=[p["accuracy_drop_pp"] for p in front],
-                mode="markers",
-                marker={"size": 8, "color": [p["energy_j"] for p in front], "showscale": True,
-                        "colorbar": {"title": "energy (J)"}},
-                text=[p["recipe"] for p in front],
-                hovertemplate="%{text}<br>%{x:.3g} ms<br>%{y:.3g} pp<extra></extra>",
-            )
-        )  # fmt: skip
-        budget = result["budget"]["latency_s"]
-        if budget is not None:
-            plot.add_vline(x=budget * 1e3, line_dash="dash", annotation_text="budget")
-        plot.update_layout(
-            title="Pareto front: accuracy loss vs latency (colour: energy)",
-            xaxis_title="latency (ms)", xaxis_type="log", yaxis_title="accuracy loss (pp)",
-            template="simple_white",
-        )  # fmt: skip
-        parts.append(figure(f"plan-{index}", plot))
+        parts.append(figure(f"plan-{index}", pareto_plot(result)))
     return "".join(parts) or "<p>No plans in this report.</p>"
 
 
@@ -264,30 +443,38 @@ def closing(record: dict[str, Any]) -> str:
     models = list(dict.fromkeys(r["model"] for r in rows))
     platforms = list(dict.fromkeys(r["platform"] for r in rows))
     cell = {(r["model"], r["platform"]): r for r in rows}
+    labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
     heat = go.Figure(
         go.Heatmap(
             z=[[2.0 if cell[(m, p)]["baseline_latency_s"] <= 1 / fps
                 else 1.0 if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
                for m in models],
-            x=platforms, y=models, zmin=0, zmax=2, showscale=False,
+            x=labels, y=models, zmin=0, zmax=2, showscale=False,
             text=[[cell[(m, p)]["recipe"] for p in platforms] for m in models],
             texttemplate="%{text}", colorscale=[[0, "#f4c7c3"], [0.5, "#fde9a9"], [1, "#b7e1cd"]],
             hovertemplate="%{y} on %{x}: %{text}<extra></extra>",
         )
     )  # fmt: skip
     heat.update_layout(
-        title=f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of reach",
-        template="simple_white",
-    )
-    columns = [
-        ("model", "model", ""), ("platform", "platform", ""),
-        ("dense latency (s)", "baseline_latency_s", ".3g"), ("meets", "meets_budget", ""),
-        ("latency (s)", "latency_s", ".3g"), ("energy (J)", "energy_j", ".3g"),
+        title={"text": f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of "
+               "reach; column: platform and the precision the plan starts from",
+               "y": 0.98, "yanchor": "top"},
+        template="simple_white", margin={"t": 130},
+    )  # fmt: skip
+    heat.update_xaxes(side="top")
+    heat.update_yaxes(autorange="reversed")
+    columns: list[Column] = [
+        ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
+        ("dense latency (ms)", "baseline_latency_s", ".4g", 1e3), ("meets", "meets_budget", ""),
+        ("latency (ms)", "latency_s", ".4g", 1e3), ("energy (mJ)", "energy_j", ".3g", 1e3),
         ("accuracy loss (pp, published)", "accuracy_drop_pp", ".3g"), ("recipe", "recipe", ""),
     ]  # fmt: skip
     return (
         f"<p>For each representative model on each edge target, the plan that reaches "
-        f"{fps:g} frames/s with the least published accuracy loss (or comes closest).</p>"
+        f"{fps:g} frames/s with the least published accuracy loss (or comes closest). A plan "
+        "starts from the fp32 model at the precision the platform runs 32-bit layers at (its "
+        "widest, the <code>precision</code> column), not from the int8 deployment of the "
+        "verdict and the heat map above; its recipe may quantise further.</p>"
         + figure("closing-heatmap", heat)
         + table(rows, columns, "closing.rows")
     )
@@ -308,15 +495,17 @@ def provenance(record: dict[str, Any]) -> str:
 
 def render(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
     sections = [
-        ("summary", "The gap in one paragraph", summary(record)),
+        ("verdict", "Which models run on which targets, and what stops the others",
+         verdict(record)),
+        ("gap", "The gap, with its intervals", gap(record)),
         ("demand", "Demand: the model zoo", demand(record)),
         ("gaps", "Demand against supply, 2012 to today and projected", gaps(record, figures)),
-        ("edge", "Where models stand on edge targets", edge(record)),
+        ("edge", "Every model on every platform", edge(record)),
         ("bridges", "Architecture bridges", bridges(record)),
         ("compression", "Compression techniques: published losses", compression(record)),
         ("closing", "What closes the gap for the zoo", closing(record)),
         ("plans", "Plans in detail", plans(record)),
         ("provenance", "Provenance", provenance(record)),
-    ]
+    ]  # fmt: skip
     title = f"edgegap report: {len(record['models'])} models, the edge gap and its bridges"
     return page(title, sections, record["machine"])

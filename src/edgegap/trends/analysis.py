@@ -18,12 +18,25 @@ import pandas as pd
 
 from edgegap.precision import BITS, OPS_PER_MAC
 from edgegap.trends import data
-from edgegap.trends.fits import Fit, fit_exponential
+from edgegap.trends.fits import MIN_DISTINCT_X, MIN_R2, Fit, fit_exponential
 
 # Performance density is compared at one precision: a chip's peak operations are weighted by
 # their bit-width relative to 16 bits (bit-operations per 16), so an int8 TOPS counts half a
 # 16-bit TOPS and an fp32 TFLOPS twice.
 REFERENCE_BITS = 16
+# Human top-5 error on ImageNet: 5.1%, the better of two trained annotators (Russakovsky et
+# al., "ImageNet Large Scale Visual Recognition Challenge", IJCV 115(3) 2015, Section 6.4).
+# Machines passed it in 2015, so it is a reference line in Fig. 2, not a floor. The floor of
+# an error projection is the lowest error the leading designs have reached (`error_floor`):
+# below it the fit would run past every data point, and at least 6% of the ImageNet
+# validation labels are themselves wrong (Northcutt, Athalye & Mueller, "Pervasive Label
+# Errors in Test Sets Destabilize Machine Learning Benchmarks", NeurIPS Datasets and
+# Benchmarks 2021), so a point or two of error below it is not measurable on that set.
+HUMAN_TOP5_ERROR_PCT = 5.1
+HUMAN_TOP5_ERROR_SOURCE = (
+    "Russakovsky et al., 'ImageNet Large Scale Visual Recognition Challenge', IJCV 115(3) "
+    "2015, Section 6.4 (trained annotator A: 5.1% top-5 error)"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,13 @@ class Trends:
             "fits": {name: fit.to_dict() for name, fit in self.fits.items()},
             "gaps": self.gaps,
             "paper_checks": self.paper_checks,
+            "significance": {
+                "min_r2": MIN_R2,
+                "min_distinct_x": MIN_DISTINCT_X,
+                "rule": "a fit is significant when its R² is at least min_r2 and its 95% "
+                "bootstrap slope interval excludes 0 (no change); a trend is drawn only over "
+                "at least min_distinct_x distinct x values",
+            },
         }
 
 
@@ -82,6 +102,11 @@ def frontier(models: pd.DataFrame) -> pd.DataFrame:
     ranked = models[models["imagenet"] & models["top5_error_pct"].notna()].sort_values("year")
     best_before = ranked.groupby("year")["top5_error_pct"].min().cummin().shift(fill_value=np.inf)
     return ranked[ranked["top5_error_pct"] < ranked["year"].map(best_before)]
+
+
+def error_floor(models: pd.DataFrame) -> float:
+    """The lowest top-5 error (%) of the leading designs: no error projection goes below it."""
+    return float(frontier(models)["top5_error_pct"].astype(float).min())
 
 
 def platforms_table() -> pd.DataFrame:
@@ -139,7 +164,11 @@ def _capped(year: npt.NDArray[np.int64], assumptions: Assumptions) -> npt.NDArra
 
 
 def gap_projection(
-    fits: dict[str, Fit], budget: Budget, assumptions: Assumptions, start: int = 2012
+    fits: dict[str, Fit],
+    budget: Budget,
+    assumptions: Assumptions,
+    floor_pct: float,
+    start: int = 2012,
 ) -> dict[str, Any]:
     """The performance and energy gaps of the state of the art on an edge budget, per year.
 
@@ -147,10 +176,12 @@ def gap_projection(
     operations per image x frame rate against performance density x area (performance gap),
     parameters x weight bits x memory energy per bit against power / frame rate (energy gap;
     the paper takes parameters as a proxy for memory accesses). Supply stops improving after
-    `scaling_ends`. Bands: 95% bootstrap intervals of the demand fits.
+    `scaling_ends`. The projected error stops at `floor_pct` (`error_floor`), so the accuracy
+    fits are read inside the range of errors they were fitted on. Bands: 95% bootstrap
+    intervals of the demand fits.
     """
     years = np.arange(start, assumptions.until + 1)
-    error = fits["top5_vs_year"].predict(years)
+    error = np.maximum(fits["top5_vs_year"].predict(years), floor_pct)
     log_error = np.log10(error)
     ops = fits["ops_vs_top5"].predict(log_error)
     ops_low, ops_high = fits["ops_vs_top5"].band(log_error)
@@ -173,8 +204,11 @@ def gap_projection(
             "scaling_ends": assumptions.scaling_ends,
             "density_kind": assumptions.density_kind,
             "density_fit": density.name,
+            "top5_error_floor_pct": floor_pct,
             "note": "supply (performance density, memory energy per bit) stops improving after "
-            "scaling_ends; the paper expects this when CMOS scaling ends around 5 nm",
+            "scaling_ends; the paper expects this when CMOS scaling ends around 5 nm. The "
+            "projected top-5 error stops at the lowest error the leading designs have reached "
+            "(top5_error_floor_pct): the fits are not read past their data",
         },
         "years": years.tolist(),
         "top5_error_pct": error.tolist(),
@@ -194,19 +228,42 @@ def gap_projection(
 
 
 def growth_gaps(fits: dict[str, Fit], assumptions: Assumptions) -> dict[str, Any]:
-    """Demand growth over capacity growth, per year: above 1, the gap widens."""
-    demand_ops = fits["ops_vs_year"].annual_factor
-    demand_params = fits["params_vs_year"].annual_factor
-    density = fits[f"perf_density_vs_year.{assumptions.density_kind}"].annual_factor
-    memory = 1 / fits["memory_energy_vs_year"].annual_factor  # bits per joule grows
-    return {
-        "ops_growth_per_year": demand_ops,
-        "params_growth_per_year": demand_params,
-        "perf_density_growth_per_year": density,
-        "memory_efficiency_growth_per_year": memory,
-        "performance_gap_growth_per_year": demand_ops / density,
-        "energy_gap_growth_per_year": demand_params / memory,
+    """Demand growth over capacity growth, per year: above 1, the gap widens.
+
+    Beside each factor: `ci95`, its interval (a fit's 95% bootstrap interval; for a gap, the
+    widest ratio the two fits' intervals allow, a conservative range), `fits`, the fits it
+    comes from, and `significant`: every one of those fits significant (`Fit.significant`) and
+    the interval excluding 1 (no change)."""
+    ops = fits["ops_vs_year"]
+    params = fits["params_vs_year"]
+    density = fits[f"perf_density_vs_year.{assumptions.density_kind}"]
+    memory = fits["memory_energy_vs_year"]  # energy per bit falls: bits per joule grow
+    ops_ci, params_ci, density_ci = (f.annual_factor_ci95 for f in (ops, params, density))
+    memory_ci = (1 / memory.annual_factor_ci95[1], 1 / memory.annual_factor_ci95[0])
+    factors: dict[str, tuple[float, tuple[float, float], list[Fit]]] = {
+        "ops_growth_per_year": (ops.annual_factor, ops_ci, [ops]),
+        "params_growth_per_year": (params.annual_factor, params_ci, [params]),
+        "perf_density_growth_per_year": (density.annual_factor, density_ci, [density]),
+        "memory_efficiency_growth_per_year": (1 / memory.annual_factor, memory_ci, [memory]),
+        "performance_gap_growth_per_year": (
+            ops.annual_factor / density.annual_factor,
+            (ops_ci[0] / density_ci[1], ops_ci[1] / density_ci[0]),
+            [ops, density],
+        ),
+        "energy_gap_growth_per_year": (
+            params.annual_factor / (1 / memory.annual_factor),
+            (params_ci[0] / memory_ci[1], params_ci[1] / memory_ci[0]),
+            [params, memory],
+        ),
     }
+    growth: dict[str, Any] = {name: factor for name, (factor, _, _) in factors.items()}
+    growth["ci95"] = {name: list(ci) for name, (_, ci, _) in factors.items()}
+    growth["fits"] = {name: [f.name for f in used] for name, (_, _, used) in factors.items()}
+    growth["significant"] = {
+        name: all(f.significant for f in used) and not ci[0] <= 1 <= ci[1]
+        for name, (_, ci, used) in factors.items()
+    }
+    return growth
 
 
 def brain_distance(chips: pd.DataFrame) -> dict[str, Any]:
@@ -291,7 +348,7 @@ def compute_trends(budget: Budget | None = None, assumptions: Assumptions | None
     fits = fit_all(models, chips, memories)
     gaps = {
         "growth": growth_gaps(fits, assumptions),
-        "projection": gap_projection(fits, budget, assumptions),
+        "projection": gap_projection(fits, budget, assumptions, error_floor(models)),
         "brain": brain_distance(chips),
     }
     return Trends(

@@ -1,8 +1,17 @@
 """The paper's Figures 1-4, reproduced from the data and extended to today: a PNG for papers
-(matplotlib) and an interactive HTML (plotly, self-contained) for each."""
+(matplotlib) and an interactive HTML (plotly, self-contained) for each.
+
+Every figure draws its fits the same way, and says so in its caption: a fit is a solid line
+over the range of its data; only a significant fit (`Fit.significant`) is projected beyond it,
+dashed; a fit that is not significant says "no significant trend" in the legend; a series
+with fewer than `MIN_DISTINCT_X` distinct x values gets no fit at all; a projection stops at
+the figure's floor (Fig. 2: the lowest error reached); and the 95% bands are clipped to the
+range of the points and lines drawn, so no band runs off to values the figure does not show.
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +24,16 @@ import matplotlib.pyplot as plt
 import matplotlib.transforms
 import numpy as np
 import pandas as pd
+import plotly.colors
 import plotly.graph_objects as go
 from matplotlib.ticker import MaxNLocator, ScalarFormatter
 from plotly.offline import get_plotlyjs as plotly_js
 
-from edgegap.trends.analysis import Trends, frontier
-from edgegap.trends.fits import Fit
+from edgegap.plotting import reference
+from edgegap.trends.analysis import HUMAN_TOP5_ERROR_PCT, Trends, error_floor, frontier
+from edgegap.trends.fits import MIN_DISTINCT_X, NO_TREND, Fit, Floats
+
+PALETTE = plotly.colors.qualitative.Plotly
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,18 @@ class Figure:
     until: int | None = None  # extend year fits to this year
     log_x: bool = False
     bands: list[tuple[str, float, float]] = field(default_factory=list)  # label, low, high
+    floor: tuple[str, float] | None = None  # no fit line or band drawn below this y
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a fit as drawn: over the data (solid) or projected beyond it (dashed)."""
+
+    xs: Floats
+    line: Floats
+    low: Floats
+    high: Floats
+    projected: bool
 
 
 def _figures(trends: Trends, until: int) -> list[Figure]:
@@ -100,6 +125,14 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                 )
             ],
             until,
+            bands=[
+                (
+                    f"human: {HUMAN_TOP5_ERROR_PCT:g}% (Russakovsky et al., IJCV 2015)",
+                    HUMAN_TOP5_ERROR_PCT,
+                    HUMAN_TOP5_ERROR_PCT,
+                )
+            ],
+            floor=(f"lowest error reached, {error_floor(models):.3g}%", error_floor(models)),
         ),
         Figure(
             "fig3a_ops_vs_top5",
@@ -220,28 +253,86 @@ def _points(series: Series) -> pd.DataFrame:
     return series.frame[[key, series.x, series.y]].dropna().rename(columns={key: "name"})
 
 
-def _fit_line(
-    series: Series, figure: Figure
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    assert series.fit is not None
+def _drawn_fit(series: Series) -> Fit | None:
+    """The series' fit, if it has enough distinct x values to be drawn."""
+    fit = series.fit
+    return fit if fit is not None and fit.enough_points else None
+
+
+def _segments(series: Series, figure: Figure) -> list[Segment]:
+    """The fit over its data and, for a significant year fit that extends, projected on to
+    the figure's `until`; every part held at or above the figure's floor."""
+    fit = _drawn_fit(series)
+    assert fit is not None
     points = _points(series)[series.x].astype(float)
-    high = float(points.max())
-    if series.x == "year" and series.extend and figure.until is not None:
-        high = max(high, figure.until)
-    if figure.log_x:
-        xs = np.geomspace(points.min(), high, 60)
-        at = np.log10(xs)  # the fit's predictor is log10 of the axis value
-    else:
-        xs = at = np.linspace(points.min(), high, 60)
-    low_band, high_band = series.fit.band(at)
-    return xs, series.fit.predict(at), low_band, high_band
+    first, last = float(points.min()), float(points.max())
+    spans = [(first, last, False)]
+    projects = series.x == "year" and series.extend and figure.until is not None
+    if projects and fit.significant and figure.until is not None and figure.until > last:
+        spans.append((last, float(figure.until), True))
+    segments = []
+    for start, stop, projected in spans:
+        if figure.log_x:
+            xs = np.geomspace(start, stop, 60)
+            at = np.log10(xs)  # the fit's predictor is log10 of the axis value
+        else:
+            xs = at = np.linspace(start, stop, 60)
+        line = fit.predict(at)
+        low, high = fit.band(at)
+        if figure.floor is not None:
+            floor = figure.floor[1]
+            line, low, high = (
+                np.maximum(line, floor),
+                np.maximum(low, floor),
+                np.maximum(high, floor),
+            )
+        segments.append(Segment(xs, line, low, high, projected))
+    return segments
+
+
+def _drawn(figure: Figure) -> list[tuple[Series, list[Segment]]]:
+    """The series with points, each with the segments of its fit (none if it draws none)."""
+    return [
+        (series, _segments(series, figure) if _drawn_fit(series) is not None else [])
+        for series in figure.series
+        if len(_points(series))
+    ]
+
+
+def _y_span(drawn: list[tuple[Series, list[Segment]]]) -> tuple[float, float]:
+    """The range of the points and fit lines drawn: bands are clipped to it."""
+    values = [_points(series)[series.y].astype(float).to_numpy() for series, _ in drawn]
+    values += [segment.line for _, segments in drawn for segment in segments]
+    joined = np.concatenate(values)
+    return float(joined.min()), float(joined.max())
+
+
+def caption(figure: Figure) -> str:
+    """What the figure's lines mean, and which series get no fit and why."""
+    if all(series.fit is None for series in figure.series):
+        return ""
+    notes = [
+        "Fits: least squares on log10(y), solid over the data, dashed where a significant fit "
+        "is projected; 95% bootstrap bands, clipped to the range plotted."
+    ]
+    if figure.floor is not None:
+        notes.append(f"The projection stops at the {figure.floor[0]}.")
+    for series in figure.series:
+        fit = series.fit
+        if fit is not None and not fit.enough_points and len(_points(series)):
+            notes.append(
+                f"{series.label}: {fit.n} points at {fit.distinct_x} distinct {fit.x} values, "
+                f"fewer than the {MIN_DISTINCT_X} a trend needs: no fit drawn."
+            )
+    return " ".join(notes)
 
 
 def _png(figure: Figure, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=150)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    drawn = [series for series in figure.series if len(_points(series))]
-    for index, series in enumerate(drawn):
+    drawn = _drawn(figure)
+    span = _y_span(drawn)
+    for index, (series, segments) in enumerate(drawn):
         color = colors[index % len(colors)]
         points = _points(series)
         ax.scatter(
@@ -253,10 +344,15 @@ def _png(figure: Figure, path: Path) -> None:
             label=series.label,
             zorder=3,
         )
-        if series.fit is not None:
-            xs, line, low, high = _fit_line(series, figure)
-            ax.plot(xs, line, color=color, lw=1.2, label=_fit_label(series.fit))
-            ax.fill_between(xs, low, high, color=color, alpha=0.15, lw=0)
+        for segment in segments:
+            assert series.fit is not None
+            ax.plot(
+                segment.xs, segment.line, color=color, lw=1.2,
+                ls="--" if segment.projected else "-",
+                label=None if segment.projected else _fit_label(series.fit),
+            )  # fmt: skip
+            low, high = np.clip(segment.low, *span), np.clip(segment.high, *span)
+            ax.fill_between(segment.xs, low, high, color=color, alpha=0.15, lw=0)
     for index, (band, bottom, top) in enumerate(figure.bands):
         color = colors[(len(drawn) + index) % len(colors)]
         if bottom == top:
@@ -272,7 +368,7 @@ def _png(figure: Figure, path: Path) -> None:
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.autoscale_view()
-    for series in drawn:
+    for series, _ in drawn:
         if series.labelled:
             _label(ax, _points(series), series)
     ax.set_xlabel(figure.x_label)
@@ -280,16 +376,20 @@ def _png(figure: Figure, path: Path) -> None:
     ax.set_title(figure.title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=6.5, loc="best", frameon=False)
-    fig.tight_layout()
+    lines = textwrap.wrap(caption(figure), 120)
+    if lines:
+        fig.text(0.01, 0.01, "\n".join(lines), fontsize=5.5, va="bottom", color="#444")
+    fig.tight_layout(rect=(0, 0.022 * len(lines) + 0.01 * bool(lines), 1, 1))
     fig.savefig(path)
     plt.close(fig)
 
 
 def _fit_label(fit: Fit) -> str:
+    verdict = "" if fit.significant else f" — {NO_TREND}"
     if fit.x.startswith("log10_"):
-        return f"fit: ∝ x^{fit.slope:.2f}, R²={fit.r2:.2f}"
+        return f"fit: ∝ x^{fit.slope:.2f}, R²={fit.r2:.2f}, n={fit.n}{verdict}"
     per = "per year" if fit.x == "year" else "per unit x"
-    return f"fit: x{fit.annual_factor:.2f} {per}, R²={fit.r2:.2f}"
+    return f"fit: x{fit.annual_factor:.2f} {per}, R²={fit.r2:.2f}, n={fit.n}{verdict}"
 
 
 def _label(ax: matplotlib.axes.Axes, points: pd.DataFrame, series: Series) -> None:
@@ -340,49 +440,62 @@ def plotly_figures(trends: Trends, until: int) -> list[tuple[str, go.Figure]]:
 
 def _plotly(figure: Figure) -> go.Figure:
     plot = go.Figure()
-    for series in figure.series:
+    drawn = _drawn(figure)
+    span = _y_span(drawn)
+    for index, (series, segments) in enumerate(drawn):
+        color = PALETTE[index % len(PALETTE)]  # a series' points, line and band alike
         points = _points(series)
-        if not len(points):
-            continue
         plot.add_trace(
             go.Scatter(
                 x=points[series.x].astype(float),
                 y=points[series.y].astype(float),
                 mode="markers",
+                marker={"color": color},
+                legendgroup=series.label,
                 name=series.label,
                 text=points["name"],
                 hovertemplate="%{text}<br>%{x}<br>%{y:.3g}<extra></extra>",
             )
         )
-        if series.fit is not None:
-            xs, line, low, high = _fit_line(series, figure)
+        for segment in segments:
+            assert series.fit is not None
+            xs = segment.xs
+            low, high = np.clip(segment.low, *span), np.clip(segment.high, *span)
+            kind = "projection" if segment.projected else _fit_label(series.fit)
             plot.add_trace(
                 go.Scatter(
                     x=np.concatenate([xs, xs[::-1]]),
                     y=np.concatenate([high, low[::-1]]),
                     fill="toself",
+                    fillcolor=color,
                     opacity=0.2,
                     line={"width": 0},
                     hoverinfo="skip",
-                    name=f"{series.label}: 95% band",
+                    name=f"{series.label}: 95% band"
+                    + (" (projected)" if segment.projected else ""),
+                    legendgroup=series.label,
                 )
             )
             plot.add_trace(
                 go.Scatter(
-                    x=xs, y=line, mode="lines", name=f"{series.label}: {_fit_label(series.fit)}"
+                    x=xs, y=segment.line, mode="lines", name=f"{series.label}: {kind}",
+                    line={"dash": "dash" if segment.projected else "solid", "color": color},
+                    legendgroup=series.label,
                 )
-            )
+            )  # fmt: skip
+    lines = textwrap.wrap(caption(figure), 110)
     plot.update_layout(
-        title=figure.title,
+        title={"text": figure.title, "subtitle": {"text": "<br>".join(lines)}},
         xaxis_title=figure.x_label,
         yaxis_title=figure.y_label,
         yaxis_type="log",
         template="simple_white",
+        margin={"t": 80 + 15 * len(lines)},
     )
     if figure.log_x:
         plot.update_xaxes(type="log", autorange="reversed")
     for band, bottom, top in figure.bands:
-        plot.add_hrect(y0=bottom, y1=top * 1.02, opacity=0.2, line_width=0, annotation_text=band)
+        reference(plot, "y", bottom, band, high=None if bottom == top else top)
     return plot
 
 

@@ -5,6 +5,11 @@ An exponential trend y = 10^(a + b x) is a straight line in log space; against t
 slope gives the annual growth factor 10^b and the doubling (or halving) time log10(2) / |b|.
 The 95% intervals come from a seeded bootstrap over the data points (resampled with
 replacement, refitted, percentiles), so they are reproducible run to run.
+
+A fit is *significant* (`Fit.significant`) when its R² reaches `MIN_R2` and its 95% slope
+interval excludes zero (no change); anything else is reported as "no significant trend". A
+trend is drawn only over at least `MIN_DISTINCT_X` distinct x values (`Fit.enough_points`):
+seven chips from three years are three points in time, not a trend.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from edgegap.errors import UserError
 Floats = npt.NDArray[np.float64]
 BOOTSTRAP_SAMPLES = 2000
 SEED = 20180417  # the paper's publication date: any fixed seed makes reruns identical
+MIN_R2 = 0.5  # below it the line explains less than half the variance of log10(y)
+MIN_DISTINCT_X = 4  # distinct x values (years) a trend is drawn over
+NO_TREND = "no significant trend"
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,17 @@ class Fit:
     ci95: tuple[float, float]  # of the slope
     boot_slopes: Floats
     boot_intercepts: Floats
+    distinct_x: int  # distinct x values among the n points
+
+    @property
+    def significant(self) -> bool:
+        """R² at least `MIN_R2` and a 95% slope interval that excludes zero (no change)."""
+        return self.r2 >= MIN_R2 and not self.ci95[0] <= 0 <= self.ci95[1]
+
+    @property
+    def enough_points(self) -> bool:
+        """At least `MIN_DISTINCT_X` distinct x values: enough to draw a trend through."""
+        return self.distinct_x >= MIN_DISTINCT_X
 
     @property
     def annual_factor(self) -> float:
@@ -73,6 +92,8 @@ class Fit:
             "r2": self.r2,
             "ci95": list(self.ci95),
             "n": self.n,
+            "distinct_x": self.distinct_x,
+            "significant": self.significant,
         }
         if self.x == "year":
             record["annual_factor_ci95"] = list(self.annual_factor_ci95)
@@ -124,4 +145,5 @@ def fit_exponential(
         ci95=(float(low), float(high)),
         boot_slopes=boot_slopes,
         boot_intercepts=boot_intercepts,
+        distinct_x=len(np.unique(xs)),
     )
