@@ -91,15 +91,15 @@ body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; 
        line-height: 1.45; padding: 0 1em; }
 h1 { font-size: 1.7em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; max-width: 32em; overflow-wrap: anywhere; }
-th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; max-width: 32em; }
+td { overflow-wrap: anywhere; } th { background: #f3f3f3; overflow-wrap: normal; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.yes, .yes { color: #17632a; } td.no, .no { color: #a11; }
 table.verdict { font-size: 0.8em; } table.verdict td { vertical-align: top; min-width: 11em; }
 table.verdict td.runs { background: #eef8f1; } table.verdict td.fails { background: #fbefee; }
 table.verdict .status { font-weight: 600; }
 table.verdict ul { margin: 0.1em 0; padding-left: 1.1em; }
 p.caption { font-size: 0.85em; color: #444; margin-top: 0; }
-table#growth td, table#growth th, table.verdict th { overflow-wrap: normal; }
+table#growth td { overflow-wrap: normal; }
 .figure { width: 100%; height: 480px; } .lead { font-size: 1.1em; background: #f7f7fb;
        padding: 0.8em 1em; border-left: 4px solid #557; }
 #page-errors:empty { display: none; } #page-errors { color: #a11; }
