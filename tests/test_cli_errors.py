@@ -61,6 +61,8 @@ BAD_NUMBERS = [
     ("plan", "--energy-mj", "x"),
     ("plan", "--memory-mb", "1MB"),
     ("plan", "--max-accuracy-drop", "lots"),
+    ("plan", "--fps", "thirty"),
+    ("plan", "--power-w", "1W"),
     ("scale", "--node", "seven"),
     ("trends", "--until", "soon"),
     ("trends", "--until", "2030.5"),

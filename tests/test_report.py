@@ -131,10 +131,7 @@ def test_edge_rows_say_whether_each_model_runs_and_why_not(report: Path) -> None
     mcu = next(
         r for r in record["edge"] if (r["model"], r["platform"]) == ("resnet18", "cortex-m7")
     )
-    assert (
-        mcu["reasons"][0]
-        == "weights 11.7 MB do not fit flash (2.1 MB)"
-    )
+    assert mcu["reasons"][0] == "weights 11.7 MB do not fit flash (2.1 MB)"
 
 
 class Tables(HTMLParser):

@@ -823,7 +823,35 @@ def plan_command(
     target: Annotated[str, typer.Option("--target", help="edge platform")] = "eyeriss",
     latency_ms: Annotated[float | None, typer.Option(help="latency budget per inference")] = None,
     energy_mj: Annotated[float | None, typer.Option(help="energy budget per inference")] = None,
-    memory_mb: Annotated[float | None, typer.Option(help="on-chip + weight memory budget")] = None,
+    memory_mb: Annotated[
+        float | None,
+        typer.Option(
+            help="memory budget for weights plus peak activations (default: the platform's "
+            "capacities, where the model's weights and activations live)"
+        ),
+    ] = None,
+    power_w: Annotated[
+        float | None,
+        typer.Option(help="average power budget at --fps (default: the platform's budget)"),
+    ] = None,
+    fps: Annotated[float, typer.Option("--fps", help="frame rate the power budget is at")] = (
+        REAL_TIME_FPS
+    ),
+    change: Annotated[
+        str,
+        typer.Option(
+            "--change",
+            help="what the plan may change: model (quantization, pruning, factorisation, "
+            "algorithm), hardware (the architecture group) or both",
+        ),
+    ] = "model",
+    dtype: Annotated[
+        str | None,
+        typer.Option(
+            help="precision of the baseline, e.g. int8, float32 (default: the platform's "
+            "deployment precision)"
+        ),
+    ] = None,
     max_accuracy_drop: Annotated[
         float | None, typer.Option(help="largest accuracy loss allowed, percentage points")
     ] = None,
@@ -837,22 +865,28 @@ def plan_command(
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
 ) -> None:
-    """Close the gap for MODEL on TARGET: the gap per budget, then the combination of bridges
-    that meets the budgets with the least accuracy loss (published for torchvision models,
-    measured with --dataset for lenet-300-100, lenet-5 and mnist1d-cnn)."""
+    """Close the gap for MODEL on TARGET: the gap against every budget (the ones given, and
+    the platform's memory and power), then the combination of techniques that meets them with
+    the least accuracy loss (published for torchvision models, measured with --dataset for
+    lenet-300-100, lenet-5 and mnist1d-cnn). Exit code 1 when no combination meets them."""
     from edgegap.plan import Budget, plan_for
+    from edgegap.plan.search import as_change
 
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,
         memory_mb * 1e6 if memory_mb is not None else None,
+        power_w,
+        fps,
     )
+    kind = as_change(change)
+    platform = load_platform(target)
     with progress("searching combinations of techniques") as update:
 
         def step(message: str) -> None:
             update(message)
 
-        result = plan_for(model, load_platform(target), budget, max_accuracy_drop, dataset, step)
+        result = plan_for(model, platform, budget, max_accuracy_drop, dataset, step, kind, dtype)
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")
@@ -863,8 +897,34 @@ def plan_command(
 
 
 def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
-    out.print(f"[bold]{model} on {result.platform.name}[/bold]: " + "; ".join(result.gap()))
-    verdict = "meets every budget" if result.meets_budget else "does NOT meet every budget"
+    def line(text: str) -> None:
+        out.print(text, markup=False, highlight=False)
+
+    precision = record["precision"]
+    out.print(f"[bold]{model} on {result.platform.name}[/bold]", highlight=False)
+    line(
+        f"baseline: {precision['name']} ({precision['origin']}), accuracy loss "
+        f"{precision['accuracy_drop_pp']:.2g} pp from float32: {precision['source']}"
+    )
+    others = {"model": "--change hardware or both to change the chip",
+              "hardware": "--change model or both to change the model",
+              "both": "every group"}  # fmt: skip
+    narrower = (
+        f"; number formats narrower than {precision['name']} only"
+        if result.change != "hardware"
+        else ""
+    )
+    line(
+        f"searched (--change {result.change}): {', '.join(record['searched'])}{narrower}; "
+        f"{others[result.change]}"
+    )
+    line("budgets, against the baseline:")
+    for text in record["gap"]:
+        line(f"  {text}")
+    unmet = record["estimate"]["unmet"]
+    verdict = "meets every budget" if result.meets_budget else (
+        f"does NOT meet every budget: {', '.join(unmet) or 'the model does not fit'}"
+    )  # fmt: skip
     table = Table(title=f"recipe ({verdict})")
     for column in ("step", "setting", "latency", "energy", "memory", "accuracy loss", "source"):
         table.add_column(column, justify="left" if column in ("step", "setting", "source")
@@ -878,8 +938,10 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     estimate_ = record["estimate"]
     table.caption = (
         f"{estimate_['latency_s'] * 1e3:.3g} ms, {estimate_['energy_j'] * 1e3:.3g} mJ, "
-        f"{estimate_['memory_bytes'] / 1e6:.3g} MB, accuracy loss "
-        f"{estimate_['accuracy_drop_pp']:.2g} pp ({estimate_['accuracy_source']}); "
+        f"{estimate_['memory_bytes'] / 1e6:.3g} MB, {estimate_['power_w']:.3g} W at "
+        f"{result.budget.fps:g} frames/s, accuracy loss {estimate_['accuracy_drop_pp']:.2g} pp "
+        f"({estimate_['accuracy_source']}, the baseline's "
+        f"{precision['accuracy_drop_pp']:.2g} pp included); "
         f"{record['candidates_evaluated']} combinations"
     )
     out.print(table)
@@ -894,6 +956,9 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
             f"{point['accuracy_drop_pp']:.2g} pp",
         )
     out.print(front)
+    for check in estimate_["budgets"]:
+        if not check["met"]:
+            line(f"recipe: {check['text']}")
 
 
 @app.command("scale")

@@ -2,17 +2,31 @@
 search combinations of techniques from the registry for the Pareto front of accuracy loss,
 latency and energy.
 
-Each technique the plan searches (`SEARCHED`) contributes at most one of its settings, and
-the architecture and the quantization groups at most one step each (`EXCLUSIVE`):
-hardware techniques their candidates for this workload and platform (the best systolic
-dataflow and shape at the same PEs; off-chip memory replaced by HBM2), model techniques the
-settings the accuracy source knows a loss for. Every combination's latency, energy and memory
-come from the cost model on the transformed workload and platform, through each technique's
-analytic face. Accuracy loss is the sum of its steps' losses (the additivity is an
-assumption), from an `Accuracy` source: published ImageNet results (`PublishedAccuracy`: the
-model's own rows, else a conservative transfer from other models) or losses measured on a
-dataset for a small model (`plan.measure.MeasuredAccuracy`). A model that does not fit the
-platform's memory never meets the budgets (`hardware.fits`).
+What a plan may change is the reader's (`change`): the model (the default: quantization,
+pruning, factorisation, algorithm and coding techniques, which the model's owner applies),
+the hardware (the architecture group: another chip) or both. Each technique the plan searches
+(`SEARCHED`, filtered by group) contributes at most one of its settings, and the architecture
+and the quantization groups at most one step each (`EXCLUSIVE`): hardware techniques their
+candidates for this workload and platform (the best systolic dataflow and shape at the same
+PEs; off-chip memory replaced by HBM2), model techniques the settings the accuracy source
+knows a loss for. Every combination's latency, energy, power and memory come from the cost
+model on the transformed workload and platform, through each technique's analytic face.
+
+The baseline is the model at the platform's deployment precision
+(`hardware.deployment_precision`) unless the caller gives another; reaching it from the model
+as trained (float32) costs that quantization's accuracy loss (`Precision`), and the
+quantization group searches only narrower formats. Accuracy loss is the sum of the
+baseline's and the steps' losses (the additivity is an assumption; a narrower format's
+published loss, measured from float32, replaces the baseline's), from an `Accuracy` source:
+published ImageNet results (`PublishedAccuracy`: the model's own rows, else a conservative
+transfer from other models) or losses measured on a dataset for a small model
+(`plan.measure.MeasuredAccuracy`).
+
+Every budget is explicit (`Budget`, `Check`): latency and energy where the caller gives them;
+memory and power always, the caller's number or else the platform's own (its memory
+capacities by the fit rule, `hardware.fits`, and its power budget at the frame rate). A plan
+meets its budgets only when every one holds, so a plan with the platform's budgets alone
+answers whether the model runs on it at all.
 """
 
 from __future__ import annotations
@@ -20,19 +34,23 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
 
 from edgegap.errors import UserError
-from edgegap.hardware.cost import estimate
+from edgegap.hardware.cost import REAL_TIME_FPS, estimate
+from edgegap.hardware.fit import Placement, size_text
+from edgegap.hardware.layers import deployment_precision
 from edgegap.hardware.platform import Platform
 from edgegap.pareto import pareto_mask
-from edgegap.techniques import NotAvailable, Setting, Technique, get
+from edgegap.precision import BITS, FP32_BITS, bits_of
+from edgegap.techniques import GROUPS, NotAvailable, Setting, Technique, get, techniques
+from edgegap.techniques.base import Group
 from edgegap.workload import profile
 from edgegap.workload.layer import Workload
 
@@ -51,25 +69,86 @@ SEARCHED: dict[str, tuple[str, ...] | None] = {
 # Groups whose techniques exclude each other: one change of array or memory, one number
 # format. Pruning, factorisation and algorithm techniques compose, at most one setting each.
 EXCLUSIVE = ("architecture", "quantization")
+# What a plan may change, by technique group: the model (what its owner can do), the
+# hardware (the architecture group: another chip), or both.
+Change = Literal["model", "hardware", "both"]
+CHANGES: dict[str, tuple[Group, ...]] = {
+    "model": tuple(group for group in GROUPS if group != "architecture"),
+    "hardware": ("architecture",),
+    "both": GROUPS,
+}
+GIVEN = "given"
+PLATFORMS = "the platform's"
+
+
+def as_change(text: str) -> Change:
+    """`text` as a `Change`, or a one-line error."""
+    for change in ("model", "hardware", "both"):
+        if text == change:
+            return change
+    raise UserError(f"unknown change '{text}': use {', '.join(CHANGES)}")
+
+
+def searched(change: Change) -> dict[str, tuple[str, ...] | None]:
+    """`SEARCHED`, less the techniques whose group `change` leaves alone."""
+    groups = CHANGES[as_change(change)]
+    return {name: wanted for name, wanted in SEARCHED.items() if get(name).group in groups}
+
+
+def _positive(value: float | None, what: str) -> None:
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise UserError(f"the {what} must be a positive number, got {value:g}")
 
 
 @dataclass(frozen=True)
 class Budget:
+    """What a plan must meet. Latency and energy per inference where given; memory and power
+    always: the number given, or else the platform's own (memory: its capacities, where the
+    fit rule places weights and activations; power: its budget, once `on` a platform), power
+    at `fps` frames per second."""
+
     latency_s: float | None = None
     energy_j: float | None = None
-    memory_bytes: float | None = None
+    memory_bytes: float | None = None  # compared against the fit rule's needed bytes
+    power_w: float | None = None
+    fps: float = REAL_TIME_FPS
+    power_from_platform: bool = False  # set by `on`: power_w is the platform's budget
 
     def __post_init__(self) -> None:
-        for name, unit in (("latency", "s"), ("energy", "j"), ("memory", "bytes")):
-            value = getattr(self, f"{name}_{unit}")
-            if value is not None and not (value > 0 and math.isfinite(value)):
-                raise UserError(f"the {name} budget must be a positive number, got {value:g}")
+        _positive(self.latency_s, "latency budget")
+        _positive(self.energy_j, "energy budget")
+        _positive(self.memory_bytes, "memory budget")
+        _positive(self.power_w, "power budget")
+        _positive(self.fps, "frame rate")
 
-    def ratios(self, latency_s: float, energy_j: float, memory_bytes: float) -> dict[str, float]:
-        """Demand over budget for each budget given: above 1 is over."""
-        pairs = {"latency": (latency_s, self.latency_s), "energy": (energy_j, self.energy_j),
-                 "memory": (memory_bytes, self.memory_bytes)}  # fmt: skip
-        return {k: used / limit for k, (used, limit) in pairs.items() if limit is not None}
+    def on(self, platform: Platform) -> Budget:
+        """The budget with the platform's power budget where none is given."""
+        if self.power_w is not None:
+            return self
+        return replace(self, power_w=platform.power_budget_w, power_from_platform=True)
+
+    def origin(self, name: str) -> str | None:
+        """Where the budget called `name` comes from: "given", the platform's (memory and
+        power not given), or None (latency and energy not given: no such budget)."""
+        given = {"latency": self.latency_s, "energy": self.energy_j,
+                 "memory": self.memory_bytes, "power": self.power_w}[name]  # fmt: skip
+        if name == "memory" and given is None:
+            return PLATFORMS
+        if name == "power" and (given is None or self.power_from_platform):
+            return f"{PLATFORMS} budget"
+        return GIVEN if given is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+            "memory_bytes": self.memory_bytes,
+            "power_w": self.power_w,
+            "fps": self.fps,
+            "origin": {
+                name: self.origin(name) for name in ("latency", "energy", "memory", "power")
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -87,35 +166,162 @@ class Step:
     def apply(self, workload: Workload, platform: Platform) -> tuple[Workload, Platform]:
         return self.technique.apply(workload, platform, self.setting)
 
-    def describe(self) -> str:
-        return f"{self.setting.technique} ({self.setting.label})"
+    def describe(self, every_value: bool = False) -> str:
+        """ "prune-channels (0.56)"; with `every_value`, each parameter value too."""
+        label = self.setting.label
+        if every_value:
+            values = ", ".join(f"{k}={v}" for k, v in self.setting.values)
+            label = f"{label}: {values}" if values else label
+        return f"{self.setting.technique} ({label})"
 
 
 @dataclass(frozen=True)
 class Point:
+    """What the cost model says of one combination: latency and energy per inference,
+    average power at the budget's frame rate, and the fit rule's answer."""
+
     latency_s: float
     energy_j: float
-    memory_bytes: int  # `hardware.fits`: weights and working activations
+    memory_bytes: int  # `hardware.fits`: weights and peak activations
     fits: bool  # whether they fit where the model lives on the platform
+    power_w: float = 0.0  # energy per frame x the frame rate + idle power
+    max_fps: float = math.inf  # frames per second back to back
+    placements: tuple[Placement, ...] = ()  # what each memory level must hold, and holds
+    fit_reason: str = ""
 
     @classmethod
-    def of(cls, workload: Workload, platform: Platform) -> Point:
-        cost = estimate(workload, platform)
-        return cls(cost.totals.latency_s, cost.totals.energy_j, cost.fit.needed_bytes,
-                   cost.fit.fits)  # fmt: skip
+    def of(cls, workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS) -> Point:
+        cost = estimate(workload, platform, fps)
+        fit, power = cost.fit, cost.power
+        return cls(cost.totals.latency_s, cost.totals.energy_j, fit.needed_bytes, fit.fits,
+                   power.average_w, power.max_fps, fit.placements, fit.reason)  # fmt: skip
+
+
+def _over(ratio: float) -> str:
+    return f"{ratio:.3g}x over" if ratio > 1 else f"within ({ratio:.0%})"
+
+
+def _number(value: float) -> str:
+    """Three significant figures, and whole numbers from 1000 up: 0.488, 52.7, 1,000."""
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def _capacities(placements: Sequence[Placement]) -> str:
+    """ "flash 2.1 MB for weights, data_ram 1.0 MB for activations"."""
+    return ", ".join(
+        f"{p.level} "
+        f"{size_text(p.capacity_bytes) if p.capacity_bytes is not None else '(size not stated)'}"
+        f" for {p.holds}"
+        for p in placements
+    )
+
+
+@dataclass(frozen=True)
+class Check:
+    """One budget against one point: its value and where it comes from, and the demand."""
+
+    name: str  # latency, energy, memory, power
+    budget: str  # the budget's value in words: "200 ms", "0.488 W at 30 frames/s"
+    origin: str  # "given", "the platform's", "the platform's budget"
+    demand: str  # the demand in words: "245 ms"
+    ratio: float  # the demand over the budget (the worst part of it): above 1 is over
+    limit: float | None  # the budget's number in SI units (s, J, bytes, W); None: capacities
+    used: float  # the demand's number in the same units
+    stated: bool = True  # False: the platform states no capacity, taken as large enough
+
+    @property
+    def met(self) -> bool:
+        return self.ratio <= 1
+
+    @property
+    def text(self) -> str:
+        verdict = _over(self.ratio) if self.stated else "taken as large enough"
+        return f"{self.name} {self.budget} ({self.origin}): needs {self.demand}, {verdict}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "budget": self.budget, "origin": self.origin,
+                "limit": self.limit, "demand": self.used, "ratio": self.ratio, "met": self.met,
+                "text": self.text}  # fmt: skip
+
+
+def _memory(point: Point, given: float | None) -> Check:
+    """Against the number given, or else the platform's capacities; the model must fit the
+    platform's memory either way."""
+    ratios = [p.needed_bytes / p.capacity_bytes for p in point.placements if p.capacity_bytes]
+    fit_ratio = max(ratios, default=0.0 if point.fits else math.inf)
+    overflow = [
+        f"{p.holds} {size_text(p.needed_bytes)} > {p.level} {size_text(p.capacity_bytes)}"
+        for p in point.placements
+        if p.capacity_bytes is not None and not p.fits
+    ]
+    if given is not None:
+        demand = size_text(point.memory_bytes)
+        if not point.fits:
+            demand += f" ({point.memory_bytes / given:.0%}), but {' and '.join(overflow)}"
+        ratio = max(point.memory_bytes / given, fit_ratio if not point.fits else 0.0)
+        return Check("memory", size_text(given), GIVEN, demand, ratio, given, point.memory_bytes)
+    stated = any(p.capacity_bytes is not None for p in point.placements) or not point.fits
+    demand = " and ".join(f"{size_text(p.needed_bytes)} of {p.holds}" for p in point.placements)
+    return Check("memory", _capacities(point.placements), PLATFORMS,
+                 demand or size_text(point.memory_bytes), fit_ratio, None, point.memory_bytes,
+                 stated)  # fmt: skip
+
+
+def checks(point: Point, budget: Budget) -> tuple[Check, ...]:
+    """The point against every budget: latency and energy where given, memory always, power
+    once the budget is `on` a platform."""
+    found = []
+    if budget.latency_s is not None:
+        found.append(Check("latency", f"{_number(budget.latency_s * 1e3)} ms", GIVEN,
+                           f"{_number(point.latency_s * 1e3)} ms",
+                           point.latency_s / budget.latency_s, budget.latency_s,
+                           point.latency_s))  # fmt: skip
+    if budget.energy_j is not None:
+        found.append(Check("energy", f"{_number(budget.energy_j * 1e3)} mJ", GIVEN,
+                           f"{_number(point.energy_j * 1e3)} mJ",
+                           point.energy_j / budget.energy_j, budget.energy_j,
+                           point.energy_j))  # fmt: skip
+    found.append(_memory(point, budget.memory_bytes))
+    if budget.power_w is not None:
+        demand = f"{_number(point.power_w)} W"
+        if point.max_fps < budget.fps:
+            demand += f" (it runs at most {point.max_fps:.3g} of the {budget.fps:g} frames/s)"
+        origin = budget.origin("power") or GIVEN
+        rate = f"{_number(budget.power_w)} W at {budget.fps:g} frames/s"
+        found.append(Check("power", rate, origin,
+                           demand, point.power_w / budget.power_w, budget.power_w,
+                           point.power_w))  # fmt: skip
+    return tuple(found)
+
+
+def meets(point: Point, budget: Budget) -> bool:
+    """Within every budget, and the model fits the platform's memory."""
+    return point.fits and all(check.met for check in checks(point, budget))
+
+
+@dataclass(frozen=True)
+class Precision:
+    """The precision the baseline runs at, where that choice comes from, and what reaching it
+    from the model as trained (float32) costs in accuracy, with the source of that number."""
+
+    name: str  # "int8"
+    origin: str  # "the platform's deployment precision", "given", "as profiled"
+    accuracy_drop_pp: float
+    source: str
 
 
 @dataclass(frozen=True)
 class Candidate:
     steps: tuple[Step, ...]
     point: Point
+    baseline_drop_pp: float = 0.0  # what the baseline's precision costs (`Precision`)
 
     @property
     def accuracy_drop_pp(self) -> float:
-        return sum(step.accuracy_drop_pp for step in self.steps)
+        return self.baseline_drop_pp + sum(step.accuracy_drop_pp for step in self.steps)
 
-    def describe(self) -> str:
-        return " -> ".join(step.describe() for step in self.steps) or "baseline"
+    def describe(self, every_value: bool = False) -> str:
+        return " -> ".join(step.describe(every_value) for step in self.steps) or "baseline"
 
 
 @cache
@@ -191,12 +397,12 @@ def _settings(technique: str, model: str) -> list[str]:
 
 
 def option_groups(
-    workload: Workload, platform: Platform, accuracy: Accuracy
+    workload: Workload, platform: Platform, accuracy: Accuracy, change: Change = "model"
 ) -> list[list[Step | None]]:
-    """The choices per group of `EXCLUSIVE` techniques, or per technique otherwise; None is
-    "leave this group out"."""
+    """The choices per group of `EXCLUSIVE` techniques, or per technique otherwise, among the
+    techniques `change` searches; None is "leave this group out"."""
     groups: dict[str, list[Step | None]] = {}
-    for name, wanted in SEARCHED.items():
+    for name, wanted in searched(change).items():
         technique = get(name)
         key = technique.group if technique.group in EXCLUSIVE else technique.name
         options = groups.setdefault(key, [None])
@@ -216,30 +422,103 @@ def option_groups(
     return list(groups.values())
 
 
-def _apply(steps: Sequence[Step], workload: Workload, platform: Platform) -> Point | None:
+def _apply(
+    steps: Sequence[Step], workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS
+) -> Point | None:
     """The cost of the steps applied in order; None when one cannot apply here."""
     try:
         for step in steps:
             workload, platform = step.apply(workload, platform)
     except NotAvailable:
         return None
-    return Point.of(workload, platform)
+    return Point.of(workload, platform, fps)
+
+
+def _narrower(before: Workload, after: Workload) -> bool:
+    """Whether `after` holds every layer's weights and activations in no more bits than
+    `before`, and some in fewer: a narrower number format."""
+    pairs = list(zip(before.layers, after.layers, strict=False))
+    bits = [(b.weight_bits, b.activation_bits, a.weight_bits, a.activation_bits)
+            for b, a in pairs]  # fmt: skip
+    return all(aw <= bw and aa <= ba for bw, ba, aw, aa in bits) and any(
+        aw < bw or aa < ba for bw, ba, aw, aa in bits
+    )
+
+
+def _widest_bits(workload: Workload) -> int:
+    """The bits a workload was profiled at: the widest of its weighted layers'."""
+    return max((max(layer.weight_bits, layer.activation_bits) for layer in workload.layers
+                if layer.weight_elements), default=FP32_BITS)  # fmt: skip
+
+
+def _bits_name(bits: int) -> str:
+    """A float32 model at 32 bits or more, an integer format below."""
+    if bits >= FP32_BITS:
+        return "fp32"
+    return next((n for n, b in BITS.items() if b == bits and n.startswith("int")), f"{bits}-bit")
+
+
+def precision_loss(precision: str, accuracy: Accuracy) -> tuple[float, str]:
+    """What running at `precision` costs a float32 model in accuracy, and the source: for an
+    integer format of N bits, the first quantization technique of the registry (int8 for
+    8 bits) for which the accuracy source knows W<N>A<N>; where none does, 0 assumed, said."""
+    bits = bits_of(precision)
+    if bits is None or bits >= FP32_BITS:
+        return 0.0, "the model as trained (float32): no quantization"
+    if precision.startswith("int"):
+        label = f"W{bits}A{bits}"
+        for technique in techniques(group="quantization"):
+            if label not in accuracy.settings(technique.name):
+                continue
+            found = accuracy.drop(technique.name, label)
+            if found is not None:
+                return found[0], f"{technique.name} ({label}): {found[1]}"
+    return 0.0, f"no {accuracy.kind} loss for float32 -> {precision}: 0 assumed"
+
+
+def _beyond(step: Step, base: Precision) -> Step:
+    """A narrower format's step, its loss counted beyond the baseline's: both losses are
+    measured from float32, so the narrower one replaces the baseline's."""
+    if base.accuracy_drop_pp <= 0:
+        return step
+    extra = max(step.accuracy_drop_pp - base.accuracy_drop_pp, 0.0)
+    return Step(
+        step.setting,
+        extra,
+        f"{step.source} ({step.accuracy_drop_pp:.3g} pp from float32, less the baseline's "
+        f"{base.accuracy_drop_pp:.3g} pp at {base.name})",
+    )
 
 
 @dataclass(frozen=True)
 class Plan:
     model: str
     platform: Platform
-    budget: Budget
+    budget: Budget  # `on` the platform: every limit the plan is held to
+    precision: Precision
     baseline: Point
     candidates: list[Candidate]
     recipe: Candidate
     contributions: list[dict[str, Any]] = field(default_factory=list)
     accuracy_source: str = "published"
+    change: Change = "model"
 
     @property
     def meets_budget(self) -> bool:
         return meets(self.recipe.point, self.budget)
+
+    @property
+    def searched(self) -> list[str]:
+        return list(searched(self.change))
+
+    def checks(self, point: Point | None = None) -> tuple[Check, ...]:
+        """The recipe's point (or `point`) against every budget."""
+        return checks(self.recipe.point if point is None else point, self.budget)
+
+    @property
+    def unmet(self) -> list[str]:
+        """The budgets the recipe misses."""
+        return [check.name for check in self.checks() if not check.met]
 
     @property
     def pareto(self) -> list[Candidate]:
@@ -250,32 +529,41 @@ class Plan:
         front = [c for c, keep in zip(self.candidates, mask, strict=True) if keep]
         return sorted(front, key=lambda c: (c.point.latency_s, c.accuracy_drop_pp))
 
+    def pareto_rows(self) -> list[tuple[Candidate, str]]:
+        """The front with each combination's text, unique: where two would read the same,
+        both name every parameter value."""
+        front = self.pareto
+        texts = [c.describe() for c in front]
+        texts = [c.describe(every_value=True) if texts.count(t) > 1 else t
+                 for c, t in zip(front, texts, strict=True)]  # fmt: skip
+        return list(zip(front, texts, strict=True))
+
     def gap(self) -> list[str]:
-        """The baseline against each budget, in words."""
-        base = self.baseline
-        ratios = self.budget.ratios(base.latency_s, base.energy_j, base.memory_bytes)
-        return [
-            f"{name}: {ratio:.3g}x over the budget"
-            if ratio > 1
-            else f"{name}: fits ({ratio:.0%} of the budget)"
-            for name, ratio in ratios.items()
-        ]
+        """The baseline against each budget, in words: the budget, where it is from, the
+        demand against it."""
+        return [check.text for check in self.checks(self.baseline)]
 
     def to_dict(self) -> dict[str, Any]:
         def point(p: Point) -> dict[str, Any]:
             return {"latency_s": p.latency_s, "energy_j": p.energy_j,
-                    "memory_bytes": p.memory_bytes, "fits": p.fits}  # fmt: skip
+                    "memory_bytes": p.memory_bytes, "fits": p.fits, "fit_reason": p.fit_reason,
+                    "power_w": p.power_w, "max_fps": p.max_fps}  # fmt: skip
 
-        budget = {
-            "latency_s": self.budget.latency_s,
-            "energy_j": self.budget.energy_j,
-            "memory_bytes": self.budget.memory_bytes,
-        }
+        precision = self.precision
         return {
             "model": self.model,
             "platform": self.platform.name,
-            "budget": budget,
-            "baseline": point(self.baseline),
+            "change": self.change,
+            "searched": self.searched,
+            "precision": {
+                "name": precision.name,
+                "origin": precision.origin,
+                "accuracy_drop_pp": precision.accuracy_drop_pp,
+                "source": precision.source,
+            },
+            "budget": self.budget.to_dict(),
+            "budgets": [check.to_dict() for check in self.checks(self.baseline)],
+            "baseline": point(self.baseline) | {"accuracy_drop_pp": precision.accuracy_drop_pp},
             "gap": self.gap(),
             "meets_budget": self.meets_budget,
             "recipe": self.contributions,
@@ -283,23 +571,15 @@ class Plan:
             | {
                 "accuracy_drop_pp": self.recipe.accuracy_drop_pp,
                 "accuracy_source": self.accuracy_source,
+                "budgets": [check.to_dict() for check in self.checks()],
+                "unmet": self.unmet,
             },
             "pareto": [
-                point(c.point) | {"recipe": c.describe(), "accuracy_drop_pp": c.accuracy_drop_pp}
-                for c in self.pareto
+                point(c.point) | {"recipe": text, "accuracy_drop_pp": c.accuracy_drop_pp}
+                for c, text in self.pareto_rows()
             ],
             "candidates_evaluated": len(self.candidates),
         }
-
-
-def meets(point: Point, budget: Budget) -> bool:
-    """Within every budget given, and the model fits the platform's memory."""
-    return point.fits and _worst_ratio(point, budget) <= 1
-
-
-def _worst_ratio(point: Point, budget: Budget) -> float:
-    ratios = budget.ratios(point.latency_s, point.energy_j, point.memory_bytes)
-    return max(ratios.values(), default=0.0)
 
 
 def choose(
@@ -307,8 +587,9 @@ def choose(
 ) -> Candidate:
     """The recipe: among the candidates within the accuracy limit, the one that meets every
     budget with the least accuracy loss (then the fewest changes, then the least energy);
-    when none meets them, the one that fits memory and comes closest to the budgets (a model
-    that does not fit ranks after every one that does)."""
+    when none meets them, the one that fits memory and comes closest to the budgets (its
+    worst demand over budget, then the fewest budgets missed; a model that does not fit ranks
+    after every one that does)."""
     allowed = [
         c for c in candidates
         if max_accuracy_drop_pp is None or c.accuracy_drop_pp <= max_accuracy_drop_pp
@@ -318,10 +599,14 @@ def choose(
     meeting = [c for c in allowed if meets(c.point, budget)]
     if meeting:
         return min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
-    return min(
-        allowed,
-        key=lambda c: (not c.point.fits, _worst_ratio(c.point, budget), c.accuracy_drop_pp),
-    )
+
+    def distance(c: Candidate) -> tuple[bool, float, int, float]:
+        found = checks(c.point, budget)
+        worst = max((check.ratio for check in found), default=0.0)
+        missed = sum(not check.met for check in found)
+        return not c.point.fits, worst, missed, c.accuracy_drop_pp
+
+    return min(allowed, key=distance)
 
 
 def plan(
@@ -331,30 +616,52 @@ def plan(
     budget: Budget,
     max_accuracy_drop_pp: float | None = None,
     accuracy: Accuracy | None = None,
+    change: Change = "model",
+    precision: str | None = None,
 ) -> Plan:
-    """Every combination of one option per searched technique, evaluated by the cost model
-    (combinations that reach the same cost are kept once, with the least loss, then the
-    fewest steps); the recipe is `choose`'s."""
+    """Every combination of one option per technique `change` searches, evaluated by the cost
+    model (combinations that reach the same cost are kept once, with the least loss, then the
+    fewest steps); the recipe is `choose`'s against the budget `on` the platform.
+
+    `workload` is the baseline; `precision` names the precision it was profiled at where the
+    user chose it (`--dtype`), else it is read off the workload (the platform's deployment
+    precision when it is that)."""
     source = accuracy or PublishedAccuracy(model)
-    baseline = Point.of(workload, platform)
+    searched(change)  # an unknown change is a user error
+    budget = budget.on(platform)
+    if precision is not None:
+        origin = GIVEN
+    else:
+        deployed, widest = deployment_precision(platform), _widest_bits(workload)
+        if widest == BITS[deployed]:
+            precision, origin = deployed, "the platform's deployment precision"
+        else:
+            precision, origin = _bits_name(widest), "as profiled"
+    base = Precision(precision, origin, *precision_loss(precision, source))
+    fps = budget.fps
+    baseline = Point.of(workload, platform, fps)
+
+    def useful(step: Step) -> bool:
+        """It applies and changes the cost; a number format only if narrower than the
+        baseline's (int8 on a 16-bit chip changes nothing alone, int8 on int8 neither)."""
+        if _apply((step,), workload, platform, fps) in (None, baseline):
+            return False
+        if step.technique.group != "quantization":
+            return True
+        return _narrower(workload, step.apply(workload, platform)[0])
+
     groups = [
-        [
-            None,
-            *(
-                s
-                for s in group
-                if s is not None and _apply((s,), workload, platform) not in (None, baseline)
-            ),
-        ]
-        for group in option_groups(workload, platform, source)
-    ]  # fmt: skip  (an option that changes nothing alone, int8 on a 16-bit chip, is dropped)
+        [None, *(_beyond(s, base) if s.technique.group == "quantization" else s
+                 for s in group if s is not None and useful(s))]
+        for group in option_groups(workload, platform, source, change)
+    ]  # fmt: skip
     best: dict[Point, Candidate] = {}
     for choice in itertools.product(*groups):
         steps = tuple(step for step in choice if step is not None)
-        point = _apply(steps, workload, platform)
+        point = _apply(steps, workload, platform, fps)
         if point is None:
             continue
-        candidate = Candidate(steps, point)
+        candidate = Candidate(steps, point, base.accuracy_drop_pp)
         known = best.get(point)
         rank = (candidate.accuracy_drop_pp, len(steps))
         if known is None or rank < (known.accuracy_drop_pp, len(known.steps)):
@@ -364,7 +671,7 @@ def plan(
     contributions = []
     previous = baseline
     for index, step in enumerate(recipe.steps):
-        point = _apply(recipe.steps[: index + 1], workload, platform)
+        point = _apply(recipe.steps[: index + 1], workload, platform, fps)
         assert point is not None
         contributions.append(
             {
@@ -381,7 +688,8 @@ def plan(
             }
         )
         previous = point
-    return Plan(model, platform, budget, baseline, candidates, recipe, contributions, source.kind)
+    return Plan(model, platform, budget, base, baseline, candidates, recipe, contributions,
+                source.kind, change)  # fmt: skip
 
 
 def plan_for(
@@ -391,14 +699,17 @@ def plan_for(
     max_accuracy_drop_pp: float | None = None,
     dataset: str | None = None,
     progress: Callable[[str], None] | None = None,
+    change: Change = "model",
+    dtype: str | None = None,
 ) -> Plan:
-    """`edgegap plan`: the model profiled (by name, builder or file), its losses published or,
-    with `dataset`, measured on it for a built-in small model, then `plan`."""
-    if budget == Budget():
-        raise UserError("give at least one budget: --latency-ms, --energy-mj or --memory-mb")
+    """`edgegap plan`: the model profiled (by name, builder or file) at `dtype`, or else the
+    platform's deployment precision, its losses published or, with `dataset`, measured on it
+    for a built-in small model, then `plan` over what `change` allows."""
+    searched(change)  # an unknown change fails before any profiling or training
+    precision = dtype or deployment_precision(platform)
     accuracy: Accuracy | None = None
     if dataset is None:
-        workload = profile(model)
+        workload = profile(model, dtype=precision)
     else:
         from edgegap.plan.measure import MeasuredAccuracy
         from edgegap.training import resolve_dataset, seeded_model
@@ -408,7 +719,7 @@ def plan_for(
         if progress is not None:
             progress(f"training {model} on {data.name}")
         accuracy = MeasuredAccuracy(network, data)
-        workload = profile(network, (1, *data.sample_shape), name=model)
+        workload = profile(network, (1, *data.sample_shape), precision, name=model)
     if progress is not None:
         progress("searching combinations of techniques")
-    return plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy)
+    return plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy, change, dtype)

@@ -31,12 +31,10 @@ import pandas as pd
 from edgegap import atomic
 from edgegap.hardware import (
     REAL_TIME_FPS,
-    Platform,
     builtin_names,
     deployment_precision,
     estimate,
     load_platform,
-    precision_for,
     verdict,
 )
 from edgegap.host import cpu_features
@@ -46,8 +44,15 @@ from edgegap.workload import Workload, profile, zoo
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 LAYER_VIEW_MODEL = "resnet50"
 BRIDGE_CASES = (("resnet18", "eyeriss"), ("mobilenet_v2", "edge-tpu"))
-# (model, target, latency budget in ms): the README's example and an MCU case.
-PLAN_CASES = (("resnet50", "eyeriss", 100.0), ("mobilenet_v2", "cortex-m7", 1000.0))
+# (model, target, latency budget in ms, frames per second the power budget is at, what the
+# plan may change): the README's example and an MCU case. Memory and power are held to the
+# platform's own budgets; every budget, with its value and origin, is in the record.
+PLAN_CASES = (
+    ("resnet50", "eyeriss", 100.0, 10.0, "both"),
+    ("mobilenet_v2", "cortex-m7", 1000.0, 1.0, "model"),
+)
+# What the closing plans may change: the model, as its owner can on the chip they have.
+CLOSING_CHANGE = "model"
 # Where a plan is sought for each of the representative models, at REAL_TIME_FPS.
 EDGE_TARGETS = ("eyeriss", "edge-tpu", "nvdla-small", "jetson-orin-nano", "cortex-m7")
 QUICK_TARGETS = ("eyeriss", "edge-tpu")
@@ -92,14 +97,6 @@ def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str,
             }
         )
     return rows
-
-
-def run_precision(workload: Workload, platform: Platform) -> str:
-    """The precision (or precisions, joined by "/") the platform runs the model's matrix
-    layers at (`hardware.precision_for`)."""
-    layers = [layer for layer in workload.layers if layer.gemms] or list(workload.layers)
-    widths = (max(layer.weight_bits, layer.activation_bits) for layer in layers)
-    return "/".join(dict.fromkeys(precision_for(platform, bits) for bits in widths))
 
 
 def machine() -> dict[str, str]:
@@ -157,7 +154,7 @@ def build_report(
 
     from edgegap.bridges import evaluate_bridges
     from edgegap.plan import Budget, plan
-    from edgegap.plan.search import published_accuracy
+    from edgegap.plan.search import as_change, published_accuracy, searched
     from edgegap.trends import compute_trends
     from edgegap.trends.figures import plotly_figures, write_figures
 
@@ -214,33 +211,45 @@ def build_report(
             workload = workload_of(model, deployment_precision(platform))
             bridges.append(
                 evaluate_bridges(workload, platform).to_dict()
-                | {"precision": run_precision(workload, platform)}
+                | {"precision": deployment_precision(platform)}
             )
         plan_records = []
-        for model, target, latency_ms in PLAN_CASES:
-            step(f"plan: {model} on {target} in {latency_ms:g} ms")
-            budget = Budget(latency_ms / 1e3)
-            workload, platform = workload_of(model), load_platform(target)
-            result = plan(model, workload, platform, budget)
-            plan_records.append(result.to_dict() | {"precision": run_precision(workload, platform)})
+        for model, target, latency_ms, fps, change in PLAN_CASES:
+            step(f"plan: {model} on {target} in {latency_ms:g} ms at {fps:g} frames/s")
+            platform = load_platform(target)
+            result = plan(
+                model,
+                workload_of(model, deployment_precision(platform)),
+                platform,
+                Budget(latency_s=latency_ms / 1e3, fps=fps),
+                change=as_change(change),
+            )
+            plan_records.append(result.to_dict())
         closing = []
+        closing_budget = Budget(latency_s=1 / REAL_TIME_FPS, fps=REAL_TIME_FPS)
         for model in _closing_models(names):
             step(f"plans for {model} at {REAL_TIME_FPS:g} frames/s")
-            workload = workload_of(model)
             for target in targets:
                 platform = load_platform(target)
-                result = plan(model, workload, platform, Budget(1 / REAL_TIME_FPS))
+                workload = workload_of(model, deployment_precision(platform))
+                result = plan(model, workload, platform, closing_budget,
+                              change=as_change(CLOSING_CHANGE))  # fmt: skip
                 closing.append(
                     {
                         "model": model,
                         "platform": target,
-                        "precision": run_precision(workload, platform),
+                        "precision": result.precision.name,
                         "baseline_latency_s": result.baseline.latency_s,
                         "meets_budget": result.meets_budget,
                         "latency_s": result.recipe.point.latency_s,
                         "energy_j": result.recipe.point.energy_j,
+                        "power_w": result.recipe.point.power_w,
+                        "memory_bytes": result.recipe.point.memory_bytes,
                         "accuracy_drop_pp": result.recipe.accuracy_drop_pp,
                         "recipe": result.recipe.describe(),
+                        "budget": result.budget.to_dict(),
+                        "budgets": [check.text for check in result.checks()],
+                        "unmet": result.unmet,
                     }
                 )
         layer_view = LAYER_VIEW_MODEL if LAYER_VIEW_MODEL in names else names[0]
@@ -254,7 +263,9 @@ def build_report(
                 "trends": trends.to_dict(),
                 "bridges": bridges,
                 "plans": plan_records,
-                "closing": {"fps": REAL_TIME_FPS, "rows": closing},
+                "closing": {"fps": REAL_TIME_FPS, "rows": closing,
+                            "budget": closing_budget.to_dict(), "change": CLOSING_CHANGE,
+                            "searched": list(searched(as_change(CLOSING_CHANGE)))},
                 "verdict": {"models": _closing_models(names), "targets": list(targets),
                             "fps": REAL_TIME_FPS},
                 "real_time_fps": REAL_TIME_FPS,

@@ -92,7 +92,8 @@ body { font-family: system-ui, sans-serif; max-width: 1200px; margin: 2em auto; 
 h1 { font-size: 1.7em; } h2 { border-bottom: 1px solid #ccc; margin-top: 2em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 0.8em 0; }
 th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; max-width: 32em; }
-td { overflow-wrap: anywhere; } th { background: #f3f3f3; overflow-wrap: normal; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td { overflow-wrap: anywhere; } th { background: #f3f3f3; overflow-wrap: normal; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.yes, .yes { color: #17632a; } td.no, .no { color: #a11; }
 table.verdict { font-size: 0.8em; } table.verdict td { vertical-align: top; min-width: 11em; }
 table.verdict td.runs { background: #eef8f1; } table.verdict td.fails { background: #fbefee; }

@@ -407,6 +407,7 @@ def plans(record: dict[str, Any]) -> str:
         key = f"plans[{index}]"
         verdict = "meets the budget" if result["meets_budget"] else "does not meet the budget"
         budget = result["budget"]["latency_s"]
+        precision = result["precision"]
         within = (
             " in " + _num(budget, "g", f"{key}.budget.latency_s", 1e3) + " ms"
             if budget is not None
@@ -414,9 +415,13 @@ def plans(record: dict[str, Any]) -> str:
         )
         parts.append(
             f"<h3>{escape.escape(result['model'])} on {escape.escape(result['platform'])}"
-            f"{within}: {verdict}</h3><p>From the fp32 model at "
-            f"{escape.escape(result['precision'])} (the platform's precision for 32-bit "
-            f"layers). Baseline against the budget: {escape.escape('; '.join(result['gap']))}.</p>"
+            f"{within}: {verdict}</h3><p>From the model at "
+            f"{escape.escape(precision['name'])} ({escape.escape(precision['origin'])}, "
+            + _num(precision["accuracy_drop_pp"], ".2g", f"{key}.precision.accuracy_drop_pp")
+            + f" pp of accuracy: {escape.escape(precision['source'])}); changing "
+            f"{escape.escape(result['change'])} only "
+            f"({escape.escape(', '.join(result['searched']))}). Baseline against each budget: "
+            f"{escape.escape('; '.join(result['gap']))}.</p>"
         )
         parts.append(
             table(
@@ -446,8 +451,8 @@ def closing(record: dict[str, Any]) -> str:
     labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
     heat = go.Figure(
         go.Heatmap(
-            z=[[2.0 if cell[(m, p)]["baseline_latency_s"] <= 1 / fps
-                else 1.0 if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
+            z=[[(2.0 if cell[(m, p)]["recipe"] == "baseline" else 1.0)
+                if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
                for m in models],
             x=labels, y=models, zmin=0, zmax=2, showscale=False,
             text=[[cell[(m, p)]["recipe"] for p in platforms] for m in models],
@@ -457,7 +462,7 @@ def closing(record: dict[str, Any]) -> str:
     )  # fmt: skip
     heat.update_layout(
         title={"text": f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of "
-               "reach; column: platform and the precision the plan starts from",
+               "reach (latency, power or memory); column: platform and its deployment precision",
                "y": 0.98, "yanchor": "top"},
         template="simple_white", margin={"t": 130},
     )  # fmt: skip
@@ -465,18 +470,17 @@ def closing(record: dict[str, Any]) -> str:
     heat.update_yaxes(autorange="reversed")
     columns: list[Column] = [
         ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
-        ("dense latency (ms)", "baseline_latency_s", ".4g", 1e3), ("meets", "meets_budget", ""),
+        ("baseline latency (ms)", "baseline_latency_s", ".4g", 1e3), ("meets", "meets_budget", ""),
         ("latency (ms)", "latency_s", ".4g", 1e3), ("energy (mJ)", "energy_j", ".3g", 1e3),
         ("accuracy loss (pp, published)", "accuracy_drop_pp", ".3g"), ("recipe", "recipe", ""),
     ]  # fmt: skip
     return (
         f"<p>For each representative model on each edge target, the plan that reaches "
-        f"{fps:g} frames/s with the least published accuracy loss (or comes closest). A plan "
-        "starts from the fp32 model at the precision the platform runs 32-bit layers at (its "
-        "widest, the <code>precision</code> column), not from the int8 deployment of the "
-        "verdict and the heat map above; its recipe may quantise further.</p>"
-        + figure("closing-heatmap", heat)
-        + table(rows, columns, "closing.rows")
+        f"{fps:g} frames/s within the platform's power and memory with the least published "
+        "accuracy loss (or comes closest), changing the model only. A plan starts from the "
+        "model at the platform's deployment precision (the <code>precision</code> column, as in "
+        "the verdict), that quantisation's published loss included; its recipe may quantise "
+        "further.</p>" + figure("closing-heatmap", heat) + table(rows, columns, "closing.rows")
     )
 
 
