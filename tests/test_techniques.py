@@ -66,6 +66,7 @@ def check_invariants(technique: Technique, setting: Setting, before: Workload, p
         assert 0 < new.weight_density <= 1 and 0 < new.activation_density <= 1
         assert new.weight_bytes == bits_to_bytes(new.weight_elements, new.weight_bits)
     assert after.totals.weight_bytes == sum(x.weight_bytes for x in after.layers)
+    assert after.peak_activation_bytes <= before.peak_activation_bytes, technique.name
     Platform.model_validate(new_platform.model_dump())  # still a valid platform
     cost = estimate(after, new_platform).totals
     assert math.isfinite(cost.latency_s) and cost.latency_s > 0
@@ -153,6 +154,18 @@ def test_low_rank_and_circulant_keep_what_holds_no_weight():
     factored = low_rank.apply(linear, platform, low_rank.setting(macs_kept=0.5))[0]
     rank = 0.5 * 64 * 32 // (64 + 32)
     assert factored.totals.params == rank * (64 + 32) + 32
+
+
+def test_narrower_activations_shrink_the_peak_of_live_activations():
+    """The issue's case: int8 on an fp32 model counted the fp32 peak (7.8 MB for
+    MobileNetV3-Large instead of 2.0 MB): the peak follows the activations' bytes."""
+    before = workload("mobilenet_v2")
+    after, _ = get("int8").apply(before, load_platform("eyeriss"), get("int8").from_label("W8A8"))
+    assert after.peak_activation_bytes == math.ceil(before.peak_activation_bytes * 8 / 32)
+    pruned, _ = get("prune-channels").apply(
+        before, load_platform("eyeriss"), get("prune-channels").setting()
+    )
+    assert pruned.peak_activation_bytes < before.peak_activation_bytes
 
 
 def test_xnor_keeps_the_first_input_real():

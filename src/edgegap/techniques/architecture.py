@@ -471,7 +471,7 @@ def spiking(
         "spiking: TrueNorth events",
         "spiking",
         new,
-        replace(workload, layers=layers),
+        workload.with_layers(layers),
         None,
         _sources("truenorth.energy_per_synaptic_event", "truenorth.max_synaptic_ops_per_s"),
         f"{chips} chip(s) of {synapses.value:.3g} synapses; {spikes_per_neuron:g} spike(s) per "

@@ -323,7 +323,7 @@ def annotate(workload: Workload, annotations: Mapping[str, LayerAnnotation]) -> 
         if note.mac_factor is not None:  # a smaller product: the array runs less too
             changes["gemms"] = tuple(shrunk(g, note.mac_factor) for g in layer.gemms)
         layers.append(replace(layer, **changes))
-    return replace(workload, layers=tuple(layers))
+    return workload.with_layers(layers)
 
 
 def shrunk(gemm: Gemm, factor: float) -> Gemm:

@@ -293,7 +293,7 @@ class Circulant(Technique):
                     weight_elements=layer.weight_elements - dense + stored,
                 )
             )
-        return replace(workload, layers=tuple(layers)), platform
+        return workload.with_layers(layers), platform
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip

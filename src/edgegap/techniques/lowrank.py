@@ -317,7 +317,7 @@ class LowRank(Technique):
                     weight_elements=layer.weight_elements - old + weights,
                 )
             )
-        return replace(workload, layers=tuple(layers)), platform
+        return workload.with_layers(layers), platform
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip

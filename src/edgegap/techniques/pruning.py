@@ -118,7 +118,7 @@ def annotate_density(workload: Workload, model: nn.Module) -> Workload:
         replace(layer, weight_density=density[layer.name]) if layer.name in density else layer
         for layer in workload.layers
     )
-    return replace(workload, layers=layers)
+    return workload.with_layers(layers)
 
 
 def pruned_bytes(model: nn.Module, index_bits: int) -> int:
@@ -137,7 +137,7 @@ def sparse_workload(workload: Workload, sparsity: float) -> Workload:
         replace(x, weight_density=x.weight_density * (1 - sparsity)) if x.weight_elements else x
         for x in workload.layers
     )
-    return replace(workload, layers=layers)
+    return workload.with_layers(layers)
 
 
 @register(

@@ -605,7 +605,7 @@ def quantized_workload(
                 else activation_bits)
         for layer in workload.layers
     )  # fmt: skip
-    return replace(workload, layers=layers)
+    return workload.with_layers(layers)
 
 
 class _Quantizer(Technique):
@@ -800,4 +800,4 @@ class Xnor(BinaryConnect):
                     else 1)
             for x in workload.layers
         )  # fmt: skip
-        return replace(workload, layers=layers), platform
+        return workload.with_layers(layers), platform

@@ -273,7 +273,7 @@ def pruned_workload(workload: Workload, width: float) -> Workload:
             )
         ratio = sum(g.macs for g in gemms) / max(layer.macs, 1)
         layers.append(_rescaled(layer, gemms, ratio, k_factor, n_factor))
-    return replace(workload, layers=tuple(layers))
+    return workload.with_layers(layers)
 
 
 def _rescaled(

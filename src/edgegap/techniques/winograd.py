@@ -287,7 +287,7 @@ class Winograd(Technique):
         self, workload: Workload, platform: Platform, setting: Setting
     ) -> tuple[Workload, Platform]:
         layers = tuple(self.rewrite(layer, setting) for layer in workload.layers)
-        return replace(workload, layers=layers), platform
+        return workload.with_layers(layers), platform
 
     def run(self, model: nn.Module, setting: Setting, data: Dataset | None, seed: int,
             previous: Compressed) -> Compressed:  # fmt: skip

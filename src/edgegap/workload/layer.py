@@ -7,7 +7,9 @@ compression step that changes a bit-width changes every byte figure consistently
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -169,6 +171,22 @@ class Workload:
             peak_activation_bytes=self.peak_activation_bytes,
             min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),
             unused_params=self.unused_params,
+        )
+
+    def with_layers(self, layers: Sequence[Layer]) -> Workload:
+        """A copy with new layers (a compression step's). The traced peak of live activations
+        is rescaled as the largest layer's inputs plus outputs are, where the peak sits: a
+        step that narrows or prunes activations shrinks it, one that leaves them keeps it."""
+
+        def working(of: Sequence[Layer]) -> int:
+            return max((layer.input_bytes + layer.output_bytes for layer in of), default=0)
+
+        before = working(self.layers)
+        scale = working(layers) / before if before else 1.0
+        return replace(
+            self,
+            layers=tuple(layers),
+            peak_activation_bytes=math.ceil(self.peak_activation_bytes * scale),
         )
 
     def to_dict(self, per_layer: bool = True) -> dict[str, Any]:
