@@ -177,6 +177,14 @@ def user_errors(command: Callable[P, R]) -> Callable[P, R]:
 
 
 ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
+NoFuse = Annotated[
+    bool,
+    typer.Option(
+        "--no-fuse",
+        help="cost every traced operator as its own layer: no batch-norm folding, activation "
+        "or residual-add fusion (the platform's `fusion`, docs/cost-model.md)",
+    ),
+]
 
 
 class Format(StrEnum):
@@ -527,8 +535,10 @@ def estimate_command(
         str | None, typer.Option(help="bit-width of weights and activations, e.g. int8")
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
-    """Estimate latency and energy of a model (or a SCALE-Sim topology) on a platform."""
+    """Estimate latency and energy of a model (or a SCALE-Sim topology) on a platform, its
+    layers fused as the platform's compiler fuses them (--no-fuse: as traced)."""
     if (model is None) == (topology is None):
         raise UserError("give a MODEL or --topology FILE.csv (one of them)")
     platform = load_platform(target or "systolic-generic")
@@ -556,7 +566,7 @@ def estimate_command(
                 raise UserError(f"give --input-shape for '{model}' to set a batch")
             shape = (batch, *base[1:])
         workload = profile(model, shape, dtype)
-    cost = estimate(workload, platform)
+    cost = estimate(workload, platform, fuse=not no_fuse)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(cost.to_json() + "\n")
         return
@@ -683,6 +693,7 @@ def sweep_command(
     dataflow: Annotated[str, typer.Option(help="comma-separated: os,ws,is")] = "os,ws,is",
     dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = "int8",
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Sweep array shape, dataflow and buffer size; print the Pareto front (latency, energy,
     area)."""
@@ -692,6 +703,7 @@ def sweep_command(
     buffers = parse_range(sram_kb, "sram-kb")
     workload = profile(model, None, dtype)
     platform = load_platform(target)
+    platform = platform.without_fusion() if no_fuse else platform
     with progress("evaluating designs") as update:
         result = sweep(
             workload, platform, sizes, sizes, buffers, dataflow.split(","),
@@ -730,6 +742,7 @@ def bridges_command(
         float, typer.Option(help="spikes per neuron per inference for the spiking bridge")
     ] = 1.0,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Every architecture bridge on one workload against a baseline platform."""
     from edgegap.bridges import evaluate_bridges
@@ -738,7 +751,9 @@ def bridges_command(
         "scaling": {"node_nm": node, "scaling_ends_nm": _scaling_ends(scaling_ends)},
         "spiking": {"spikes_per_neuron": spikes_per_neuron},
     }
-    report = evaluate_bridges(profile(model, None, dtype), load_platform(target), options)
+    platform = load_platform(target)
+    platform = platform.without_fusion() if no_fuse else platform
+    report = evaluate_bridges(profile(model, None, dtype), platform, options)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
         return
@@ -808,6 +823,7 @@ def plan_command(
         ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Close the gap for MODEL on TARGET: the gap per budget, then the combination of bridges
     that meets the budgets with the least accuracy loss (published for torchvision models,
@@ -824,7 +840,9 @@ def plan_command(
         def step(message: str) -> None:
             update(message)
 
-        result = plan_for(model, load_platform(target), budget, max_accuracy_drop, dataset, step)
+        platform = load_platform(target)
+        platform = platform.without_fusion() if no_fuse else platform
+        result = plan_for(model, platform, budget, max_accuracy_drop, dataset, step)
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")

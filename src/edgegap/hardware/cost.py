@@ -34,6 +34,7 @@ from edgegap.hardware.fit import Fit, fit_of
 from edgegap.hardware.layers import Floats, Ints, LayerArrays
 from edgegap.hardware.platform import Platform
 from edgegap.precision import bits_to_bytes_array
+from edgegap.workload import fusion
 from edgegap.workload.layer import Workload
 
 # An element-wise operation (add, compare, scale) costs this fraction of a MAC: the fp32 add
@@ -420,13 +421,22 @@ def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Eval
     return Evaluation(cycles, traffic, compute_time, memory_time, compute_energy, memory_energy)
 
 
-def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -> Evaluation:
-    """The cost model for every (layer, design) pair at once: a design-space sweep's core."""
+def evaluate_designs(
+    workload: Workload, platform: Platform, designs: Designs, fuse: bool = True
+) -> Evaluation:
+    """The cost model for every (layer, design) pair at once: a design-space sweep's core.
+    With `fuse`, the layers are those the platform's compiler runs (`workload.fusion`)."""
+    if fuse:
+        workload = fusion.fuse(workload, platform.fuses)
     return _evaluate(LayerArrays.of(workload, platform), platform, designs)
 
 
-def estimate(workload: Workload, platform: Platform) -> Cost:
-    """Latency and energy of one inference of `workload` (its batch) on `platform`."""
+def estimate(workload: Workload, platform: Platform, fuse: bool = True) -> Cost:
+    """Latency and energy of one inference of `workload` (its batch) on `platform`. With
+    `fuse`, of the layers its compiler runs: `fusion.fuse(workload, platform.fuses)` (a
+    batch norm folded into its convolution, an activation or residual add into its producer)."""
+    if fuse:
+        workload = fusion.fuse(workload, platform.fuses)
     layers = LayerArrays.of(workload, platform)
     fit = fit_of(layers, platform)
     if platform.level("offchip") is None and not fit.fits:
