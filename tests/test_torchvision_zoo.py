@@ -6,6 +6,7 @@ from torchvision.models import get_model_weights, list_models
 
 import edgegap
 from edgegap.workload import zoo
+from edgegap.workload.fusion import RULES, fuse
 
 CLASSIFIERS = list_models(module=torchvision.models)
 
@@ -31,6 +32,15 @@ def test_macs_and_params_match_published_metadata(name):
     assert workload.unused_params == unused
     assert workload.totals.params + unused == meta["num_params"]
     assert workload.uncounted_ops == {}
+    # Fused with every rule: the same MACs and parameters, never more FLOPs, fewer or as
+    # many layers, links backwards only, and a second pass changes nothing.
+    fused = fuse(workload, RULES)
+    assert (fused.totals.macs, fused.totals.params) == (workload.totals.macs,
+                                                         workload.totals.params)  # fmt: skip
+    assert fused.totals.flops <= workload.totals.flops
+    assert len(fused.layers) <= len(workload.layers)
+    assert all(p < layer.index for layer in fused.layers for p in layer.producers)
+    assert fuse(fused, RULES) == fused
 
 
 def test_default_input_size_comes_from_the_weights():

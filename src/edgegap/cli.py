@@ -184,6 +184,14 @@ DTYPE_HELP = (
     "supported integer precision)"
 )
 ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
+NoFuse = Annotated[
+    bool,
+    typer.Option(
+        "--no-fuse",
+        help="cost every traced operator as its own layer: no batch-norm folding, activation "
+        "or residual-add fusion (the platform's `fusion`, docs/cost-model.md)",
+    ),
+]
 
 
 class Format(StrEnum):
@@ -535,9 +543,11 @@ def estimate_command(
         REAL_TIME_FPS
     ),
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Estimate latency, energy, power at a frame rate and memory fit of a model (or a
-    SCALE-Sim topology) on a platform."""
+    SCALE-Sim topology) on a platform, its layers fused as the platform's compiler fuses them
+    (--no-fuse: as traced)."""
     if (model is None) == (topology is None):
         raise UserError("give a MODEL or --topology FILE.csv (one of them)")
     platform = load_platform(target or "systolic-generic")
@@ -566,7 +576,7 @@ def estimate_command(
                 raise UserError(f"give --input-shape for '{model}' to set a batch")
             shape = (batch, *base[1:])
         workload = profile(model, shape, dtype)
-    cost = estimate(workload, platform, _positive_fps(fps))
+    cost = estimate(workload, platform, _positive_fps(fps), fuse=not no_fuse)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(cost.to_json() + "\n")
         return
@@ -711,6 +721,7 @@ def sweep_command(
     dataflow: Annotated[str, typer.Option(help="comma-separated: os,ws,is")] = "os,ws,is",
     dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = "int8",
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Sweep array shape, dataflow and buffer size; print the Pareto front (latency, energy,
     area)."""
@@ -720,6 +731,7 @@ def sweep_command(
     buffers = parse_range(sram_kb, "sram-kb")
     workload = profile(model, None, dtype)
     platform = load_platform(target)
+    platform = platform.without_fusion() if no_fuse else platform
     with progress("evaluating designs") as update:
         result = sweep(
             workload, platform, sizes, sizes, buffers, dataflow.split(","),
@@ -758,6 +770,7 @@ def bridges_command(
         float, typer.Option(help="spikes per neuron per inference for the spiking bridge")
     ] = 1.0,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Every architecture bridge on one workload against a baseline platform."""
     from edgegap.bridges import evaluate_bridges
@@ -766,7 +779,9 @@ def bridges_command(
         "scaling": {"node_nm": node, "scaling_ends_nm": _scaling_ends(scaling_ends)},
         "spiking": {"spikes_per_neuron": spikes_per_neuron},
     }
-    report = evaluate_bridges(profile(model, None, dtype), load_platform(target), options)
+    platform = load_platform(target)
+    platform = platform.without_fusion() if no_fuse else platform
+    report = evaluate_bridges(profile(model, None, dtype), platform, options)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
         return
@@ -834,9 +849,14 @@ def plan_command(
         float | None,
         typer.Option(help="average power budget at --fps (default: the platform's budget)"),
     ] = None,
-    fps: Annotated[float, typer.Option("--fps", help="frame rate the power budget is at")] = (
-        REAL_TIME_FPS
-    ),
+    fps: Annotated[
+        float | None,
+        typer.Option(
+            "--fps",
+            help="frame rate to sustain, power checked at it (default: 30, or the slower rate "
+            "the latency budget allows)",
+        ),
+    ] = None,
     change: Annotated[
         str,
         typer.Option(
@@ -864,6 +884,7 @@ def plan_command(
         ),
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    no_fuse: NoFuse = False,
 ) -> None:
     """Close the gap for MODEL on TARGET: the gap against every budget (the ones given, and
     the platform's memory and power), then the combination of techniques that meets them with
@@ -881,6 +902,7 @@ def plan_command(
     )
     kind = as_change(change)
     platform = load_platform(target)
+    platform = platform.without_fusion() if no_fuse else platform
     with progress("searching combinations of techniques") as update:
 
         def step(message: str) -> None:
@@ -939,7 +961,7 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     table.caption = (
         f"{estimate_['latency_s'] * 1e3:.3g} ms, {estimate_['energy_j'] * 1e3:.3g} mJ, "
         f"{estimate_['memory_bytes'] / 1e6:.3g} MB, {estimate_['power_w']:.3g} W at "
-        f"{result.budget.fps:g} frames/s, accuracy loss {estimate_['accuracy_drop_pp']:.2g} pp "
+        f"{result.budget.rate:.3g} frames/s, accuracy loss {estimate_['accuracy_drop_pp']:.2g} pp "
         f"({estimate_['accuracy_source']}, the baseline's "
         f"{precision['accuracy_drop_pp']:.2g} pp included); "
         f"{record['candidates_evaluated']} combinations"

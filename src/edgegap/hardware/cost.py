@@ -38,6 +38,7 @@ from edgegap.hardware.fit import Fit, fit_of
 from edgegap.hardware.layers import Floats, Ints, LayerArrays
 from edgegap.hardware.platform import Platform
 from edgegap.precision import bits_to_bytes_array
+from edgegap.workload import fusion
 from edgegap.workload.layer import Workload
 
 # The frame rate power is quoted at unless a caller gives one: real-time video.
@@ -410,7 +411,7 @@ def _offchip_bytes(layers: LayerArrays, designs: Designs, caches_weights: bool) 
     """
     weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
     half = np.maximum(designs.buffer_bytes[None, :] // 2, 1)
-    keep_weights = weights + outputs + inputs * -(-weights // half)
+    keep_weights = weights + outputs + inputs * np.maximum(-(-weights // half), 1)
     keep_inputs = inputs + outputs + weights * -(-inputs // half)
     tiled = np.minimum(keep_weights, keep_inputs)
     traffic = np.where(inputs + outputs <= half, weights, tiled)
@@ -461,16 +462,27 @@ def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Eval
     return Evaluation(cycles, traffic, compute_time, memory_time, compute_energy, memory_energy)
 
 
-def evaluate_designs(workload: Workload, platform: Platform, designs: Designs) -> Evaluation:
-    """The cost model for every (layer, design) pair at once: a design-space sweep's core."""
+def evaluate_designs(
+    workload: Workload, platform: Platform, designs: Designs, fuse: bool = True
+) -> Evaluation:
+    """The cost model for every (layer, design) pair at once: a design-space sweep's core.
+    With `fuse`, the layers are those the platform's compiler runs (`workload.fusion`)."""
+    if fuse:
+        workload = fusion.fuse(workload, platform.fuses)
     return _evaluate(LayerArrays.of(workload, platform), platform, designs)
 
 
-def estimate(workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS) -> Cost:
+def estimate(
+    workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS, fuse: bool = True
+) -> Cost:
     """Latency and energy of one inference of `workload` (its batch) on `platform`, power at
-    `fps` frames per second, and whether it fits the platform's memory."""
+    `fps` frames per second, and whether it fits the platform's memory. With `fuse`, of the
+    layers its compiler runs: `fusion.fuse(workload, platform.fuses)` (a batch norm folded
+    into its convolution, an activation or residual add into its producer)."""
     if not (fps > 0 and math.isfinite(fps)):
         raise UserError(f"the frame rate must be a positive number, got {fps:g}")
+    if fuse:
+        workload = fusion.fuse(workload, platform.fuses)
     layers = LayerArrays.of(workload, platform)
     fit = fit_of(layers, platform)
     if platform.level("offchip") is None and not fit.fits:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from edgegap.hardware.layers import LayerArrays
 from edgegap.hardware.platform import MemoryLevel, Platform
+from edgegap.workload import fusion
 from edgegap.workload.layer import Workload
 
 
@@ -45,8 +46,11 @@ class Fit:
     reason: str  # one line: what is needed where, and what each level holds
 
 
-def fits(workload: Workload, platform: Platform) -> Fit:
-    """Whether `workload` fits `platform` by the module's rule, with the numbers and a reason."""
+def fits(workload: Workload, platform: Platform, fuse: bool = True) -> Fit:
+    """Whether `workload` fits `platform` by the module's rule, with the numbers and a reason;
+    with `fuse`, as its compiler fuses it (as `estimate` does)."""
+    if fuse:
+        workload = fusion.fuse(workload, platform.fuses)
     return fit_of(LayerArrays.of(workload, platform), platform)
 
 

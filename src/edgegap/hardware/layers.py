@@ -48,7 +48,11 @@ def precision_for(platform: Platform, bits: int) -> str:
 @dataclass(frozen=True)
 class LayerArrays:
     """The workload as arrays over its layers (L) and matrix products (G), at the precisions
-    the platform runs them: built once, evaluated against any number of designs."""
+    the platform runs them: built once, evaluated against any number of designs.
+
+    `inputs` are the bytes the matrix products stream (re-read per fold or tile); `outputs`
+    the bytes that pass once: the output written and, in a layer that fused a residual add,
+    the add's other operand (`Layer.residual_elements`), read as the output is written."""
 
     precision: list[str]
     bits: Ints
@@ -109,8 +113,8 @@ class LayerArrays:
                     for layer in layers
                 ]
             ),
-            inputs=to_bytes([layer.input_elements for layer in layers]),
-            outputs=to_bytes([layer.output_elements for layer in layers]),
+            inputs=to_bytes([layer.input_elements - layer.residual_elements for layer in layers]),
+            outputs=to_bytes([layer.output_elements + layer.residual_elements for layer in layers]),
             gemm_layers=np.array(gemm_layers, dtype=np.int64),
             gemm_starts=np.array(starts, dtype=np.int64),
             gemm=np.array(gemms, dtype=np.int64).reshape(-1, 4),

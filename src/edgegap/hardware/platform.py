@@ -21,6 +21,7 @@ from pydantic import (
 
 from edgegap.errors import UserError
 from edgegap.precision import OPS_PER_MAC
+from edgegap.workload.fusion import DEFAULT_RULES, Rule
 
 
 def _bound(value: float) -> str:
@@ -235,6 +236,28 @@ class MemoryLevel(_Strict):
         return self
 
 
+class Fusion(_Strict):
+    """Which layer fusions the platform's compiler performs (`edgegap.workload.fusion`):
+    `batchnorm` (folded into the preceding convolution or linear layer), `relu` (ReLU,
+    ReLU6, hardtanh, clamp applied before the producer's output is written), `activation`
+    (any element-wise activation, ReLU's included), `add` (a residual add done by the
+    producer of one of its operands)."""
+
+    fuses: list[Rule] = Field(
+        description="fusion rules the compiler applies; [] for an interpreter that runs every "
+        "operator by itself"
+    )
+    source: Source
+    notes: str = ""
+
+
+DEFAULT_FUSION = Fusion(
+    fuses=list(DEFAULT_RULES),
+    source="edgegap's default for a platform that declares none: batch-norm folding and "
+    "ReLU-type fusion, which every compiler in docs/cost-model.md (Fusion) performs",
+)
+
+
 class Platform(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     description: str
@@ -251,6 +274,10 @@ class Platform(_Strict):
     )
     compute: Compute
     memory: list[MemoryLevel] = Field(min_length=1)
+    fusion: Fusion = Field(
+        DEFAULT_FUSION,
+        description="the layer fusions its compiler performs; default batchnorm and relu",
+    )
     source: Source
     notes: str = ""
 
@@ -286,6 +313,17 @@ class Platform(_Strict):
                 f"({self.power_budget_w:g} W)"
             )
         return self
+
+    @property
+    def fuses(self) -> tuple[Rule, ...]:
+        """The fusion rules the cost model applies (`Fusion`)."""
+        return tuple(self.fusion.fuses)
+
+    def without_fusion(self) -> Platform:
+        """A copy whose compiler fuses nothing: every traced operator runs as its own layer
+        (`--no-fuse`); whatever is derived from it (a bridge, a sweep's variants) keeps that."""
+        none = Fusion(fuses=[], source="--no-fuse: every operator runs as its own layer")
+        return self.model_copy(update={"fusion": none})
 
     def level(self, role: str) -> MemoryLevel | None:
         return next((level for level in self.memory if level.role == role), None)

@@ -111,7 +111,7 @@ class Budget:
     energy_j: float | None = None
     memory_bytes: float | None = None  # compared against the fit rule's needed bytes
     power_w: float | None = None
-    fps: float = REAL_TIME_FPS
+    fps: float | None = None  # None: `rate` derives it
     power_from_platform: bool = False  # set by `on`: power_w is the platform's budget
 
     def __post_init__(self) -> None:
@@ -120,6 +120,17 @@ class Budget:
         _positive(self.memory_bytes, "memory budget")
         _positive(self.power_w, "power budget")
         _positive(self.fps, "frame rate")
+
+    @property
+    def rate(self) -> float:
+        """The frame rate the plan must sustain and its power is checked at: `fps` where
+        given, else real time (30 frames/s), or the slower rate a latency budget allows (one
+        inference after another: a 200 ms budget is 5 frames/s)."""
+        if self.fps is not None:
+            return self.fps
+        if self.latency_s is not None:
+            return min(REAL_TIME_FPS, 1 / self.latency_s)
+        return REAL_TIME_FPS
 
     def on(self, platform: Platform) -> Budget:
         """The budget with the platform's power budget where none is given."""
@@ -130,6 +141,10 @@ class Budget:
     def origin(self, name: str) -> str | None:
         """Where the budget called `name` comes from: "given", the platform's (memory and
         power not given), or None (latency and energy not given: no such budget)."""
+        if name == "rate":
+            if self.fps is not None:
+                return GIVEN
+            return "real time" if self.latency_s is None else "the latency budget's"
         given = {"latency": self.latency_s, "energy": self.energy_j,
                  "memory": self.memory_bytes, "power": self.power_w}[name]  # fmt: skip
         if name == "memory" and given is None:
@@ -144,9 +159,10 @@ class Budget:
             "energy_j": self.energy_j,
             "memory_bytes": self.memory_bytes,
             "power_w": self.power_w,
-            "fps": self.fps,
+            "fps": self.rate,
             "origin": {
-                name: self.origin(name) for name in ("latency", "energy", "memory", "power")
+                name: self.origin(name)
+                for name in ("latency", "energy", "memory", "power", "rate")
             },
         }
 
@@ -220,7 +236,7 @@ def _capacities(placements: Sequence[Placement]) -> str:
 class Check:
     """One budget against one point: its value and where it comes from, and the demand."""
 
-    name: str  # latency, energy, memory, power
+    name: str  # latency, energy, memory, frame rate, power
     budget: str  # the budget's value in words: "200 ms", "0.488 W at 30 frames/s"
     origin: str  # "given", "the platform's", "the platform's budget"
     demand: str  # the demand in words: "245 ms"
@@ -228,6 +244,7 @@ class Check:
     limit: float | None  # the budget's number in SI units (s, J, bytes, W); None: capacities
     used: float  # the demand's number in the same units
     stated: bool = True  # False: the platform states no capacity, taken as large enough
+    verb: str = "needs"  # how the demand reads: "needs 245 ms", "reaches 4.3 frames/s"
 
     @property
     def met(self) -> bool:
@@ -236,7 +253,9 @@ class Check:
     @property
     def text(self) -> str:
         verdict = _over(self.ratio) if self.stated else "taken as large enough"
-        return f"{self.name} {self.budget} ({self.origin}): needs {self.demand}, {verdict}"
+        if self.name == "frame rate":
+            verdict = f"{self.ratio:.3g}x too slow" if self.ratio > 1 else "sustained"
+        return f"{self.name} {self.budget} ({self.origin}): {self.verb} {self.demand}, {verdict}"
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "budget": self.budget, "origin": self.origin,
@@ -282,13 +301,16 @@ def checks(point: Point, budget: Budget) -> tuple[Check, ...]:
                            point.energy_j / budget.energy_j, budget.energy_j,
                            point.energy_j))  # fmt: skip
     found.append(_memory(point, budget.memory_bytes))
+    rate = budget.rate
+    found.append(Check("frame rate", f"{_number(rate)} frames/s", budget.origin("rate") or GIVEN,
+                       f"{_number(point.max_fps)} frames/s",
+                       rate / point.max_fps if point.max_fps else math.inf, rate,
+                       point.max_fps, verb="reaches"))  # fmt: skip
     if budget.power_w is not None:
         demand = f"{_number(point.power_w)} W"
-        if point.max_fps < budget.fps:
-            demand += f" (it runs at most {point.max_fps:.3g} of the {budget.fps:g} frames/s)"
         origin = budget.origin("power") or GIVEN
-        rate = f"{_number(budget.power_w)} W at {budget.fps:g} frames/s"
-        found.append(Check("power", rate, origin,
+        power = f"{_number(budget.power_w)} W at {_number(rate)} frames/s"
+        found.append(Check("power", power, origin,
                            demand, point.power_w / budget.power_w, budget.power_w,
                            point.power_w))  # fmt: skip
     return tuple(found)
@@ -638,7 +660,7 @@ def plan(
         else:
             precision, origin = _bits_name(widest), "as profiled"
     base = Precision(precision, origin, *precision_loss(precision, source))
-    fps = budget.fps
+    fps = budget.rate
     baseline = Point.of(workload, platform, fps)
 
     def useful(step: Step) -> bool:

@@ -65,6 +65,14 @@ class Layer(Counted):
     `elementwise_flops`, the work that is not a multiply-accumulate (bias adds, activations,
     normalisation, softmax, pooling): both derived, so a transform that changes the products
     changes every count consistently.
+
+    `producers` links the data flow: for each activation input (in `input_shapes` order), the
+    `index` of the layer whose output it is, or -1 for a model input (or a tensor no recorded
+    layer produced, such as a constant the forward pass creates). Empty where the front end
+    does not record links (a SCALE-Sim topology); `workload.fusion` then fuses nothing.
+    `residual_elements` (part of `input_elements`) is, in a layer that fusion gave a residual
+    add, the add's other operand: read once as the output is written, not streamed through
+    the matrix products.
     """
 
     index: int
@@ -83,6 +91,8 @@ class Layer(Counted):
     weight_density: float = 1.0
     activation_density: float = 1.0
     gemms: tuple[Gemm, ...] = ()
+    producers: tuple[int, ...] = ()
+    residual_elements: int = 0
 
     @property
     def weight_bytes(self) -> int:
@@ -118,6 +128,7 @@ class Layer(Counted):
         record["input_shapes"] = [list(s) for s in self.input_shapes]
         record["output_shape"] = list(self.output_shape)
         record["gemms"] = [asdict(g) for g in self.gemms]
+        record["producers"] = list(self.producers)
         for derived in ("weight_bytes", "input_bytes", "output_bytes", "min_traffic_bytes"):
             record[derived] = getattr(self, derived)
         record["arithmetic_intensity"] = self.arithmetic_intensity
@@ -150,7 +161,8 @@ class Workload:
     `activation_bytes` in the totals is every layer output written once; the peak is the
     largest set of activations alive at one moment of the traced forward pass.
     `unused_params` are parameters the model holds but inference never reads (an auxiliary
-    classifier, for one): stored, but not part of the demand.
+    classifier, for one): stored, but not part of the demand. `outputs` are the indices of
+    the layers whose results the model returns (empty where the front end does not say).
     """
 
     model: str
@@ -159,6 +171,7 @@ class Workload:
     peak_activation_bytes: int
     unused_params: int = 0
     uncounted_ops: dict[str, int] = field(default_factory=dict)
+    outputs: tuple[int, ...] = ()
 
     @cached_property
     def totals(self) -> Totals:
@@ -199,6 +212,8 @@ class Workload:
             record["layers"] = [layer.to_dict() for layer in self.layers]
         if self.uncounted_ops:
             record["uncounted_ops"] = dict(self.uncounted_ops)
+        if self.outputs:
+            record["outputs"] = list(self.outputs)
         return record
 
     def to_json(self, per_layer: bool = True, indent: int | None = None) -> str:

@@ -494,6 +494,8 @@ class _Reader:
         self.parameters = {name for name in self.sources if self._is_parameter(name)}
         self.read: set[str] = set()
         self.layers: list[Layer] = []
+        # Activation tensors -> the index of the layer that produced them (aliases share it).
+        self.producer: dict[str, int] = {}
         self.uncounted: Counter[str] = Counter()
 
     def _is_parameter(self, name: str) -> bool:
@@ -514,8 +516,12 @@ class _Reader:
         elif all(name in self.sources for name in values):
             read = frozenset().union(*(self.sources[name] for name in values))
             self.sources.update(dict.fromkeys(filter(None, node.output), read))
-        elif node.op_type not in ALIASES:
+        elif node.op_type in ALIASES:
+            if node.input and node.input[0] in self.producer:
+                self.producer[node.output[0]] = self.producer[node.input[0]]
+        else:
             self.layers.append(self._layer(index, node, present))
+            self.producer.update(dict.fromkeys(filter(None, node.output), len(self.layers) - 1))
 
     def _elements(self, names: Iterable[str]) -> int:
         return sum(self.tensors.get(name, _UNKNOWN).elements for name in names)
@@ -579,7 +585,15 @@ class _Reader:
             weight_bits=self._bits(tensors.get(largest, out)),
             activation_bits=self._bits(out),
             gemms=count.gemms,
+            producers=tuple(
+                self.producer.get(node.input[i], -1) for i in present if i not in weights
+            ),
         )
+
+    def outputs(self) -> tuple[int, ...]:
+        """The layers whose results are graph outputs."""
+        names = (output.name for output in self.graph.output)
+        return tuple(sorted({self.producer[n] for n in names if n in self.producer}))
 
     def _bits(self, tensor: _Tensor) -> int:
         return self.bits or element_bits(tensor.elem_type)
@@ -644,6 +658,7 @@ def profile_onnx(
         peak_activation_bytes=reader.peak_activation_bytes(),
         unused_params=reader.unused_params(),
         uncounted_ops=dict(reader.uncounted),
+        outputs=reader.outputs(),
     )
 
 

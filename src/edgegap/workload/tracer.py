@@ -85,6 +85,25 @@ class _ModelState:
         return sum(p.numel() for key, p in self.params.items() if key not in self.read)
 
 
+class _Producers:
+    """The layer whose output each activation tensor is (or views). Weak, as a freed tensor's
+    id is reused: an entry counts only while its tensor is alive."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}
+
+    def set(self, tensor: torch.Tensor, index: int) -> None:
+        self._by_id[id(tensor)] = (weakref.ref(tensor), index)
+
+    def of(self, tensor: torch.Tensor) -> int:
+        """The producing layer's index; -1 for the model input or a tensor no layer made."""
+        for candidate in (tensor, tensor._base):
+            entry = self._by_id.get(id(candidate)) if candidate is not None else None
+            if entry is not None and entry[0]() is candidate:
+                return entry[1]
+        return -1
+
+
 class _LiveActivations:
     """Bytes of activations alive at once; the peak bounds the working set from below."""
 
@@ -190,6 +209,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.bits = bits
         self.scope: list[str] = [ROOT]
         self.layers: list[Layer] = []
+        self.producers = _Producers()
         self.uncounted: Counter[str] = Counter()
         self.failure: Exception | None = None  # an error of the recorder's own code
 
@@ -216,11 +236,12 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
             packet = func.overloadpacket
-            if func.is_view or packet in IGNORED or _SIMULATING.get():
-                return out
             # Only the primary output is an activation; the rest (pooling indices, saved
             # statistics) are by-products inference drops at once.
             primary = next(_tensors(out), None)
+            if func.is_view or packet in IGNORED or _SIMULATING.get():
+                self._pass_through(args, primary)
+                return out
             if primary is not None:
                 self.live.add(primary)
                 self._record(packet, args, kwargs, primary)
@@ -229,11 +250,22 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             raise
         return out
 
+    def _pass_through(self, args: tuple[Any, ...], primary: torch.Tensor | None) -> None:
+        """An operator that is not recorded (an alias, a copy-free reshape, a simulated
+        quantizer) hands on its first activation's producer: its output is that data. A view
+        needs nothing (its base is looked up)."""
+        if primary is None or primary._base is not None:
+            return
+        source = next((t for t in _tensors(args) if self.state.owner(t) is None), None)
+        if source is not None and (producer := self.producers.of(source)) >= 0:
+            self.producers.set(primary, producer)
+
     def _record(
         self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], primary: torch.Tensor
     ) -> None:
         inputs = list(_tensors((args, kwargs)))
         activations = [t for t in inputs if self.state.owner(t) is None]
+        producers = tuple(self.producers.of(t) for t in activations)
         weights = {o for t in inputs if (o := self.state.owner(t)) is not None}
         out_shape = tuple(primary.shape)
         formula = ATEN_FORMULAS.get(packet)
@@ -269,8 +301,11 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 weight_bits=self.bits or dtype_bits(weight_dtypes[0] if weights else primary.dtype),
                 activation_bits=self.bits or dtype_bits(primary.dtype),
                 gemms=count.gemms,
+                producers=producers,
             )
         )
+        # After the inputs were resolved: an in-place operator's output is its input tensor.
+        self.producers.set(primary, len(self.layers) - 1)
 
 
 @contextmanager
@@ -327,7 +362,7 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
             _module_scopes(model, recorder.scope),
             recorder,
         ):
-            model(example)
+            result = model(example)
     except Exception as error:
         # The user's model raised (its forward, an assertion on the input size, an operator
         # refusing a shape); the recorder's own errors are bugs and pass through.
@@ -343,4 +378,7 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
         peak_activation_bytes=live.peak,
         unused_params=state.unread_params(),
         uncounted_ops=dict(recorder.uncounted),
+        outputs=tuple(
+            sorted({p for t in _tensors(result) if (p := recorder.producers.of(t)) >= 0})
+        ),
     )
