@@ -140,6 +140,16 @@ def test_per_layer_tables_keep_names_and_numbers():
     assert "118M" in conv1 and "4.09ms" in conv1 and "1.73mJ" in conv1
 
 
+def test_a_console_too_narrow_for_a_name_folds_it_and_keeps_the_numbers():
+    """60 columns cannot hold vit_b_16's 45-character layer names beside the columns that
+    are never hidden: the names fold onto a second line, the numbers stay whole."""
+    text = run("estimate", "vit_b_16", "--target", "eyeriss", columns=60)
+    assert_readable(text, 60)
+    [total] = rows_of(text, "TOTAL")
+    assert all(QUANTITY.fullmatch(cell) for cell in total[1:]), total
+    assert "hidden to fit 60 columns: precision, cycles, util." in " ".join(text.split())
+
+
 @pytest.mark.parametrize(
     "args",
     [

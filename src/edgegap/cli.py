@@ -267,9 +267,13 @@ def _widest_word(texts: Iterator[str] | list[str]) -> int:
     return max((cell_len(word) for text in texts for word in text.split()), default=0)
 
 
-def _fit(columns: Sequence[Column], rows: list[list[str]], space: int) -> list[int] | None:
+def _fit(
+    columns: Sequence[Column], rows: list[list[str]], space: int, fold: bool = False
+) -> list[int] | None:
     """Content widths for `columns` in `space` characters with nothing cut (a wrapping column
-    keeps its longest word whole), widest where most text would wrap; None if too narrow."""
+    keeps its longest word whole), widest where most text would wrap; None if too narrow.
+    With `fold`, too narrow narrows the widest text columns instead (their words fold onto
+    the next line), numbers kept whole; None only if even that cannot fit."""
     least, cells, full = [], [], []
     for index, column in enumerate(columns):
         body = [row[index] for row in rows] + ([column.footer] if column.footer else [])
@@ -282,6 +286,10 @@ def _fit(columns: Sequence[Column], rows: list[list[str]], space: int) -> list[i
         else:
             least.append(max(whole, _widest_word([column.header])))
     spare = space - GAP * (len(columns) - 1) - sum(least)
+    texts = [i for i, column in enumerate(columns) if column.text]
+    while spare < 0 and fold and texts and max(least[i] for i in texts) > 4:
+        least[max(texts, key=least.__getitem__)] -= 1
+        spare += 1
     if spare < 0:
         return None
     widths = list(least)
@@ -320,6 +328,9 @@ def table(
             widths = wider
         else:
             shown.remove(index)
+    if widths is None:  # too narrow for the columns that are never hidden: fold their text
+        widths = _fit([columns[i] for i in shown], [[r[i] for i in shown] for r in rows],
+                      out.width, fold=True)  # fmt: skip
     hidden = [i for i in range(len(columns)) if i not in shown]
     if hidden:
         names = ", ".join(columns[i].header for i in hidden)
