@@ -36,8 +36,9 @@ COMMANDS: dict[str, list[str]] = {
     "trends": ["trends"],
 }
 WITH_FORMAT = [name for name in COMMANDS if name not in ("report", "hw schema")]
-# Commands whose positional arguments are all given above: one more is one too many.
-FIXED_ARGUMENTS = [name for name in COMMANDS if name != "profile"]
+# Commands whose positional arguments are all given above: one more is one too many
+# (profile and estimate take several models).
+FIXED_ARGUMENTS = [name for name in COMMANDS if name not in ("profile", "estimate")]
 # The command without its required argument.
 MISSING_ARGUMENT = {
     "profile": ["profile"],

@@ -306,8 +306,9 @@ def test_mobilenet_v3_large_on_cortex_m7_at_200_ms_meets_only_once_it_fits():
     assert record["meets_budget"] == (not estimate_["unmet"])
     if record["meets_budget"]:
         assert estimate_["fits"] and estimate_["memory_bytes"] < 2**21 + 1_015_808
-        assert "weights fit flash (2.1 MB); activations fit data_ram (1.0 MB)" in (
-            estimate_["fit_reason"]
+        assert (
+            "weights fit flash (2.1 MB); activations fit data_ram (1.0 MB)"
+            in (estimate_["fit_reason"])
         )
     result = runner.invoke(app, args)
     assert result.exit_code == (0 if record["meets_budget"] else 1), result.output

@@ -5,7 +5,7 @@ import torchvision
 from torchvision.models import get_model_weights, list_models
 
 import edgegap
-from edgegap.workload import zoo
+from edgegap.workload import published, zoo
 from edgegap.workload.fusion import RULES, fuse
 
 CLASSIFIERS = list_models(module=torchvision.models)
@@ -50,7 +50,21 @@ def test_default_input_size_comes_from_the_weights():
 
 
 def test_zoo_table_carries_published_metadata():
-    table = zoo.zoo_table().set_index("model")
+    table = published.zoo_table().set_index("model")
     assert table.loc["alexnet", "gmacs"] == pytest.approx(0.714)
     assert table.loc["alexnet", "params"] == 61_100_840
+    assert table.loc["inception_v3", "input_size"] == 299
     assert len(table) == len(CLASSIFIERS)
+
+
+def test_shipped_zoo_table_is_what_torchvision_publishes():
+    """data/zoo.csv lets `edgegap zoo` run without torchvision; regenerated here from the
+    installed torchvision, it must not have gone stale (`python -m edgegap.workload.zoo
+    --write` rewrites it)."""
+    shipped = published.SHIPPED.read_text(encoding="utf-8")
+    assert published.to_csv(zoo.published_models()) == shipped
+    assert [m.model for m in published.zoo_models()] == CLASSIFIERS
+
+
+def test_zoo_columns_are_the_records_fields():
+    assert list(published.COLUMNS) == list(published.zoo_models()[0].to_dict())

@@ -1,46 +1,47 @@
-"""The `edgegap` command: a thin shell that parses arguments, calls the API and prints."""
+"""The `edgegap` command: a thin shell that parses arguments, calls the API and prints.
+
+Only what every command needs is imported here (typer, rich, the platform catalog): a
+command imports the stage it calls (torch, the cost model, pandas) when it runs, so that
+`--help`, `hw` and `zoo` start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import json
 import math
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, Protocol, TypeVar
 
 import typer
+from rich import box
+from rich.cells import cell_len
 from rich.console import Console
-from rich.progress import Progress
+from rich.console import Group as Stack  # title, table, caption: one renderable
 from rich.table import Table
+from rich.text import Text
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 from typer.core import TyperGroup
 
 from edgegap.errors import UserError
-from edgegap.hardware import (
-    REAL_TIME_FPS,
-    Cost,
-    EnergyBreakdown,
-    LayerCost,
-    Platform,
-    builtin_names,
-    deployment_precision,
-    estimate,
-    load_platform,
-    verdict,
-)
-from edgegap.workload import Workload, profile, zoo
-from edgegap.workload.scalesim import read_topology
+from edgegap.hardware import Platform, builtin_names, load_platform
+from edgegap.workload import profile
 from edgegap.workload.shapes import dtype_to_bits, parse_shape
 
 if TYPE_CHECKING:
+    from edgegap.hardware import Cost, EnergyBreakdown, LayerCost
     from edgegap.plan import Plan
     from edgegap.trends import Trends
+    from edgegap.workload import Workload
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True)
@@ -131,6 +132,34 @@ app = typer.Typer(
 )
 
 
+def _print_version(requested: bool) -> None:
+    """`--version`: the installed package's version, from its metadata."""
+    if not requested:
+        return
+    from importlib import metadata
+
+    try:
+        number = metadata.version(PROG)
+    except metadata.PackageNotFoundError:
+        err.print("error: edgegap is not installed, so it has no version: `pip install -e .`",
+                  markup=False, highlight=False)  # fmt: skip
+        raise typer.Exit(EXIT_USAGE) from None
+    out.print(f"{PROG} {number}", markup=False, highlight=False)
+    raise typer.Exit
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", "-V", callback=_print_version, is_eager=True, help="print the version"
+        ),
+    ] = False,
+) -> None:
+    """Options before the command."""
+
+
 class Ticker(Protocol):
     """Update a progress bar: a new description, and `advance`, `completed` or `total`."""
 
@@ -150,6 +179,8 @@ def progress(
     if not err.is_terminal:
         yield _ignore
         return
+    from rich.progress import Progress
+
     with Progress(console=err, transient=transient) as bar:
         task = bar.add_task(description, total=total)
 
@@ -201,89 +232,233 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _human(value: float, unit: str = "") -> str:
-    for scale, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= scale:
-            return f"{value / scale:.3g}{prefix}{unit}"
-    return f"{value:.0f}{unit}"
+_PREFIXES = (
+    (1e18, "E"), (1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""),
+    (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"),
+)  # fmt: skip
 
 
+def si(value: float, unit: str = "") -> str:
+    """Three significant digits and an SI prefix, the one way every table writes a quantity:
+    4.09G, 25.6M, 102MB, 4.09ms, 278mW, 0; an exponent only outside 1e-15..1e21."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}{unit}"
+    magnitude = abs(value)
+    index = next((i for i, (scale, _) in enumerate(_PREFIXES) if magnitude >= scale), None)
+    if index is None:  # below a femto-unit
+        return f"{value:.3g}{unit}"
+    digits = f"{value / _PREFIXES[index][0]:.3g}"
+    if abs(float(digits)) >= 1000 and index > 0:  # 999.7 rounds up into the next prefix
+        index -= 1
+        digits = f"{value / _PREFIXES[index][0]:.3g}"
+    return f"{digits}{_PREFIXES[index][1]}{unit}"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of an edgegap table.
+
+    `text`: left-aligned words (a name, a shape), otherwise a right-aligned number. `wrap`:
+    free text that may wrap between words, in a column at least this wide (or as wide as its
+    longest word, or its text); 0 for names and numbers, which are never wrapped, folded or
+    cut. `hide`: 0 for a column always shown; otherwise the table hides it when the console
+    is too narrow for every column, the highest first. Headers wrap between their words.
+    """
+
+    header: str
+    text: bool = False
+    wrap: int = 0
+    hide: int = 0
+    footer: str = ""
+
+
+GAP = 2  # spaces between two columns
+
+
+def _widest_word(texts: Iterator[str] | list[str]) -> int:
+    return max((cell_len(word) for text in texts for word in text.split()), default=0)
+
+
+def _fit(
+    columns: Sequence[Column], rows: list[list[str]], space: int, fold: bool = False
+) -> list[int] | None:
+    """Content widths for `columns` in `space` characters with nothing cut (a wrapping column
+    keeps its longest word whole), widest where most text would wrap; None if too narrow.
+    With `fold`, too narrow narrows the widest text columns instead (their words fold onto
+    the next line), numbers kept whole; None only if even that cannot fit."""
+    least, cells, full = [], [], []
+    for index, column in enumerate(columns):
+        body = [row[index] for row in rows] + ([column.footer] if column.footer else [])
+        whole = max(map(cell_len, body), default=0)
+        cells.append(whole)
+        full.append(max(whole, cell_len(column.header)))
+        words = _widest_word([column.header, *body])
+        if column.wrap:
+            least.append(max(words, min(whole, column.wrap)))
+        else:
+            least.append(max(whole, _widest_word([column.header])))
+    spare = space - GAP * (len(columns) - 1) - sum(least)
+    texts = [i for i, column in enumerate(columns) if column.text]
+    while spare < 0 and fold and texts and max(least[i] for i in texts) > 4:
+        least[max(texts, key=least.__getitem__)] -= 1
+        spare += 1
+    if spare < 0:
+        return None
+    widths = list(least)
+    for target in (cells, full):  # first unwrap the cells, then the headers
+        while spare > 0:
+            short = [t - w for t, w in zip(target, widths, strict=True)]
+            index = max(range(len(widths)), key=short.__getitem__)
+            if short[index] <= 0:
+                break
+            widths[index] += 1
+            spare -= 1
+    return widths
+
+
+def table(
+    title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]], caption: str = ""
+) -> Stack:
+    """A titled table that fits the console: its width (COLUMNS, else the terminal's, else 80
+    when stdout is not a terminal), with headers wrapped between words, free text wrapped,
+    and, where even that is too wide, the least important columns hidden (the caption says
+    which). A console too narrow for the essential columns folds cells: never an ellipsis.
+    The title above and the caption below wrap at the console's width."""
+    rows = [list(row) for row in rows]
+    shown = list(range(len(columns)))
+
+    def fit() -> list[int] | None:
+        return _fit([columns[i] for i in shown], [[r[i] for i in shown] for r in rows], out.width)
+
+    hidden: list[int] = []
+    while (widths := fit()) is None and any(columns[i].hide for i in shown):
+        hidden.append(max(shown, key=lambda i: (columns[i].hide, i)))
+        shown.remove(hidden[-1])
+    for index in reversed(hidden[:-1]):  # one hidden late may have made room for one before
+        shown = sorted([*shown, index])
+        if (wider := fit()) is not None:
+            widths = wider
+        else:
+            shown.remove(index)
+    if widths is None:  # too narrow for the columns that are never hidden: fold their text
+        widths = _fit([columns[i] for i in shown], [[r[i] for i in shown] for r in rows],
+                      out.width, fold=True)  # fmt: skip
+    hidden = [i for i in range(len(columns)) if i not in shown]
+    if hidden:
+        names = ", ".join(columns[i].header for i in hidden)
+        note = f"hidden to fit {out.width} columns: {names} (a wider console shows them)"
+        caption = f"{caption}; {note}" if caption else note
+    view = Table(
+        box=box.SIMPLE,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, GAP - 1, 0, 0),
+        show_footer=any(column.footer for column in columns),
+    )
+    for place, index in enumerate(shown):
+        column = columns[index]
+        view.add_column(
+            column.header,
+            footer=column.footer,
+            justify="left" if column.text else "right",
+            width=widths[place] if widths is not None else None,
+            overflow="fold",
+        )
+    for row in rows:
+        view.add_row(*(Text(row[i]) for i in shown))
+    parts: list[Text | Table] = [view]
+    if title:
+        parts.insert(0, Text(title, "table.title", no_wrap=False, overflow="fold"))
+    if caption:
+        parts.append(Text(caption, "table.caption", no_wrap=False, overflow="fold"))
+    return Stack(*parts)
+
+
+def _shape(shape: Sequence[int]) -> str:
+    return "x".join(map(str, shape))
+
+
+# header, Totals key, unit, hide (the order in which a narrow console hides them)
 _SUMMARY_COLUMNS = (
-    ("MACs", "macs", ""),
-    ("FLOPs", "flops", ""),
-    ("params", "params", ""),
-    ("weights", "weight_bytes", "B"),
-    ("activations", "activation_bytes", "B"),
-    ("peak act.", "peak_activation_bytes", "B"),
-    ("min traffic", "min_traffic_bytes", "B"),
+    ("MACs", "macs", "", 0),
+    ("FLOPs", "flops", "", 2),
+    ("params", "params", "", 0),
+    ("weights", "weight_bytes", "B", 0),
+    ("activations", "activation_bytes", "B", 3),
+    ("peak act.", "peak_activation_bytes", "B", 0),
+    ("min traffic", "min_traffic_bytes", "B", 0),
 )
 
 
-def _summary_table(workloads: list[Workload]) -> Table:
-    table = Table(
-        title="Workload totals (MACs as torchvision's _ops; FLOPs = 2 MACs + element-wise)"
-    )
-    table.add_column("model", no_wrap=True)
-    table.add_column("input", no_wrap=True)
-    for header, _, _ in _SUMMARY_COLUMNS:
-        table.add_column(header, justify="right")
-    table.add_column("FLOP/B", justify="right")
+def _summary_table(workloads: list[Workload]) -> Stack:
+    columns = [
+        Column("model", text=True),
+        Column("input", text=True, hide=1),
+        *(Column(header, hide=hide) for header, _, _, hide in _SUMMARY_COLUMNS),
+        Column("FLOP/B"),
+    ]
+    rows = []
     for workload in workloads:
         totals = workload.totals.to_dict()
-        table.add_row(
+        rows.append([
             workload.model,
-            "x".join(map(str, workload.input_shape)),
-            *(_human(totals[key], unit) for _, key, unit in _SUMMARY_COLUMNS),
+            _shape(workload.input_shape),
+            *(si(totals[key], unit) for _, key, unit, _ in _SUMMARY_COLUMNS),
             f"{totals['arithmetic_intensity']:.1f}",
-        )
-    return table
+        ])  # fmt: skip
+    return table(
+        "Workload totals (MACs as torchvision's _ops; FLOPs = 2 MACs + element-wise)", columns, rows
+    )
 
 
-def _layer_table(workload: Workload) -> Table:
-    table = Table(title=f"{workload.model}: per layer", show_footer=True)
+def _layer_table(workload: Workload) -> Stack:
     totals = workload.totals
-    columns: list[tuple[str, str, Callable[[Any], str]]] = [
-        ("layer", "TOTAL", str),
-        ("op", "", str),
-        ("kind", "", str),
-        ("output", "", lambda shape: "x".join(map(str, shape))),
-        ("MACs", _human(totals.macs), _human),
-        ("FLOPs", _human(totals.flops), _human),
-        ("params", _human(totals.params), _human),
-        ("min traffic", _human(totals.min_traffic_bytes, "B"), lambda v: _human(v, "B")),
-        ("FLOP/B", f"{totals.arithmetic_intensity:.1f}", lambda v: f"{v:.1f}"),
+    columns = [
+        Column("layer", text=True, footer="TOTAL"),
+        Column("op", text=True, hide=1),
+        Column("kind", text=True, hide=5),
+        Column("output", text=True, hide=4),
+        Column("MACs", footer=si(totals.macs)),
+        Column("FLOPs", footer=si(totals.flops), hide=3),
+        Column("params", footer=si(totals.params)),
+        Column("min traffic", footer=si(totals.min_traffic_bytes, "B")),
+        Column("FLOP/B", footer=f"{totals.arithmetic_intensity:.1f}", hide=2),
     ]
-    for header, footer, _ in columns:
-        numeric = header not in ("layer", "op", "kind", "output")
-        table.add_column(
-            header, footer=footer, justify="right" if numeric else "left", no_wrap=header == "layer"
-        )
-    for layer in workload.layers:
-        values = (
-            layer.name,
-            layer.op,
-            layer.kind,
-            layer.output_shape,
-            layer.macs,
-            layer.flops,
-            layer.params,
-            layer.min_traffic_bytes,
-            layer.arithmetic_intensity,
-        )
-        table.add_row(*(fmt(v) for (_, _, fmt), v in zip(columns, values, strict=True)))
-    return table
+    rows = [
+        [
+            layer.name, layer.op, layer.kind, _shape(layer.output_shape), si(layer.macs),
+            si(layer.flops), si(layer.params), si(layer.min_traffic_bytes, "B"),
+            f"{layer.arithmetic_intensity:.1f}",
+        ]
+        for layer in workload.layers
+    ]  # fmt: skip
+    return table(f"{workload.model}: per layer", columns, rows)
+
+
+def _input_shape(
+    name: str, shape: tuple[int, ...] | None, batch: int | None
+) -> tuple[int, ...] | None:
+    """The shape to profile `name` at: `shape` (None: the model's default), with `batch`."""
+    if batch is None:
+        return shape
+    from edgegap.workload import zoo
+
+    base = shape or zoo.default_input_shape(name)
+    if base is None:
+        raise UserError(f"give --input-shape for '{name}' to set a batch")
+    return (batch, *base[1:])
 
 
 def _profile_all(
-    names: list[str], shape: tuple[int, ...] | None, dtype: str | None
+    names: list[str], shape: tuple[int, ...] | None, dtype: str | None, batch: int | None = None
 ) -> list[Workload]:
     if len(names) == 1:
-        return [profile(names[0], shape, dtype)]
+        return [profile(names[0], _input_shape(names[0], shape, batch), dtype)]
     workloads = []
     with progress("profiling", total=len(names)) as update:
         for name in names:
             update(f"profiling {name}")
-            workloads.append(profile(name, shape, dtype))
+            workloads.append(profile(name, _input_shape(name, shape, batch), dtype))
             update(advance=1)
     return workloads
 
@@ -340,28 +515,26 @@ def zoo_command(
     format: Annotated[Format, typer.Option("--format", help="table, json or csv")] = Format.table,
 ) -> None:
     """List the built-in models with the metadata torchvision publishes for their weights."""
-    table = zoo.zoo_table()
+    from edgegap.workload import published
+
+    models = published.zoo_models()
     if format in (Format.json, Format.jsonl):
-        sys.stdout.write(table.to_json(orient="records", indent=1) + "\n")
-    elif format is Format.csv:
-        sys.stdout.write(table.to_csv(index=False))
-    else:
-        view = Table(
-            title="Built-in models (torchvision architectures; metadata of DEFAULT weights)"
-        )
-        for column in ("model", "input", "params", "GMACs (_ops)", "acc@1", "acc@5", "weights"):
-            view.add_column(column, justify="left" if column in ("model", "weights") else "right")
-        for row in table.itertuples():
-            view.add_row(
-                str(row.model),
-                str(row.input_size),
-                _human(float(row.params)),  # type: ignore[arg-type]
-                f"{row.gmacs:.3f}",
-                f"{row.acc1:.3f}",
-                f"{row.acc5:.3f}",
-                str(row.weights),
-            )
-        out.print(view)
+        sys.stdout.write(json.dumps([m.to_dict() for m in models], indent=1) + "\n")
+        return
+    if format is Format.csv:
+        sys.stdout.write(published.to_csv(models))
+        return
+    columns = [
+        Column("model", text=True), Column("input"), Column("params"), Column("GMACs (_ops)"),
+        Column("acc@1"), Column("acc@5"), Column("weights", text=True, hide=1),
+    ]  # fmt: skip
+    rows = [
+        [m.model, str(m.input_size), si(m.params), f"{m.gmacs:.3f}", f"{m.acc1:.3f}",
+         f"{m.acc5:.3f}", m.weights]
+        for m in models
+    ]  # fmt: skip
+    title = "Built-in models (torchvision architectures; metadata of DEFAULT weights)"
+    out.print(table(title, columns, rows))
 
 
 @app.command("techniques")
@@ -391,19 +564,20 @@ def techniques_command(
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(records, indent=1) + "\n")
         return
-    table = Table(title="Techniques (recipe and plan steps use these names; --format json for "
-                  "summaries and sources)")  # fmt: skip
-    table.add_column("name", no_wrap=True)
-    for column in ("group", "parameters (default)", "faces"):
-        table.add_column(column)
+    columns = [
+        Column("name", text=True), Column("group", text=True),
+        Column("parameters (default)", text=True, wrap=20), Column("faces", text=True),
+    ]  # fmt: skip
+    rows = []
     for record in records:
         faces = [face for face in ("analytic", "measured") if record[face]]
         parameters: dict[str, Any] = record["parameters"]  # type: ignore[assignment]
-        table.add_row(
+        rows.append([
             str(record["name"]), str(record["group"]),
             ", ".join(f"{k}={v}" for k, v in parameters.items()), "+".join(faces),
-        )  # fmt: skip
-    out.print(table)
+        ])  # fmt: skip
+    title = "Techniques (recipe and plan steps use these names; --format json for summaries and "
+    out.print(table(title + "sources)", columns, rows))
 
 
 @app.command("report")
@@ -424,6 +598,7 @@ def report_command(
         build_report,
         report_steps,
     )
+    from edgegap.workload import zoo
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     targets = QUICK_TARGETS if quick else EDGE_TARGETS
@@ -466,24 +641,20 @@ def hw_list(
         records = [p.model_dump(mode="json") for p in platforms]
         sys.stdout.write(json.dumps(records, indent=1) + "\n")
         return
-    table = Table(title="Built-in platforms (`edgegap hw show NAME` for sources)")
-    for column in ("name", "kind", "year", "nm", "compute", "peak", "W", "mm²", "precisions"):
-        table.add_column(
-            column, justify="right" if column in ("year", "nm", "W", "mm²") else "left"
-        )
-    for p in platforms:
-        table.add_row(
-            p.name,
-            p.kind,
-            str(p.year),
-            f"{p.process_nm:g}",
-            _compute_summary(p),
-            _human(p.peak_ops_per_s, "OP/s"),
-            f"{p.power_budget_w:g}",
-            f"{p.area_mm2:g}" if p.area_mm2 else "n/p",
-            ",".join(p.compute.precisions),
-        )
-    out.print(table)
+    columns = [
+        Column("name", text=True), Column("kind", text=True, hide=3), Column("year", hide=4),
+        Column("nm"), Column("compute", text=True, wrap=20), Column("peak"), Column("W"),
+        Column("mm²", hide=2), Column("precisions", text=True, wrap=10, hide=1),
+    ]  # fmt: skip
+    rows = [
+        [
+            p.name, p.kind, str(p.year), f"{p.process_nm:g}", _compute_summary(p),
+            si(p.peak_ops_per_s, "OP/s"), f"{p.power_budget_w:g}",
+            f"{p.area_mm2:g}" if p.area_mm2 else "n/p", ", ".join(p.compute.precisions),
+        ]
+        for p in platforms
+    ]  # fmt: skip
+    out.print(table("Built-in platforms (`edgegap hw show NAME` for sources)", columns, rows))
 
 
 @hw_app.command("show")
@@ -500,12 +671,14 @@ def hw_show(
         return
     import yaml
 
-    out.print(yaml.safe_dump(record, sort_keys=False, width=100), markup=False, highlight=False)
-    derived = f"peak {_human(platform.peak_ops_per_s, 'OP/s')}"
+    # YAML breaks a line after the word that passes `width`: leave room for a long word
+    text = yaml.safe_dump(record, sort_keys=False, width=out.width - 12, allow_unicode=True)
+    out.print(text, markup=False, highlight=False)
+    derived = f"peak {si(platform.peak_ops_per_s, 'OP/s')}"
     if (density := platform.performance_density_gops_mm2) is not None:
         derived += f", {density:.1f} GOPS/mm²"
     derived += f", {platform.efficiency_gops_w:.1f} GOPS/W"
-    out.print(f"derived: {derived} (a MAC counts as 2 operations)", markup=False)
+    out.print(f"derived: {derived} (a MAC counts as 2 operations)", markup=False, soft_wrap=False)
 
 
 @hw_app.command("schema")
@@ -524,12 +697,43 @@ def _parse_array(text: str) -> tuple[int, int]:
     return rows, cols
 
 
+def _platforms(targets: list[str], array: str | None, dataflow: str | None) -> list[Platform]:
+    """Each --target (comma-separated or repeated; default systolic-generic), with --array
+    and --dataflow applied to every one."""
+    names = [name.strip() for text in targets for name in text.split(",")] or ["systolic-generic"]
+    if "" in names:
+        raise UserError(f"empty platform name in --target '{','.join(targets)}'")
+    platforms = [load_platform(name) for name in names]
+    changes: dict[str, object] = {}
+    if array is not None:
+        changes["rows"], changes["cols"] = _parse_array(array)
+    if dataflow is not None:
+        if dataflow not in ("os", "ws", "is"):
+            raise UserError(f"unknown dataflow '{dataflow}': use os, ws or is")
+        changes["dataflow"] = dataflow
+    if not changes:
+        return platforms
+    for platform in platforms:
+        if platform.compute.type != "systolic":
+            raise UserError(
+                f"--array and --dataflow need a systolic platform; {platform.name} is not"
+            )
+    return [platform.with_compute(**changes) for platform in platforms]
+
+
 @app.command("estimate")
 @user_errors
 def estimate_command(
-    model: Annotated[str | None, typer.Argument(help="anything `edgegap profile` accepts")] = None,
+    models: Annotated[
+        list[str] | None, typer.Argument(help="models: anything `edgegap profile` accepts")
+    ] = None,
     target: Annotated[
-        str | None, typer.Option("--target", help="platform name or YAML file")
+        list[str] | None,
+        typer.Option(
+            "--target",
+            help="platform names or YAML files, comma-separated or repeated "
+            "(default: systolic-generic)",
+        ),
     ] = None,
     topology: Annotated[
         Path | None, typer.Option("--topology", help="a SCALE-Sim topology CSV as the workload")
@@ -539,50 +743,104 @@ def estimate_command(
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
     input_shape: Annotated[str | None, typer.Option(help="input shape, e.g. 1,3,224,224")] = None,
     dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
-    fps: Annotated[float, typer.Option("--fps", help="frame rate power is quoted at")] = (
-        REAL_TIME_FPS
-    ),
-    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    fps: Annotated[float, typer.Option("--fps", help="frame rate power is quoted at")] = 30.0,
+    format: Annotated[
+        Format, typer.Option("--format", help="table, json, jsonl or csv")
+    ] = Format.table,
     no_fuse: NoFuse = False,
 ) -> None:
-    """Estimate latency, energy, power at a frame rate and memory fit of a model (or a
-    SCALE-Sim topology) on a platform, its layers fused as the platform's compiler fuses them
-    (--no-fuse: as traced)."""
-    if (model is None) == (topology is None):
-        raise UserError("give a MODEL or --topology FILE.csv (one of them)")
-    platform = load_platform(target or "systolic-generic")
-    changes: dict[str, object] = {}
-    if array is not None:
-        changes["rows"], changes["cols"] = _parse_array(array)
-    if dataflow is not None:
-        if dataflow not in ("os", "ws", "is"):
-            raise UserError(f"unknown dataflow '{dataflow}': use os, ws or is")
-        changes["dataflow"] = dataflow
-    if changes:
-        if platform.compute.type != "systolic":
-            raise UserError(
-                f"--array and --dataflow need a systolic platform; {platform.name} is not"
-            )
-        platform = platform.with_compute(**changes)
-    dtype = dtype or deployment_precision(platform)
-    if topology is not None:
-        workload = read_topology(topology, dtype_to_bits(dtype) or 8)
+    """Estimate latency, energy, power at a frame rate and memory fit of models (or a
+    SCALE-Sim topology) on platforms, layers fused as each platform's compiler fuses them
+    (--no-fuse: as traced): one model on one platform layer by layer, several side by side
+    (`edgegap estimate resnet18 mobilenet_v2 --target eyeriss,edge-tpu`)."""
+    from edgegap.hardware import deployment_precision, estimate
+
+    if bool(models) == (topology is not None):
+        raise UserError("give MODEL... or --topology FILE.csv (one of them)")
+    platforms = _platforms(target or [], array, dataflow)
+    rate = _positive_fps(fps)
+    # Each platform at its deployment precision unless --dtype says otherwise: one profile
+    # per model and precision.
+    dtypes = [dtype or deployment_precision(platform) for platform in platforms]
+    workloads: dict[str, list[Workload]] = {}
+    for precision in dict.fromkeys(dtypes):
+        if topology is not None:
+            from edgegap.workload.scalesim import read_topology
+
+            workloads[precision] = [read_topology(topology, dtype_to_bits(precision) or 8)]
+        else:
+            shape = parse_shape(input_shape) if input_shape is not None else None
+            workloads[precision] = _profile_all(models or [], shape, precision, batch)
+    count = len(workloads[dtypes[0]])
+    pairs = [
+        (estimate(workloads[precision][index], platform, rate, fuse=not no_fuse), platform)
+        for index in range(count)
+        for platform, precision in zip(platforms, dtypes, strict=True)
+    ]
+    costs = [cost for cost, _ in pairs]
+    if format is Format.jsonl:
+        sys.stdout.writelines(cost.to_json() + "\n" for cost in costs)
+    elif format is Format.json:
+        records = [cost.to_dict() for cost in costs]
+        sys.stdout.write(json.dumps(records[0] if len(records) == 1 else records) + "\n")
+    elif format is Format.csv:
+        sys.stdout.write(_costs_csv(costs))
+    elif len(costs) == 1:
+        out.print(_cost_table(costs[0]))
+        for line in _verdict_lines(costs[0]):
+            out.print(line, markup=False, highlight=False, soft_wrap=False)
     else:
-        assert model is not None
-        shape = parse_shape(input_shape) if input_shape is not None else None
-        if batch is not None:
-            base = shape or zoo.default_input_shape(model)
-            if base is None:
-                raise UserError(f"give --input-shape for '{model}' to set a batch")
-            shape = (batch, *base[1:])
-        workload = profile(model, shape, dtype)
-    cost = estimate(workload, platform, _positive_fps(fps), fuse=not no_fuse)
-    if format in (Format.json, Format.jsonl):
-        sys.stdout.write(cost.to_json() + "\n")
-        return
-    out.print(_cost_table(cost))
-    for line in _verdict_lines(cost):
-        out.print(line, markup=False, highlight=False)
+        out.print(_costs_table(pairs))
+
+
+def _costs_table(pairs: list[tuple[Cost, Platform]]) -> Stack:
+    from edgegap.hardware import verdict
+
+    columns = [
+        Column("model", text=True), Column("target", text=True), Column("precision", hide=1),
+        Column("latency"), Column("energy"), Column("power"), Column("runs", text=True),
+    ]  # fmt: skip
+    rows: list[list[str]] = []
+    notes: list[str] = []  # what stops a model: one per row marked `no [n]`
+    for cost, _ in pairs:
+        found = verdict(cost)
+        if not found.runs:
+            notes.append(f"[{len(notes) + 1}] {cost.model} on {cost.platform}: {found.text}")
+        precision = "/".join(dict.fromkeys(layer.precision for layer in cost.layers if layer.macs))
+        rows.append([
+            cost.model, cost.platform, precision, si(cost.totals.latency_s, "s"),
+            si(cost.totals.energy_j, "J"), si(cost.power.average_w, "W"),
+            "yes" if found.runs else f"no [{len(notes)}]",
+        ])  # fmt: skip
+    models = ", ".join(dict.fromkeys(cost.model for cost, _ in pairs))
+    targets = ", ".join(dict.fromkeys(cost.platform for cost, _ in pairs))
+    fps = pairs[0][0].power.fps
+    caption = (f"latency and energy per inference; power at {fps:g} frames/s with idle power; "
+               "runs: fits the memory, sustains the rate, within the power budget")  # fmt: skip
+    caption += "".join(f"\n{note}" for note in notes)
+    return table(f"{models} on {targets}", columns, rows, caption)
+
+
+def _costs_csv(costs: list[Cost]) -> str:
+    """One row per (model, platform): totals, power at the frame rate, the fit, the verdict."""
+    from edgegap.hardware import verdict
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([
+        "model", "platform", "latency_s", "throughput_per_s", "energy_j", "cycles", "fps",
+        "average_power_w", "peak_power_w", "fits_power_budget", "fits_memory", "needed_bytes",
+        "memory_reason", "runs", "reasons",
+    ])  # fmt: skip
+    for cost in costs:
+        totals, power, fit = cost.totals, cost.power, cost.fit
+        found = verdict(cost)
+        writer.writerow([
+            cost.model, cost.platform, totals.latency_s, totals.throughput_per_s, totals.energy_j,
+            totals.cycles, power.fps, power.average_w, power.peak_w, power.fits_budget, fit.fits,
+            fit.needed_bytes, fit.reason, found.runs, "; ".join(found.reasons),
+        ])  # fmt: skip
+    return buffer.getvalue()
 
 
 def _bound(layer: LayerCost) -> str:
@@ -599,36 +857,29 @@ def _largest(breakdown: EnergyBreakdown) -> str:
     return f"{breakdown.label(namespace, name)} {value / breakdown.total:.0%}"
 
 
-def _cost_table(cost: Cost) -> Table:
-    table = Table(title=f"{cost.model} on {cost.platform}", show_footer=True)
+def _cost_table(cost: Cost) -> Stack:
     totals = cost.totals
     columns = [
-        ("layer", "TOTAL"),
-        ("precision", ""),
-        ("MACs", _human(sum(layer.macs for layer in cost.layers))),
-        ("cycles", _human(totals.cycles)),
-        ("util.", ""),
-        ("latency", f"{totals.latency_s * 1e3:.3g} ms"),
-        ("bound", ""),
-        ("energy", f"{totals.energy_j * 1e3:.3g} mJ"),
+        Column("layer", text=True, footer="TOTAL"),
+        Column("precision", hide=3),
+        Column("MACs", footer=si(sum(layer.macs for layer in cost.layers))),
+        Column("cycles", footer=si(totals.cycles), hide=2),
+        Column("util.", hide=1),
+        Column("latency", footer=si(totals.latency_s, "s")),
+        Column("bound"),
+        Column("energy", footer=si(totals.energy_j, "J")),
     ]
-    for header, footer in columns:
-        table.add_column(header, footer=footer, justify="left" if header == "layer" else "right")
-    for layer in cost.layers:
-        if not layer.macs and layer.energy_j < 1e-3 * totals.energy_j:
-            continue
-        table.add_row(
-            layer.name,
-            layer.precision,
-            _human(layer.macs),
-            _human(layer.cycles),
-            f"{layer.utilization:.0%}" if layer.macs else "",
-            f"{layer.latency_s * 1e6:.3g} µs",
-            _bound(layer),
-            f"{layer.energy_j * 1e6:.3g} µJ",
-        )
-    table.caption = "layers under 0.1% of the energy and without MACs are hidden"
-    return table
+    rows = [
+        [
+            layer.name, layer.precision, si(layer.macs), si(layer.cycles),
+            f"{layer.utilization:.0%}" if layer.macs else "", si(layer.latency_s, "s"),
+            _bound(layer), si(layer.energy_j, "J"),
+        ]
+        for layer in cost.layers
+        if layer.macs or layer.energy_j >= 1e-3 * totals.energy_j
+    ]  # fmt: skip
+    caption = "layers under 0.1% of the energy and without MACs are hidden"
+    return table(f"{cost.model} on {cost.platform}", columns, rows, caption)
 
 
 def _positive_fps(fps: float) -> float:
@@ -639,14 +890,16 @@ def _positive_fps(fps: float) -> float:
 
 def _verdict_lines(cost: Cost) -> list[str]:
     """The answer under the table: does it run, and the power and memory behind it."""
+    from edgegap.hardware import verdict
+
     power, fit = cost.power, cost.fit
     found = verdict(cost)
-    idle = f"{power.idle_w:.3g} W idle" if power.idle_stated else "idle power not published"
+    idle = f"{si(power.idle_w, 'W')} idle" if power.idle_stated else "idle power not published"
     return [
         f"verdict: {found.text}",
-        f"power: {power.average_w:.3g} W average at {power.fps:g} frames/s ({idle}; budget "
-        f"{power.budget_w:g} W); {power.peak_w:.3g} W back to back at {power.max_fps:.3g} "
-        "frames/s",
+        f"power: {si(power.average_w, 'W')} average at {power.fps:g} frames/s ({idle}; budget "
+        f"{si(power.budget_w, 'W')}); {si(power.peak_w, 'W')} back to back at "
+        f"{si(power.max_fps)} frames/s",
         f"memory: {'fits' if fit.fits else 'does NOT fit'}: {fit.reason}",
     ]
 
@@ -687,24 +940,24 @@ def compress_command(
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
         return
-    table = Table(title=f"{recipe} of {model} on {result.dataset}")
-    for column in ("stage", "test accuracy", "bytes", "ratio", "weights kept", "MACs", "energy"):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    for stage in result.stages:
-        table.add_row(
-            stage.name,
-            f"{stage.accuracy:.2%}",
-            f"{stage.bytes:,}",
-            f"{result.stages[0].bytes / stage.bytes:.1f}x",
-            f"{stage.weights_kept:.1%}",
-            _human(stage.macs),
-            f"{stage.energy_j * 1e6:.3g} µJ" if stage.energy_j is not None else "",
-        )
-    table.caption = (
+    columns = [
+        Column("stage", text=True, wrap=16), Column("test accuracy"), Column("bytes"),
+        Column("ratio"),
+        Column("weights kept"), Column("MACs"), Column("energy"),
+    ]  # fmt: skip
+    rows = [
+        [
+            stage.name, f"{stage.accuracy:.2%}", f"{stage.bytes:,}",
+            f"{result.stages[0].bytes / stage.bytes:.1f}x", f"{stage.weights_kept:.1%}",
+            si(stage.macs), si(stage.energy_j, "J") if stage.energy_j is not None else "",
+        ]
+        for stage in result.stages
+    ]  # fmt: skip
+    caption = (
         f"{result.compression_ratio:.1f}x smaller at {result.accuracy_drop_pp:+.2f} pp "
         "accuracy drop (bytes exact, accuracy on the held-out test split)"
     )
-    out.print(table)
+    out.print(table(f"{recipe} of {model} on {result.dataset}", columns, rows, caption))
 
 
 @app.command("sweep")
@@ -740,20 +993,22 @@ def sweep_command(
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
         return
-    table = Table(title=f"{model} on {platform.name} variants: Pareto front")
-    for column in ("array", "SRAM KB", "dataflow", "latency", "energy", "area mm²"):
-        table.add_column(column, justify="right")
-    for record in result.pareto.to_dict(orient="records"):
-        table.add_row(
+    columns = [
+        Column("array"), Column("SRAM KB"), Column("dataflow"), Column("latency"),
+        Column("energy"), Column("area mm²"),
+    ]  # fmt: skip
+    rows = [
+        [
             str(record["array"]), str(record["sram_kb"]), str(record["dataflow"]),
-            f"{record['latency_s'] * 1e3:.3g} ms", f"{record['energy_j'] * 1e3:.3g} mJ",
-            f"{record['area_mm2']:.3g}",
-        )  # fmt: skip
-    table.caption = (
+            si(record["latency_s"], "s"), si(record["energy_j"], "J"), f"{record['area_mm2']:.3g}",
+        ]
+        for record in result.pareto.to_dict(orient="records")
+    ]  # fmt: skip
+    caption = (
         f"{len(result.designs):,} designs in {result.elapsed_s:.2f} s; area = MAC array + buffer "
         "at TPU v1 floor-plan densities scaled to the node"
     )
-    out.print(table)
+    out.print(table(f"{model} on {platform.name} variants: Pareto front", columns, rows, caption))
 
 
 @app.command("bridges")
@@ -786,37 +1041,30 @@ def bridges_command(
         sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
         return
     base = report.baseline.totals
-    table = Table(title=f"{report.model} on {report.platform.name}: architecture bridges")
-    for column in ("bridge", "latency", "energy", "area", "speed-up", "energy saved", "largest"):
-        table.add_column(column, justify="left" if column in ("bridge", "largest") else "right")
-
+    columns = [
+        Column("bridge", text=True, wrap=18), Column("latency"), Column("energy"),
+        Column("area"), Column("speed-up"), Column("energy saved"),
+        Column("largest", text=True, wrap=10, hide=1),
+    ]  # fmt: skip
     area = report.platform.area_mm2
-    table.add_row(
-        "baseline",
-        f"{base.latency_s * 1e3:.3g} ms",
-        f"{base.energy_j * 1e3:.3g} mJ",
-        f"{area:.3g} mm²" if area else "-",
-        "x1",
-        "x1",
-        _largest(base.energy_breakdown),
-    )
+    rows = [[
+        "baseline", si(base.latency_s, "s"), si(base.energy_j, "J"),
+        f"{area:.3g} mm²" if area else "-", "x1", "x1", _largest(base.energy_breakdown),
+    ]]  # fmt: skip
     sources: dict[str, int] = {}
     for result in report.results:
         totals, bridge = result.cost.totals, result.bridge
         marks = [sources.setdefault(s, len(sources) + 1) for s in bridge.sources]
-        table.add_row(
-            f"{bridge.name} [{','.join(map(str, marks))}]",
-            f"{totals.latency_s * 1e3:.3g} ms",
-            f"{totals.energy_j * 1e3:.3g} mJ",
-            f"{bridge.area_mm2:.3g} mm²" if bridge.area_mm2 else "-",
-            f"x{result.latency_factor:.3g}",
-            f"x{result.energy_factor:.3g}",
+        rows.append([
+            f"{bridge.name} [{','.join(map(str, marks))}]", si(totals.latency_s, "s"),
+            si(totals.energy_j, "J"), f"{bridge.area_mm2:.3g} mm²" if bridge.area_mm2 else "-",
+            f"x{result.latency_factor:.3g}", f"x{result.energy_factor:.3g}",
             _largest(totals.energy_breakdown),
-        )
-    table.caption = "; ".join(f"{s.name}: skipped, {s.reason}" for s in report.skipped)
-    out.print(table)
-    for source, number in sources.items():
-        out.print(f"[{number}] {source}")
+        ])  # fmt: skip
+    notes = [f"{s.name}: skipped, {s.reason}" for s in report.skipped]
+    notes += [f"[{number}] {source}" for source, number in sources.items()]
+    title = f"{report.model} on {report.platform.name}: architecture bridges"
+    out.print(table(title, columns, rows, "\n".join(notes)))
 
 
 def _scaling_ends(text: str) -> float | None:
@@ -947,37 +1195,39 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     verdict = "meets every budget" if result.meets_budget else (
         f"does NOT meet every budget: {', '.join(unmet) or 'the model does not fit'}"
     )  # fmt: skip
-    table = Table(title=f"recipe ({verdict})")
-    for column in ("step", "setting", "latency", "energy", "memory", "accuracy loss", "source"):
-        table.add_column(column, justify="left" if column in ("step", "setting", "source")
-                         else "right")  # fmt: skip
+    columns = [
+        Column("step", text=True), Column("setting", text=True, wrap=12), Column("latency"),
+        Column("energy"), Column("memory"), Column("accuracy loss"),
+    ]  # fmt: skip
+    rows: list[list[str]] = []
+    sources: dict[str, int] = {}
     for row in record["recipe"]:
         c = row["contribution"]
-        table.add_row(row["technique"], row["setting"],
-                      f"x{c['latency_factor']:.3g}", f"x{c['energy_factor']:.3g}",
-                      f"x{c['memory_factor']:.3g}", f"{c['accuracy_drop_pp']:.2g} pp",
-                      row["source"])  # fmt: skip
+        mark = sources.setdefault(row["source"], len(sources) + 1)
+        rows.append([
+            f"{row['technique']} [{mark}]", row["setting"], f"x{c['latency_factor']:.3g}",
+            f"x{c['energy_factor']:.3g}", f"x{c['memory_factor']:.3g}",
+            f"{c['accuracy_drop_pp']:.2g} pp",
+        ])  # fmt: skip
     estimate_ = record["estimate"]
-    table.caption = (
-        f"{estimate_['latency_s'] * 1e3:.3g} ms, {estimate_['energy_j'] * 1e3:.3g} mJ, "
-        f"{estimate_['memory_bytes'] / 1e6:.3g} MB, {estimate_['power_w']:.3g} W at "
-        f"{result.budget.rate:.3g} frames/s, accuracy loss {estimate_['accuracy_drop_pp']:.2g} pp "
-        f"({estimate_['accuracy_source']}, the baseline's "
-        f"{precision['accuracy_drop_pp']:.2g} pp included); "
+    caption = (
+        f"{si(estimate_['latency_s'], 's')}, {si(estimate_['energy_j'], 'J')}, "
+        f"{si(estimate_['memory_bytes'], 'B')}, {si(estimate_['power_w'], 'W')} at "
+        f"{result.budget.rate:.3g} frames/s, accuracy loss "
+        f"{estimate_['accuracy_drop_pp']:.2g} pp ({estimate_['accuracy_source']}, the "
+        f"baseline's {precision['accuracy_drop_pp']:.2g} pp included); "
         f"{record['candidates_evaluated']} combinations"
     )
-    out.print(table)
-    front = Table(title="Pareto front: accuracy loss vs latency vs energy")
-    for column in ("recipe", "latency", "energy", "accuracy loss"):
-        front.add_column(column, justify="left" if column == "recipe" else "right")
-    for point in record["pareto"]:
-        front.add_row(
-            point["recipe"],
-            f"{point['latency_s'] * 1e3:.3g} ms",
-            f"{point['energy_j'] * 1e3:.3g} mJ",
-            f"{point['accuracy_drop_pp']:.2g} pp",
-        )
-    out.print(front)
+    caption += "".join(f"\n[{number}] {source}" for source, number in sources.items())
+    out.print(table(f"recipe ({verdict})", columns, rows, caption))
+    front = [
+        [point["recipe"], si(point["latency_s"], "s"), si(point["energy_j"], "J"),
+         f"{point['accuracy_drop_pp']:.2g} pp"]
+        for point in record["pareto"]
+    ]  # fmt: skip
+    columns = [Column("recipe", text=True, wrap=30), Column("latency"), Column("energy"),
+               Column("accuracy loss")]  # fmt: skip
+    out.print(table("Pareto front: accuracy loss vs latency vs energy", columns, front))
     for check in estimate_["budgets"]:
         if not check["met"]:
             line(f"recipe: {check['text']}")
@@ -1003,23 +1253,25 @@ def scale_command(
             json.dumps(after.model_dump(mode="json", exclude_none=True), indent=1) + "\n"
         )
         return
-    table = Table(title=f"{before.name}: {before.process_nm:g} nm -> {node:g} nm")
-    for column in ("quantity", "before", "after", "factor"):
-        table.add_column(column, justify="left" if column == "quantity" else "right")
-    rows = [
-        ("clock (MHz)", before.compute.clock_mhz, after.compute.clock_mhz),
-        ("peak (op/s)", before.peak_ops_per_s, after.peak_ops_per_s),
-        *((f"MAC energy {p} (pJ)", e, after.compute.mac_energy_pj[p])
+    pico = 1e-12
+    quantities = [  # name, before, after, unit (SI prefixes on it)
+        ("clock", before.compute.clock_mhz * 1e6, after.compute.clock_mhz * 1e6, "Hz"),
+        ("peak", before.peak_ops_per_s, after.peak_ops_per_s, "OP/s"),
+        *((f"MAC energy {p}", e * pico, after.compute.mac_energy_pj[p] * pico, "J")
           for p, e in before.compute.mac_energy_pj.items()),
-        *((f"{level.name} energy (pJ/bit)", level.energy_pj_per_bit, new.energy_pj_per_bit)
+        *((f"{level.name} energy", level.energy_pj_per_bit * pico,
+           new.energy_pj_per_bit * pico, "J/bit")
           for level, new in zip(before.memory, after.memory, strict=True)),
     ]  # fmt: skip
+    rows = [[name, si(old, unit), si(new, unit), f"x{new / old:.3g}"]
+            for name, old, new, unit in quantities]  # fmt: skip
     if before.area_mm2 and after.area_mm2:
-        rows.append(("area (mm²)", before.area_mm2, after.area_mm2))
-    for name, old, new in rows:
-        table.add_row(name, f"{old:.4g}", f"{new:.4g}", f"x{new / old:.3g}")
-    table.caption = after.notes.split(". ")[0] + "."
-    out.print(table)
+        factor = after.area_mm2 / before.area_mm2
+        rows.append(["area", f"{before.area_mm2:.3g} mm²", f"{after.area_mm2:.3g} mm²",
+                     f"x{factor:.3g}"])  # fmt: skip
+    columns = [Column("quantity", text=True), Column("before"), Column("after"), Column("factor")]
+    title = f"{before.name}: {before.process_nm:g} nm -> {node:g} nm"
+    out.print(table(title, columns, rows, after.notes.split(". ")[0] + "."))
 
 
 @app.command("trends")
@@ -1063,27 +1315,28 @@ def trends_command(
     err.print(f"wrote figures and trends.json to {out_dir}/")
 
 
-def _trends_table(trends: Trends) -> Table:
-    table = Table(title="Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)")
-    for column in ("trend", "n", "factor per unit x", "doubling/halving (years)", "R²", "b 95% CI"):
-        table.add_column(column, justify="left" if column == "trend" else "right")
-    for name, fit in trends.fits.items():
-        table.add_row(
-            name,
-            str(fit.n),
-            f"{fit.annual_factor:.3g}",
-            f"{fit.doubling_years:.2g}" if fit.x == "year" else "",
-            f"{fit.r2:.2f}",
+def _trends_table(trends: Trends) -> Stack:
+    columns = [
+        Column("trend", text=True), Column("n"), Column("factor per unit x"),
+        Column("doubling/halving (years)"), Column("R²"), Column("b 95% CI"),
+    ]  # fmt: skip
+    rows = [
+        [
+            name, str(fit.n), f"{fit.annual_factor:.3g}",
+            f"{fit.doubling_years:.2g}" if fit.x == "year" else "", f"{fit.r2:.2f}",
             f"[{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]",
-        )
+        ]
+        for name, fit in trends.fits.items()
+    ]  # fmt: skip
     growth = trends.gaps["growth"]
-    table.caption = (
+    caption = (
         f"demand grew {growth['ops_growth_per_year']:.2f}x/year (operations per image of the "
         f"leading designs), performance density {growth['perf_density_growth_per_year']:.2f}x/year;"
         f" parameters {growth['params_growth_per_year']:.2f}x/year, memory bits per joule "
         f"{growth['memory_efficiency_growth_per_year']:.2f}x/year"
     )
-    return table
+    title = "Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)"
+    return table(title, columns, rows, caption)
 
 
 def main() -> None:

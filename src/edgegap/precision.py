@@ -7,9 +7,11 @@ into bytes; one count of the operations in a multiply-accumulate.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads with the first array: the catalog and the CLI need none
+    import numpy as np
+    import numpy.typing as npt
 
 # fmt: off
 BITS: dict[str, int] = {
@@ -35,6 +37,8 @@ def bits_to_bytes(elements: float, bits: int) -> int:
 
 def bits_to_bytes_array(elements: npt.ArrayLike, bits: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """`bits_to_bytes` element by element; exact integer arithmetic for integer counts."""
+    import numpy as np
+
     counts, widths = np.asarray(elements), np.asarray(bits)
     if np.issubdtype(counts.dtype, np.integer) and np.issubdtype(widths.dtype, np.integer):
         exact: npt.NDArray[np.int64] = (-(-counts * widths // 8)).astype(np.int64)

@@ -161,8 +161,7 @@ class Budget:
             "power_w": self.power_w,
             "fps": self.rate,
             "origin": {
-                name: self.origin(name)
-                for name in ("latency", "energy", "memory", "power", "rate")
+                name: self.origin(name) for name in ("latency", "energy", "memory", "power", "rate")
             },
         }
 

@@ -39,7 +39,7 @@ from edgegap.hardware import (
 )
 from edgegap.host import cpu_features
 from edgegap.report.page import render
-from edgegap.workload import Workload, profile, zoo
+from edgegap.workload import Workload, profile, published, zoo
 
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
 LAYER_VIEW_MODEL = "resnet50"
@@ -171,7 +171,7 @@ def build_report(
         return workloads[name, dtype]
 
     names = list(models) if models is not None else list(zoo.classification_models())
-    published = zoo.zoo_table().set_index("model")
+    metadata = published.zoo_table().set_index("model")
     rows, edge = [], []
     with atomic.directory(out) as staging:
         (staging / "layers").mkdir()
@@ -180,8 +180,8 @@ def build_report(
             workload = workload_of(name)
             workload.to_dataframe().to_csv(staging / "layers" / f"{name}.csv")
             row = summary_row(workload)
-            if name in published.index:
-                meta = published.loc[name]
+            if name in metadata.index:
+                meta = metadata.loc[name]
                 row |= {
                     "published_gmacs": meta["gmacs"],
                     "published_params": meta["params"],

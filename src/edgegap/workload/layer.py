@@ -11,11 +11,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from edgegap.precision import OPS_PER_MAC, bits_to_bytes
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Shape = tuple[int, ...]
 
@@ -221,5 +222,7 @@ class Workload:
 
     def to_dataframe(self) -> pd.DataFrame:
         """One row per layer, derived byte columns included."""
+        import pandas as pd  # only here: the record itself needs no pandas
+
         rows = [layer.to_dict() for layer in self.layers]
         return pd.DataFrame(rows).set_index("index") if rows else pd.DataFrame()

@@ -7,15 +7,15 @@ import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError, first_line
-from edgegap.workload import zoo
 from edgegap.workload.layer import Workload
 from edgegap.workload.shapes import check_shape, dtype_to_bits
-from edgegap.workload.tracer import ModelError, trace
+
+if TYPE_CHECKING:  # torch is imported by the functions that trace: `import edgegap` stays light
+    import torch
+    from torch import nn
 
 
 def load_callable(spec: str) -> nn.Module:
@@ -23,6 +23,10 @@ def load_callable(spec: str) -> nn.Module:
 
     Importing and calling run the user's code: whatever it raises becomes one line naming
     `spec` and the exception."""
+    from torch import nn
+
+    from edgegap.workload import zoo
+
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise UserError(f"give the builder as package.module:callable, not '{spec}'")
@@ -74,6 +78,8 @@ def _example_input(
     model: nn.Module, shape: tuple[int, ...], input_dtype: torch.dtype | None
 ) -> torch.Tensor:
     """A meta input for a meta model; zeros on the model's own device and dtype otherwise."""
+    import torch
+
     first = next(model.parameters(), None)
     if first is None or first.device.type == "meta":
         return torch.empty(shape, device="meta", dtype=input_dtype)
@@ -88,6 +94,8 @@ def profile_module(
     name: str = "",
     input_dtype: torch.dtype | None = None,
 ) -> Workload:
+    from edgegap.workload.tracer import ModelError, trace
+
     shape = tuple(input_shape)
     check_shape(shape)
     label = name or type(model).__name__
@@ -117,6 +125,8 @@ def profile(
     for bytes; by default each tensor's own dtype decides. `input_dtype` is the example
     input's (torch.long for a model that starts with an embedding).
     """
+    from torch import nn
+
     if isinstance(model, nn.Module):
         if input_shape is None:
             raise UserError("give the input shape of a module, e.g. input_shape=(1, 3, 224, 224)")
@@ -130,6 +140,8 @@ def profile(
         if input_shape is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
         return profile_module(load_callable(spec), input_shape, dtype, name or spec)
+    from edgegap.workload import zoo
+
     zoo.check_name(spec)
     shape = tuple(input_shape) if input_shape is not None else zoo.default_input_shape(spec)
     if shape is None:

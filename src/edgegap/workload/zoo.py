@@ -1,24 +1,29 @@
 """Built-in models: torchvision's architectures, built with empty (meta) weights.
 
 Nothing is downloaded: the published metadata (`_ops`, `num_params`, accuracy, input size)
-ships inside torchvision beside each weight enum, and only the architecture is built.
+ships inside torchvision beside each weight enum, and only the architecture is built. The
+same metadata is also shipped as `data/zoo.csv` (read by `edgegap.workload.published`, which
+needs no torch); `python -m edgegap.workload.zoo --write` regenerates that file from here.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-import pandas as pd
 import torch
 import torchvision
 from torch import nn
 from torchvision.models import get_model, get_model_builder, get_model_weights, list_models
 
+from edgegap import atomic
 from edgegap.errors import UserError, first_line
+from edgegap.workload.published import SHIPPED, ZooModel, to_csv
 
 # nn.init functions: on meta tensors there is nothing to initialise, and torch's meta
 # random-number kernels are slow Python (two thirds of building EfficientNet-B0).
@@ -149,24 +154,49 @@ def build_torchvision(name: str, input_shape: tuple[int, ...]) -> nn.Module:
     return model
 
 
-def zoo_table() -> pd.DataFrame:
-    """The built-in models with the metadata torchvision publishes for their DEFAULT weights."""
-    rows = []
+def published_models() -> list[ZooModel]:
+    """Every built-in model with the metadata torchvision publishes for its DEFAULT weights,
+    read from torchvision itself: what `data/zoo.csv` ships (see `edgegap.workload.published`
+    for where each column comes from)."""
+    models = []
     for name in classification_models():
         weights = _default_weights(name)
-        meta = weights.meta if weights is not None else {}
-        metrics = meta.get("_metrics", {}).get("ImageNet-1K", {})
         shape = default_input_shape(name)
-        rows.append(
-            {
-                "model": name,
-                "weights": str(weights) if weights is not None else "",
-                "input_size": shape[-1] if shape else None,
-                "params": meta.get("num_params"),
-                "gmacs": meta.get("_ops"),
-                "acc1": metrics.get("acc@1"),
-                "acc5": metrics.get("acc@5"),
-                "source": meta.get("recipe", ""),
-            }
+        if weights is None or shape is None:
+            raise ValueError(
+                f"torchvision publishes no DEFAULT weights with a crop size for {name}"
+            )
+        meta = weights.meta
+        metrics = meta["_metrics"]["ImageNet-1K"]
+        models.append(
+            ZooModel(
+                model=name,
+                weights=str(weights),
+                input_size=shape[-1],
+                params=meta["num_params"],
+                gmacs=meta["_ops"],
+                acc1=metrics["acc@1"],
+                acc5=metrics["acc@5"],
+                source=meta["recipe"],
+            )
         )
-    return pd.DataFrame(rows)
+    return models
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m edgegap.workload.zoo --write`: regenerate data/zoo.csv from torchvision."""
+    parser = argparse.ArgumentParser(
+        prog="python -m edgegap.workload.zoo", description=main.__doc__
+    )
+    parser.add_argument("--write", action="store_true", help=f"write {SHIPPED}")
+    args = parser.parse_args(argv)
+    text = to_csv(published_models())
+    if args.write:
+        atomic.write_text(SHIPPED, text)
+        print(f"wrote {len(text.splitlines()) - 1} models to {SHIPPED}")
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
