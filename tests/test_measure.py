@@ -95,10 +95,12 @@ def test_measurement_says_what_ran_and_where(measured):
 
 def test_runs_and_threads_reach_onnxruntime(prepared):
     m = measure(prepared, threads=TWO, runs=3, warmup=0)
-    assert m.threads == TWO and len(m.wall_s) == 3
-    session = inference_session(prepared.path, TWO)
+    assert m.threads == TWO and len(m.wall_s) == 3 and not m.spinning
+    assert measure(prepared, threads=TWO, runs=1, warmup=0, spinning=True).spinning
+    session = inference_session(prepared.path, TWO, spinning=False)
     options = session.get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (TWO, 1)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
 
 
 def test_everything_but_the_timings_is_deterministic(prepared):
@@ -152,6 +154,8 @@ def test_int8_is_static_qdq_and_measured(tmp_path):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     m = measure(int8, runs=2, warmup=0)
     assert m.precision == "int8" and len(m.wall_s) == 2
+    from_file = prepare(int8.path.parent / "model.onnx", tmp_path / "file", dtype="int8")
+    assert (from_file.precision, from_file.source) == ("int8", "onnx file")
 
 
 def test_an_onnx_file_is_measured_as_stored(prepared):
@@ -296,3 +300,17 @@ def test_cli_errors_are_one_line(tmp_path: Path, prepared):
     )
     assert "int8" in one_line_error("measure", "resnet18", "--dtype", "int4")
     assert "unknown platform" in one_line_error("measure", "resnet18", "--target", "nope")
+
+
+@pytest.mark.slow
+def test_a_zoo_model_end_to_end_at_fp32_and_int8():
+    """A torchvision model built, exported, quantised and timed, each beside its estimate
+    (profiled again by name at the measured precision)."""
+    argv = ["measure", "mobilenet_v3_small", "--runs", "3", "--target", "edge-tpu"]
+    for dtype in ("fp32", "int8"):
+        result = runner.invoke(app, [*argv, "--dtype", dtype, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        record = json.loads(result.stdout)
+        assert record["precision"] == dtype and record["source"] == "torchvision"
+        assert record["weight_seed"] == WEIGHT_SEED and record["input_shape"] == [1, 3, 224, 224]
+        assert record["estimate"]["macs"] == profile("mobilenet_v3_small").totals.macs

@@ -665,6 +665,9 @@ def measure_command(
         str | None,
         typer.Option("--target", help="platform name or YAML file: its estimate beside"),
     ] = None,
+    spin: Annotated[
+        bool, typer.Option("--spin", help="idle onnxruntime workers busy-wait (its default)")
+    ] = False,
     format: Annotated[Format, typer.Option("--format", help="table, json, jsonl or csv")] = (
         Format.table
     ),
@@ -682,7 +685,7 @@ def measure_command(
     with progress("measuring", total=len(names)) as update:
         for name in names:
             update(f"measuring {name}")
-            measured = measure(name, shape, threads, runs, warmup, dtype)
+            measured = measure(name, shape, threads, runs, warmup, dtype, spinning=spin)
             record = measured.to_dict()
             if platform is not None:
                 record["estimate"] = beside_estimate(measured, platform).to_dict()
@@ -703,7 +706,7 @@ def measure_command(
 
 _MEASURE_FIELDS = (
     "model", "precision", "input_shape", "threads", "runs", "warmup", "wall_median_s",
-    "wall_p90_s", "wall_min_s", "wall_mean_s", "cpu_median_s", "cpu_per_wall",
+    "wall_p90_s", "wall_min_s", "wall_mean_s", "cpu_median_s", "cpu_per_wall", "spinning",
     "onnxruntime_version", "provider", "graph_optimization", "cpu", "logical_cpus",
     "load_before", "load_after",
 )  # fmt: skip
@@ -763,7 +766,8 @@ def _measure_table(records: list[dict[str, Any]], platform: str | None) -> Table
     caption = (
         ", ".join(shared.values())
         + f"; onnxruntime {first['onnxruntime_version']} {first['provider']}, "
-        f"{first['graph_optimization']}, {first['execution_mode']}; {first['runs']} timed runs "
+        f"{first['graph_optimization']}, {first['execution_mode']}, idle workers "
+        f"{'spinning' if first['spinning'] else 'sleeping'}; {first['runs']} timed runs "
         f"after {first['warmup']} warm-ups; wall time per run (median, 90th percentile, "
         "minimum) and process CPU time per run (median, all threads); seeded random weights "
         "and input"

@@ -97,6 +97,7 @@ class Measurement:
     graph_optimization: str
     execution_mode: str
     inter_op_threads: int
+    spinning: bool
     opset: int | None
     cpu: str
     cpu_flags: str
@@ -128,8 +129,9 @@ class Measurement:
 
     @property
     def cpu_per_wall(self) -> float:
-        """Median CPU time over median wall time: about the number of threads kept busy
-        (ONNX Runtime's idle workers spin for a while, and spinning counts as busy)."""
+        """Median CPU time over median wall time: about the number of threads kept busy (with
+        `spinning`, idle workers busy-wait, and that counts as busy); below 1 at one thread,
+        the process waited for a CPU."""
         return self.cpu_median_s / self.wall_median_s
 
     def to_dict(self) -> dict[str, Any]:
@@ -185,10 +187,10 @@ def build_model(spec: str, input_shape: Sequence[int] | None) -> tuple[nn.Module
         shape = tuple(input_shape)
     else:
         zoo.check_name(spec)
-        default = zoo.default_input_shape(spec)
-        if input_shape is None and default is None:
+        chosen = input_shape if input_shape is not None else zoo.default_input_shape(spec)
+        if chosen is None:
             raise UserError(f"'{spec}' has no default input size: give --input-shape")
-        shape = tuple(input_shape) if input_shape is not None else default  # type: ignore[assignment]
+        shape = tuple(chosen)
     check_shape(shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(WEIGHT_SEED)
@@ -275,13 +277,8 @@ def prepare(
         given = onnx_file(Path(str(model)), input_shape, name)
         if precision != "int8":
             return given
-        label, shape, source, seed, fp32 = (
-            given.name,
-            given.input_shape,
-            given.source,
-            None,
-            given.path,
-        )
+        label, shape, fp32 = given.name, given.input_shape, given.path
+        source, seed = given.source, None
     elif isinstance(model, nn.Module):
         if input_shape is None:
             raise UserError("give the input shape of a module, e.g. input_shape=(1, 3, 224, 224)")
@@ -386,6 +383,7 @@ def measure(
     warmup: int = DEFAULT_WARMUP,
     dtype: str | None = None,
     name: str | None = None,
+    spinning: bool = False,
 ) -> Measurement:
     """Time one inference of `model` on this machine: ONNX Runtime's CPU provider, `threads`
     intra-op threads, `warmup` untimed runs then `runs` timed ones, on one seeded random input.
@@ -393,16 +391,20 @@ def measure(
     `model` is anything `prepare` takes (a torchvision name, package.module:callable, an
     nn.Module, an ONNX file), exported to a temporary folder that is removed afterwards, or an
     `OnnxModel` that `prepare` made, measured as it is (`input_shape`, `dtype` and `name`
-    are then its own). dtype is fp32 (the default) or int8 (`prepare`)."""
+    are then its own). dtype is fp32 (the default) or int8 (`prepare`).
+
+    Idle intra-op workers sleep between operators unless `spinning` (ONNX Runtime's default,
+    see `runtime.inference_session`): on a shared machine, spinning workers take CPU from the
+    one with work and inflate the CPU time, so measurements default to without."""
     check_settings(threads, runs, warmup)
     if not isinstance(model, OnnxModel):
         if _is_onnx_file(model) and _precision(dtype) != "int8":
-            return measure(onnx_file(Path(str(model)), input_shape, name), None, threads, runs,
-                           warmup)  # fmt: skip
+            given = onnx_file(Path(str(model)), input_shape, name)
+            return measure(given, None, threads, runs, warmup, spinning=spinning)
         with tempfile.TemporaryDirectory(prefix="edgegap-measure-") as folder:
             prepared = prepare(model, Path(folder), input_shape, dtype, name)
-            return measure(prepared, None, threads, runs, warmup)
-    session = inference_session(model.path, threads)
+            return measure(prepared, None, threads, runs, warmup, spinning=spinning)
+    session = inference_session(model.path, threads, spinning)
     feeds = example_inputs(session, model.input_shape)
     options = session.get_session_options()
     load_before = load_average()
@@ -430,6 +432,7 @@ def measure(
         graph_optimization=str(options.graph_optimization_level).rsplit(".", 1)[-1],
         execution_mode=str(options.execution_mode).rsplit(".", 1)[-1],
         inter_op_threads=options.inter_op_num_threads,
+        spinning=options.get_session_config_entry(runtime.SPINNING) == "1",
         opset=_opset(model.path),
         cpu=host.model,
         cpu_flags=host.present(),

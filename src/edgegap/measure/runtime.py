@@ -39,6 +39,7 @@ PROVIDER = "CPUExecutionProvider"
 GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL"
 EXECUTION_MODE = "ORT_SEQUENTIAL"
 INTER_OP_THREADS = 1
+SPINNING = "session.intra_op.allow_spinning"  # the session option of `inference_session`
 
 
 def torch_export(model: nn.Module, input_shape: Sequence[int], path: Path) -> None:
@@ -113,10 +114,16 @@ def quantize_static_int8(
     return int8_path
 
 
-def inference_session(path: Path, threads: int = 1) -> ort.InferenceSession:
+def inference_session(path: Path, threads: int = 1, spinning: bool = True) -> ort.InferenceSession:
     """An ONNX Runtime CPU session with every graph optimisation (it fuses QDQ pairs into
     QLinearConv / QGemm), `threads` intra-op threads, one inter-op thread and sequential
-    execution: a model's operators run one after another, each on `threads` threads."""
+    execution: a model's operators run one after another, each on `threads` threads.
+
+    `spinning` is ONNX Runtime's default: between operators the idle intra-op workers
+    busy-wait for the next one instead of sleeping. It saves a wake-up per operator on a
+    machine of one's own; on a shared one the spinning workers compete with the thread that
+    has work, and their spinning counts as process CPU time. With one thread there are no
+    workers and it changes nothing."""
     if threads < 1:
         raise UserError(f"threads must be at least 1, got {threads}")
     if not path.is_file():
@@ -126,6 +133,7 @@ def inference_session(path: Path, threads: int = 1) -> ort.InferenceSession:
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = INTER_OP_THREADS
     options.execution_mode = getattr(ort.ExecutionMode, EXECUTION_MODE)
+    options.add_session_config_entry(SPINNING, "1" if spinning else "0")
     try:
         return ort.InferenceSession(str(path), options, providers=[PROVIDER])
     except Exception as error:  # not ONNX, truncated, or an operator ONNX Runtime lacks
