@@ -675,8 +675,10 @@ def measure_command(
     """Measure real latency on this machine in onnxruntime (CPU provider, seeded random weights
     and input): median, p90 and minimum wall time, process CPU time per run (all threads), with
     --target the cost model's estimate beside it."""
+    from edgegap.hardware import load_platform
     from edgegap.measure import beside_estimate, measure
     from edgegap.measure.latency import check_settings
+    from edgegap.workload.shapes import parse_shape
 
     check_settings(threads, runs, warmup)
     shape = parse_shape(input_shape) if input_shape is not None else None
