@@ -34,11 +34,12 @@ COMMANDS: dict[str, list[str]] = {
     "plan": ["plan", "resnet18"],
     "scale": ["scale", "eyeriss", "--node", "7"],
     "trends": ["trends"],
+    "measure": ["measure", "resnet18"],
 }
 WITH_FORMAT = [name for name in COMMANDS if name not in ("report", "hw schema")]
 # Commands whose positional arguments are all given above: one more is one too many
-# (profile and estimate take several models).
-FIXED_ARGUMENTS = [name for name in COMMANDS if name not in ("profile", "estimate")]
+# (profile, estimate and measure take several models).
+FIXED_ARGUMENTS = [name for name in COMMANDS if name not in ("profile", "estimate", "measure")]
 # The command without its required argument.
 MISSING_ARGUMENT = {
     "profile": ["profile"],
@@ -49,6 +50,7 @@ MISSING_ARGUMENT = {
     "plan": ["plan"],
     "scale": ["scale", "--node", "7"],
     "scale --node": ["scale", "eyeriss"],  # a required option
+    "measure": ["measure"],
 }
 # Text where a number is expected, and numbers out of range.
 BAD_NUMBERS = [
@@ -70,6 +72,10 @@ BAD_NUMBERS = [
     ("trends", "--area-mm2", "big"),
     ("trends", "--power-w", "1W"),
     ("trends", "--fps", "thirty"),
+    ("measure", "--threads", "0"),
+    ("measure", "--threads", "two"),
+    ("measure", "--runs", "0"),
+    ("measure", "--warmup", "-1"),
 ]
 UNKNOWN_COMMANDS = [
     ["nope"],

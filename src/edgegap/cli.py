@@ -904,6 +904,139 @@ def _verdict_lines(cost: Cost) -> list[str]:
     ]
 
 
+# --- edgegap measure: latency on this machine (onnxruntime), beside an estimate -------------
+
+
+@app.command("measure")
+@user_errors
+def measure_command(
+    names: Annotated[
+        list[str],
+        typer.Argument(help="torchvision model names, package.module:callable, or .onnx files"),
+    ],
+    threads: Annotated[int, typer.Option(min=1, help="onnxruntime intra-op threads")] = 1,
+    runs: Annotated[int, typer.Option(min=1, help="timed runs")] = 20,
+    warmup: Annotated[int, typer.Option(min=0, help="untimed runs before them")] = 3,
+    input_shape: Annotated[
+        str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
+    ] = None,
+    dtype: Annotated[
+        str | None,
+        typer.Option(help="fp32 (default) or int8 (static QDQ quantisation, seeded calibration)"),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="platform name or YAML file: its estimate beside"),
+    ] = None,
+    spin: Annotated[
+        bool, typer.Option("--spin", help="idle onnxruntime workers busy-wait (its default)")
+    ] = False,
+    format: Annotated[Format, typer.Option("--format", help="table, json, jsonl or csv")] = (
+        Format.table
+    ),
+) -> None:
+    """Measure real latency on this machine in onnxruntime (CPU provider, seeded random weights
+    and input): median, p90 and minimum wall time, process CPU time per run (all threads), with
+    --target the cost model's estimate beside it."""
+    from edgegap.hardware import load_platform
+    from edgegap.measure import beside_estimate, measure
+    from edgegap.measure.latency import check_settings
+    from edgegap.workload.shapes import parse_shape
+
+    check_settings(threads, runs, warmup)
+    shape = parse_shape(input_shape) if input_shape is not None else None
+    platform = load_platform(target) if target is not None else None
+    records: list[dict[str, Any]] = []
+    with progress("measuring", total=len(names)) as update:
+        for name in names:
+            update(f"measuring {name}")
+            measured = measure(name, shape, threads, runs, warmup, dtype, spinning=spin)
+            record = measured.to_dict()
+            if platform is not None:
+                record["estimate"] = beside_estimate(measured, platform).to_dict()
+            records.append(record)
+            update(advance=1)
+    if format is Format.jsonl:
+        for record in records:
+            sys.stdout.write(json.dumps(record) + "\n")
+    elif format is Format.json:
+        sys.stdout.write(json.dumps(records[0] if len(records) == 1 else records, indent=1) + "\n")
+    elif format is Format.csv:
+        import pandas as pd
+
+        sys.stdout.write(pd.DataFrame([_measure_row(r) for r in records]).to_csv(index=False))
+    else:
+        out.print(_measure_table(records, platform.name if platform is not None else None))
+
+
+_MEASURE_FIELDS = (
+    "model", "precision", "input_shape", "threads", "runs", "warmup", "wall_median_s",
+    "wall_p90_s", "wall_min_s", "wall_mean_s", "cpu_median_s", "cpu_per_wall", "spinning",
+    "onnxruntime_version", "provider", "graph_optimization", "cpu", "logical_cpus",
+    "load_before", "load_after",
+)  # fmt: skip
+
+
+def _measure_row(record: dict[str, Any]) -> dict[str, Any]:
+    """One flat CSV row: the summary of a measurement (not its per-run times)."""
+    row = {key: record[key] for key in _MEASURE_FIELDS}
+    row["input_shape"] = "x".join(map(str, record["input_shape"]))
+    for key, value in record.get("estimate", {}).items():
+        row[f"estimate_{key}"] = ",".join(value) if isinstance(value, list) else value
+    return row
+
+
+def _measure_table(records: list[dict[str, Any]], platform: str | None) -> Stack:
+    """One row per model; what every row shares (input shape, precision, threads, the
+    precision of the estimate) goes in the caption, what differs beside the model's name."""
+    first = records[0]
+    shared = {}
+    for key, show in (("input_shape", lambda v: "input " + "x".join(map(str, v))),
+                      ("precision", str), ("threads", lambda v: f"{v} thread(s)")):  # fmt: skip
+        if len({str(r[key]) for r in records}) == 1:
+            shared[key] = show(first[key])
+    ran_at = {",".join(r["estimate"]["precisions"]) for r in records if "estimate" in r}
+    columns = [Column("model", text=True), Column("median"), Column("p90", hide=2),
+               Column("min", hide=1), Column("CPU"), Column("CPU/wall", hide=3)]  # fmt: skip
+    if platform is not None:
+        columns += [Column("estimate"), Column("est./meas.")]
+    rows = []
+    for r in records:
+        differs = [
+            ("x".join(map(str, r[key])) if key == "input_shape" else f"{r[key]}" + suffix)
+            for key, suffix in (("input_shape", ""), ("precision", ""), ("threads", " thr."))
+            if key not in shared
+        ]
+        cells = [
+            " ".join([r["model"], *differs]),
+            *(si(r[key], "s") for key in ("wall_median_s", "wall_p90_s", "wall_min_s",
+                                          "cpu_median_s")),
+            f"{r['cpu_per_wall']:.2f}",
+        ]  # fmt: skip
+        if "estimate" in r:
+            estimate_ = r["estimate"]
+            at = f" ({','.join(estimate_['precisions'])})" if len(ran_at) > 1 else ""
+            cells += [si(estimate_["estimate_s"], "s") + at, f"{estimate_['ratio']:.2f}x"]
+        rows.append(cells)
+    caption = (
+        ", ".join(shared.values())
+        + f"; onnxruntime {first['onnxruntime_version']} {first['provider']}, "
+        f"{first['graph_optimization']}, {first['execution_mode']}, idle workers "
+        f"{'spinning' if first['spinning'] else 'sleeping'}; {first['runs']} timed runs "
+        f"after {first['warmup']} warm-ups; wall time per run (median, 90th percentile, "
+        "minimum) and process CPU time per run (median, all threads); seeded random weights "
+        "and input"
+    )
+    if platform is not None:
+        at = f" at {ran_at.pop()}" if len(ran_at) == 1 else " (at the precision in brackets)"
+        caption += (
+            f"; estimate: the cost model's on {platform}{at}, est./meas. its ratio to the "
+            "measured median"
+        )
+    title = f"Measured on {first['cpu']} ({first['logical_cpus']} logical CPUs), onnxruntime"
+    return table(title, columns, rows, caption.removeprefix("; "))
+
+
 @app.command("compress")
 @user_errors
 def compress_command(

@@ -1,8 +1,10 @@
 """The machine a measurement ran on: its CPU's model and the instruction sets that decide
-integer speed-ups (AVX2, AVX-512, VNNI, AMX), read from /proc/cpuinfo."""
+integer speed-ups (AVX2, AVX-512, VNNI, AMX), read from /proc/cpuinfo; the logical CPUs this
+process may use and the load average, which say how much of it a measurement had."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,3 +54,21 @@ def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:
     except OSError:
         text = ""
     return parse_cpuinfo(text)
+
+
+def logical_cpus() -> int:
+    """The logical CPUs this process may run on (its affinity mask where the system has one,
+    as under `taskset` or a container's cpuset), at least 1."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # macOS, Windows
+        return max(os.cpu_count() or 1, 1)
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes, ours included); None where the system
+    keeps none (Windows)."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None

@@ -18,8 +18,9 @@ if TYPE_CHECKING:  # torch is imported by the functions that trace: `import edge
     from torch import nn
 
 
-def load_callable(spec: str) -> nn.Module:
-    """Import `package.module:callable` and call it (with empty weights) to get a module.
+def load_callable(spec: str, empty: bool = True) -> nn.Module:
+    """Import `package.module:callable` and call it (with empty weights, or with `empty=False`
+    with the weights it makes) to get a module.
 
     Importing and calling run the user's code: whatever it raises becomes one line naming
     `spec` and the exception."""
@@ -48,7 +49,7 @@ def load_callable(spec: str) -> nn.Module:
             "none, e.g. a function that calls it with yours"
         )
     try:
-        model = zoo.build_empty(builder)
+        model = zoo.build_empty(builder) if empty else builder()
     except Exception as error:  # the user's builder raised
         raise UserError(f"'{spec}' failed to build the model: {first_line(error)}") from None
     if not isinstance(model, nn.Module):

@@ -140,12 +140,16 @@ def _builder_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     return _AS_PUBLISHED.get(name, {})
 
 
-def build_torchvision(name: str, input_shape: tuple[int, ...]) -> nn.Module:
-    """A torchvision architecture with empty weights, built as its published weights are."""
+def build_torchvision(name: str, input_shape: tuple[int, ...], empty: bool = True) -> nn.Module:
+    """A torchvision architecture built as its published weights are: with empty weights, or
+    with `empty=False` with the builder's own random initialisation (from torch's generator:
+    seed it for the same weights), for a model that must run."""
     check_name(name)
     kwargs = _builder_kwargs(name, input_shape)
     try:
-        model: nn.Module = build_empty(lambda: get_model(name, **kwargs))
+        model: nn.Module = (
+            build_empty(lambda: get_model(name, **kwargs)) if empty else get_model(name, **kwargs)
+        )
     except Exception as error:  # torchvision's builder refuses (a ViT's size vs. its patches)
         shape = ",".join(map(str, input_shape))
         raise UserError(
