@@ -1449,25 +1449,35 @@ def trends_command(
 
 
 def _trends_table(trends: Trends) -> Stack:
+    from edgegap.trends.fits import NO_TREND
+
     columns = [
         Column("trend", text=True), Column("n"), Column("factor per unit x"),
-        Column("doubling/halving (years)"), Column("R²"), Column("b 95% CI"),
+        Column("doubling/halving (years)", hide=1), Column("R²"), Column("b 95% CI", hide=2),
+        Column("significant", text=True),
     ]  # fmt: skip
     rows = [
         [
             name, str(fit.n), f"{fit.annual_factor:.3g}",
             f"{fit.doubling_years:.2g}" if fit.x == "year" else "", f"{fit.r2:.2f}",
-            f"[{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]",
+            f"[{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]", "yes" if fit.significant else NO_TREND,
         ]
         for name, fit in trends.fits.items()
     ]  # fmt: skip
     growth = trends.gaps["growth"]
-    caption = (
-        f"demand grew {growth['ops_growth_per_year']:.2f}x/year (operations per image of the "
-        f"leading designs), performance density {growth['perf_density_growth_per_year']:.2f}x/year;"
-        f" parameters {growth['params_growth_per_year']:.2f}x/year, memory bits per joule "
-        f"{growth['memory_efficiency_growth_per_year']:.2f}x/year"
-    )
+    rates = {
+        "ops_growth_per_year": "operations per image of the leading designs",
+        "perf_density_growth_per_year": "performance density",
+        "params_growth_per_year": "parameters",
+        "memory_efficiency_growth_per_year": "memory bits per joule",
+    }
+    said = [
+        f"{what} {growth[key]:.2f}x/year [{growth['ci95'][key][0]:.2f}, "
+        f"{growth['ci95'][key][1]:.2f}]"
+        + ("" if growth["significant"][key] else f" ({NO_TREND})")
+        for key, what in rates.items()
+    ]
+    caption = "per year, with 95% intervals: " + "; ".join(said)
     title = "Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)"
     return table(title, columns, rows, caption)
 
