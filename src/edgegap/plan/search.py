@@ -144,7 +144,8 @@ class Budget:
         if name == "rate":
             if self.fps is not None:
                 return GIVEN
-            return "real time" if self.latency_s is None else "the latency budget's"
+            slower = self.latency_s is not None and 1 / self.latency_s < REAL_TIME_FPS
+            return "the latency budget's" if slower else "real time"
         given = {"latency": self.latency_s, "energy": self.energy_j,
                  "memory": self.memory_bytes, "power": self.power_w}[name]  # fmt: skip
         if name == "memory" and given is None:
