@@ -188,12 +188,16 @@ def test_plan_cli_json_contract():
 def test_plan_cli_rejects_bad_budgets():
     runner = CliRunner()
     result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "-5"])
-    assert result.exit_code == 2 and "latency budget must be a positive number" in result.output
+    assert result.exit_code == 2
+    assert "--latency-ms takes a positive number, not -5" in result.output  # the user's units
     result = runner.invoke(app, ["plan", "resnet18", "--latency-ms", "5",
                                  "--max-accuracy-drop", "-1"])  # fmt: skip
     assert result.exit_code == 2 and "no combination" in result.output
-    assert "power budget must be a positive" in one_line_error("plan", "resnet18", "--power-w", "0")
-    assert "frame rate must be a positive" in one_line_error("plan", "resnet18", "--fps", "-30")
+    assert "--power-w takes a positive" in one_line_error("plan", "resnet18", "--power-w", "0")
+    assert "--fps takes a positive" in one_line_error("plan", "resnet18", "--fps", "-30")
+    assert "--memory-mb takes a positive number, not -1" in one_line_error(
+        "plan", "resnet18", "--memory-mb", "-1"
+    )
     line = one_line_error("plan", "resnet18", "--change", "chip")
     assert "unknown change 'chip': use model, hardware, both" in line
 

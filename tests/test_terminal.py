@@ -265,10 +265,10 @@ def test_estimate_side_by_side_table():
     assert [(row[0], row[1]) for row in rows] == PAIRS
     for row in rows:
         assert row[2] in ("int8", "int16"), row  # the precision policy, named
-        assert all(QUANTITY.fullmatch(cell) for cell in row[3:6]), row
-        assert row[6] in ("yes", "no")
+        assert all(QUANTITY.fullmatch(cell) for cell in row[3:7]), row
+        assert row[7] in ("yes", "no")
     cortex = [row for row in rows if row[1] == "cortex-m7"]
-    assert all(row[6] == "no" for row in cortex)
+    assert all(row[7] == "no" for row in cortex)
     assert "resnet18 on cortex-m7: weights 11.7 MB do not fit flash (2.1 MB)" in text
 
 

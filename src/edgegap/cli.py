@@ -347,7 +347,7 @@ def table(
     if hidden:
         names = ", ".join(columns[i].header for i in hidden)
         note = f"hidden to fit {out.width} columns: {names} (a wider console shows them)"
-        caption = f"{caption}; {note}" if caption else note
+        caption = f"{caption}\n{note}" if caption else note
     view = Table(
         box=box.SIMPLE,
         show_edge=False,
@@ -798,7 +798,8 @@ def _costs_table(pairs: list[tuple[Cost, Platform]]) -> Stack:
 
     columns = [
         Column("model", text=True), Column("target", text=True), Column("precision", hide=1),
-        Column("latency"), Column("energy"), Column("power"), Column("runs", text=True),
+        Column("latency"), Column("energy"), Column("power"), Column("memory", hide=2),
+        Column("runs", text=True),
     ]  # fmt: skip
     rows: list[list[str]] = []
     notes: list[str] = []  # what stops a model: one per row marked `no [n]`
@@ -806,17 +807,18 @@ def _costs_table(pairs: list[tuple[Cost, Platform]]) -> Stack:
         found = verdict(cost)
         if not found.runs:
             notes.append(f"[{len(notes) + 1}] {cost.model} on {cost.platform}: {found.text}")
-        precision = "/".join(dict.fromkeys(layer.precision for layer in cost.layers if layer.macs))
+        precision = _precisions(cost)
         rows.append([
             cost.model, cost.platform, precision, si(cost.totals.latency_s, "s"),
             si(cost.totals.energy_j, "J"), si(cost.power.average_w, "W"),
-            "yes" if found.runs else f"no [{len(notes)}]",
+            si(cost.fit.needed_bytes, "B"), "yes" if found.runs else f"no [{len(notes)}]",
         ])  # fmt: skip
     models = ", ".join(dict.fromkeys(cost.model for cost, _ in pairs))
     targets = ", ".join(dict.fromkeys(cost.platform for cost, _ in pairs))
     fps = pairs[0][0].power.fps
     caption = (f"latency and energy per inference; power at {fps:g} frames/s with idle power; "
-               "runs: fits the memory, sustains the rate, within the power budget")  # fmt: skip
+               "memory: weights and peak activations; runs: fits the memory, sustains the "
+               "rate, within the power budget")  # fmt: skip
     caption += "".join(f"\n{note}" for note in notes)
     return table(f"{models} on {targets}", columns, rows, caption)
 
@@ -879,7 +881,13 @@ def _cost_table(cost: Cost) -> Stack:
         if layer.macs or layer.energy_j >= 1e-3 * totals.energy_j
     ]  # fmt: skip
     caption = "layers under 0.1% of the energy and without MACs are hidden"
-    return table(f"{cost.model} on {cost.platform}", columns, rows, caption)
+    return table(f"{cost.model} on {cost.platform} at {_precisions(cost)}", columns, rows, caption)
+
+
+def _precisions(cost: Cost) -> str:
+    """The precisions the platform runs the model's MAC layers at: "int8", "int8/int16"."""
+    found = dict.fromkeys(layer.precision for layer in cost.layers if layer.macs)
+    return "/".join(found) or "-"
 
 
 def _positive_fps(fps: float) -> float:
@@ -895,11 +903,15 @@ def _verdict_lines(cost: Cost) -> list[str]:
     power, fit = cost.power, cost.fit
     found = verdict(cost)
     idle = f"{si(power.idle_w, 'W')} idle" if power.idle_stated else "idle power not published"
+    at = (
+        f"{si(power.average_w, 'W')} average at {power.fps:g} frames/s"
+        if power.sustains_rate
+        else f"{si(power.average_w, 'W')} needed for {power.fps:g} frames/s, which it cannot reach"
+    )
     return [
         f"verdict: {found.text}",
-        f"power: {si(power.average_w, 'W')} average at {power.fps:g} frames/s ({idle}; budget "
-        f"{si(power.budget_w, 'W')}); {si(power.peak_w, 'W')} back to back at "
-        f"{si(power.max_fps)} frames/s",
+        f"power: {at} ({idle}; budget {si(power.budget_w, 'W')}); {si(power.peak_w, 'W')} back "
+        f"to back at {power.max_fps:.3g} frames/s",
         f"memory: {'fits' if fit.fits else 'does NOT fit'}: {fit.reason}",
     ]
 
@@ -1105,19 +1117,21 @@ def sweep_command(
     ),
     sram_kb: Annotated[str, typer.Option("--sram-kb", help="buffer sizes in KB")] = "64..4096",
     dataflow: Annotated[str, typer.Option(help="comma-separated: os,ws,is")] = "os,ws,is",
-    dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = "int8",
+    dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
     no_fuse: NoFuse = False,
 ) -> None:
     """Sweep array shape, dataflow and buffer size; print the Pareto front (latency, energy,
     area)."""
     from edgegap.bridges.sweep import parse_range, sweep
+    from edgegap.hardware import deployment_precision
 
     sizes = parse_range(array, "array")
     buffers = parse_range(sram_kb, "sram-kb")
-    workload = profile(model, None, dtype)
     platform = load_platform(target)
     platform = platform.without_fusion() if no_fuse else platform
+    dtype = dtype or deployment_precision(platform)
+    workload = profile(model, None, dtype)
     with progress("evaluating designs") as update:
         result = sweep(
             workload, platform, sizes, sizes, buffers, dataflow.split(","),
@@ -1141,7 +1155,8 @@ def sweep_command(
         f"{len(result.designs):,} designs in {result.elapsed_s:.2f} s; area = MAC array + buffer "
         "at TPU v1 floor-plan densities scaled to the node"
     )
-    out.print(table(f"{model} on {platform.name} variants: Pareto front", columns, rows, caption))
+    title = f"{model} at {dtype} on {platform.name} variants: Pareto front"
+    out.print(table(title, columns, rows, caption))
 
 
 @app.command("bridges")
@@ -1149,7 +1164,7 @@ def sweep_command(
 def bridges_command(
     model: ModelArgument,
     target: Annotated[str, typer.Option("--target", help="baseline platform")] = "eyeriss",
-    dtype: Annotated[str | None, typer.Option(help="bit-width, e.g. int8")] = None,
+    dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
     node: Annotated[float, typer.Option("--node", help="process node for the scaling bridge")] = 5,
     scaling_ends: Annotated[
         str, typer.Option(help="node (nm) below which scaling stops helping, or 'none'")
@@ -1167,8 +1182,11 @@ def bridges_command(
         "scaling": {"node_nm": node, "scaling_ends_nm": _scaling_ends(scaling_ends)},
         "spiking": {"spikes_per_neuron": spikes_per_neuron},
     }
+    from edgegap.hardware import deployment_precision
+
     platform = load_platform(target)
     platform = platform.without_fusion() if no_fuse else platform
+    dtype = dtype or deployment_precision(platform)
     report = evaluate_bridges(profile(model, None, dtype), platform, options)
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(report.to_dict(), indent=1) + "\n")
@@ -1196,7 +1214,7 @@ def bridges_command(
         ])  # fmt: skip
     notes = [f"{s.name}: skipped, {s.reason}" for s in report.skipped]
     notes += [f"[{number}] {source}" for source, number in sources.items()]
-    title = f"{report.model} on {report.platform.name}: architecture bridges"
+    title = f"{report.model} at {dtype} on {report.platform.name}: architecture bridges"
     out.print(table(title, columns, rows, "\n".join(notes)))
 
 
@@ -1274,6 +1292,11 @@ def plan_command(
     from edgegap.plan import Budget, plan_for
     from edgegap.plan.search import as_change
 
+    given = {"--latency-ms": latency_ms, "--energy-mj": energy_mj, "--memory-mb": memory_mb,
+             "--power-w": power_w, "--fps": fps}  # fmt: skip
+    for option, value in given.items():
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise UserError(f"{option} takes a positive number, not {value:g}")
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,
@@ -1473,8 +1496,7 @@ def _trends_table(trends: Trends) -> Stack:
     }
     said = [
         f"{what} {growth[key]:.2f}x/year [{growth['ci95'][key][0]:.2f}, "
-        f"{growth['ci95'][key][1]:.2f}]"
-        + ("" if growth["significant"][key] else f" ({NO_TREND})")
+        f"{growth['ci95'][key][1]:.2f}]" + ("" if growth["significant"][key] else f" ({NO_TREND})")
         for key, what in rates.items()
     ]
     caption = "per year, with 95% intervals: " + "; ".join(said)

@@ -622,6 +622,8 @@ class Scaling(Architecture):
 
     def bridge(self, workload: Workload, platform: Platform, setting: Setting) -> Bridge:
         node = setting["node_nm"]
+        # Off-chip memory does not follow the logic node; a MAC energy that includes it would.
+        _separable(platform, ("offchip",), "scaling the logic node")
         scaled = scale_platform(platform, node, setting.get("scaling_ends_nm"))
         return Bridge(f"scaling: {node:g} nm", "scaling", scaled, workload, scaled.area_mm2,
                       self.sources, scaled.notes.split(" (edgegap")[0])  # fmt: skip
