@@ -259,6 +259,35 @@ def _precisions(rows: list[dict[str, Any]], platform: str) -> str:
     return "/".join(dict.fromkeys(r["precision"] for r in rows if r["platform"] == platform))
 
 
+def _heat_map(
+    rows: list[dict[str, Any]],
+    z: list[list[float]],
+    text: list[list[str]],
+    hover: list[list[str]],
+    colors: list[list[Any]],
+    title: str,
+) -> go.Figure:
+    """Models down, platforms (with their precisions) across with labels at the top, each
+    cell coloured by `z` in 0..1 and labelled with `text`."""
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    platforms = list(dict.fromkeys(r["platform"] for r in rows))
+    labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
+    heat = go.Figure(
+        go.Heatmap(
+            z=z, x=labels, y=models, text=text, texttemplate="%{text}", customdata=hover,
+            colorscale=colors, showscale=False, zmin=0, zmax=1,
+            hovertemplate="%{y} on %{x}: %{text}<br>%{customdata}<extra></extra>",
+        )
+    )  # fmt: skip
+    heat.update_layout(
+        title={"text": title, "y": 0.995, "yanchor": "top"},
+        height=max(400, 22 * len(models) + 160), template="simple_white", margin={"t": 130},
+    )  # fmt: skip
+    heat.update_xaxes(side="top")
+    heat.update_yaxes(autorange="reversed")
+    return heat
+
+
 def edge(record: dict[str, Any]) -> str:
     fps = record["real_time_fps"]
     rows = record["edge"]
@@ -270,23 +299,11 @@ def edge(record: dict[str, Any]) -> str:
         [f"{(v := cell[(m, p)]['latency_ms']):{_fmt(v)}} ms" for p in platforms] for m in models
     ]
     why = [["; ".join(cell[(m, p)]["reasons"]) or "runs" for p in platforms] for m in models]
-    labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
-    height = max(400, 22 * len(models) + 160)
-    heat = go.Figure(
-        go.Heatmap(
-            z=runs, x=labels, y=models, text=text, texttemplate="%{text}", customdata=why,
-            colorscale=[[0, "#f4c7c3"], [1, "#b7e1cd"]], showscale=False, zmin=0, zmax=1,
-            hovertemplate="%{y} on %{x}: %{text}<br>%{customdata}<extra></extra>",
-        )
+    heat = _heat_map(
+        rows, runs, text, why, [[0, "#f4c7c3"], [1, "#b7e1cd"]],
+        f"Runs (green): fits memory, {fps:g} frames/s, within the power budget; text: latency "
+        "(ms); column: platform and the precision it runs at",
     )  # fmt: skip
-    heat.update_layout(
-        title={"text": f"Runs (green): fits memory, {fps:g} frames/s, within the power budget; "
-               "text: latency (ms); column: platform and the precision it runs at",
-               "y": 0.995, "yanchor": "top"},
-        height=height, template="simple_white", margin={"t": 130},
-    )  # fmt: skip
-    heat.update_xaxes(side="top")
-    heat.update_yaxes(autorange="reversed")
     columns = [
         ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
         ("latency (ms)", "latency_ms", ".4g"), ("max frames/s", "max_fps", ".3g"),
@@ -302,7 +319,7 @@ def edge(record: dict[str, Any]) -> str:
         "int8 weights and activations, or the platform's nearest supported precision "
         f"({escape.escape(precisions)}). The verdict at the top is this table for the "
         "representative models and the edge targets.</p>"
-        + figure("edge-heatmap", heat, height)
+        + figure("edge-heatmap", heat, heat.layout.height)
         + "<details><summary>the table</summary>"
         + table(shown, columns, "edge")
         + "</details>"
@@ -448,26 +465,15 @@ def closing(record: dict[str, Any]) -> str:
     models = list(dict.fromkeys(r["model"] for r in rows))
     platforms = list(dict.fromkeys(r["platform"] for r in rows))
     cell = {(r["model"], r["platform"]): r for r in rows}
-    labels = [f"{p}<br>{_precisions(rows, p)}" for p in platforms]
-    heat = go.Figure(
-        go.Heatmap(
-            z=[[(2.0 if cell[(m, p)]["recipe"] == "baseline" else 1.0)
-                if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
-               for m in models],
-            x=labels, y=models, zmin=0, zmax=2, showscale=False,
-            text=[[cell[(m, p)]["recipe"] for p in platforms] for m in models],
-            texttemplate="%{text}", colorscale=[[0, "#f4c7c3"], [0.5, "#fde9a9"], [1, "#b7e1cd"]],
-            hovertemplate="%{y} on %{x}: %{text}<extra></extra>",
-        )
+    status = [[(1.0 if cell[(m, p)]["recipe"] == "baseline" else 0.5)
+               if cell[(m, p)]["meets_budget"] else 0.0 for p in platforms]
+              for m in models]  # fmt: skip
+    recipes = [[cell[(m, p)]["recipe"] for p in platforms] for m in models]
+    heat = _heat_map(
+        rows, status, recipes, recipes, [[0, "#f4c7c3"], [0.5, "#fde9a9"], [1, "#b7e1cd"]],
+        f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of reach "
+        "(latency, power or memory); column: platform and its deployment precision",
     )  # fmt: skip
-    heat.update_layout(
-        title={"text": f"{fps:g} frames/s: green as is, yellow with the recipe shown, red out of "
-               "reach (latency, power or memory); column: platform and its deployment precision",
-               "y": 0.98, "yanchor": "top"},
-        template="simple_white", margin={"t": 130},
-    )  # fmt: skip
-    heat.update_xaxes(side="top")
-    heat.update_yaxes(autorange="reversed")
     columns: list[Column] = [
         ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
         ("baseline latency (ms)", "baseline_latency_s", ".4g", 1e3), ("meets", "meets_budget", ""),
