@@ -294,13 +294,7 @@ class Platform(_Strict):
         if any(level.size_bytes is None for level in self.memory[:-1]):
             raise ValueError("only the outermost memory level may omit size_bytes")
         included = self.compute.mac_energy_includes
-        counted = [
-            level.name
-            for level in self.memory
-            if level.energy_pj_per_bit > 0
-            and (included == "all memory" or (included == "on-chip memory" and
-                                                level.role != "offchip"))
-        ]  # fmt: skip
+        counted = [level.name for level in self.included_levels() if level.energy_pj_per_bit > 0]
         if counted:
             raise ValueError(
                 f"compute.mac_energy_includes is '{included}', so the energy of "
@@ -327,6 +321,16 @@ class Platform(_Strict):
 
     def level(self, role: str) -> MemoryLevel | None:
         return next((level for level in self.memory if level.role == role), None)
+
+    def included_levels(self) -> list[MemoryLevel]:
+        """The memory levels whose energy the MAC energy already includes
+        (`Compute.mac_energy_includes`): none, the on-chip ones, or all."""
+        included = self.compute.mac_energy_includes
+        return [
+            level for level in self.memory
+            if included == "all memory" or (included == "on-chip memory" and
+                                             level.role != "offchip")
+        ]  # fmt: skip
 
     def with_compute(self, **changes: object) -> Platform:
         """A validated copy with compute fields changed (array shape, dataflow, clock); a

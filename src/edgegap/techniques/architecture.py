@@ -205,21 +205,10 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
 # --- near-data and in-sensor ------------------------------------------------------------
 
 
-# The memory levels whose energy a platform's MAC energy already includes
-# (`Compute.mac_energy_includes`): a measured power over the peak MAC rate.
-_INCLUDED_ROLES = {
-    "mac": (),
-    "on-chip memory": ("register", "array", "buffer"),
-    "all memory": ("register", "array", "buffer", "offchip"),
-}
-
-
 def _separable(platform: Platform, roles: tuple[str, ...], change: str) -> None:
     """Refuse a bridge that changes memory levels whose energy is inside the MAC energy: the
     measured power it came from cannot say how much of it they were."""
-    included = _INCLUDED_ROLES[platform.compute.mac_energy_includes]
-    levels = [level.name for level in platform.memory if level.role in roles and
-              level.role in included]  # fmt: skip
+    levels = [level.name for level in platform.included_levels() if level.role in roles]
     if levels:
         raise Unsourced(
             f"{platform.name}'s MAC energy is a measured power that already includes "
