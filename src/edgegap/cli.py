@@ -91,7 +91,15 @@ def _usage_error(error: ClickException) -> None:
 class Group(TyperGroup):
     """The top-level command: usage errors as one line (`error: ... (see 'edgegap X
     --help')`) and exit code 2, never click's boxed panel; SIGINT exits 130, SIGTERM 143,
-    both after every `finally` (atomic writes clean their staging up)."""
+    both after every `finally` (atomic writes clean their staging up). The command list
+    shows each command's first sentence on one line, not its docstring's line breaks."""
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None and command.short_help is None and command.help:
+            first = _one_line(command.help).split(". ")[0]
+            command.short_help = first.rstrip(".") + "."
+        return command
 
     def main(
         self,
@@ -749,10 +757,11 @@ def estimate_command(
     ] = Format.table,
     no_fuse: NoFuse = False,
 ) -> None:
-    """Estimate latency, energy, power at a frame rate and memory fit of models (or a
-    SCALE-Sim topology) on platforms, layers fused as each platform's compiler fuses them
-    (--no-fuse: as traced): one model on one platform layer by layer, several side by side
-    (`edgegap estimate resnet18 mobilenet_v2 --target eyeriss,edge-tpu`)."""
+    """Estimate latency, energy, power at a frame rate and memory fit of models on platforms.
+    Layers are fused as each platform's compiler fuses them (--no-fuse: as traced); a SCALE-Sim
+    topology (--topology) stands in for a model. One model on one platform is shown layer by
+    layer, several side by side (`edgegap estimate resnet18 mobilenet_v2 --target
+    eyeriss,edge-tpu`)."""
     from edgegap.hardware import deployment_precision, estimate
 
     if bool(models) == (topology is not None):
