@@ -222,6 +222,9 @@ DTYPE_HELP = (
     "bit-width of weights and activations, e.g. int8, float16 (default: the platform's best "
     "supported integer precision)"
 )
+InputShape = Annotated[
+    str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
+]
 ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
 NoFuse = Annotated[
     bool,
@@ -478,9 +481,7 @@ def profile_command(
         list[str],
         typer.Argument(help="torchvision model names, package.module:callable, or .onnx files"),
     ],
-    input_shape: Annotated[
-        str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
-    ] = None,
+    input_shape: InputShape = None,
     dtype: Annotated[
         str | None,
         typer.Option(help="bit-width for bytes: float32, float16, bfloat16, int8, int4, binary"),
@@ -749,7 +750,7 @@ def estimate_command(
     array: Annotated[str | None, typer.Option("--array", help="systolic array ROWSxCOLS")] = None,
     dataflow: Annotated[str | None, typer.Option("--dataflow", help="os, ws or is")] = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
-    input_shape: Annotated[str | None, typer.Option(help="input shape, e.g. 1,3,224,224")] = None,
+    input_shape: InputShape = None,
     dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
     fps: Annotated[float, typer.Option("--fps", help="frame rate power is quoted at")] = 30.0,
     format: Annotated[
@@ -767,7 +768,7 @@ def estimate_command(
     if bool(models) == (topology is not None):
         raise UserError("give MODEL... or --topology FILE.csv (one of them)")
     platforms = _platforms(target or [], array, dataflow)
-    rate = _positive_fps(fps)
+    _positive("--fps", fps)
     # Each platform at its deployment precision unless --dtype says otherwise: one profile
     # per model and precision.
     dtypes = [dtype or deployment_precision(platform) for platform in platforms]
@@ -782,7 +783,7 @@ def estimate_command(
             workloads[precision] = _profile_all(models or [], shape, precision, batch)
     count = len(workloads[dtypes[0]])
     pairs = [
-        (estimate(workloads[precision][index], platform, rate, fuse=not no_fuse), platform)
+        (estimate(workloads[precision][index], platform, fps, fuse=not no_fuse), platform)
         for index in range(count)
         for platform, precision in zip(platforms, dtypes, strict=True)
     ]
@@ -899,10 +900,10 @@ def _precisions(cost: Cost) -> str:
     return "/".join(found) or "-"
 
 
-def _positive_fps(fps: float) -> float:
-    if not (fps > 0 and math.isfinite(fps)):
-        raise UserError(f"--fps takes a positive frame rate, not {fps:g}")
-    return fps
+def _positive(option: str, value: float | None) -> None:
+    """A number option must be positive and finite; said in the user's units and name."""
+    if value is not None and not (value > 0 and math.isfinite(value)):
+        raise UserError(f"{option} takes a positive number, not {value:g}")
 
 
 def _verdict_lines(cost: Cost) -> list[str]:
@@ -938,9 +939,7 @@ def measure_command(
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime intra-op threads")] = 1,
     runs: Annotated[int, typer.Option(min=1, help="timed runs")] = 20,
     warmup: Annotated[int, typer.Option(min=0, help="untimed runs before them")] = 3,
-    input_shape: Annotated[
-        str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
-    ] = None,
+    input_shape: InputShape = None,
     dtype: Annotated[
         str | None,
         typer.Option(help="fp32 (default) or int8 (static QDQ quantisation, seeded calibration)"),
@@ -1304,8 +1303,7 @@ def plan_command(
     given = {"--latency-ms": latency_ms, "--energy-mj": energy_mj, "--memory-mb": memory_mb,
              "--power-w": power_w, "--fps": fps}  # fmt: skip
     for option, value in given.items():
-        if value is not None and not (value > 0 and math.isfinite(value)):
-            raise UserError(f"{option} takes a positive number, not {value:g}")
+        _positive(option, value)
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,

@@ -87,19 +87,22 @@ GROWTH = (
 )
 
 
-def _growth_words(record: dict[str, Any], name: str, label: str) -> str:
+def _growth_numbers(record: dict[str, Any], name: str) -> tuple[str, str]:
+    """A growth factor and its 95% interval, each number tagged with its report.json path."""
     growth = record["trends"]["gaps"]["growth"]
     key = "trends.gaps.growth"
     low, high = growth["ci95"][name]
-    return (
-        f"{escape.escape(label)} &times;"
-        + _num(growth[name], ".3g", f"{key}.{name}")
-        + " per year (95% interval "
-        + _num(low, ".3g", f"{key}.ci95.{name}[0]")
+    interval = (
+        _num(low, ".3g", f"{key}.ci95.{name}[0]")
         + "&ndash;"
         + _num(high, ".3g", f"{key}.ci95.{name}[1]")
-        + ")"
     )
+    return _num(growth[name], ".3g", f"{key}.{name}"), interval
+
+
+def _growth_words(record: dict[str, Any], name: str, label: str) -> str:
+    factor, interval = _growth_numbers(record, name)
+    return f"{escape.escape(label)} &times;{factor} per year (95% interval {interval})"
 
 
 def gap(record: dict[str, Any]) -> str:
@@ -138,7 +141,7 @@ def gap(record: dict[str, Any]) -> str:
             )
     rows = []
     for name, side, _ in GROWTH:
-        low, high = growth["ci95"][name]
+        factor, interval = _growth_numbers(record, name)
         fits = []
         for fit_name in growth["fits"][name]:
             fit = trends["fits"][fit_name]
@@ -153,13 +156,8 @@ def gap(record: dict[str, Any]) -> str:
         significant = growth["significant"][name]
         rows.append(
             f"<tr><td>{side}</td><td>{escape.escape(labels[name])}</td>"
-            f'<td class="num">'
-            + _num(growth[name], ".3g", f"trends.gaps.growth.{name}")
-            + '</td><td class="num">'
-            + _num(low, ".3g", f"trends.gaps.growth.ci95.{name}[0]")
-            + "&ndash;"
-            + _num(high, ".3g", f"trends.gaps.growth.ci95.{name}[1]")
-            + f"</td><td>{'<br>'.join(fits)}</td>"
+            f'<td class="num">{factor}</td><td class="num">{interval}</td>'
+            f"<td>{'<br>'.join(fits)}</td>"
             + f'<td class="{"yes" if significant else "no"}">'
             + ("significant" if significant else NO_TREND)
             + "</td></tr>"
