@@ -1,0 +1,108 @@
+"""Measure every torchvision classifier of the zoo on this machine (`edgegap.measure`), at 1
+and 2 onnxruntime threads, into benchmarks/data/host-zoo.csv: the measured side of the host
+validation (benchmarks/validate_host.py), kept apart because it takes about an hour.
+
+Each model is exported once (seeded random weights, fp32, batch 1, its default input size) and
+measured in `--rounds` rounds; a round times every thread count in turn, so a burst of load
+from other processes falls on both. Each round runs at least `--runs` timed runs and at least
+`--seconds` of them after 2 warm-ups. The CSV keeps, per (model, threads), the medians of wall
+and CPU time over all timed runs and the spread of the per-round medians; the machine, the
+load and the date are in every row. A rerun skips the rows already in the file (`--redo` to
+measure them again), so an interrupted run resumes.
+
+Run: .venv/bin/python benchmarks/measure_zoo.py [--models a,b] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import io
+import math
+import tempfile
+from pathlib import Path
+
+import onnxruntime as ort
+
+from edgegap.atomic import write_text
+from edgegap.host import cpu_features, load_average, logical_cpus
+from edgegap.measure import measure, median, prepare
+from edgegap.workload import zoo
+
+CSV = Path(__file__).resolve().parent / "data" / "host-zoo.csv"
+FIELDS = (
+    "model", "threads", "input_shape", "wall_median_ms", "cpu_median_ms", "wall_p90_ms",
+    "round_medians_ms", "runs", "rounds", "cpu", "onnxruntime", "load_before", "load_after",
+    "date",
+)  # fmt: skip
+
+
+def read_rows() -> dict[tuple[str, int], dict[str, str]]:
+    if not CSV.is_file():
+        return {}
+    with CSV.open() as handle:
+        return {(r["model"], int(r["threads"])): r for r in csv.DictReader(handle)}
+
+
+def write_rows(rows: dict[tuple[str, int], dict[str, str]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for key in sorted(rows):
+        writer.writerow(rows[key])
+    write_text(CSV, buffer.getvalue())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="", help="comma-separated; default: all 80")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--redo", action="store_true")
+    args = parser.parse_args()
+    names = args.models.split(",") if args.models else list(zoo.classification_models())
+    threads = [t for t in (1, 2) if t <= logical_cpus()]
+    rows = read_rows()
+    host = cpu_features().model
+    for name in names:
+        if not args.redo and all((name, t) in rows for t in threads):
+            continue
+        with tempfile.TemporaryDirectory(prefix="measure-zoo-") as folder:
+            model = prepare(name, Path(folder))
+            probe = measure(model, threads=1, runs=1, warmup=1).wall_median_s
+            runs = max(args.runs, math.ceil(args.seconds / max(probe, 1e-6)))
+            results: dict[int, list] = {t: [] for t in threads}
+            load_before = load_average()
+            for _ in range(args.rounds):
+                for count in threads:
+                    results[count].append(measure(model, threads=count, runs=runs, warmup=2))
+            load_after = load_average()
+        for count, rounds in results.items():
+            wall = [t for m in rounds for t in m.wall_s]
+            cpu = [t for m in rounds for t in m.cpu_s]
+            wall.sort()
+            rows[(name, count)] = {
+                "model": name,
+                "threads": str(count),
+                "input_shape": "x".join(map(str, model.input_shape)),
+                "wall_median_ms": f"{median(wall) * 1e3:.4g}",
+                "cpu_median_ms": f"{median(cpu) * 1e3:.4g}",
+                "wall_p90_ms": f"{wall[min(len(wall) - 1, int(0.9 * len(wall)))] * 1e3:.4g}",
+                "round_medians_ms": " ".join(f"{m.wall_median_s * 1e3:.4g}" for m in rounds),
+                "runs": str(runs),
+                "rounds": str(args.rounds),
+                "cpu": host,
+                "onnxruntime": ort.__version__,
+                "load_before": f"{load_before:.2f}" if load_before is not None else "",
+                "load_after": f"{load_after:.2f}" if load_after is not None else "",
+                "date": str(datetime.date.today()),
+            }
+            print(f"{name} x{count}: {rows[(name, count)]['wall_median_ms']} ms "
+                  f"(CPU {rows[(name, count)]['cpu_median_ms']} ms)", flush=True)  # fmt: skip
+        write_rows(rows)
+
+
+if __name__ == "__main__":
+    main()
