@@ -873,6 +873,26 @@ def nvdla_section(results: list[NvdlaResult]) -> str:
     ])  # fmt: skip
 
 
+def by_weights(results: list[CoralResult], rows: list[Row]) -> str:
+    """The held-out errors apart for models whose weights the SRAM caches and those it
+    streams: the two regimes the cost model runs the Edge TPU in."""
+    parts = []
+    for cached in (True, False):
+        chosen = [
+            row for result, row in zip(results, rows, strict=True)
+            if row.split == "held-out" and (offchip_bytes(result.cost, result.hardware) == 0)
+            is cached
+        ]  # fmt: skip
+        if chosen:
+            errors = sorted(row.error for row in chosen)
+            parts.append(
+                f"weights {'cached' if cached else 'streamed over USB'}: {len(chosen)} held-out "
+                f"rows, errors {errors[0]:+.0%} to {errors[-1]:+.0%} (median "
+                f"{statistics.median(errors):+.0%})"
+            )
+    return "By where the weights live: " + "; ".join(parts) + "."
+
+
 def edge_tpu_section(results: list[CoralResult]) -> str:
     rows = [result.compared() for result in results]
     body = []
@@ -907,6 +927,7 @@ def edge_tpu_section(results: list[CoralResult]) -> str:
         "0.5 GB/s) is shown beside it and not counted.",
         markdown_table(header, body),
         summary_lines(rows),
+        by_weights(results, rows),
         "Networks run:\n\n" + networks,
         "Rows not built, and why:\n\n" + unbuilt,
         "Not modelled, and visible in the table: the compiler caches as many parameters as fit "
