@@ -1057,6 +1057,51 @@ def _measure_table(records: list[dict[str, Any]], platform: str | None) -> Stack
     return table(title, columns, rows, caption.removeprefix("; "))
 
 
+# --- edgegap calibrate: this machine as a platform YAML, from microbenchmarks --------------
+
+
+@app.command("calibrate")
+@user_errors
+def calibrate_command(
+    out_path: Annotated[Path, typer.Option("--out", help="the platform YAML to write")],
+    power_w: Annotated[
+        float,
+        typer.Option("--power-w", help="power the cores used draw, W (the datasheet TDP share)"),
+    ],
+    process_nm: Annotated[
+        float, typer.Option("--process-nm", help="the CPU's process node, nm (its datasheet)")
+    ],
+    threads: Annotated[str, typer.Option(help="thread counts to calibrate, e.g. 1,2")] = "1",
+    name: Annotated[str, typer.Option(help="the platform's name")] = "host",
+    year: Annotated[int | None, typer.Option(help="the CPU's year (default: this year)")] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="a tenth of the samples: a minute, less accurate")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="seed of the sampled shapes")] = 0,
+) -> None:
+    """Calibrate this machine: time each operator kind on sampled shapes, the bandwidth of each
+    cache level and DRAM, and onnxruntime's dispatch cost, then write a platform YAML whose
+    every number says what measured it (never runs a zoo model)."""
+    import yaml
+
+    from edgegap.atomic import write_text
+    from edgegap.calibrate.run import calibrate
+    from edgegap.hardware.catalog import parse_platform
+
+    _positive("--power-w", power_w)
+    _positive("--process-nm", process_nm)
+    counts = [int(t) for t in threads.split(",") if t.strip().isdigit()]
+    if not counts or len(counts) != len(threads.split(",")):
+        raise UserError(f"--threads takes comma-separated thread counts, e.g. 1,2, got '{threads}'")
+    with progress("calibrating", total=None) as update:
+        data = calibrate(power_w, process_nm, year, counts, quick, seed, name,
+                         lambda message: update(message))  # fmt: skip
+    text = yaml.safe_dump(data, sort_keys=False, width=100)
+    parse_platform(text, str(out_path))  # what is written loads as a platform
+    write_text(out_path, text)
+    out.print(f"wrote {out_path}: {name}, {data['description']}")
+
+
 @app.command("compress")
 @user_errors
 def compress_command(

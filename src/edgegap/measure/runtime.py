@@ -114,7 +114,9 @@ def quantize_static_int8(
     return int8_path
 
 
-def inference_session(path: Path, threads: int = 1, spinning: bool = True) -> ort.InferenceSession:
+def inference_session(
+    path: Path, threads: int = 1, spinning: bool = True, profile_prefix: str | None = None
+) -> ort.InferenceSession:
     """An ONNX Runtime CPU session with every graph optimisation (it fuses QDQ pairs into
     QLinearConv / QGemm), `threads` intra-op threads, one inter-op thread and sequential
     execution: a model's operators run one after another, each on `threads` threads.
@@ -123,7 +125,8 @@ def inference_session(path: Path, threads: int = 1, spinning: bool = True) -> or
     busy-wait for the next one instead of sleeping. It saves a wake-up per operator on a
     machine of one's own; on a shared one the spinning workers compete with the thread that
     has work, and their spinning counts as process CPU time. With one thread there are no
-    workers and it changes nothing."""
+    workers and it changes nothing. With `profile_prefix`, the session records each operator's
+    time per run (ONNX Runtime's profiler) into a JSON file of that prefix."""
     if threads < 1:
         raise UserError(f"threads must be at least 1, got {threads}")
     if not path.is_file():
@@ -134,6 +137,9 @@ def inference_session(path: Path, threads: int = 1, spinning: bool = True) -> or
     options.inter_op_num_threads = INTER_OP_THREADS
     options.execution_mode = getattr(ort.ExecutionMode, EXECUTION_MODE)
     options.add_session_config_entry(SPINNING, "1" if spinning else "0")
+    if profile_prefix is not None:
+        options.enable_profiling = True
+        options.profile_file_prefix = profile_prefix
     try:
         return ort.InferenceSession(str(path), options, providers=[PROVIDER])
     except Exception as error:  # not ONNX, truncated, or an operator ONNX Runtime lacks

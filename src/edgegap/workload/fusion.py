@@ -14,6 +14,11 @@ merges them by four rules, each a name a platform may declare (`Platform.fuses`)
 - ``relu``: a ReLU or one of its clipped forms (ReLU6, hardtanh, clamp) is applied to its
   producer's output before that output is written: what an integer kernel's output clamp,
   TensorFlow Lite's fused activation or NVDLA's SDP does.
+- ``monotone``: the same for a monotone activation (the ReLU family, leaky ReLU, sigmoid,
+  tanh, hardsigmoid): the activations a CPU kernel library's output stage applies (ONNX
+  Runtime's MLAS: `MLAS_ACTIVATION_KIND` in onnxruntime/core/mlas/inc/mlas.h lists Relu,
+  LeakyRelu, Tanh, Logistic, Clip and HardSigmoid), not the products x f(x) (SiLU, GELU,
+  hardswish, mish), which it runs as operators of their own; implies ``relu``.
 - ``activation``: the same for any element-wise activation (sigmoid, hardswish, SiLU, GELU,
   ...), as a GPU compiler's kernel epilogue does; implies ``relu``.
 - ``add``: a residual add of two activations of one shape is done by the producer of one of
@@ -61,7 +66,7 @@ from typing import Literal, get_args
 from edgegap.errors import UserError
 from edgegap.workload.layer import Layer, Shape, Workload
 
-Rule = Literal["batchnorm", "relu", "activation", "add"]
+Rule = Literal["batchnorm", "relu", "monotone", "activation", "add"]
 RULES: tuple[Rule, ...] = get_args(Rule)
 # What a platform that declares nothing gets: the fusions every compiler surveyed in
 # docs/cost-model.md performs (TensorFlow Lite and CMSIS-NN fuse ReLU-type clamps only, and
@@ -79,6 +84,12 @@ CLAMP_OPS = frozenset(
     {
         "relu", "relu_", "threshold", "threshold_", "hardtanh", "hardtanh_", "clamp", "clamp_",
         "clamp_min", "clamp_min_", "clamp_max", "clamp_max_", "onnx::Relu", "onnx::Clip",
+    }
+)  # fmt: skip
+MONOTONE_OPS = CLAMP_OPS | frozenset(
+    {
+        "leaky_relu", "leaky_relu_", "sigmoid", "sigmoid_", "tanh", "tanh_", "hardsigmoid",
+        "hardsigmoid_", "onnx::LeakyRelu", "onnx::Sigmoid", "onnx::Tanh", "onnx::HardSigmoid",
     }
 )  # fmt: skip
 ADD_OPS = frozenset({"add", "add_", "onnx::Add"})
@@ -201,7 +212,9 @@ class _Fuser:
             if "batchnorm" in self.rules and layer.op in AFFINE_OPS:
                 return self._folds(layer, sources[0])
             activation = layer.kind == "activation" and (
-                "activation" in self.rules or ("relu" in self.rules and layer.op in CLAMP_OPS)
+                "activation" in self.rules
+                or ("monotone" in self.rules and layer.op in MONOTONE_OPS)
+                or ("relu" in self.rules and layer.op in CLAMP_OPS)
             )
             group = self._sole_tail(sources[0], shape, exact=False) if activation else None
             if group is None:

@@ -1,0 +1,251 @@
+"""`edgegap calibrate`: time microbenchmarks on this machine and write it as a platform YAML.
+
+What is measured, per thread count: every operator kind's time on a seeded sample of shapes
+(`sampling`, timed by `timing.kernel_seconds`), ONNX Runtime's cost per run and per operator
+(`timing.dispatch_overhead`), the streaming bandwidth at working sets sized to each cache level
+and to DRAM, and the peak MAC rate (the fastest matrix product timed). What is read, not
+measured: the cache sizes (sysfs), the clock (/proc/cpuinfo), the CPU's model and flags. What
+the user gives: the power the cores draw (`power_w`, for energies; no counters here measure it),
+the process node and the year. Every section of the YAML says which of these its numbers are.
+Calibration never runs a model of the zoo.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform as host
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort  # type: ignore[import-untyped]
+
+from edgegap.calibrate import graphs, sampling
+from edgegap.calibrate.graphs import Kernel
+from edgegap.calibrate.timing import dispatch_overhead, kernel_seconds
+from edgegap.errors import UserError
+from edgegap.hardware import kernels
+from edgegap.host import cpu_features, logical_cpus
+
+# Samples per kind at the default effort; `quick` divides them by QUICK_DIVISOR.
+SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streaming": 25}
+QUICK_DIVISOR = 10
+SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
+CPUINFO = Path("/proc/cpuinfo")
+
+
+@dataclass(frozen=True)
+class Cache:
+    level: int
+    size_bytes: int
+    shared_by: int  # logical CPUs sharing it
+
+
+def caches(folder: Path = SYSFS_CACHE) -> list[Cache]:
+    """The data and unified caches of the first CPU, innermost first, from sysfs."""
+    found = []
+    for index in sorted(folder.glob("index*")):
+        try:
+            kind = (index / "type").read_text().strip()
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+            shared = (index / "shared_cpu_list").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if kind == "Instruction":
+            continue
+        scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1:], 1)
+        count = sum(
+            int(b) - int(a) + 1
+            for a, _, b in (part.partition("-") if "-" in part else (part, "", part)
+                            for part in shared.split(","))
+        )  # fmt: skip
+        found.append(Cache(level, int(size.rstrip("KMG")) * scale, count))
+    return sorted(found, key=lambda c: c.level)
+
+
+def clock_mhz(cpuinfo: Path = CPUINFO) -> float:
+    """The first processor's clock in /proc/cpuinfo ("cpu MHz")."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "cpu MHz":
+                return float(value)
+    except (OSError, ValueError):
+        pass
+    raise UserError("cannot read the clock from /proc/cpuinfo: give it with --clock-mhz")
+
+
+def _kernel_set(quick: bool, seed: int) -> dict[str, Callable[[], Iterator[Kernel]]]:
+    def count(kind: str) -> int:
+        return max(SAMPLES[kind] // (QUICK_DIVISOR if quick else 1), 4)
+
+    return {
+        "conv": lambda: sampling.convolutions("conv", count("conv"), seed),
+        "depthwise": lambda: sampling.convolutions("depthwise", count("depthwise"), seed),
+        "grouped": lambda: sampling.convolutions("grouped", count("grouped"), seed),
+        "matmul": lambda: sampling.matmuls(count("matmul"), seed),
+        "streaming": lambda: sampling.streams(count("streaming"), seed),
+    }
+
+
+def time_kernels(
+    threads: int, quick: bool, seed: int, progress: Callable[[str], None]
+) -> dict[str, list[list[float]]]:
+    """Timed samples per kind: rows of the kind's features then seconds."""
+    samples: dict[str, list[list[float]]] = {}
+    for family, make in _kernel_set(quick, seed).items():
+        for kernel in make():
+            seconds = kernel_seconds(kernel, threads)
+            if seconds <= 0:
+                continue
+            row = [float(kernel.features[f]) for f in kernels.features_of(kernel.kind)]
+            samples.setdefault(kernel.kind, []).append([*row, seconds])
+        progress(f"{threads} thread(s): {family} timed")
+    return samples
+
+
+@dataclass(frozen=True)
+class Bandwidths:
+    """The streaming rate of each cache level (at half its size) and of DRAM (at the largest
+    working set swept), and the working set up to which the last level still serves above
+    the geometric mean of its rate and DRAM's: what it holds in practice (a shared cache
+    holds less than its size when others use it)."""
+
+    levels: list[tuple[int, float]]  # (working-set bytes, bytes/s) per cache level
+    dram: tuple[int, float]
+    last_level_holds: int
+
+
+SWEEP_LIMIT = 2**31  # the largest working set swept (bytes)
+
+
+def bandwidths(threads: int, levels: Sequence[Cache]) -> Bandwidths:
+    """Rates of an element-wise add (`graphs.stream`) over working sets doubling from half the
+    first cache to four times the last (at most `SWEEP_LIMIT`)."""
+
+    def rate(size: int) -> float:
+        kernel = graphs.stream(max(size // (3 * graphs.FLOAT_BYTES), 1024))
+        return kernel.features["bytes"] / kernel_seconds(kernel, threads)
+
+    at_levels = [(c.size_bytes // 2, rate(c.size_bytes // 2)) for c in levels]
+    top = min(4 * levels[-1].size_bytes if levels else 2**28, SWEEP_LIMIT)
+    sweep = []
+    size = levels[-1].size_bytes // 8 if levels else 2**20
+    while size <= top:
+        sweep.append((size, rate(size)))
+        size *= 2
+    dram = sweep[-1]
+    holds = at_levels[-1][0] if at_levels else 0
+    if at_levels:
+        threshold = (at_levels[-1][1] * dram[1]) ** 0.5
+        holds = max([s for s, r in sweep if r >= threshold], default=holds)
+    return Bandwidths(at_levels, dram, holds)
+
+
+def calibrate(
+    power_w: float,
+    process_nm: float,
+    year: int | None = None,
+    threads: Sequence[int] = (1,),
+    quick: bool = False,
+    seed: int = 0,
+    name: str = "host",
+    progress: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """This machine as platform data (the YAML's contents): see the module docstring."""
+    if not threads or min(threads) < 1 or max(threads) > logical_cpus():
+        raise UserError(f"threads must be within 1..{logical_cpus()} (this machine's CPUs)")
+    cpu = cpu_features()
+    today = datetime.date.today()
+    clock = clock_mhz()
+    levels = caches()
+    tables, dispatch, streams = [], [], {}
+    for count in threads:
+        per_run, per_operator = dispatch_overhead(count)
+        dispatch.append({"threads": count, "per_run_s": per_run, "per_operator_s": per_operator})
+        samples = time_kernels(count, quick, seed, progress)
+        for kind in sorted(samples):
+            rows = np.array(samples[kind], dtype=np.float64)
+            parameters = kernels.fit_parameters(kind, rows)
+            errors = kernels.leave_one_out_errors(kind, rows)
+            tables.append({
+                "kind": kind, "threads": count, "parameters": list(parameters),
+                "samples": [[float(f"{v:.6g}") for v in row] for row in samples[kind]],
+                "leave_one_out_median_error": float(f"{np.median(np.abs(errors)):.4g}"),
+            })  # fmt: skip
+        streams[count] = bandwidths(count, levels)
+        progress(f"{count} thread(s): bandwidths measured")
+    first = min(threads)
+    matmul = next(t for t in tables if t["kind"] == "matmul" and t["threads"] == first)
+    peak = max(g * m * k * n / s for g, m, k, n, *_, s in matmul["samples"])
+    measured_by = (
+        f"edgegap calibrate on {cpu.model} ({cpu.present()}), {today}, onnxruntime "
+        f"{ort.__version__} CPUExecutionProvider"
+    )
+    memory = []
+    rates = streams[first]
+    for index, cache in enumerate(levels):
+        size, bandwidth = rates.levels[index]
+        last = index == len(levels) - 1
+        held = rates.last_level_holds if last else cache.size_bytes
+        memory.append({
+            "name": f"l{cache.level}", "role": "buffer", "size_bytes": min(held, cache.size_bytes),
+            "bandwidth_gb_s": float(f"{bandwidth / 1e9:.4g}"), "energy_pj_per_bit": 0,
+            **({"caches_weights": True} if last else {}),
+            "source": f"{measured_by}: an element-wise add streaming {size:,} bytes at "
+                      f"{first} thread(s); size {cache.size_bytes:,} bytes from sysfs "
+                      f"({cache.shared_by} CPUs share it)",
+            "notes": (f"size_bytes = the largest working set it served above the geometric "
+                      f"mean of its rate and DRAM's ({held:,} bytes swept by doubling): what "
+                      "it holds in practice; a cache keeps what fits from one inference to "
+                      "the next (caches_weights)") if last else "",
+        })  # fmt: skip
+    size, bandwidth = rates.dram
+    memory.append({
+        "name": "dram", "role": "offchip", "bandwidth_gb_s": float(f"{bandwidth / 1e9:.4g}"),
+        "energy_pj_per_bit": 0,
+        "source": f"{measured_by}: an element-wise add streaming {size:,} bytes at {first} "
+                  "thread(s)",
+    })  # fmt: skip
+    macs_per_cycle = max(round(peak / (clock * 1e6)), 1)
+    energy = (power_w / peak) * 1e12
+    return {
+        "name": name,
+        "description": f"{cpu.model}, calibrated by edgegap on {today} at {list(threads)} "
+        "thread(s) in ONNX Runtime",
+        "kind": "cpu",
+        "year": year or today.year,
+        "process_nm": process_nm,
+        "power_budget_w": power_w,
+        "source": f"{measured_by}; Python {host.python_version()}",
+        "notes": "power_budget_w and process_nm are given by the user (--power-w, "
+        "--process-nm), not measured; year is the calibration's unless --year says otherwise.",
+        "calibration": {
+            "tool": "edgegap calibrate",
+            "date": str(today),
+            "cpu": cpu.model,
+            "flags": cpu.present(),
+            "onnxruntime": ort.__version__,
+            "threads": list(threads),
+            "seed": seed,
+            "quick": quick,
+        },
+        "compute": {
+            "type": "cpu",
+            "clock_mhz": clock,
+            "macs_per_cycle": macs_per_cycle,
+            "threads": first,
+            "mac_energy_pj": {"fp32": float(f"{energy:.4g}")},
+            "mac_energy_includes": "all memory",
+            "dispatch": dispatch,
+            "kernels": tables,
+            "source": f"{measured_by}: clock from /proc/cpuinfo; macs_per_cycle = the fastest "
+            f"matrix product timed ({peak / 1e9:.1f} GMAC/s at {first} thread(s)) / clock",
+            "notes": f"mac_energy_pj = power_budget_w / that peak rate ({power_w:g} W / "
+            f"{peak / 1e9:.1f} GMAC/s): an upper bound that includes every memory.",
+        },
+        "memory": memory,
+    }

@@ -1,0 +1,75 @@
+"""A calibrated CPU (`compute.type: cpu`): each layer takes the time its operator kind takes
+at its shape on this CPU, predicted from the microbenchmarks `edgegap calibrate` timed there
+(`hardware.kernels`), plus ONNX Runtime's dispatch per operator.
+
+The microbenchmarks ran with their operands in the caches, as a layer finds the output of the
+layer before it, so the on-chip levels are inside these times; off-chip traffic is not (their
+working sets stayed on chip) and still bounds a layer through the roofline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from edgegap.hardware import kernels
+from edgegap.hardware.kernels import Floats
+from edgegap.precision import BITS
+from edgegap.workload.layer import Layer
+
+# A traced layer's kind -> the kind of microbenchmark that times it; kinds no benchmark
+# covers (an embedding lookup, an FFT) run as element-wise streams of their bytes, and so does
+# a batch norm left unfused (a per-channel scale and shift, like the element-wise benchmark's
+# per-channel scale).
+STREAMING_KIND = {kind: kind for kind in kernels.STREAMING_KINDS}
+BATCH_NORM_MARK = "batch_norm"
+
+
+def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
+    """The microbenchmark kind and feature row of each operator of `layer` at `bits`: one per
+    matrix product (a convolution as dense, depthwise or grouped; anything else a matrix
+    product), or one stream of its bytes."""
+    per_element = bits / 8
+    if not layer.gemms:
+        kind = STREAMING_KIND.get(layer.kind, "elementwise")
+        if BATCH_NORM_MARK in layer.op:
+            kind = "elementwise"
+        return [(kind, [per_element * (layer.input_elements + layer.output_elements)])]
+    rows = []
+    for gemm in layer.gemms:
+        if layer.kind == "conv" and layer.input_shapes and len(layer.input_shapes[0]) >= 3:
+            channels = layer.input_shapes[0][1]
+            area = max(round(gemm.k * gemm.groups / max(channels, 1)), 1)
+            stride = max(round(layer.input_shapes[0][-1] / max(layer.output_shape[-1], 1)), 1)
+            kind = "conv" if gemm.groups == 1 else "depthwise" if gemm.n == 1 else "grouped"
+            moved = layer.input_elements + layer.output_elements + layer.weight_elements
+        else:
+            kind, area, stride = "matmul", 1, 1
+            moved = gemm.groups * (gemm.m * gemm.k + gemm.k * gemm.n + gemm.m * gemm.n)
+        features = [gemm.groups, gemm.m, gemm.k, gemm.n, stride, area, per_element * moved]
+        rows.append((kind, [float(v) for v in features]))
+    return rows
+
+
+def layer_seconds(
+    layers: Sequence[Layer],
+    precisions: Sequence[str],
+    tables: dict[str, tuple[Sequence[float], Floats]],
+    per_operator_s: float,
+) -> Floats:
+    """Seconds of each layer: its operators' predicted times plus the dispatch of each.
+    `tables` maps a kind to (its fitted parameters, its samples)."""
+    by_kind: dict[str, list[tuple[int, list[float]]]] = {}
+    counts = np.zeros(len(layers))
+    for index, (layer, precision) in enumerate(zip(layers, precisions, strict=True)):
+        for kind, row in kernel_rows(layer, BITS[precision]):
+            by_kind.setdefault(kind if kind in tables else "elementwise", []).append((index, row))
+            counts[index] += 1
+    seconds = counts * per_operator_s
+    for kind, entries in by_kind.items():
+        parameters, samples = tables[kind]
+        x = np.array([row for _, row in entries], dtype=np.float64)
+        predicted = kernels.predict_seconds(kind, parameters, samples, x)
+        np.add.at(seconds, [index for index, _ in entries], predicted)
+    return seconds

@@ -1,0 +1,90 @@
+"""`edgegap calibrate`'s parts: the machine facts it reads, the microbenchmark graphs it builds
+and times, and the shapes it samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgegap.calibrate import graphs, sampling
+from edgegap.calibrate.run import caches, clock_mhz
+from edgegap.calibrate.timing import dispatch_overhead, kernel_seconds
+from edgegap.errors import UserError
+from edgegap.hardware import kernels
+
+
+def _cache(folder: Path, index: int, level: int, kind: str, size: str, shared: str) -> None:
+    entry = folder / f"index{index}"
+    entry.mkdir(parents=True)
+    for name, value in (("level", level), ("type", kind), ("size", size),
+                        ("shared_cpu_list", shared)):  # fmt: skip
+        (entry / name).write_text(f"{value}\n")
+
+
+def test_caches_are_read_innermost_first_without_instruction_caches(tmp_path: Path) -> None:
+    _cache(tmp_path, 0, 1, "Data", "48K", "0")
+    _cache(tmp_path, 1, 1, "Instruction", "32K", "0")
+    _cache(tmp_path, 2, 2, "Unified", "2048K", "0")
+    _cache(tmp_path, 3, 3, "Unified", "260M", "0-3,8-11")
+    found = caches(tmp_path)
+    assert [(c.level, c.size_bytes, c.shared_by) for c in found] == [
+        (1, 48 * 1024, 1), (2, 2048 * 1024, 1), (3, 260 * 1024**2, 8)
+    ]  # fmt: skip
+
+
+def test_clock_comes_from_cpuinfo_or_a_one_line_error(tmp_path: Path) -> None:
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\ncpu MHz\t\t: 2300.000\n")
+    assert clock_mhz(info) == 2300.0
+    info.write_text("processor\t: 0\n")
+    with pytest.raises(UserError, match="--clock-mhz"):
+        clock_mhz(info)
+
+
+@pytest.mark.parametrize(
+    ("kernel", "kind"),
+    [
+        (graphs.conv(32, 64, 14, 3, 1, 1), "conv"),
+        (graphs.conv(32, 32, 14, 3, 2, 32), "depthwise"),
+        (graphs.conv(64, 64, 14, 3, 1, 4), "grouped"),
+        (graphs.matmul(1, 8, 64, 32, True), "matmul"),
+        (graphs.matmul(4, 8, 64, 32, False), "matmul"),
+        (graphs.streaming("movement", 4096), "movement"),
+        (graphs.pool(16, 28, 3, 2), "pool"),
+        (graphs.reduction(16, 14), "reduction"),
+        (graphs.normalization("norm", 8, 64), "norm"),
+        (graphs.normalization("softmax", 8, 64), "softmax"),
+    ],
+)
+def test_each_microbenchmark_is_a_valid_graph_that_times(kernel: graphs.Kernel, kind: str) -> None:
+    assert kernel.kind == kind
+    assert set(kernels.features_of(kind)) <= set(kernel.features)
+    assert kernel_seconds(kernel, threads=1) > 0
+
+
+def test_conv_features_count_what_the_cost_model_counts() -> None:
+    kernel = graphs.conv(32, 64, 14, 3, 2, 1)
+    f = kernel.features
+    assert (f["groups"], f["m"], f["k"], f["n"], f["stride"], f["area"]) == (1, 49, 288, 64, 2, 9)
+    weights, inputs, outputs = 64 * 32 * 9, 32 * 14 * 14, 64 * 7 * 7
+    assert f["bytes"] == 4 * (weights + inputs + outputs)
+
+
+def test_dispatch_overhead_is_small_and_non_negative() -> None:
+    per_run, per_operator = dispatch_overhead(threads=1)
+    assert 0 <= per_operator < 1e-3 and 0 <= per_run < 1e-2
+
+
+def test_sampled_shapes_are_seeded_and_within_bounds() -> None:
+    def shapes(seed: int) -> list[tuple[float, ...]]:
+        return [tuple(k.features.values()) for k in sampling.convolutions("grouped", 20, seed)]
+
+    assert shapes(0) == shapes(0) != shapes(1)
+    for kernel in sampling.convolutions("conv", 50, 0):
+        f = kernel.features
+        assert f["groups"] * f["m"] * f["k"] * f["n"] <= sampling.MAX_MACS
+    matmuls = list(sampling.matmuls(30, 0))
+    assert {k.kind for k in matmuls} == {"matmul"}
+    assert np.all([k.features["m"] >= 1 for k in matmuls])
