@@ -26,11 +26,10 @@ Run: PYTHONPATH=src nice -n 19 .venv/bin/python benchmarks/validate_silicon.py
 
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import math
 import platform
+import re
 import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from pathlib import Path
 
 import torch
 import torchvision
+from residuals import six, write_residuals
 from torch import nn
 
 import edgegap
@@ -48,11 +48,6 @@ from edgegap.workload.layer import Workload
 from edgegap.workload.zoo import build_empty
 
 ROOT = Path(__file__).resolve().parent.parent
-RESIDUALS = ROOT / "src" / "edgegap" / "hardware" / "data" / "residuals.csv"
-RESIDUAL_FIELDS = (
-    "benchmark", "platform", "kind", "case", "quantity", "split", "predicted", "measured",
-    "unit", "source",
-)  # fmt: skip
 BENCHMARK = "validate_silicon"
 
 DOC = ROOT / "docs" / "validation.md"
@@ -972,32 +967,23 @@ def report(eyeriss: list[Result], nvdla: list[NvdlaResult], coral: list[CoralRes
 
 
 # ------------------------------------------------------------------------------ residuals
-def six(value: float) -> str:
-    return f"{value:.6g}"
-
-
-def write_residuals(rows: list[Row]) -> None:
-    """Replace this benchmark's rows of residuals.csv, keeping every other benchmark's."""
-    kept: list[dict[str, str]] = []
-    if RESIDUALS.exists():
-        with RESIDUALS.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            if tuple(reader.fieldnames or ()) != RESIDUAL_FIELDS:
-                raise SystemExit(f"{RESIDUALS}: header is not {','.join(RESIDUAL_FIELDS)}")
-            kept = [record for record in reader if record["benchmark"] != BENCHMARK]
-    ours = [
+def residual_rows(rows: list[Row]) -> list[dict[str, str]]:
+    """This benchmark's rows of residuals.csv (`residuals.write_residuals`)."""
+    return [
         {"benchmark": BENCHMARK, "platform": row.chip, "kind": load_platform(row.chip).kind,
          "case": row.case, "quantity": row.quantity, "split": row.split,
          "predicted": six(row.predicted), "measured": six(row.measured), "unit": row.unit,
          "source": row.source}
         for row in rows
     ]  # fmt: skip
-    records = sorted(kept + ours, key=lambda r: tuple(r[field] for field in RESIDUAL_FIELDS))
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=RESIDUAL_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(records)
-    write_text(RESIDUALS, text.getvalue())
+
+
+def host_section() -> str:
+    """The section benchmarks/validate_host.py writes into the same document, kept as it is."""
+    if not DOC.exists():
+        return ""
+    found = re.search(r"(?ms)^## Host\b.*", DOC.read_text(encoding="utf-8"))
+    return "\n" + found.group(0).rstrip("\n") + "\n" if found else ""
 
 
 def main() -> None:
@@ -1012,10 +998,10 @@ def main() -> None:
     coral = run_edge_tpu()
     text = report(eyeriss, nvdla, coral) + "\n"
     print(text)
-    write_text(DOC, text)
+    write_text(DOC, text + host_section())
     rows = [row for result in eyeriss for row in result.compared()]
     rows += [result.compared() for result in nvdla] + [result.compared() for result in coral]
-    write_residuals(rows)
+    write_residuals(BENCHMARK, residual_rows(rows))
 
 
 if __name__ == "__main__":
