@@ -215,11 +215,12 @@ def test_depthwise_filters_share_crossbars_on_the_block_diagonal():
     """A 3x3 depthwise convolution of 16 channels at int8: each channel's 9 x 1 filter takes
     9 rows and 4 two-bit cells. A 128 x 128 array holds min(128 // 9, 128 // 4) = 14 of them
     side by side, so 16 channels need 2 arrays, not 16."""
-    from edgegap.hardware.cost import crossbar_tiles
+    from edgegap.hardware.engines.in_memory import crossbar_tiles
 
     workload = edgegap.profile(nn.Conv2d(16, 16, 3, padding=1, groups=16), (1, 16, 8, 8),
                                dtype="int8")  # fmt: skip
-    assert crossbar_tiles(workload, crossbar_platform(64)) == 2
+    platform = crossbar_platform(64)
+    assert crossbar_tiles(workload, platform, platform.compute.crossbar) == 2
 
 
 def test_bridges_cli_scaling_that_never_ends():

@@ -628,15 +628,7 @@ app.add_typer(hw_app, name="hw")
 
 
 def _compute_summary(platform: Platform) -> str:
-    compute = platform.compute
-    if compute.type == "systolic":
-        shape = f"systolic {compute.rows}x{compute.cols} {compute.dataflow}"
-    elif compute.crossbar is not None:
-        xbar = compute.crossbar
-        shape = f"{xbar.arrays} {xbar.technology} crossbars of {xbar.rows}x{xbar.cols}"
-    else:
-        shape = f"vector {compute.macs_per_cycle} MAC/cycle"
-    return f"{shape} @ {compute.clock_mhz:g} MHz"
+    return f"{platform.compute.summary} @ {platform.compute.clock_mhz:g} MHz"
 
 
 @hw_app.command("list")
@@ -723,7 +715,7 @@ def _platforms(targets: list[str], array: str | None, dataflow: str | None) -> l
     if not changes:
         return platforms
     for platform in platforms:
-        if platform.compute.type != "systolic":
+        if platform.compute.array is None:
             raise UserError(
                 f"--array and --dataflow need a systolic platform; {platform.name} is not"
             )

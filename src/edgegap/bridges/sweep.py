@@ -56,9 +56,12 @@ def sweep(
     dataflows: Sequence[str],
     progress: Callable[[int, int], None] | None = None,
 ) -> SweepResult:
-    """Every combination of rows x cols x buffer size x dataflow, on `platform` otherwise."""
-    if platform.compute.type != "systolic":
-        raise UserError(f"a sweep varies a systolic array; {platform.name} is a vector engine")
+    """Every combination of rows x cols x buffer size (the outermost buffer's) x dataflow, on
+    `platform` otherwise."""
+    if platform.compute.array is None:
+        raise UserError(
+            f"a sweep varies a systolic array; {platform.name} is {platform.compute.described}"
+        )
     if platform.level("buffer") is None:
         raise UserError(f"{platform.name} has no on-chip buffer level to size")
     unknown = [d for d in dataflows if d not in DATAFLOWS]

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from edgegap.errors import UserError
-from edgegap.hardware.platform import Platform
+from edgegap.hardware.platform import Platform, located
 
 CATALOG = resources.files("edgegap.hardware") / "catalog"
 
@@ -68,12 +68,8 @@ def parse_platform(text: str, origin: str) -> Platform:
     try:
         return Platform.model_validate(data)
     except ValidationError as error:
-        first = error.errors()[0]
-        location = tuple(first["loc"])
+        location, message = located(error)
         field = ".".join(map(str, location)) or "platform"
-        message = first["msg"].removeprefix("Value error, ")
-        if first["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see docs/platform.schema.json)"
         raise UserError(f"{origin}:{_node_line(root, location)}: {field}: {message}") from None
 
 

@@ -1,19 +1,20 @@
 """The cost model: a Workload on a Platform -> latency and energy, per layer and in total.
 
 Per layer (docs/cost-model.md):
-- compute: MAC layers fold their matrix form over a systolic array (`systolic.cycles`) or run
-  at MACs per cycle x utilisation on a vector engine; other layers run their element-wise
-  FLOPs on the platform's vector lanes;
-- traffic per memory level: the register file sees three operand accesses per MAC, the
-  inter-PE network two hops, the on-chip buffer each operand as often as the dataflow re-reads
-  it, off-chip memory the weights while the activations fit on chip, and the re-fetches of a
-  tiled loop nest when they do not;
+- compute: the platform's engine (`hardware.engines`: a systolic array folds each matrix
+  product over its PEs, a vector engine runs MACs at its rate, crossbars step input vectors
+  through arrays holding the weights) answers the cycles, the accesses a MAC costs at the
+  register file and the inter-PE network, the traffic at the innermost buffer and the energy
+  of the MACs;
+- traffic at every level outside a buffer: the bytes that cross its boundary, given the
+  capacity inside it (`_crossing`): the weights while the activations fit, the re-fetches of
+  a tiled loop nest when they do not, nothing beyond a buffer that caches every weight;
 - latency = max(compute time, traffic / bandwidth at each level that states one): a roofline
   per layer that names the bound (register files and inter-PE networks are built to feed the
   PEs every cycle: they cost energy, not time);
-- energy = MACs x energy per MAC at the layer's precision + element-wise operations + bits
-  moved x energy per bit at each level (a level whose access the MAC energy already includes,
-  `Compute.mac_energy_includes`, states 0 pJ/bit);
+- energy = the engine's MAC energy + element-wise operations + bits moved x energy per bit at
+  each level (a level whose access the MAC energy already includes,
+  `mac_energy_includes`, states 0 pJ/bit);
 - power at a frame rate = energy per frame x the rate + the platform's idle power, and back
   to back at the fastest rate it sustains (`Power`).
 
@@ -25,18 +26,18 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from edgegap.errors import UserError
-from edgegap.hardware import systolic
+from edgegap.hardware.engines import Engine, engine_for
 from edgegap.hardware.fit import Fit, fit_of
-from edgegap.hardware.layers import Floats, Ints, LayerArrays
+from edgegap.hardware.layers import Bools, Floats, Ints, LayerArrays
 from edgegap.hardware.platform import Platform
+from edgegap.hardware.systolic import DATAFLOWS
 from edgegap.precision import bits_to_bytes_array
 from edgegap.workload import fusion
 from edgegap.workload.layer import Workload
@@ -47,11 +48,6 @@ REAL_TIME_FPS = 30.0
 # over the fp32 multiply-add in Horowitz, "Computing's energy problem", ISSCC 2014 (0.9 pJ /
 # (3.7 + 0.9) pJ at 45 nm).
 ELEMENTWISE_ENERGY_FRACTION = 0.9 / (3.7 + 0.9)
-# Operand accesses to the register file per MAC: weight, input, partial sum (Chen et al.,
-# "Eyeriss", ISCA 2016, Section V's accounting of a MAC's data movement).
-REGISTER_ACCESSES_PER_MAC = 3
-# Hops on the inter-PE network per MAC in a systolic array: the two moving operands.
-ARRAY_HOPS_PER_MAC = 2
 
 
 @dataclass(frozen=True)
@@ -184,8 +180,10 @@ class Cost:
 class Designs:
     """Variants of one platform's array and buffer, evaluated together.
 
-    `dataflow` holds indices into `systolic.DATAFLOWS`; `buffer_bytes` is 0 where the platform
-    has no on-chip buffer. A vector engine ignores rows, cols and dataflow.
+    `dataflow` holds indices into `systolic.DATAFLOWS`; `buffer_bytes` is the capacity of the
+    outermost buffer (`Platform.level("buffer")`, the one that decides off-chip traffic), 0
+    where the platform has none. An engine without a systolic array ignores rows, cols and
+    dataflow.
     """
 
     rows: Ints
@@ -196,13 +194,13 @@ class Designs:
     @classmethod
     def of(cls, platform: Platform) -> Designs:
         """The platform as it is: one design."""
-        compute = platform.compute
+        rows, cols, dataflow = platform.compute.array or (1, 1, "os")
         buffer = platform.level("buffer")
         size = buffer.size_bytes if buffer is not None and buffer.size_bytes else 0
         return cls(
-            rows=np.array([compute.rows or 1]),
-            cols=np.array([compute.cols or 1]),
-            dataflow=np.array([systolic.DATAFLOWS.index(compute.dataflow or "os")]),
+            rows=np.array([rows]),
+            cols=np.array([cols]),
+            dataflow=np.array([DATAFLOWS.index(dataflow)]),
             buffer_bytes=np.array([size]),
         )
 
@@ -241,213 +239,65 @@ class Evaluation:
         return energy
 
 
-@dataclass(frozen=True)
-class _CrossbarTiling:
-    """Per product, as the arrays hold it: groups that fit one array side by side are packed
-    on its block diagonal (a depthwise layer's 9 x 1 filters share an array instead of taking
-    one each), so `groups`, `k` and `n` are those of the packed products."""
+def _crossing(layers: LayerArrays, capacity: Ints, cached: Bools) -> Ints:
+    """The bytes that cross the boundary outside buffers of `capacity` (1, D), half of it
+    holding activations and half weight tiles.
 
-    groups: Ints
-    k: Ints
-    n: Ints
-    cells: Ints  # per weight
-    row_tiles: Ints  # arrays along the reduction axis
-    col_tiles: Ints  # arrays along the output axis
-
-
-def _crossbar_tiling(layers: LayerArrays, platform: Platform) -> _CrossbarTiling:
-    xbar = platform.compute.crossbar
-    assert xbar is not None
-    groups, k, n = layers.gemm[:, 0], layers.gemm[:, 2], layers.gemm[:, 3]
-    cells = -(-layers.gemm_bits // xbar.bits_per_cell)
-    fit = np.minimum(xbar.rows // k, xbar.cols // (n * cells))
-    pack = np.maximum(np.minimum(fit, groups), 1)
-    k, n = k * pack, n * pack
-    return _CrossbarTiling(
-        -(-groups // pack), k, n, cells, -(-k // xbar.rows), -(-(n * cells) // xbar.cols)
-    )
-
-
-def crossbar_tiles(workload: Workload, platform: Platform) -> int:
-    """Arrays an in-memory platform needs to hold every weight of `workload` at once."""
-    layers = LayerArrays.of(workload, platform)
-    if not len(layers.gemm_layers):
-        return 0
-    tiling = _crossbar_tiling(layers, platform)
-    return int((tiling.groups * tiling.row_tiles * tiling.col_tiles).sum())
-
-
-@dataclass(frozen=True)
-class _InMemory:
-    """Per-layer cycles and energy of the matrix products on crossbars (L,), and whether all
-    the model's weights stay programmed in the arrays (then no weight ever moves)."""
-
-    cycles: Ints
-    energy: dict[str, Floats]
-    resident: bool
-
-
-def _in_memory(layers: LayerArrays, platform: Platform) -> _InMemory:
-    """Each product (m x k) @ (k x n) maps its k x n weights onto ceil(k / rows) x
-    ceil(n cells / cols) arrays (small groups packed, `_CrossbarTiling`); each of the m input
-    vectors takes ceil(bits / dac_bits) steps.
-    A step reads the array (all rows driven by DACs) and converts every used column once; it
-    lasts one cycle or the time the array's ADCs need for its columns. Arrays work in
-    parallel; when the model's arrays outnumber the chip's, every layer's cells are written
-    before it runs (energy per cell, time per row)."""
-    xbar = platform.compute.crossbar
-    assert xbar is not None
-    count = len(layers.macs)
-    empty: dict[str, Floats] = {k: np.zeros(count) for k in ("crossbar", "dac", "adc", "write")}
-    if not len(layers.gemm_layers):
-        return _InMemory(np.zeros(count, dtype=np.int64), empty, True)
-    m, bits = layers.gemm[:, 1], layers.gemm_bits
-    tiling = _crossbar_tiling(layers, platform)
-    groups, k, n, cells = tiling.groups, tiling.k, tiling.n, tiling.cells
-    row_tiles, col_tiles = tiling.row_tiles, tiling.col_tiles
-    tiles = groups * row_tiles * col_tiles
-    steps = m * -(-bits // xbar.dac_bits)
-    used_cols = np.minimum(n * cells, xbar.cols)
-    conversion_cycles = np.ceil(
-        -(-used_cols // xbar.adcs_per_array)
-        * xbar.adc_conversion_ns
-        * platform.compute.clock_mhz
-        / 1e3
-    ).astype(np.int64)
-    step_cycles = np.maximum(conversion_cycles, 1)
-    passes = -(-tiles // xbar.arrays)
-    resident = int(tiles.sum()) <= xbar.arrays
-    write_cycles = (
-        np.zeros_like(tiles)
-        if resident
-        else np.ceil(
-            passes * xbar.rows * xbar.write_ns_per_row * platform.compute.clock_mhz / 1e3
-        ).astype(np.int64)
-    )
-    per_gemm = {
-        "crossbar": tiles * steps * xbar.read_energy_pj,
-        "dac": groups * col_tiles * steps * k * xbar.dac_energy_pj,
-        "adc": groups * row_tiles * steps * n * cells * xbar.adc_energy_pj,
-        "write": (0.0 if resident else 1.0)
-        * groups
-        * k
-        * n
-        * cells
-        * xbar.write_energy_pj_per_cell,
-    }
-
-    def per_layer(values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        out = np.zeros(count, dtype=values.dtype)
-        out[layers.gemm_layers] = np.add.reduceat(values, layers.gemm_starts)
-        return out
-
-    cycles = per_layer(passes * steps * step_cycles + write_cycles)
-    energy = {
-        key: per_layer(np.asarray(v, dtype=np.float64)) * 1e-12 for key, v in per_gemm.items()
-    }
-    return _InMemory(cycles, energy, resident)
-
-
-def _compute_cycles(
-    layers: LayerArrays, platform: Platform, designs: Designs, crossbars: _InMemory | None
-) -> Ints:
-    compute = platform.compute
-    count, width = len(layers.macs), len(designs)
-    rows, cols, dataflow = designs.rows[None, :], designs.cols[None, :], designs.dataflow[None, :]
-    lanes = (
-        cols if compute.type == "systolic" else np.full((1, width), compute.vector_ops_per_cycle)
-    )
-    cycles = np.broadcast_to(-(-layers.elementwise_ops[:, None] // lanes), (count, width)).copy()
-    if not len(layers.gemm_layers):
-        return cycles
-    if crossbars is not None:  # a MAC layer's bias adds ride along, as on the other engines
-        cycles[layers.gemm_layers] = crossbars.cycles[layers.gemm_layers, None]
-        return cycles
-    if compute.type == "vector":
-        peak = np.array([compute.macs_per_cycle_at(p) for p in layers.precision])
-        rate = (peak[layers.gemm_layers] * compute.utilization)[:, None]
-        macs = layers.macs[layers.gemm_layers, None]
-        cycles[layers.gemm_layers] = np.ceil(macs / rate).astype(np.int64)
-        return cycles
-    groups, m, k, n = (layers.gemm[:, i, None] for i in range(4))
-    per_gemm = systolic.grouped_cycles(groups, m, k, n, rows, cols, dataflow)
-    cycles[layers.gemm_layers] = np.add.reduceat(per_gemm, layers.gemm_starts, axis=0)
-    return cycles
-
-
-def _buffer_bytes(layers: LayerArrays, platform: Platform, designs: Designs) -> Ints:
-    """Buffer traffic. On a systolic array the stationary operand is read once and the
-    streamed one once per fold of the other array dimension (the array's shifting supplies a
-    sliding window's reuse, so an input is fetched, not its im2col copies); partial sums
-    accumulate beside the array and each output is written once. Elsewhere every operand
-    passes once."""
-    weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
-    once = np.broadcast_to(weights + inputs + outputs, (len(layers.macs), len(designs)))
-    if platform.compute.type != "systolic":
-        return once
-    m, k, n = (layers.largest[:, i, None] for i in range(3))
-    dataflow = designs.dataflow[None, :]
-    sr, sc, _ = systolic.operand_dims(m, k, n, dataflow)
-    row_folds, col_folds = systolic.folds(sr, sc, designs.rows[None, :], designs.cols[None, :])
-    streamed = np.choose(
-        dataflow,
-        [inputs * col_folds + weights * row_folds, weights + inputs * col_folds,
-         inputs + weights * col_folds],
-    )  # fmt: skip
-    has_gemm = (layers.largest[:, 0] > 0)[:, None]
-    return np.where(has_gemm, streamed + outputs, once)
-
-
-def _offchip_bytes(layers: LayerArrays, designs: Designs, caches_weights: bool) -> Ints:
-    """Off-chip traffic, half the buffer holding activations and half weight tiles.
-
-    While a layer's input and output fit their half, activations stay on chip (they arrive
-    from the previous layer and wait for the next) and only the weights stream in, once.
-    Otherwise a tiled loop nest keeps a tile of one operand in half the buffer and streams the
-    other once per tile, whichever order moves fewer bytes; outputs are written once. With no
-    buffer, every operand passes once. A buffer that caches weights and holds them all beside
-    the largest layer's activations moves nothing off chip in the steady state (the first
+    While a layer's input and output fit their half, activations stay inside (they arrive
+    from the previous layer and wait for the next) and only the weights cross, once.
+    Otherwise a tiled loop nest keeps a tile of one operand in its half and streams the other
+    once per tile, whichever order moves fewer bytes; outputs cross once. With no buffer
+    inside, every operand crosses once. Where a buffer inside caches every weight beside the
+    largest layer's activations (`cached`), nothing crosses in the steady state (the first
     inference's load is not counted).
     """
     weights, inputs, outputs = (x[:, None] for x in (layers.weights, layers.inputs, layers.outputs))
-    half = np.maximum(designs.buffer_bytes[None, :] // 2, 1)
+    half = np.maximum(capacity // 2, 1)
     keep_weights = weights + outputs + inputs * np.maximum(-(-weights // half), 1)
     keep_inputs = inputs + outputs + weights * -(-inputs // half)
     tiled = np.minimum(keep_weights, keep_inputs)
     traffic = np.where(inputs + outputs <= half, weights, tiled)
-    traffic = np.where(designs.buffer_bytes[None, :] > 0, traffic, weights + inputs + outputs)
-    if caches_weights:
-        traffic = np.where(designs.buffer_bytes[None, :] >= layers.resident_bytes, 0, traffic)
+    traffic = np.where(capacity > 0, traffic, weights + inputs + outputs)
+    crossing: Ints = np.where(cached, 0, traffic)
+    return crossing
+
+
+def _traffic(engine: Engine[Any], platform: Platform, designs: Designs) -> dict[str, Ints]:
+    """Bytes at each memory level, innermost first. The register file and the inter-PE
+    network see the accesses the engine's MACs cost, the innermost buffer what the engine
+    reads from it; every level outside a buffer sees what crosses into it (`_crossing`), given
+    the largest capacity inside (a layer that fits L1 does not spill out of L2) and whether a
+    buffer inside caches the weights. The outermost buffer's capacity is the design's."""
+    layers, width = engine.moved, len(designs)
+    innermost, outermost = next(iter(platform.buffers), None), platform.level("buffer")
+    capacity = np.zeros((1, width), dtype=np.int64)  # the largest buffer inside, so far
+    cached = np.zeros((1, width), dtype=bool)  # a buffer inside holds every weight
+    traffic: dict[str, Ints] = {}
+    for level in platform.memory:
+        if level.role == "register":
+            accesses = engine.register_accesses_per_mac * layers.macs
+            traffic[level.name] = bits_to_bytes_array(accesses, layers.bits)[:, None]
+        elif level.role == "array":
+            hops = engine.array_hops_per_mac * layers.macs
+            traffic[level.name] = bits_to_bytes_array(hops, layers.bits)[:, None]
+        elif level is innermost:
+            traffic[level.name] = engine.buffer_bytes(designs)
+        else:
+            traffic[level.name] = _crossing(layers, capacity, cached)
+        if level.role == "buffer":
+            size = designs.buffer_bytes[None, :] if level is outermost else level.size_bytes or 0
+            capacity = np.maximum(capacity, size)
+            if level.caches_weights:
+                cached = cached | (size >= layers.resident_bytes)
     return traffic
 
 
 def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Evaluation:
-    compute = platform.compute
-    crossbars = _in_memory(layers, platform) if compute.type == "in-memory" else None
-    cycles = _compute_cycles(layers, platform, designs, crossbars)
-    if crossbars is not None and crossbars.resident:
-        layers = replace(layers, weights=np.zeros_like(layers.weights))  # programmed once
-    register_accesses = 0 if crossbars is not None else REGISTER_ACCESSES_PER_MAC
-    hops = ARRAY_HOPS_PER_MAC if compute.type == "systolic" else 0
-    traffic: dict[str, Ints] = {}
-    for level in platform.memory:
-        if level.role == "register":
-            accesses = register_accesses * layers.macs
-            traffic[level.name] = bits_to_bytes_array(accesses, layers.bits)[:, None]
-        elif level.role == "array":
-            traffic[level.name] = bits_to_bytes_array(hops * layers.macs, layers.bits)[:, None]
-        elif level.role == "buffer":
-            traffic[level.name] = _buffer_bytes(layers, platform, designs)
-        else:
-            buffer = platform.level("buffer")
-            cached = buffer is not None and buffer.caches_weights
-            traffic[level.name] = _offchip_bytes(layers, designs, cached)
-    compute_time: Floats = cycles / (compute.clock_mhz * 1e6)
-    compute_energy: dict[str, Floats] = (
-        {"mac": (layers.macs * layers.mac_energy_j)[:, None]}
-        if crossbars is None
-        else {key: value[:, None] for key, value in crossbars.energy.items()}
-    )
+    engine = engine_for(platform.compute, layers)
+    cycles = engine.cycles(designs)
+    traffic = _traffic(engine, platform, designs)
+    compute_time: Floats = cycles / (platform.compute.clock_mhz * 1e6)
+    compute_energy = {key: value[:, None] for key, value in engine.energy().items()}
     compute_energy["elementwise"] = (
         layers.elementwise_ops * layers.mac_energy_j * ELEMENTWISE_ENERGY_FRACTION
     )[:, None]
@@ -495,9 +345,7 @@ def estimate(
     energy = result.energy_j[:, 0]
     limits: list[str | None] = [None, *result.memory_time]
     limiter = np.argmax(np.stack([t[:, 0] for t in result._times()]), axis=0)
-    compute = platform.compute
-    peak = [compute.macs_per_cycle_at(p) if compute.type == "vector" else
-            compute.peak_macs_per_cycle for p in layers.precision]  # fmt: skip
+    peak = [platform.compute.macs_per_cycle_at(p) for p in layers.precision]
     costs = []
     for i, layer in enumerate(workload.layers):
         cycles = int(result.cycles[i, 0])

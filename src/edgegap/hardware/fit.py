@@ -3,11 +3,13 @@
 The rule places two things, each where a deployment keeps it:
 - the weights, at the precision the cost model runs each layer at (`precision_for`; on a
   zero-skipping platform only the nonzero ones), live in the outermost level: off-chip DRAM,
-  an MCU's flash, or, on a chip with neither, its on-chip buffers together;
+  an MCU's flash, or, on a chip with neither, its on-chip buffers together (however many:
+  each holds data of its own, as a scratchpad does);
 - the peak live activations (the most bytes alive at one moment of the forward pass, at the
   platform precision, and at least the largest layer's inputs plus outputs) live in working
   memory: the outermost writable level. That is DRAM where there is DRAM (beside the weights),
-  and the on-chip RAM where the outermost level is read-only (flash, `read_only`).
+  and the on-chip RAM (the buffers together) where the outermost level is read-only (flash,
+  `read_only`).
 Each placement must fit its level's `size_bytes`; a level that states none is taken as large
 enough, and the reason says so. Levels holding both count both against one capacity.
 """
@@ -55,8 +57,7 @@ def fits(workload: Workload, platform: Platform, fuse: bool = True) -> Fit:
 
 
 def _on_chip(platform: Platform) -> list[MemoryLevel]:
-    buffers = [level for level in platform.memory if level.role == "buffer"]
-    return buffers or [level for level in platform.memory if level.role != "offchip"]
+    return platform.buffers or [level for level in platform.memory if level.role != "offchip"]
 
 
 def _homes(platform: Platform) -> tuple[list[MemoryLevel], list[MemoryLevel]]:

@@ -4,17 +4,18 @@ the platform runs them."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
 from edgegap.hardware.platform import Platform
 from edgegap.precision import BITS, bits_to_bytes_array
-from edgegap.workload.layer import Workload
+from edgegap.workload.layer import Layer, Workload
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
 
 
 # Deployments quantise to 8 bits or more without retraining (post-training quantisation:
@@ -52,8 +53,13 @@ class LayerArrays:
 
     `inputs` are the bytes the matrix products stream (re-read per fold or tile); `outputs`
     the bytes that pass once: the output written and, in a layer that fused a residual add,
-    the add's other operand (`Layer.residual_elements`), read as the output is written."""
+    the add's other operand (`Layer.residual_elements`), read as the output is written.
+    `kinds`, `ops` and `source` (the layers themselves) are for an engine that costs a layer
+    by what it is, not only by its counts (`engines.Engine`)."""
 
+    kinds: list[str]
+    ops: list[str]
+    source: tuple[Layer, ...] = field(compare=False, repr=False)
     precision: list[str]
     bits: Ints
     macs: Ints
@@ -92,6 +98,9 @@ class LayerArrays:
             return bits_to_bytes_array(elements, bits)
 
         return cls(
+            kinds=[layer.kind for layer in layers],
+            ops=[layer.op for layer in layers],
+            source=tuple(layers),
             precision=precision,
             bits=bits,
             macs=np.array(

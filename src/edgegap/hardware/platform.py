@@ -7,15 +7,18 @@ has a `source` citing the paper, datasheet or public table its numbers come from
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from abc import ABC, abstractmethod
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationError,
     ValidatorFunctionWrapHandler,
     WrapValidator,
+    model_serializer,
     model_validator,
 )
 
@@ -71,6 +74,8 @@ Source = Annotated[str, Field(min_length=3, description="paper, datasheet or pub
 
 # Precisions a MAC unit may support, by name; the cost model maps a layer's bit-width to one.
 Precision = Literal["fp32", "fp16", "bf16", "int16", "int8", "int4", "int2", "binary"]
+# A systolic array's dataflow: output, weight or input stationary (`hardware.systolic`).
+Dataflow = Literal["os", "ws", "is"]
 
 
 def _changes(changes: dict[str, object]) -> str:
@@ -110,24 +115,16 @@ class Crossbar(_Strict):
     write_ns_per_row: TimeOrZeroNs = Field(description="programming one row of one array")
 
 
-class Compute(_Strict):
-    """The MAC engine: a systolic array of rows x cols PEs with a dataflow, a vector engine, or
-    in-memory crossbars."""
+class BaseCompute(_Strict, ABC):
+    """What every compute engine states. Each engine type, a member of the `Compute` union,
+    adds its own fields; how it costs a layer lives in `hardware/engines/` (`Engine`).
 
-    type: Literal["systolic", "vector", "in-memory"]
-    rows: ArraySide | None = Field(None, description="systolic array rows (PEs)")
-    cols: ArraySide | None = Field(None, description="systolic array columns (PEs)")
-    dataflow: Literal["os", "ws", "is"] | None = Field(
-        None, description="output, weight or input stationary (systolic only)"
-    )
-    macs_per_cycle: MacsPerCycle | None = Field(
-        None, description="peak MACs per cycle at the widest supported precision (vector only)"
-    )
-    macs_per_cycle_by_precision: dict[Precision, MacsPerCycle] = Field(
-        default_factory=dict,
-        description="peak MACs per cycle of a vector engine at precisions it runs faster than "
-        "macs_per_cycle (int8 on tensor cores or VNNI, for one)",
-    )
+    A field of another engine type is refused (`rows` on a vector engine), and so is a
+    missing one of this type, each in one line (`located`)."""
+
+    described: ClassVar[str]  # the type in a message: "a systolic array"
+
+    type: str
     clock_mhz: ClockMHz
     mac_energy_pj: dict[Precision, EnergyPJ] = Field(
         description="energy of one MAC (multiply + add, operands in registers) per precision"
@@ -138,11 +135,7 @@ class Compute(_Strict):
         "own energy), or a measured power over the peak MAC rate that already includes the "
         "on-chip memories (their levels state 0 pJ/bit) or every memory (all levels 0)",
     )
-    utilization: Fraction = Field(
-        1.0, description="fraction of peak a vector engine sustains on dense layers"
-    )
     zero_skipping: bool = Field(False, description="skips MACs whose operand is zero")
-    crossbar: Crossbar | None = Field(None, description="the arrays (in-memory only)")
     vector_lanes: Lanes | None = Field(
         None,
         description="element-wise operations per cycle; default: one per array column "
@@ -151,33 +144,32 @@ class Compute(_Strict):
     source: Source
     notes: str = ""
 
-    @model_validator(mode="after")
-    def _complete(self) -> Compute:
-        if self.type == "systolic":
-            missing = [f for f in ("rows", "cols", "dataflow") if getattr(self, f) is None]
-            if missing:
-                raise ValueError(f"a systolic array needs {', '.join(missing)}")
-        elif self.type == "vector" and self.macs_per_cycle is None:
-            raise ValueError("a vector engine needs macs_per_cycle")
-        elif self.type == "in-memory" and (self.crossbar is None or self.vector_lanes is None):
-            raise ValueError("an in-memory engine needs crossbar and vector_lanes")
-        return self
+    @model_serializer(mode="wrap")
+    def _in_file_order(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The type and the engine's own fields first, as the catalog files write them
+        (pydantic puts the fields every engine shares first)."""
+        data: dict[str, Any] = handler(self)
+        own = ["type", *(key for key in type(self).model_fields if key not in SHARED)]
+        return {key: data[key] for key in own if key in data} | data
 
     @property
+    @abstractmethod
     def peak_macs_per_cycle(self) -> int:
-        if self.type == "systolic":
-            assert self.rows is not None and self.cols is not None
-            return self.rows * self.cols
-        if self.type == "in-memory":  # one-cell weights, one-step inputs: the cell-level peak
-            assert self.crossbar is not None
-            return self.crossbar.arrays * self.crossbar.rows * self.crossbar.cols
-        assert self.macs_per_cycle is not None
-        return self.macs_per_cycle
+        """MACs per cycle at the widest supported precision (the peak of `peak_ops_per_s`)."""
 
     def macs_per_cycle_at(self, precision: str) -> int:
-        """A vector engine's peak MACs per cycle at `precision`."""
-        rate = self.macs_per_cycle_by_precision.get(precision)  # type: ignore[call-overload]
-        return int(rate) if rate is not None else self.peak_macs_per_cycle
+        """Peak MACs per cycle at `precision`: the peak, unless the engine runs it faster."""
+        return self.peak_macs_per_cycle
+
+    @property
+    def array(self) -> tuple[int, int, Dataflow] | None:
+        """The systolic array a design varies (rows, cols, dataflow); None without one."""
+        return None
+
+    @property
+    @abstractmethod
+    def summary(self) -> str:
+        """The engine in a few words for a table: "systolic 12x14 ws"."""
 
     @property
     def precisions(self) -> tuple[str, ...]:
@@ -185,22 +177,114 @@ class Compute(_Strict):
 
     @property
     def vector_ops_per_cycle(self) -> int:
-        """Element-wise throughput: `vector_lanes`, else one lane per array column (the
-        post-processing units that drain a systolic array), or the vector engine's MAC lanes."""
-        if self.vector_lanes is not None:
-            return self.vector_lanes
-        if self.type == "systolic":
-            assert self.cols is not None
-            return self.cols
-        return self.peak_macs_per_cycle
+        """Element-wise throughput: `vector_lanes`, else one lane per MAC."""
+        return self.vector_lanes if self.vector_lanes is not None else self.peak_macs_per_cycle
+
+
+SHARED = frozenset(BaseCompute.model_fields)
+
+
+class SystolicCompute(BaseCompute):
+    """A systolic array of rows x cols PEs with a dataflow (`hardware.systolic`)."""
+
+    described = "a systolic array"
+
+    type: Literal["systolic"]
+    rows: ArraySide = Field(description="array rows (PEs)")
+    cols: ArraySide = Field(description="array columns (PEs)")
+    dataflow: Dataflow = Field(description="output, weight or input stationary")
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.rows * self.cols
+
+    @property
+    def array(self) -> tuple[int, int, Dataflow]:
+        return self.rows, self.cols, self.dataflow
+
+    @property
+    def summary(self) -> str:
+        return f"systolic {self.rows}x{self.cols} {self.dataflow}"
+
+    @property
+    def vector_ops_per_cycle(self) -> int:
+        """`vector_lanes`, else one lane per array column: the post-processing units that
+        drain the array."""
+        return self.vector_lanes if self.vector_lanes is not None else self.cols
+
+
+class VectorCompute(BaseCompute):
+    """A vector (SIMD) engine of MACs per cycle at a sustained utilisation."""
+
+    described = "a vector engine"
+
+    type: Literal["vector"]
+    macs_per_cycle: MacsPerCycle = Field(
+        description="peak MACs per cycle at the widest supported precision"
+    )
+    macs_per_cycle_by_precision: dict[Precision, MacsPerCycle] = Field(
+        default_factory=dict,
+        description="peak MACs per cycle at precisions it runs faster than macs_per_cycle "
+        "(int8 on tensor cores or VNNI, for one)",
+    )
+    utilization: Fraction = Field(1.0, description="fraction of peak sustained on dense layers")
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.macs_per_cycle
+
+    def macs_per_cycle_at(self, precision: str) -> int:
+        rate = self.macs_per_cycle_by_precision.get(precision)  # type: ignore[call-overload]
+        return int(rate) if rate is not None else self.macs_per_cycle
+
+    @property
+    def summary(self) -> str:
+        return f"vector {self.macs_per_cycle} MAC/cycle"
+
+
+class InMemoryCompute(BaseCompute):
+    """Matrix-vector products in memory crossbars (`Crossbar`); element-wise work on
+    digital lanes beside them."""
+
+    described = "an in-memory engine"
+
+    type: Literal["in-memory"]
+    crossbar: Crossbar = Field(description="the arrays")
+    vector_lanes: Lanes = Field(description="element-wise operations per cycle")
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        """One-cell weights, one-step inputs: the cell-level peak."""
+        return self.crossbar.arrays * self.crossbar.rows * self.crossbar.cols
+
+    @property
+    def summary(self) -> str:
+        xbar = self.crossbar
+        return f"{xbar.arrays} {xbar.technology} crossbars of {xbar.rows}x{xbar.cols}"
+
+
+# The engine types, told apart by `type`. A new engine is one more member here, and its
+# cost model one module in hardware/engines/ (registered in engines.ENGINES).
+Compute = Annotated[
+    SystolicCompute | VectorCompute | InMemoryCompute,
+    Field(discriminator="type"),
+]
+ENGINE_TYPES: tuple[type[BaseCompute], ...] = get_args(get_args(Compute)[0])
+
+
+# The roles of memory levels, innermost first: the order a platform lists them in.
+ROLES = ("register", "array", "buffer", "offchip")
 
 
 class MemoryLevel(_Strict):
-    """One level of the hierarchy, innermost (register file) to outermost (DRAM)."""
+    """One level of the hierarchy, innermost (register file) to outermost (DRAM): at most one
+    register, one array and one offchip level, and any number of buffers between (a CPU's
+    L1, L2 and L3; an MCU's SRAM inside its flash)."""
 
     name: str = Field(min_length=1)
     role: Literal["register", "array", "buffer", "offchip"] = Field(
-        description="register file in a PE, inter-PE network, on-chip buffer, or off-chip memory"
+        description="register file in a PE, inter-PE network, on-chip buffer (or cache; "
+        "several, innermost first), or off-chip memory"
     )
     size_bytes: SizeBytes | None = Field(None, description="capacity; omit for off-chip DRAM")
     bandwidth_gb_s: BandwidthGBs | None = Field(
@@ -258,6 +342,45 @@ DEFAULT_FUSION = Fusion(
 )
 
 
+def _tag(engine: type[BaseCompute]) -> str:
+    tag: str = get_args(engine.model_fields["type"].annotation)[0]
+    return tag
+
+
+def located(error: ValidationError) -> tuple[tuple[int | str, ...], str]:
+    """The first problem of a platform that failed validation, as where it is in the file
+    and one line. Pydantic puts the engine type in a compute field's location
+    (compute.systolic.rows); it is dropped, and an engine's missing fields, a field of
+    another engine type and an unknown type say so."""
+    errors = error.errors()
+    first = errors[0]
+    location, kind = tuple(first["loc"]), first["type"]
+    message = first["msg"].removeprefix("Value error, ")
+    tags = {_tag(engine): engine for engine in ENGINE_TYPES}
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        given = f", got {first['ctx']['tag']!r}" if kind == "union_tag_invalid" else ""
+        needed = "must be" if given else "required:"
+        return (*location, "type"), f"{needed} one of {', '.join(tags)}{given}"
+    if location[:1] == ("compute",) and len(location) > 1 and location[1] in tags:
+        engine, within = tags[str(location[1])], location[:2]
+        location = (location[0], *location[2:])
+        if kind == "missing" and len(location) == 2:
+            fields = [
+                e["loc"][2:] for e in errors if e["type"] == "missing" and e["loc"][:2] == within
+            ]
+            names = ", ".join(str(field[0]) for field in fields if len(field) == 1)
+            return location[:1], f"{engine.described} needs {names}"
+        owners = [other for other in ENGINE_TYPES if location[-1] in other.model_fields]
+        if kind == "extra_forbidden" and len(location) == 2 and owners:
+            owner = owners[0]
+            return location, (
+                f"a field of {owner.described} (type: {_tag(owner)}), not of {engine.described}"
+            )
+    if kind == "extra_forbidden":
+        message = "unknown key (check the spelling; see docs/platform.schema.json)"
+    return location, message
+
+
 class Platform(_Strict):
     name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_.\-]*$")
     description: str
@@ -287,9 +410,12 @@ class Platform(_Strict):
         if len(set(names)) != len(names):
             raise ValueError(f"memory level names repeat: {names}")
         roles = [level.role for level in self.memory]
-        if len(set(roles)) != len(roles):
+        singles = [role for role in roles if role != "buffer"]
+        if len(set(singles)) != len(singles) or roles != sorted(roles, key=ROLES.index):
             raise ValueError(
-                f"one memory level per role (register, array, buffer, offchip): {roles}"
+                "memory levels go innermost first, at most one register, one array and one "
+                f"offchip level around any number of buffers (register, array, buffer..., "
+                f"offchip): got {roles}"
             )
         if any(level.size_bytes is None for level in self.memory[:-1]):
             raise ValueError("only the outermost memory level may omit size_bytes")
@@ -320,11 +446,18 @@ class Platform(_Strict):
         return self.model_copy(update={"fusion": none})
 
     def level(self, role: str) -> MemoryLevel | None:
-        return next((level for level in self.memory if level.role == role), None)
+        """The level of `role`; of several buffers the outermost, the one whose capacity
+        decides off-chip traffic (what `Designs.buffer_bytes` varies and a bridge grows)."""
+        return next((level for level in reversed(self.memory) if level.role == role), None)
+
+    @property
+    def buffers(self) -> list[MemoryLevel]:
+        """The buffer levels, innermost first."""
+        return [level for level in self.memory if level.role == "buffer"]
 
     def included_levels(self) -> list[MemoryLevel]:
         """The memory levels whose energy the MAC energy already includes
-        (`Compute.mac_energy_includes`): none, the on-chip ones, or all."""
+        (`mac_energy_includes`): none, the on-chip ones, or all."""
         included = self.compute.mac_energy_includes
         return [
             level for level in self.memory
@@ -333,15 +466,19 @@ class Platform(_Strict):
         ]  # fmt: skip
 
     def with_compute(self, **changes: object) -> Platform:
-        """A validated copy with compute fields changed (array shape, dataflow, clock); a
-        change out of range (`--array 100000x4`) is a one-line `UserError`."""
-        compute = self.compute.model_dump() | changes
+        """A validated copy with compute fields changed (array shape, dataflow, clock, or the
+        type: another type keeps only the fields every engine shares); a field changed to
+        None takes its default. A change out of range (`--array 100000x4`) or a field the
+        type lacks is a one-line `UserError`."""
+        compute = self.compute.model_dump()
+        if changes.get("type", self.compute.type) != self.compute.type:
+            compute = {key: value for key, value in compute.items() if key in SHARED}
+        compute = {key: value for key, value in (compute | changes).items() if value is not None}
         try:
             return Platform.model_validate(self.model_dump() | {"compute": compute})
         except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(map(str, first["loc"])) or "compute"
-            message = first["msg"].removeprefix("Value error, ")
+            location, message = located(error)
+            field = ".".join(map(str, location)) or "compute"
             raise UserError(f"{self.name} with {_changes(changes)}: {field}: {message}") from None
 
     @property

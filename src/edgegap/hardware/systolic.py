@@ -23,13 +23,14 @@ index into DATAFLOWS (or its name), so that a design sweep evaluates millions of
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 import numpy as np
 import numpy.typing as npt
 
-Dataflow = Literal["os", "ws", "is"]
-DATAFLOWS: tuple[Dataflow, ...] = ("os", "ws", "is")
+from edgegap.hardware.platform import Dataflow
+
+DATAFLOWS: tuple[Dataflow, ...] = get_args(Dataflow)
 Ints = npt.ArrayLike
 IntArray = npt.NDArray[np.int64]
 

@@ -29,14 +29,11 @@ import numpy as np
 import pandas as pd
 
 from edgegap.errors import UserError
-from edgegap.hardware.cost import (
-    Designs,
-    crossbar_tiles,
-    evaluate_designs,
-)
+from edgegap.hardware.cost import Designs, evaluate_designs
+from edgegap.hardware.engines.in_memory import crossbar_tiles
 from edgegap.hardware.fit import fits
 from edgegap.hardware.layers import precision_for
-from edgegap.hardware.platform import Platform
+from edgegap.hardware.platform import Crossbar, Platform
 from edgegap.hardware.systolic import DATAFLOWS
 from edgegap.hardware.technology import (
     SCALING_ENDS_NM,
@@ -132,22 +129,17 @@ def _best(workload: Workload, platform: Platform, designs: Designs) -> int:
 
 
 def _as_array(workload: Workload, platform: Platform) -> tuple[Platform, int]:
-    """The platform with a systolic array, and its PE count: a vector engine becomes a
-    near-square array of its MACs per cycle at the precision of the workload's heaviest
-    layer."""
+    """The platform with a systolic array, and its PE count: an engine without one (a vector
+    engine) becomes a near-square array of its MACs per cycle at the precision of the
+    workload's heaviest layer."""
     compute = platform.compute
     busiest = max(workload.layers, key=lambda layer: layer.macs)
     precision = precision_for(platform, max(busiest.weight_bits, busiest.activation_bits))
-    pes = (
-        compute.macs_per_cycle_at(precision)
-        if compute.type == "vector"
-        else (compute.peak_macs_per_cycle)
-    )  # a vector engine's MACs at the precision the workload's heaviest layer runs
-    if compute.type == "vector":
+    pes = compute.macs_per_cycle_at(precision)
+    if compute.array is None:
         rows = 2 ** round(math.log2(pes) / 2)
         platform = platform.with_compute(
             type="systolic", rows=rows, cols=max(pes // rows, 1), dataflow="ws",
-            macs_per_cycle=None, macs_per_cycle_by_precision={}, utilization=1.0,
             vector_lanes=compute.vector_ops_per_cycle,
         )  # fmt: skip
     return platform, pes
@@ -161,18 +153,16 @@ def systolic_bridges(workload: Workload, platform: Platform) -> list[Bridge]:
     if compute.type == "in-memory":
         return []
     platform, pes = _as_array(workload, platform)
-    assert platform.compute.rows is not None and platform.compute.cols is not None
+    assert platform.compute.array is not None
+    rows, cols, _ = platform.compute.array
     buffer = Designs.of(platform).buffer_bytes[0]
     bridges = []
     flows = np.arange(len(DATAFLOWS))
-    same_array = Designs(
-        np.full(3, platform.compute.rows), np.full(3, platform.compute.cols), flows,
-        np.full(3, buffer),
-    )  # fmt: skip
+    same_array = Designs(np.full(3, rows), np.full(3, cols), flows, np.full(3, buffer))
     best = _best(workload, platform, same_array)
-    note = f"{platform.compute.rows}x{platform.compute.cols} array"
-    if compute.type == "vector":
-        note = f"the vector engine's {pes} MACs/cycle as a {note}"
+    note = f"{rows}x{cols} array"
+    if compute.array is None:
+        note = f"the {compute.type} engine's {pes} MACs/cycle as a {note}"
     bridges.append(
         Bridge(
             f"systolic: {DATAFLOWS[best]} dataflow",
@@ -266,9 +256,10 @@ def _sram_sources() -> tuple[str, ...]:
 def _model_on_chip(
     workload: Workload, platform: Platform, technology: Literal["sram", "edram"]
 ) -> tuple[Platform, float | None, str]:
-    """The platform with no DRAM and a buffer that holds every weight and the largest layer's
-    activations: SRAM whose energy per bit grows with capacity (Horowitz's rows), or eDRAM
-    at DaDianNao's energy and density (scaled from 32 nm to the platform's node)."""
+    """The platform with no DRAM and its outermost buffer grown to hold every weight and the
+    largest layer's activations: SRAM whose energy per bit grows with capacity (Horowitz's
+    rows), or eDRAM at DaDianNao's energy and density (scaled from 32 nm to the platform's
+    node)."""
     buffer = platform.level("buffer")
     if buffer is None or buffer.size_bytes is None:
         raise Unsourced(f"{platform.name} has no on-chip buffer to grow")
@@ -291,7 +282,7 @@ def _model_on_chip(
         if level.role == "offchip":
             continue
         record = level.model_dump()
-        if level.role == "buffer":
+        if level is buffer:
             record |= {
                 "name": f"{technology}-buffer",
                 "size_bytes": size,
@@ -351,11 +342,8 @@ def _isaac_crossbar() -> dict[str, Any]:
 
 def crossbar_arrays_needed(workload: Workload, platform: Platform, crossbar: dict[str, Any]) -> int:
     """Arrays that hold every weight of the workload at the platform's precision."""
-    probe = platform.with_compute(
-        type="in-memory", crossbar=crossbar | {"arrays": 1}, rows=None, cols=None,
-        dataflow=None, macs_per_cycle=None, vector_lanes=1,
-    )  # fmt: skip
-    return max(crossbar_tiles(workload, probe), 1)
+    shape = Crossbar.model_validate(crossbar | {"arrays": 1})
+    return max(crossbar_tiles(workload, platform, shape), 1)
 
 
 def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
@@ -371,8 +359,8 @@ def in_memory_reram(workload: Workload, platform: Platform) -> Bridge:
     arrays = crossbar_arrays_needed(workload, platform, _isaac_crossbar())
     crossbar = _isaac_crossbar() | {"arrays": arrays}
     new = platform.with_compute(
-        type="in-memory", crossbar=crossbar, rows=None, cols=None, dataflow=None,
-        macs_per_cycle=None, clock_mhz=clock_mhz, vector_lanes=max(round(lanes), 1),
+        type="in-memory", crossbar=crossbar, clock_mhz=clock_mhz,
+        vector_lanes=max(round(lanes), 1),
     )  # fmt: skip
     new = Platform.model_validate(
         new.model_dump()
@@ -513,9 +501,9 @@ class Systolic(Architecture):
     def candidates(self, workload: Workload, platform: Platform) -> list[Setting]:
         """Each search with the design it finds, labelled "systolic: 21x8 ws"."""
         return [
-            self.setting(b.name, search=s, rows=c.rows, cols=c.cols, dataflow=c.dataflow)
+            self.setting(b.name, search=s, rows=a[0], cols=a[1], dataflow=a[2])
             for b, s in zip(systolic_bridges(workload, platform), SEARCHES, strict=True)
-            if (c := b.platform.compute)
+            if (a := b.platform.compute.array)
         ]
 
     def apply(
