@@ -90,7 +90,7 @@ def test_a_field_of_another_engine_type_is_refused_in_one_line():
         "not of a systolic array"
     )
     assert _refused(tiny.replace("type: systolic", "type: gpu"), "chip.yaml") == (
-        "chip.yaml:11: compute.type: must be one of systolic, vector, in-memory, got 'gpu'"
+        "chip.yaml:11: compute.type: must be one of systolic, vector, in-memory, cpu, got 'gpu'"
     )
     assert _refused(tiny.replace("  rows: 4\n  cols: 4\n", ""), "chip.yaml") == (
         "chip.yaml:11: compute: a systolic array needs rows, cols"

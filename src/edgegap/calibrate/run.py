@@ -109,10 +109,9 @@ def time_kernels(
 
 @dataclass(frozen=True)
 class Bandwidths:
-    """The streaming rate of each cache level (at half its size) and of DRAM (at the largest
-    working set swept), and the working set up to which the last level still serves above
-    the geometric mean of its rate and DRAM's: what it holds in practice (a shared cache
-    holds less than its size when others use it)."""
+    """The streaming rate of each cache level and of DRAM, and the working set up to which the
+    last level still serves above the geometric mean of its rate and DRAM's: what it holds in
+    practice (a shared cache holds less than its size when others use it)."""
 
     levels: list[tuple[int, float]]  # (working-set bytes, bytes/s) per cache level
     dram: tuple[int, float]
@@ -122,27 +121,38 @@ class Bandwidths:
 SWEEP_LIMIT = 2**31  # the largest working set swept (bytes)
 
 
+def _stream_seconds(size: int, threads: int) -> tuple[int, float]:
+    kernel = graphs.stream(max(size // (3 * graphs.FLOAT_BYTES), 1024))
+    return int(kernel.features["bytes"]), kernel_seconds(kernel, threads)
+
+
 def bandwidths(threads: int, levels: Sequence[Cache]) -> Bandwidths:
-    """Rates of an element-wise add (`graphs.stream`) over working sets doubling from half the
-    first cache to four times the last (at most `SWEEP_LIMIT`)."""
-
-    def rate(size: int) -> float:
-        kernel = graphs.stream(max(size // (3 * graphs.FLOAT_BYTES), 1024))
-        return kernel.features["bytes"] / kernel_seconds(kernel, threads)
-
-    at_levels = [(c.size_bytes // 2, rate(c.size_bytes // 2)) for c in levels]
+    """Rates of an element-wise add (`graphs.stream`). An inner level's rate is the slope
+    between working sets of a quarter and a half of it (so that the operator's fixed cost
+    drops out); the last level's is the best rate of a sweep of working sets doubling from
+    twice the level inside it to four times its size (at most `SWEEP_LIMIT`), DRAM's the rate
+    at the sweep's end."""
+    inner = []
+    for cache in levels[:-1]:
+        (small, t_small), (large, t_large) = (
+            _stream_seconds(cache.size_bytes // d, threads) for d in (4, 2)
+        )
+        inner.append((large, (large - small) / max(t_large - t_small, 1e-9)))
+    start = 2 * levels[-2].size_bytes if len(levels) > 1 else 2**20
     top = min(4 * levels[-1].size_bytes if levels else 2**28, SWEEP_LIMIT)
     sweep = []
-    size = levels[-1].size_bytes // 8 if levels else 2**20
+    size = start
     while size <= top:
-        sweep.append((size, rate(size)))
+        moved, seconds = _stream_seconds(size, threads)
+        sweep.append((moved, moved / seconds))
         size *= 2
     dram = sweep[-1]
-    holds = at_levels[-1][0] if at_levels else 0
-    if at_levels:
-        threshold = (at_levels[-1][1] * dram[1]) ** 0.5
-        holds = max([s for s, r in sweep if r >= threshold], default=holds)
-    return Bandwidths(at_levels, dram, holds)
+    if not levels:
+        return Bandwidths([], dram, 0)
+    best = max(sweep[:-1] or sweep, key=lambda point: point[1])
+    threshold = (best[1] * dram[1]) ** 0.5
+    holds = max((s for s, r in sweep if r >= threshold), default=best[0])
+    return Bandwidths([*inner, best], dram, min(holds, levels[-1].size_bytes))
 
 
 def calibrate(
@@ -162,7 +172,9 @@ def calibrate(
     today = datetime.date.today()
     clock = clock_mhz()
     levels = caches()
-    tables, dispatch, streams = [], [], {}
+    tables: list[dict[str, Any]] = []
+    dispatch: list[dict[str, float]] = []
+    streams: dict[int, Bandwidths] = {}
     for count in threads:
         per_run, per_operator = dispatch_overhead(count)
         dispatch.append({"threads": count, "per_run_s": per_run, "per_operator_s": per_operator})
@@ -195,11 +207,14 @@ def calibrate(
             "name": f"l{cache.level}", "role": "buffer", "size_bytes": min(held, cache.size_bytes),
             "bandwidth_gb_s": float(f"{bandwidth / 1e9:.4g}"), "energy_pj_per_bit": 0,
             **({"caches_weights": True} if last else {}),
-            "source": f"{measured_by}: an element-wise add streaming {size:,} bytes at "
-                      f"{first} thread(s); size {cache.size_bytes:,} bytes from sysfs "
+            "source": f"{measured_by}: an element-wise add at {first} thread(s), "
+                      + ("its best rate over working sets doubling to four times the size "
+                         f"({size:,} bytes)" if last else "the slope between working sets of "
+                         f"a quarter and a half of the size ({size:,} bytes)")
+                      + f"; size {cache.size_bytes:,} bytes from sysfs "
                       f"({cache.shared_by} CPUs share it)",
             "notes": (f"size_bytes = the largest working set it served above the geometric "
-                      f"mean of its rate and DRAM's ({held:,} bytes swept by doubling): what "
+                      f"mean of its best rate and DRAM's ({held:,} bytes, swept by doubling): what "
                       "it holds in practice; a cache keeps what fits from one inference to "
                       "the next (caches_weights)") if last else "",
         })  # fmt: skip

@@ -15,6 +15,7 @@ import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -39,7 +40,7 @@ def _feeds(kernel: Kernel) -> dict[str, np.ndarray]:
 CONVOLUTIONS = ("Conv", "FusedConv")
 
 
-def _operator_share(events: list[dict[str, object]], runs: int, in_context: bool) -> np.ndarray:
+def _operator_share(events: list[dict[str, Any]], runs: int, in_context: bool) -> np.ndarray:
     """Per timed run, the share of the run the microbenchmark's operator took in the profile.
     Alone, every node but the layout changes at the graph's edges; between convolutions,
     every node but the convolutions and the layout changes into the first and out of the last
@@ -52,15 +53,15 @@ def _operator_share(events: list[dict[str, object]], runs: int, in_context: bool
     shares = []
     for index in range(len(whole) - runs, len(whole)):
         run = nodes[index * per_run : (index + 1) * per_run]
-        ops = [str(e.get("args", {}).get("op_name")) for e in run]  # type: ignore[union-attr]
+        ops = [str(e.get("args", {}).get("op_name")) for e in run]
         if in_context:
             kept = [e for i, (e, op) in enumerate(zip(run, ops, strict=True))
                     if op not in CONVOLUTIONS
                     and not (op in LAYOUT_CHANGES and i in (0, len(run) - 1))]  # fmt: skip
         else:
             kept = [e for e, op in zip(run, ops, strict=True) if op not in LAYOUT_CHANGES]
-        operator = sum(float(e["dur"]) for e in kept)  # type: ignore[arg-type]
-        shares.append(min(operator / max(float(whole[index]), 1.0), 1.0))  # type: ignore[arg-type]
+        operator = sum(float(e["dur"]) for e in kept)
+        shares.append(min(operator / max(float(whole[index]), 1.0), 1.0))
     return np.array(shares)
 
 

@@ -304,7 +304,8 @@ def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Eval
     memory_time: dict[str, Floats] = {}
     memory_energy: dict[str, Floats] = {}
     for level in platform.memory:
-        if level.bandwidth_gb_s is not None:
+        timed = level.role == "offchip" or not engine.on_chip_memory_in_time
+        if level.bandwidth_gb_s is not None and timed:
             memory_time[level.name] = np.asarray(traffic[level.name] / (level.bandwidth_gb_s * 1e9))
         memory_energy[level.name] = np.asarray(
             traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12, dtype=np.float64

@@ -35,11 +35,11 @@ STREAMING_FEATURES = ("bytes",)
 MATRIX_PARAMETERS = ("log_fixed_s", "log_macs_per_s", "log_half_m", "log_half_k", "log_half_n",
                      "log_bytes_per_s", "pointwise", "per_log_area", "by_8", "by_16")  # fmt: skip
 STREAMING_PARAMETERS = ("log_fixed_s", "log_bytes_per_s")
-NEIGHBOURS = 4
+NEIGHBOURS = 6
 # Distances below this (in log units) count as the same shape: the weight 1 / (d + this).
-NEIGHBOUR_SOFTENING = 0.1
+NEIGHBOUR_SOFTENING = 0.3
 # A neighbour correction is shrunk towards none by this weight: far neighbours say little.
-NEIGHBOUR_PRIOR = 1.0
+NEIGHBOUR_PRIOR = 0.5
 
 
 def features_of(kind: str) -> tuple[str, ...]:
@@ -110,7 +110,7 @@ def predict_seconds(kind: str, parameters: Sequence[float], samples: Floats, x: 
 
 def fit_parameters(kind: str, samples: Floats) -> tuple[float, ...]:
     """The base's parameters that best fit `samples` in log time (least squares)."""
-    from scipy.optimize import least_squares  # calibration only: estimates never import it
+    from scipy.optimize import least_squares  # type: ignore[import-untyped]  # calibration only
 
     x, seconds = samples[:, :-1], samples[:, -1]
     # Physical bounds keep a dimension the samples never vary (a depthwise n of 1) finite.

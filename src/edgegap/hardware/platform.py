@@ -7,6 +7,7 @@ has a `source` citing the paper, datasheet or public table its numbers come from
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
@@ -70,6 +71,7 @@ AreaMM2 = Annotated[float, Field(ge=1e-3, le=1e5), _ranged(1e-3, 1e5, " mm²", F
 ProcessNm = Annotated[float, Field(ge=1.0, le=1000.0), _ranged(1.0, 1000.0, " nm", False)]
 Year = Annotated[int, Field(ge=1950, le=2100), _ranged(1950, 2100, "", True)]
 Fraction = Annotated[float, Field(gt=0, le=1), _ranged(0.0, 1.0, " (above 0)", False)]
+Threads = Annotated[int, Field(ge=1, le=4096), _ranged(1, 4096, " threads", True)]
 Source = Annotated[str, Field(min_length=3, description="paper, datasheet or public table")]
 
 # Precisions a MAC unit may support, by name; the cost model maps a layer's bit-width to one.
@@ -263,10 +265,114 @@ class InMemoryCompute(BaseCompute):
         return f"{xbar.arrays} {xbar.technology} crossbars of {xbar.rows}x{xbar.cols}"
 
 
+class KernelTable(_Strict):
+    """The timed microbenchmarks of one operator kind at one thread count (`edgegap
+    calibrate`) and the base fitted to them (`hardware.kernels`): rows of the kind's features
+    then seconds."""
+
+    kind: Literal[
+        "conv", "depthwise", "grouped", "matmul", "elementwise", "activation", "movement",
+        "pool", "reduction", "norm", "softmax",
+    ]  # fmt: skip
+    threads: Threads
+    parameters: list[float]
+    samples: list[list[float]] = Field(min_length=1)
+    leave_one_out_median_error: float = Field(
+        ge=0, description="median |error| of each sample predicted from the others"
+    )
+
+    @model_validator(mode="after")
+    def _shapes(self) -> KernelTable:
+        from edgegap.hardware import kernels
+
+        expected = len(kernels.parameters_of(self.kind))
+        if len(self.parameters) != expected:
+            raise ValueError(f"{self.kind} needs {expected} parameters, got {len(self.parameters)}")
+        width = len(kernels.features_of(self.kind)) + 1
+        for row in self.samples:
+            if len(row) != width or not all(v > 0 and math.isfinite(v) for v in row):
+                raise ValueError(
+                    f"each {self.kind} sample is {width} positive numbers (its features, then "
+                    f"seconds), got {row[:8]}"
+                )
+        return self
+
+
+class Dispatch(_Strict):
+    """What the runtime spends around the operators at a thread count: once per run, and per
+    operator (measured on chains of tiny operators)."""
+
+    threads: Threads
+    per_run_s: float = Field(ge=0, le=1)
+    per_operator_s: float = Field(ge=0, le=1)
+
+
+class CpuCompute(BaseCompute):
+    """A CPU calibrated on itself (`edgegap calibrate`): each layer takes the time its
+    operator kind took at shapes like its own (`KernelTable`), at `threads` threads."""
+
+    described = "a calibrated CPU"
+
+    type: Literal["cpu"]
+    macs_per_cycle: MacsPerCycle = Field(
+        description="the fastest matrix product timed, per cycle: the measured peak"
+    )
+    threads: Threads = Field(description="the thread count estimates run at")
+    dispatch: list[Dispatch] = Field(min_length=1)
+    kernels: list[KernelTable] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _calibrated_at_threads(self) -> CpuCompute:
+        kinds = {table.kind for table in self.kernels if table.threads == self.threads}
+        missing = [k for k in ("conv", "depthwise", "grouped", "matmul", "elementwise")
+                   if k not in kinds]  # fmt: skip
+        if missing:
+            raise ValueError(
+                f"no {', '.join(missing)} kernels calibrated at {self.threads} thread(s): "
+                "calibrate at that count (edgegap calibrate --threads)"
+            )
+        if not any(d.threads == self.threads for d in self.dispatch):
+            raise ValueError(f"no dispatch cost calibrated at {self.threads} thread(s)")
+        return self
+
+    @property
+    def peak_macs_per_cycle(self) -> int:
+        return self.macs_per_cycle
+
+    @property
+    def summary(self) -> str:
+        return f"calibrated CPU, {self.threads} thread(s)"
+
+    @property
+    def calibrated_threads(self) -> tuple[int, ...]:
+        return tuple(sorted({table.threads for table in self.kernels}))
+
+    def tables(self) -> dict[str, tuple[list[float], list[list[float]]]]:
+        """Kind -> (parameters, samples) at `threads`."""
+        return {t.kind: (t.parameters, t.samples) for t in self.kernels
+                if t.threads == self.threads}  # fmt: skip
+
+    def dispatch_at(self) -> Dispatch:
+        return next(d for d in self.dispatch if d.threads == self.threads)
+
+
+class Calibration(_Strict):
+    """Where a calibrated platform's numbers come from: the machine, the tool and the day."""
+
+    tool: str
+    date: str
+    cpu: str
+    flags: str
+    onnxruntime: str
+    threads: list[Threads]
+    seed: int
+    quick: bool
+
+
 # The engine types, told apart by `type`. A new engine is one more member here, and its
 # cost model one module in hardware/engines/ (registered in engines.ENGINES).
 Compute = Annotated[
-    SystolicCompute | VectorCompute | InMemoryCompute,
+    SystolicCompute | VectorCompute | InMemoryCompute | CpuCompute,
     Field(discriminator="type"),
 ]
 ENGINE_TYPES: tuple[type[BaseCompute], ...] = get_args(get_args(Compute)[0])
@@ -400,6 +506,9 @@ class Platform(_Strict):
     fusion: Fusion = Field(
         DEFAULT_FUSION,
         description="the layer fusions its compiler performs; default batchnorm and relu",
+    )
+    calibration: Calibration | None = Field(
+        None, description="where a calibrated platform's numbers were measured (edgegap calibrate)"
     )
     source: Source
     notes: str = ""

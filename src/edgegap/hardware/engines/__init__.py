@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from edgegap.hardware.engines.base import Engine
+from edgegap.hardware.engines.cpu import Cpu
 from edgegap.hardware.engines.in_memory import InMemory
 from edgegap.hardware.engines.systolic import Systolic
 from edgegap.hardware.engines.vector import Vector
@@ -18,6 +19,7 @@ ENGINES: dict[str, type[Engine[Any]]] = {
     "systolic": Systolic,
     "vector": Vector,
     "in-memory": InMemory,
+    "cpu": Cpu,
 }
 
 

@@ -38,6 +38,9 @@ class Engine(ABC, Generic[Spec]):
     - `energy()`: the joules of each layer's MACs by component, (L,) each: `mac` by default
       (MACs x the energy per MAC at the layer's precision), a crossbar's `crossbar`, `dac`,
       `adc` and `write`;
+    - `on_chip_memory_in_time`: whether `cycles` already includes the on-chip levels' time
+      (an engine timed on the machine with its caches), so that only off-chip traffic adds
+      a memory bound; their traffic still counts for energy;
     - `moved`: the layers as the memory hierarchy sees them: as they are, unless the engine
       keeps the weights in place (programmed crossbars), which then never move.
 
@@ -48,6 +51,7 @@ class Engine(ABC, Generic[Spec]):
 
     register_accesses_per_mac: ClassVar[int] = REGISTER_ACCESSES_PER_MAC
     array_hops_per_mac: ClassVar[int] = 0
+    on_chip_memory_in_time: ClassVar[bool] = False
 
     def __init__(self, spec: Spec, layers: LayerArrays) -> None:
         self.spec = spec
