@@ -7,12 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_checks import error_leaving_nothing, runner
 
+import edgegap
 from edgegap.calibrate import graphs, sampling
 from edgegap.calibrate.run import caches, clock_mhz
 from edgegap.calibrate.timing import dispatch_overhead, kernel_seconds
+from edgegap.cli import app
 from edgegap.errors import UserError
-from edgegap.hardware import kernels
+from edgegap.hardware import estimate, kernels, load_platform
 
 
 def _cache(folder: Path, index: int, level: int, kind: str, size: str, shared: str) -> None:
@@ -92,3 +95,35 @@ def test_sampled_shapes_are_seeded_and_within_bounds() -> None:
     matmuls = list(sampling.matmuls(30, 0))
     assert {k.kind for k in matmuls} == {"matmul"}
     assert np.all([k.features["m"] >= 1 for k in matmuls])
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--threads", "1,x"], "--threads takes comma-separated"),
+        (["--threads", "999"], "threads must be within"),
+        (["--power-w", "-3"], "--power-w takes a positive number"),
+    ],
+)
+def test_calibrate_usage_errors_are_one_line(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    base = {"--out": str(tmp_path / "host.yaml"), "--power-w": "10", "--process-nm": "7"}
+    base.update(zip(options[::2], options[1::2], strict=True))
+    args = ["calibrate", *[part for pair in base.items() for part in pair]]
+    line = error_leaving_nothing(tmp_path, *args)
+    assert message in line
+
+
+@pytest.mark.slow
+def test_calibrate_writes_a_platform_that_estimates(tmp_path: Path) -> None:
+    """The whole command at a tenth of the samples (about a minute): the YAML it writes loads,
+    names its machine, and estimates a model."""
+    out = tmp_path / "host.yaml"
+    result = runner.invoke(app, ["calibrate", "--out", str(out), "--power-w", "10",
+                                 "--process-nm", "7", "--quick"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    platform = load_platform(out)
+    assert platform.calibration is not None and platform.calibration.quick
+    assert all(level.source.startswith("edgegap calibrate") for level in platform.memory)
+    assert estimate(edgegap.profile("resnet18"), platform).totals.latency_s > 0

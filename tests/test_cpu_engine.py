@@ -1,0 +1,74 @@
+"""The calibrated CPU engine (`compute.type: cpu`) on a platform `edgegap calibrate --quick`
+wrote on this project's development machine (tests/data/calibrated-host.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import edgegap
+from edgegap.errors import UserError
+from edgegap.hardware import estimate, load_platform
+from edgegap.hardware.catalog import parse_platform
+from edgegap.hardware.engines.cpu import kernel_rows
+
+HOST = Path(__file__).parent / "data" / "calibrated-host.yaml"
+
+
+def test_a_calibrated_platform_loads_and_says_where_it_was_measured() -> None:
+    platform = load_platform(HOST)
+    assert platform.compute.type == "cpu"
+    assert platform.calibration is not None and platform.calibration.tool == "edgegap calibrate"
+    assert [level.role for level in platform.memory] == ["buffer", "buffer", "buffer", "offchip"]
+
+
+def test_on_chip_levels_are_inside_the_timed_kernels_and_dram_still_bounds() -> None:
+    platform = load_platform(HOST)
+    cost = estimate(edgegap.profile("alexnet"), platform)
+    limits = {layer.limiting_level for layer in cost.layers}
+    assert limits <= {None, "dram"}
+    # alexnet's first classifier layer streams 151 MB of weights: more than the cache holds
+    fc = max(cost.layers, key=lambda layer: layer.traffic_bytes["dram"])
+    assert fc.limiting_level == "dram"
+    assert cost.totals.latency_s > 0 and cost.totals.energy_j > 0
+
+
+def test_layers_map_to_the_kinds_their_operators_were_timed_as() -> None:
+    workload = edgegap.profile("mobilenet_v2")
+    kinds = {kind for layer in workload.layers for kind, _ in kernel_rows(layer, 32)}
+    assert {"conv", "depthwise", "matmul", "elementwise"} <= kinds
+    conv = next(layer for layer in workload.layers if layer.kind == "conv")
+    ((kind, row),) = kernel_rows(conv, 32)
+    groups, m, k, n, stride, area, moved = row
+    assert (kind, groups, m, k, n, stride, area) == ("conv", 1, 112 * 112, 27, 32, 2, 9)
+    assert moved == 4 * (conv.input_elements + conv.output_elements + conv.weight_elements)
+
+
+def test_more_work_of_one_kind_takes_longer() -> None:
+    platform = load_platform(HOST)
+    small, large = (estimate(edgegap.profile(name), platform).totals.latency_s
+                    for name in ("resnet18", "resnet50"))  # fmt: skip
+    assert small < large
+
+
+def test_a_thread_count_not_calibrated_is_refused_in_one_line() -> None:
+    with pytest.raises(UserError, match="no conv, depthwise"):
+        load_platform(HOST).with_compute(threads=64)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.update(parameters=t["parameters"][:2]), "needs 10 parameters"),
+        (lambda t: t["samples"][0].__setitem__(-1, -1.0), "positive numbers"),
+        (lambda t: t.update(kind="fft"), "kind"),
+    ],
+)
+def test_malformed_kernel_tables_are_refused(change: object, message: str) -> None:
+    data = yaml.safe_load(HOST.read_text())
+    table = next(t for t in data["compute"]["kernels"] if t["kind"] == "conv")
+    change(table)  # type: ignore[operator]
+    with pytest.raises(UserError, match=message):
+        parse_platform(yaml.safe_dump(data), "host.yaml")
