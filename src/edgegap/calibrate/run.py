@@ -263,4 +263,15 @@ def calibrate(
             f"{peak / 1e9:.1f} GMAC/s): an upper bound that includes every memory.",
         },
         "memory": memory,
+        "fusion": {
+            "fuses": ["batchnorm", "monotone", "add"],
+            "source": 'ONNX Runtime, "Graph Optimizations in ONNX Runtime" '
+            "(onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html): Conv "
+            "BatchNorm Fusion and Conv Add Fusion (basic), Conv Activation Fusion (extended, "
+            "CPU), the NCHWc layout transformer's fused sum; activations as in "
+            "MLAS_ACTIVATION_KIND (onnxruntime/core/mlas/inc/mlas.h)",
+            "notes": "monotone: Relu, Clip, LeakyRelu, Sigmoid, Tanh and HardSigmoid fuse into a "
+            "convolution; SiLU and hardswish run as operators of their own (checked on this "
+            "machine's onnxruntime by profiling a Conv followed by each)",
+        },
     }
