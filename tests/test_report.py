@@ -115,7 +115,8 @@ def test_interrupted_report_leaves_the_old_one_whole(tmp_path: Path) -> None:
 EDGE_KEYS = {
     "model", "platform", "precision", "latency_ms", "energy_mj", "max_fps", "power_w",
     "peak_power_w", "fits_power_budget", "real_time", "weights_mb", "memory_mb", "fits_memory",
-    "memory_reason", "runs", "reasons",
+    "memory_reason", "runs", "reasons", "latency_low_ms", "latency_high_ms", "interval_level",
+    "interval_basis", "interval_n",
 }  # fmt: skip
 
 
@@ -194,7 +195,8 @@ def test_first_screen_is_the_verdict_then_the_gap(report: Path) -> None:
             assert cell.startswith("runs" if row["runs"] else "does not run: ")
             for reason in row["reasons"]:
                 assert reason in cell
-            assert "ms · " in cell and f"MB at {row['precision']}" in cell
+            assert re.search(r"ms \((not validated|[0-9.,]+-[0-9.,]+)\) · ", cell), cell
+            assert f"MB at {row['precision']}" in cell
     mcu = verdict["tbody"][0][1 + EDGE_TARGETS.index("cortex-m7")]
     assert "weights 3.5 MB do not fit flash (2.1 MB)" in mcu
 
@@ -370,3 +372,24 @@ def test_page_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None
         capture_output=True, timeout=180, check=True,
     )  # fmt: skip
     assert shot.stat().st_size > 20_000
+
+
+def test_every_estimate_carries_its_platforms_interval(report: Path) -> None:
+    record = json.loads((report / "report.json").read_text())
+    assert set(record["intervals"]) == set(builtin_names())
+    for row in record["edge"]:
+        interval = record["intervals"][row["platform"]]
+        if interval is None:  # not validated: said so, no range
+            assert row["latency_low_ms"] is None and row["interval_n"] == 0
+            continue
+        assert row["latency_low_ms"] == pytest.approx(row["latency_ms"] * interval["low_factor"])
+        assert row["latency_high_ms"] == pytest.approx(row["latency_ms"] * interval["high_factor"])
+        assert row["interval_basis"] == interval["basis"] and row["interval_n"] == interval["n"]
+    page = (report / "index.html").read_text()
+    verdict = page.split('<table class="verdict" id="verdict">')[1].split("</p>")[0]
+    assert "Latency range: where the measured latency falls" in verdict
+    for target in EDGE_TARGETS:
+        shown = "not validated" if record["intervals"][target] is None else "of "
+        assert f"{target} " in verdict and shown in verdict
+    plan = record["plans"][0]
+    assert "interval" in plan["baseline"] and "interval" in plan["estimate"]

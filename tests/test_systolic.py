@@ -130,3 +130,54 @@ def test_packing_never_costs_more_and_leaves_one_group_exact(groups, m, k, n, ro
     assert packed <= groups * alone
     if groups == 1:
         assert packed == alone
+
+
+# A depthwise row in SCALE-Sim's convention (scalesim/topology_utils.py, load_arrays_conv, in
+# scale-sim-v2 and scale-sim-v3: a layer name containing "DP" is run as `Channels` layers of
+# one channel, each with the row's `Num Filter` filters). Its shape is MobileNet's first
+# depthwise layer as SCALE-Sim's example topologies/conv_nets/mobilenet.csv writes it
+# ("Conv2,  112, 112,    3, 3,      32,      1,     1,"), with "DP" added to its name: no
+# example CSV of SCALE-Sim carries the mark.
+MOBILENET_CONV2 = "Conv2,  112, 112,    3, 3,      32,      1,     1,"
+
+
+def _one_row(tmp_path, row):
+    header = (DATA / "alexnet_conv.csv").read_text().splitlines()[0]
+    path = tmp_path / "topology.csv"
+    path.write_text(f"{header}\n{row}\n")
+    return read_topology(path)
+
+
+def test_a_dp_row_is_a_depthwise_convolution_as_scalesim_reads_it(tmp_path):
+    (dense,) = _one_row(tmp_path, MOBILENET_CONV2).layers
+    (depthwise,) = _one_row(tmp_path, MOBILENET_CONV2.replace("Conv2,", "Conv2_DP,")).layers
+    assert depthwise.name == "Conv2_DP" and dense.name == "Conv2"
+    # SCALE-Sim's expansion: 32 layers of one 112x112 channel and one 3x3 filter each
+    per_channel = 110 * 110 * 3 * 3 * 1 * 1
+    assert [(g.groups, g.m, g.k, g.n) for g in depthwise.gemms] == [(32, 110 * 110, 9, 1)]
+    assert depthwise.macs == 32 * per_channel == 3_484_800
+    assert depthwise.output_shape == (1, 32, 110, 110) and depthwise.params == 32 * 9
+    # the same row without the mark is dense with one filter: the same MACs, one channel out
+    assert [(g.groups, g.k, g.n) for g in dense.gemms] == [(1, 32 * 9, 1)]
+    assert dense.macs == depthwise.macs and dense.output_shape == (1, 1, 110, 110)
+    # a depth multiplier: each channel with its own Num Filter filters
+    (multiplied,) = _one_row(tmp_path, "DPconv, 16, 16, 3, 3, 8, 2, 1,").layers
+    assert multiplied.output_shape == (1, 16, 14, 14) and multiplied.macs == 8 * 2 * 14 * 14 * 9
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_a_dp_row_takes_at_most_scalesims_channel_by_channel_cycles(tmp_path, dataflow):
+    """SCALE-Sim runs the channels one after another (its per-channel `Total Cycles` summed);
+    edgegap takes the fewer of that and the channels packed on the block diagonal
+    (`systolic.grouped_cycles`), so it reports fewer cycles where packing fits."""
+    row = MOBILENET_CONV2.replace("Conv2,", "Conv2_DP,")
+    platform = load_platform("systolic-generic").with_compute(rows=32, cols=32, dataflow=dataflow)
+    (layer,) = estimate(_one_row(tmp_path, row), platform).layers
+    one_channel = int(systolic.cycles(*systolic.operand_dims(110 * 110, 9, 1, dataflow), 32, 32,
+                                      dataflow))  # fmt: skip
+    assert layer.cycles <= 32 * one_channel
+    if dataflow == "ws":  # 9 x 1 filters, 3 to the 32 rows: packed, 11 folds instead of 32
+        packed = int(systolic.cycles(*systolic.operand_dims(110 * 110, 27, 3, dataflow), 32, 32,
+                                     dataflow))  # fmt: skip
+        assert layer.cycles == 11 * packed == 134_123  # the README's figures
+        assert 32 * one_channel == 390_176

@@ -258,17 +258,29 @@ PAIRS = [
 SEVERAL = ["estimate", "resnet18", "mobilenet_v2", "--target", "eyeriss,cortex-m7"]
 
 
+# The latency's range beside it: "(111-208)", "(2.6)" or "(not validated)"
+RANGE = re.compile(r"\((\d+(\.\d+)?(-\d+(\.\d+)?)?|not validated)\)")
+
+
 def test_estimate_side_by_side_table():
-    text = run(*SEVERAL)
-    assert_readable(text)
+    text = run(*SEVERAL, columns=100)
+    assert_readable(text, 100)
     rows = [row for model in ("resnet18", "mobilenet_v2") for row in rows_of(text, model)]
     assert [(row[0], row[1]) for row in rows] == PAIRS
     for row in rows:
+        if row[4] == "(not":  # "(not validated)": one cell
+            row[4:6] = [f"{row[4]} {row[5]}"]
         assert row[2] in ("int8", "int16"), row  # the precision policy, named
-        assert all(QUANTITY.fullmatch(cell) for cell in row[3:7]), row
-        assert row[7] in ("yes", "no")
+        assert QUANTITY.fullmatch(row[3]) and RANGE.fullmatch(row[4]), row
+        assert all(QUANTITY.fullmatch(cell) for cell in row[5:8]), row
+        assert row[8] in ("yes", "no")
     cortex = [row for row in rows if row[1] == "cortex-m7"]
-    assert all(row[7] == "no" for row in cortex)
+    assert all(row[8] == "no" for row in cortex)
+    assert "hidden" not in text  # at 100 columns every column shows
+    narrow = run(*SEVERAL)
+    assert_readable(narrow)  # 80 columns: the range kept, the memory column hidden
+    assert "hidden to fit 80 columns: memory" in " ".join(narrow.split())
+    assert RANGE.fullmatch(rows_of(narrow, "resnet18")[0][4]), narrow
     assert "resnet18 on cortex-m7: weights 11.7 MB do not fit flash (2.1 MB)" in text
 
 

@@ -780,19 +780,70 @@ def estimate_command(
         for platform, precision in zip(platforms, dtypes, strict=True)
     ]
     costs = [cost for cost, _ in pairs]
-    if format is Format.jsonl:
-        sys.stdout.writelines(cost.to_json() + "\n" for cost in costs)
-    elif format is Format.json:
-        records = [cost.to_dict() for cost in costs]
-        sys.stdout.write(json.dumps(records[0] if len(records) == 1 else records) + "\n")
+    if format in (Format.json, Format.jsonl):
+        records = [_cost_record(cost, platform) for cost, platform in pairs]
+        if format is Format.jsonl:
+            sys.stdout.writelines(json.dumps(record) + "\n" for record in records)
+        else:
+            sys.stdout.write(json.dumps(records[0] if len(records) == 1 else records) + "\n")
     elif format is Format.csv:
-        sys.stdout.write(_costs_csv(costs))
+        sys.stdout.write(_costs_csv(pairs))
     elif len(costs) == 1:
-        out.print(_cost_table(costs[0]))
-        for line in _verdict_lines(costs[0]):
+        out.print(_cost_table(pairs[0][0]))
+        for line in _verdict_lines(*pairs[0]):
             out.print(line, markup=False, highlight=False, soft_wrap=False)
     else:
         out.print(_costs_table(pairs))
+
+
+def _cost_record(cost: Cost, platform: Platform) -> dict[str, Any]:
+    """`Cost.to_dict()` with the latency's interval (`hardware.intervals`; null: not
+    validated)."""
+    from edgegap.hardware.intervals import interval_record, latency_interval
+
+    interval = latency_interval(cost, platform)
+    return cost.to_dict() | {"interval": interval_record(interval, cost.totals.latency_s)}
+
+
+def _si_span(low: float, high: float, unit: str) -> str:
+    """ "111ms-208ms", or one value where both ends read the same."""
+    ends = si(low, unit), si(high, unit)
+    return ends[0] if ends[0] == ends[1] else "-".join(ends)
+
+
+def si_range(value: float, low: float, high: float, unit: str = "") -> str:
+    """ "12.3ms (9.8-15.1)": a value in `si`'s form, its range in the same prefix (one
+    number where both ends read the same)."""
+    shown = si(value, unit)
+    prefix = shown.removesuffix(unit).lstrip("+-0123456789.")
+    scale = next((scale for scale, name in _PREFIXES if name == prefix), 1.0)
+    if max(abs(low), abs(high)) / scale >= 1000:  # an end in another prefix: both with theirs
+        return f"{shown} ({_si_span(low, high, unit)})"
+    ends = f"{low / scale:.3g}", f"{high / scale:.3g}"
+    return f"{shown} ({ends[0] if ends[0] == ends[1] else '-'.join(ends)})"
+
+
+def _latency_text(cost: Cost, platform: Platform) -> str:
+    """The latency with its interval, or "(not validated)"."""
+    from edgegap.hardware.intervals import latency_interval
+
+    interval = latency_interval(cost, platform)
+    latency = cost.totals.latency_s
+    if interval is None:
+        return f"{si(latency, 's')} (not validated)"
+    return si_range(latency, *interval.apply(latency), "s")
+
+
+def _interval_notes(platforms: Sequence[Platform]) -> list[str]:
+    """What each platform's latency range rests on, one line per platform."""
+    from edgegap.hardware.intervals import interval_for, not_validated
+
+    notes = []
+    for platform in {platform.name: platform for platform in platforms}.values():
+        interval = interval_for(platform)
+        basis = not_validated(platform) if interval is None else interval.text
+        notes.append(f"{platform.name}: {basis}")
+    return notes
 
 
 def _costs_table(pairs: list[tuple[Cost, Platform]]) -> Stack:
@@ -800,49 +851,58 @@ def _costs_table(pairs: list[tuple[Cost, Platform]]) -> Stack:
 
     columns = [
         Column("model", text=True), Column("target", text=True), Column("precision", hide=1),
-        Column("latency"), Column("energy"), Column("power"), Column("memory", hide=2),
-        Column("runs", text=True),
+        Column("latency (range)"), Column("energy"), Column("power"),
+        Column("memory", hide=2), Column("runs", text=True),
     ]  # fmt: skip
     rows: list[list[str]] = []
     notes: list[str] = []  # what stops a model: one per row marked `no [n]`
-    for cost, _ in pairs:
+    for cost, platform in pairs:
         found = verdict(cost)
         if not found.runs:
             notes.append(f"[{len(notes) + 1}] {cost.model} on {cost.platform}: {found.text}")
         precision = _precisions(cost)
         rows.append([
-            cost.model, cost.platform, precision, si(cost.totals.latency_s, "s"),
+            cost.model, cost.platform, precision, _latency_text(cost, platform),
             si(cost.totals.energy_j, "J"), si(cost.power.average_w, "W"),
             si(cost.fit.needed_bytes, "B"), "yes" if found.runs else f"no [{len(notes)}]",
         ])  # fmt: skip
     models = ", ".join(dict.fromkeys(cost.model for cost, _ in pairs))
     targets = ", ".join(dict.fromkeys(cost.platform for cost, _ in pairs))
     fps = pairs[0][0].power.fps
-    caption = (f"latency and energy per inference; power at {fps:g} frames/s with idle power; "
-               "memory: weights and peak activations; runs: fits the memory, sustains the "
-               "rate, within the power budget")  # fmt: skip
+    caption = (
+        f"latency and energy per inference; power at {fps:g} frames/s with idle power; "
+        "memory: weights and peak activations; runs: fits the memory, sustains the "
+        "rate, within the power budget; range: where the measured latency falls if the "
+        "estimate errs as on the platform's validation rows (measured / predicted):"
+    )
+    caption += "".join(f"\n  {note}" for note in _interval_notes([p for _, p in pairs]))
     caption += "".join(f"\n{note}" for note in notes)
     return table(f"{models} on {targets}", columns, rows, caption)
 
 
-def _costs_csv(costs: list[Cost]) -> str:
-    """One row per (model, platform): totals, power at the frame rate, the fit, the verdict."""
+def _costs_csv(pairs: list[tuple[Cost, Platform]]) -> str:
+    """One row per (model, platform): totals, power at the frame rate, the fit, the verdict,
+    the latency's interval (empty: not validated)."""
     from edgegap.hardware import verdict
+    from edgegap.hardware.intervals import interval_record, latency_interval
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([
         "model", "platform", "latency_s", "throughput_per_s", "energy_j", "cycles", "fps",
         "average_power_w", "peak_power_w", "fits_power_budget", "fits_memory", "needed_bytes",
-        "memory_reason", "runs", "reasons",
+        "memory_reason", "runs", "reasons", "latency_low_s", "latency_high_s",
+        "interval_level", "interval_basis", "interval_n",
     ])  # fmt: skip
-    for cost in costs:
+    for cost, platform in pairs:
         totals, power, fit = cost.totals, cost.power, cost.fit
         found = verdict(cost)
+        interval = interval_record(latency_interval(cost, platform), totals.latency_s) or {}
         writer.writerow([
             cost.model, cost.platform, totals.latency_s, totals.throughput_per_s, totals.energy_j,
             totals.cycles, power.fps, power.average_w, power.peak_w, power.fits_budget, fit.fits,
             fit.needed_bytes, fit.reason, found.runs, "; ".join(found.reasons),
+            *(interval.get(key, "") for key in ("low_s", "high_s", "level", "basis", "n")),
         ])  # fmt: skip
     return buffer.getvalue()
 
@@ -869,7 +929,7 @@ def _cost_table(cost: Cost) -> Stack:
         Column("MACs", footer=si(sum(layer.macs for layer in cost.layers))),
         Column("cycles", footer=si(totals.cycles), hide=2),
         Column("util.", hide=1),
-        Column("latency", footer=si(totals.latency_s, "s")),
+        Column("latency", footer=si(totals.latency_s, "s")),  # its range: under the table
         Column("bound"),
         Column("energy", footer=si(totals.energy_j, "J")),
     ]
@@ -898,9 +958,11 @@ def _positive(option: str, value: float | None) -> None:
         raise UserError(f"{option} takes a positive number, not {value:g}")
 
 
-def _verdict_lines(cost: Cost) -> list[str]:
-    """The answer under the table: does it run, and the power and memory behind it."""
+def _verdict_lines(cost: Cost, platform: Platform) -> list[str]:
+    """The answer under the table: does it run, the latency's range, and the power and
+    memory behind it."""
     from edgegap.hardware import verdict
+    from edgegap.hardware.intervals import latency_interval, not_validated
 
     power, fit = cost.power, cost.fit
     found = verdict(cost)
@@ -910,8 +972,17 @@ def _verdict_lines(cost: Cost) -> list[str]:
         if power.sustains_rate
         else f"{si(power.average_w, 'W')} needed for {power.fps:g} frames/s, which it cannot reach"
     )
+    interval = latency_interval(cost, platform)
+    latency = si(cost.totals.latency_s, "s")
+    if interval is None:
+        span = f"latency: {latency}, {not_validated(platform)}"
+    else:
+        low, high = interval.apply(cost.totals.latency_s)
+        span = (f"latency: {latency}; {_si_span(low, high, 's')} if it errs as on its "
+                f"validation rows ({interval.text})")  # fmt: skip
     return [
         f"verdict: {found.text}",
+        span,
         f"power: {at} ({idle}; budget {si(power.budget_w, 'W')}); {si(power.peak_w, 'W')} back "
         f"to back at {power.max_fps:.3g} frames/s",
         f"memory: {'fits' if fit.fits else 'does NOT fit'}: {fit.reason}",
@@ -1366,6 +1437,25 @@ def plan_command(
         raise typer.Exit(1)  # CI can gate on it: 1 is a plan whose budgets are not met
 
 
+def _latency_span(latency_s: float, interval: dict[str, Any] | None) -> str:
+    """ "173ms (166-312)" from a JSON interval record, or "173ms (not validated)"."""
+    if interval is None:
+        return f"{si(latency_s, 's')} (not validated)"
+    return si_range(latency_s, interval["low_s"], interval["high_s"], "s")
+
+
+def _baseline_range(result: Plan, record: dict[str, Any]) -> str:
+    """The baseline's latency range in words, or why there is none."""
+    from edgegap.hardware.intervals import not_validated
+
+    found, baseline = result.interval(), record["baseline"]
+    if found is None:
+        return f"latency range: {not_validated(result.platform)}"
+    low, high = baseline["interval"]["low_s"], baseline["interval"]["high_s"]
+    return (f"latency range: {_si_span(low, high, 's')} for the baseline's estimated "
+            f"{si(baseline['latency_s'], 's')} ({found.text})")  # fmt: skip
+
+
 def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     def line(text: str) -> None:
         out.print(text, markup=False, highlight=False)
@@ -1391,6 +1481,8 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     line("budgets, against the baseline:")
     for text in record["gap"]:
         line(f"  {text}")
+    if result.budget.latency_s is not None:  # where the plan states the baseline's latency
+        line(f"  {_baseline_range(result, record)}")
     unmet = record["estimate"]["unmet"]
     verdict = "meets every budget" if result.meets_budget else (
         f"does NOT meet every budget: {', '.join(unmet) or 'the model does not fit'}"
@@ -1410,14 +1502,23 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
             f"{c['accuracy_drop_pp']:.2g} pp",
         ])  # fmt: skip
     estimate_ = record["estimate"]
+    interval = estimate_["interval"]
+    latency = estimate_["latency_s"]
     caption = (
-        f"{si(estimate_['latency_s'], 's')}, {si(estimate_['energy_j'], 'J')}, "
+        f"{_latency_span(latency, interval)}, {si(estimate_['energy_j'], 'J')}, "
         f"{si(estimate_['memory_bytes'], 'B')}, {si(estimate_['power_w'], 'W')} at "
         f"{result.budget.rate:.3g} frames/s, accuracy loss "
         f"{estimate_['accuracy_drop_pp']:.2g} pp ({estimate_['accuracy_source']}, the "
         f"baseline's {precision['accuracy_drop_pp']:.2g} pp included); "
         f"{record['candidates_evaluated']} combinations"
     )
+    if (found := result.interval(result.recipe)) is not None:
+        caption += f"\nlatency (range): {found.text}"
+    elif result.interval() is not None:
+        caption += (
+            "\nthe recipe changes the chip, which the validation rows do not describe: "
+            "its latency is not validated"
+        )
     caption += "".join(f"\n[{number}] {source}" for source, number in sources.items())
     out.print(table(f"recipe ({verdict})", columns, rows, caption))
     front = [

@@ -45,6 +45,7 @@ import pandas as pd
 from edgegap.errors import UserError
 from edgegap.hardware.cost import REAL_TIME_FPS, estimate
 from edgegap.hardware.fit import Placement, size_text
+from edgegap.hardware.intervals import Interval, interval_for, interval_record
 from edgegap.hardware.layers import deployment_precision
 from edgegap.hardware.platform import Platform
 from edgegap.pareto import pareto_mask
@@ -560,6 +561,16 @@ class Plan:
                  for c, t in zip(front, texts, strict=True)]  # fmt: skip
         return list(zip(front, texts, strict=True))
 
+    def interval(self, candidate: Candidate | None = None) -> Interval | None:
+        """The latency interval of the baseline, or of `candidate`: the validation rows of the
+        target's class (`hardware.intervals`); None for a candidate that changes the chip,
+        whose rows those are not."""
+        if candidate is not None and any(
+            s.technique.changes == "hardware" for s in candidate.steps
+        ):
+            return None
+        return interval_for(self.platform)
+
     def gap(self) -> list[str]:
         """The baseline against each budget, in words: the budget, where it is from, the
         demand against it."""
@@ -585,7 +596,11 @@ class Plan:
             },
             "budget": self.budget.to_dict(),
             "budgets": [check.to_dict() for check in self.checks(self.baseline)],
-            "baseline": point(self.baseline) | {"accuracy_drop_pp": precision.accuracy_drop_pp},
+            "baseline": point(self.baseline)
+            | {
+                "accuracy_drop_pp": precision.accuracy_drop_pp,
+                "interval": interval_record(self.interval(), self.baseline.latency_s),
+            },
             "gap": self.gap(),
             "meets_budget": self.meets_budget,
             "recipe": self.contributions,
@@ -593,6 +608,9 @@ class Plan:
             | {
                 "accuracy_drop_pp": self.recipe.accuracy_drop_pp,
                 "accuracy_source": self.accuracy_source,
+                "interval": interval_record(
+                    self.interval(self.recipe), self.recipe.point.latency_s
+                ),
                 "budgets": [check.to_dict() for check in self.checks()],
                 "unmet": self.unmet,
             },

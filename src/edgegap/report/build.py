@@ -9,7 +9,8 @@
   (`hardware.deployment_precision`): latency, energy per inference, average power at 30
   frames/s with idle power, whether it fits the power budget, sustains 30 frames/s, and
   whether its weights and peak activations fit where they live (`hardware.fits`), with the
-  verdict and its reasons (`hardware.verdict`);
+  verdict and its reasons (`hardware.verdict`), and the latency's interval from the
+  validation rows of the platform's class (`hardware.intervals`; empty: not validated);
 - `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
@@ -37,6 +38,7 @@ from edgegap.hardware import (
     load_platform,
     verdict,
 )
+from edgegap.hardware.intervals import interval_for
 from edgegap.host import cpu_features
 from edgegap.report.page import render
 from edgegap.workload import Workload, profile, published, zoo
@@ -76,6 +78,8 @@ def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str,
         cost = estimate(profiled(precision), platform, REAL_TIME_FPS)
         totals, power, fit = cost.totals, cost.power, cost.fit
         found = verdict(cost)
+        interval = interval_for(platform)
+        low, high = interval.apply(totals.latency_s * 1e3) if interval else (None, None)
         rows.append(
             {
                 "model": model,
@@ -94,9 +98,21 @@ def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str,
                 "memory_reason": fit.reason,
                 "runs": found.runs,
                 "reasons": list(found.reasons),
+                "latency_low_ms": low,
+                "latency_high_ms": high,
+                "interval_level": interval.level if interval else None,
+                "interval_basis": interval.basis if interval else None,
+                "interval_n": interval.n if interval else 0,
             }
         )
     return rows
+
+
+def intervals() -> dict[str, dict[str, Any] | None]:
+    """Each built-in platform's latency interval as multipliers of an estimate, with its
+    basis; None: not validated."""
+    found = {name: interval_for(load_platform(name)) for name in builtin_names()}
+    return {name: interval.to_dict() if interval else None for name, interval in found.items()}
 
 
 def machine() -> dict[str, str]:
@@ -269,6 +285,7 @@ def build_report(
                 "verdict": {"models": _closing_models(names), "targets": list(targets),
                             "fps": REAL_TIME_FPS},
                 "real_time_fps": REAL_TIME_FPS,
+                "intervals": intervals(),
                 "sources": _sources(trends.tables),
                 "published_accuracy": _records(published_accuracy()),
             }

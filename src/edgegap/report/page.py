@@ -38,10 +38,16 @@ def _verdict_cell(row: dict[str, Any], index: int) -> str:
     def number(field: str) -> str:
         return _num(row[field], _fmt(row[field]), f"{key}.{field}")
 
+    span = (
+        " (not validated)"
+        if row.get("latency_low_ms") is None
+        else f" ({number('latency_low_ms')}-{number('latency_high_ms')})"
+    )
     return (
         f'<td class="{"runs" if runs else "fails"}" title="{escape.escape(row["memory_reason"])}">'
         f'<div class="status {"yes" if runs else "no"}">{escape.escape(status)}</div>'
-        f"<div>{number('latency_ms')} ms · {number('power_w')} W · {number('energy_mj')} mJ"
+        f"<div>{number('latency_ms')} ms{span} · {number('power_w')} W · "
+        f"{number('energy_mj')} mJ"
         f"</div><div>{number('memory_mb')} MB at {escape.escape(row['precision'])}"
         + ("" if not row["real_time"] else f" · up to {number('max_fps')} frames/s")
         + "</div></td>"
@@ -69,11 +75,36 @@ def verdict(record: dict[str, Any]) -> str:
     return (
         f'<p class="lead">{running} of {len(pairs)} model-target pairs run: the model fits '
         f"the target's memory, sustains {fps:g} frames/s and stays within its power budget. "
-        "Each cell: what stops it, if anything; latency per frame, power, energy per frame; "
-        "memory needed at the precision it runs at; the highest frame rate (cost model).</p>"
+        "Each cell: what stops it, if anything; latency per frame with its range, power, "
+        "energy per frame; memory needed at the precision it runs at; the highest frame rate "
+        "(cost model).</p>"
         '<table class="verdict" id="verdict"><thead>'
         + _heading_row(["model", *targets])
         + f"</thead><tbody>{''.join(body)}</tbody></table>"
+        + intervals(record, targets)
+    )
+
+
+def intervals(record: dict[str, Any], targets: list[str]) -> str:
+    """What each target's latency range rests on: its multipliers, their level and basis."""
+    parts = []
+    for target in targets:
+        found = record["intervals"].get(target)
+        if found is None:
+            parts.append(f"{escape.escape(target)} not validated")
+            continue
+        key = f"intervals.{target}"
+        parts.append(
+            f"{escape.escape(target)} x{_num(found['low_factor'], '.3g', f'{key}.low_factor')}"
+            f"-x{_num(found['high_factor'], '.3g', f'{key}.high_factor')} "
+            f"({escape.escape(found['level'])} of {escape.escape(found['basis'])})"
+        )
+    return (
+        '<p class="caption">Latency range: where the measured latency falls if the estimate '
+        "errs as on the validation rows of the platform's class (measured / predicted, "
+        "data/residuals.csv; held-out rows where there are any, in-sample only where not): "
+        + "; ".join(parts)
+        + ".</p>"
     )
 
 
@@ -304,7 +335,9 @@ def edge(record: dict[str, Any]) -> str:
     )  # fmt: skip
     columns = [
         ("model", "model", ""), ("platform", "platform", ""), ("precision", "precision", ""),
-        ("latency (ms)", "latency_ms", ".4g"), ("max frames/s", "max_fps", ".3g"),
+        ("latency (ms)", "latency_ms", ".4g"), ("latency low (ms)", "latency_low_ms", ".4g"),
+        ("latency high (ms)", "latency_high_ms", ".4g"), ("range basis", "interval_basis", ""),
+        ("max frames/s", "max_fps", ".3g"),
         ("energy (mJ)", "energy_mj", ".4g"), ("power (W)", "power_w", ".3g"),
         ("power fits", "fits_power_budget", ""), (f"{fps:g} fps", "real_time", ""),
         ("weights (MB)", "weights_mb", ".4g"), ("memory (MB)", "memory_mb", ".4g"),

@@ -3,6 +3,17 @@
 Format (SCALE-Sim, Samajdar et al.): `Layer name, IFMAP Height, IFMAP Width, Filter Height,
 Filter Width, Channels, Num Filter, Strides,` with one convolution per row, no padding column
 (the IFMAP size includes any padding) and output size ceil((H - R + stride) / stride).
+
+Depthwise rows follow SCALE-Sim's own rule (`scalesim/topology_utils.py`,
+`load_arrays_conv`, in scale-sim-v2 and scale-sim-v3 alike): a row whose layer name contains
+"DP" (case-sensitive, anywhere) is run as `Channels` layers of one channel each, every one
+with the row's `Num Filter` filters. Here that row is one grouped convolution with groups =
+Channels and Channels x Num Filter output channels, so its MACs are SCALE-Sim's sum over the
+per-channel layers; how a platform schedules the groups is the cost model's
+(`hardware.systolic.grouped_cycles`). Any other row is dense, as SCALE-Sim reads it: a row
+that describes a depthwise layer as `Num Filter` 1 without "DP" (as its example
+`mobilenet.csv` does) is a dense convolution with one filter, whose MACs equal the
+depthwise layer's but whose output has one channel.
 """
 
 from __future__ import annotations
@@ -21,6 +32,12 @@ COLUMNS = (
     "Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
     "Num Filter", "Strides",
 )  # fmt: skip
+DEPTHWISE_MARK = "DP"  # in a layer name: SCALE-Sim's depthwise row (topology_utils.py)
+
+
+def is_depthwise(name: str) -> bool:
+    """SCALE-Sim's test, exactly: `'DP' in elems[0].strip()`."""
+    return DEPTHWISE_MARK in name.strip()
 
 
 def _layer(index: int, row: dict[str, str], where: str, bits: int) -> Layer:
@@ -47,18 +64,27 @@ def _layer(index: int, row: dict[str, str], where: str, bits: int) -> Layer:
                 f"{where}: the {what} holds {elements:.3g} elements, above {MAX_ELEMENTS:,} "
                 "(2**40): give the layer's real size"
             )
-    out = (1, m, math.ceil((h - r + stride) / stride), math.ceil((w - s + stride) / stride))
-    count = formulas.conv((1, c, h, w), (m, c, r, s), out, groups=1, transposed=False, bias=False)
+    name = (row.get("Layer name") or "").strip()
+    # A depthwise row: each of the c channels convolved with its own m filters of one channel.
+    groups, filters, per_filter = (c, c * m, 1) if is_depthwise(name) else (1, m, c)
+    if filters > MAX_DIMENSION:
+        raise UserError(
+            f"{where}: a depthwise row of {c} channels x {m} filters gives {filters:,} output "
+            f"channels, above {MAX_DIMENSION:,} (2**31 - 1)"
+        )
+    out = (1, filters, math.ceil((h - r + stride) / stride), math.ceil((w - s + stride) / stride))
+    weight = (filters, per_filter, r, s)
+    count = formulas.conv((1, c, h, w), weight, out, groups=groups, transposed=False, bias=False)
     return Layer(
         index=index,
-        name=(row.get("Layer name") or "").strip() or f"layer{index}",
+        name=name or f"layer{index}",
         op="convolution",
         kind=count.kind,
         input_shapes=((1, c, h, w),),
         output_shape=out,
         elementwise_flops=count.elementwise_flops,
-        params=m * c * r * s,
-        weight_elements=m * c * r * s,
+        params=math.prod(weight),
+        weight_elements=math.prod(weight),
         input_elements=c * h * w,
         output_elements=math.prod(out),
         weight_bits=bits,
