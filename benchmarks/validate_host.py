@@ -90,25 +90,34 @@ def calibrate(path: Path) -> None:
 
 def compare(platform_path: Path) -> list[Compared]:
     platform = load_platform(platform_path)
+    assert platform.compute.type == "cpu"
     rows = measured()
     development = set(development_models())
+    counts = platform.compute.calibrated_threads
+    at = {count: platform.with_compute(threads=count) for count in counts}
+    peak = {}
+    for count in counts:
+        table = next(t for t in platform.compute.kernels
+                     if t.kind == "matmul" and t.threads == count)  # fmt: skip
+        peak[count] = max(g * m * k * n / s for g, m, k, n, *_, s in table.samples)
     results = []
-    for count in platform.compute.calibrated_threads:
-        at = platform.with_compute(threads=count)
-        matmuls = next(t for t in at.compute.kernels if t.kind == "matmul" and t.threads == count)
-        peak = max(g * m * k * n / s for g, m, k, n, *_, s in matmuls.samples)
-        for name in sorted(zoo.classification_models()):
+    for name in sorted(zoo.classification_models()):
+        if not any((name, count) in rows for count in counts):
+            continue
+        workload = edgegap.profile(name)
+        for count in counts:
             row = rows.get((name, count))
             if row is None:
                 continue
-            workload = edgegap.profile(name)
-            cost = estimate(workload, at)
+            cost = estimate(workload, at[count])
             results.append(Compared(
                 model=name, threads=count,
                 split="development" if name in development else "held-out",
                 macs=workload.totals.macs, measured_s=float(row["cpu_median_ms"]) / 1e3 / count,
-                estimate_s=cost.totals.latency_s, baseline_s=workload.totals.macs / peak,
+                estimate_s=cost.totals.latency_s, baseline_s=workload.totals.macs / peak[count],
             ))  # fmt: skip
+        print(f"{name}: " + ", ".join(f"x{c.threads} {c.error:+.0%}" for c in results
+                                      if c.model == name), flush=True)  # fmt: skip
     return results
 
 
