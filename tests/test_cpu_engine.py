@@ -72,3 +72,14 @@ def test_malformed_kernel_tables_are_refused(change: object, message: str) -> No
     change(table)  # type: ignore[operator]
     with pytest.raises(UserError, match=message):
         parse_platform(yaml.safe_dump(data), "host.yaml")
+
+
+def test_hw_show_summarises_the_timed_samples() -> None:
+    from typer.testing import CliRunner
+
+    from edgegap.cli import app
+
+    result = CliRunner().invoke(app, ["hw", "show", str(HOST)])
+    assert result.exit_code == 0, result.output
+    assert "timed (in the file; --format json lists them)" in result.output
+    assert len(result.output.splitlines()) < 300

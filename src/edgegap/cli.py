@@ -672,6 +672,9 @@ def hw_show(
         return
     import yaml
 
+    for table in record["compute"].get("kernels", []):  # a calibration's timed samples
+        table["samples"] = f"{len(table['samples'])} timed (in the file; --format json lists them)"
+        table.pop("parameters")
     # YAML breaks a line after the word that passes `width`: leave room for a long word
     text = yaml.safe_dump(record, sort_keys=False, width=out.width - 12, allow_unicode=True)
     out.print(text, markup=False, highlight=False)
