@@ -197,6 +197,11 @@ def test_beside_the_estimate(measured):
     assert comparison.achieved_macs_per_s == pytest.approx(comparison.macs / measured.wall_median_s)
     with pytest.raises(UserError, match="pass the workload"):
         beside_estimate(measured, platform)  # a module cannot be profiled again by name
+    assert comparison.interval is None  # no validation row of the M7 or of an MCU
+    host = load_platform(Path(__file__).parent / "data" / "calibrated-host.yaml")
+    on_host = beside_estimate(measured, host, profile(tiny_net(), SHAPE, "fp32"))
+    record = on_host.to_dict()["interval"]
+    assert record is not None and record["low_s"] <= on_host.estimate_s * record["high_factor"]
 
 
 # --- percentiles ------------------------------------------------------------------------------

@@ -1068,7 +1068,11 @@ def _measure_row(record: dict[str, Any]) -> dict[str, Any]:
     row = {key: record[key] for key in _MEASURE_FIELDS}
     row["input_shape"] = "x".join(map(str, record["input_shape"]))
     for key, value in record.get("estimate", {}).items():
-        row[f"estimate_{key}"] = ",".join(value) if isinstance(value, list) else value
+        if key == "interval":
+            for part in ("low_s", "high_s", "basis"):
+                row[f"estimate_interval_{part}"] = value[part] if value else None
+        else:
+            row[f"estimate_{key}"] = ",".join(value) if isinstance(value, list) else value
     return row
 
 
@@ -1102,7 +1106,13 @@ def _measure_table(records: list[dict[str, Any]], platform: str | None) -> Stack
         if "estimate" in r:
             estimate_ = r["estimate"]
             at = f" ({','.join(estimate_['precisions'])})" if len(ran_at) > 1 else ""
-            cells += [si(estimate_["estimate_s"], "s") + at, f"{estimate_['ratio']:.2f}x"]
+            bounds = estimate_["interval"]
+            shown = (
+                si(estimate_["estimate_s"], "s")
+                if bounds is None
+                else si_range(estimate_["estimate_s"], bounds["low_s"], bounds["high_s"], "s")
+            )
+            cells += [shown + at, f"{estimate_['ratio']:.2f}x"]
         rows.append(cells)
     caption = (
         ", ".join(shared.values())

@@ -9,6 +9,7 @@ from typing import Any
 
 from edgegap.errors import UserError
 from edgegap.hardware import Platform, estimate
+from edgegap.hardware.intervals import Interval, interval_record, latency_interval
 from edgegap.measure.latency import AS_STORED, Measurement
 from edgegap.workload import Workload, profile
 
@@ -24,6 +25,7 @@ class Comparison:
     precisions: tuple[str, ...]
     macs: int
     estimate_s: float
+    interval: Interval | None  # where the measurement was expected (`hardware.intervals`)
 
     @property
     def ratio(self) -> float:
@@ -40,6 +42,7 @@ class Comparison:
             "precisions": list(self.precisions),
             "macs": self.macs,
             "estimate_s": self.estimate_s,
+            "interval": interval_record(self.interval, self.estimate_s),
             "ratio": self.ratio,
             "achieved_macs_per_s": self.achieved_macs_per_s,
         }
@@ -65,5 +68,10 @@ def beside_estimate(
     cost = estimate(workload, platform)
     precisions = tuple(sorted({layer.precision for layer in cost.layers if layer.macs}))
     return Comparison(
-        measurement, platform.name, precisions, workload.totals.macs, cost.totals.latency_s
+        measurement,
+        platform.name,
+        precisions,
+        workload.totals.macs,
+        cost.totals.latency_s,
+        latency_interval(cost, platform),
     )
