@@ -1154,6 +1154,9 @@ def calibrate_command(
         bool, typer.Option("--quick", help="a tenth of the samples: a minute, less accurate")
     ] = False,
     seed: Annotated[int, typer.Option(help="seed of the sampled shapes")] = 0,
+    clock_mhz: Annotated[
+        float | None, typer.Option("--clock-mhz", help="the clock, where /proc/cpuinfo lacks it")
+    ] = None,
 ) -> None:
     """Calibrate this machine: time each operator kind on sampled shapes, the bandwidth of each
     cache level and DRAM, and onnxruntime's dispatch cost, then write a platform YAML whose
@@ -1166,12 +1169,13 @@ def calibrate_command(
 
     _positive("--power-w", power_w)
     _positive("--process-nm", process_nm)
+    _positive("--clock-mhz", clock_mhz)
     counts = [int(t) for t in threads.split(",") if t.strip().isdigit()]
     if not counts or len(counts) != len(threads.split(",")):
         raise UserError(f"--threads takes comma-separated thread counts, e.g. 1,2, got '{threads}'")
     with progress("calibrating", total=None) as update:
         data = calibrate(power_w, process_nm, year, counts, quick, seed, name,
-                         lambda message: update(message))  # fmt: skip
+                         lambda message: update(message), clock_mhz)  # fmt: skip
     text = yaml.safe_dump(data, sort_keys=False, width=100)
     parse_platform(text, str(out_path))  # what is written loads as a platform
     write_text(out_path, text)

@@ -164,13 +164,15 @@ def calibrate(
     seed: int = 0,
     name: str = "host",
     progress: Callable[[str], None] = lambda message: None,
+    clock: float | None = None,
 ) -> dict[str, Any]:
     """This machine as platform data (the YAML's contents): see the module docstring."""
     if not threads or min(threads) < 1 or max(threads) > logical_cpus():
         raise UserError(f"threads must be within 1..{logical_cpus()} (this machine's CPUs)")
     cpu = cpu_features()
     today = datetime.date.today()
-    clock = clock_mhz()
+    clock_given = clock
+    clock = clock if clock is not None else clock_mhz()
     levels = caches()
     tables: list[dict[str, Any]] = []
     dispatch: list[dict[str, float]] = []
@@ -257,7 +259,9 @@ def calibrate(
             "mac_energy_includes": "all memory",
             "dispatch": dispatch,
             "kernels": tables,
-            "source": f"{measured_by}: clock from /proc/cpuinfo; macs_per_cycle = the fastest "
+            "source": f"{measured_by}: clock "
+            + ("from /proc/cpuinfo" if clock_given is None else "given by --clock-mhz")
+            + "; macs_per_cycle = the fastest "
             f"matrix product timed ({peak / 1e9:.1f} GMAC/s at {first} thread(s)) / clock",
             "notes": f"mac_energy_pj = power_budget_w / that peak rate ({power_w:g} W / "
             f"{peak / 1e9:.1f} GMAC/s): an upper bound that includes every memory.",
