@@ -31,6 +31,7 @@ from edgegap.measure import measure, median, prepare
 from edgegap.workload import zoo
 
 CSV = Path(__file__).resolve().parent / "data" / "host-zoo.csv"
+TIMM_INPUT = (1, 3, 224, 224)
 FIELDS = (
     "model", "threads", "input_shape", "wall_median_ms", "cpu_median_ms", "wall_p90_ms",
     "round_medians_ms", "runs", "rounds", "cpu", "onnxruntime", "load_before", "load_after",
@@ -56,7 +57,12 @@ def write_rows(rows: dict[tuple[str, int], dict[str, str]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="", help="comma-separated; default: all 80")
+    parser.add_argument(
+        "--models",
+        default="",
+        help="comma-separated names or package.module:callable specs; "
+        "default: all 80 zoo classifiers",
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
@@ -70,7 +76,8 @@ def main() -> None:
         if not args.redo and all((name, t) in rows for t in threads):
             continue
         with tempfile.TemporaryDirectory(prefix="measure-zoo-") as folder:
-            model = prepare(name, Path(folder))
+            shape = TIMM_INPUT if ":" in name else None  # a callable has no default size
+            model = prepare(name, Path(folder), shape)
             probe = measure(model, threads=1, runs=1, warmup=1).wall_median_s
             runs = max(args.runs, math.ceil(args.seconds / max(probe, 1e-6)))
             results: dict[int, list] = {t: [] for t in threads}
