@@ -163,7 +163,7 @@ STAGE_RANKS = {
     "hardware": 2, "training": 2, "edgegap": 2,  # edgegap: the package's own __init__
     "trends": 3, "techniques": 3,
     "measure": 3,
-    "compress": 4, "bridges": 4, "plan": 4,
+    "compress": 4, "bridges": 4, "plan": 4, "calibrate": 4,
     "report": 5,
     "cli": 6,
     "__main__": 7,
