@@ -91,34 +91,19 @@ def _kernel_set(quick: bool, seed: int) -> dict[str, Callable[[], Iterator[Kerne
     }
 
 
-PASSES = 2  # each microbenchmark is timed once per pass; its time is the fastest pass
-
-
 def time_kernels(
     threads: int, quick: bool, seed: int, progress: Callable[[str], None]
 ) -> dict[str, list[list[float]]]:
-    """Timed samples per kind: rows of the kind's features then seconds. The whole sample is
-    timed `PASSES` times, one pass after the other (the seeded shapes rebuilt each time), and
-    each keeps its fastest: on a shared machine another process's burst slows a sample only
-    in the pass it fell on, and never makes one faster."""
-    fastest: dict[str, list[tuple[str, list[float], float]]] = {}
-    for number in range(PASSES):
-        for family, make in _kernel_set(quick, seed).items():
-            timed = [(k.kind, [float(k.features[f]) for f in kernels.features_of(k.kind)],
-                      kernel_seconds(k, threads)) for k in make()]  # fmt: skip
-            if number == 0:
-                fastest[family] = timed
-            else:
-                fastest[family] = [
-                    (kind, row, min((t for t in (a, b) if t > 0), default=0.0))
-                    for (kind, row, a), (_, _, b) in zip(fastest[family], timed, strict=True)
-                ]
-            progress(f"{threads} thread(s), pass {number + 1} of {PASSES}: {family} timed")
+    """Timed samples per kind: rows of the kind's features then seconds."""
     samples: dict[str, list[list[float]]] = {}
-    for timed in fastest.values():
-        for kind, row, seconds in timed:
-            if seconds > 0:
-                samples.setdefault(kind, []).append([*row, seconds])
+    for family, make in _kernel_set(quick, seed).items():
+        for kernel in make():
+            seconds = kernel_seconds(kernel, threads)
+            if seconds <= 0:
+                continue
+            row = [float(kernel.features[f]) for f in kernels.features_of(kernel.kind)]
+            samples.setdefault(kernel.kind, []).append([*row, seconds])
+        progress(f"{threads} thread(s): {family} timed")
     return samples
 
 
