@@ -1,12 +1,13 @@
 """A calibrated CPU (`compute.type: cpu`): each layer takes the time its operator kind took
 at shapes like its own on this CPU, from the microbenchmarks `edgegap calibrate` timed there
-(`hardware.kernels`), plus the runtime's dispatch per operator; the
-run's own dispatch is charged to its first layer.
+(`hardware.kernels`), plus the runtime's dispatch per operator; the run's own dispatch is
+charged to its first layer.
 
 The microbenchmarks ran with their operands in the caches, as a layer finds the output of the
 layer before it, so the on-chip levels are inside these times (`on_chip_memory_in_time`);
-off-chip traffic is not (their working sets stayed on chip) and still bounds a layer through
-the roofline.
+off-chip traffic is only partly (most of their working sets fit the caches), so it still
+bounds a layer through the roofline: a layer whose weights stream from DRAM takes at least
+their bytes over DRAM's measured rate.
 """
 
 from __future__ import annotations
