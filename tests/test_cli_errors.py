@@ -174,6 +174,10 @@ def _edgegap(*args: str, **kwargs: object) -> subprocess.Popen[str]:
     )
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_real_process_usage_error_is_one_line():
     """Through `main()` and a pipe, not the test runner: same line, same exit code."""
     process = _edgegap("estimate", "resnet18", "--batch", "0")
@@ -208,7 +212,9 @@ def test_signal_during_report_cleans_up(tmp_path: Path, signum: int, code: int):
     def staging() -> list[Path]:
         return sorted(tmp_path.glob(f".{out.name}.*"))
 
-    process = _edgegap("report", "--quick", "--out", str(out))
+    # a shell without job control starts background jobs with SIGINT ignored, and a child
+    # keeps that; the report is interrupted as from a terminal, with the default handler
+    process = _edgegap("report", "--quick", "--out", str(out), preexec_fn=_default_sigint)
     try:
         deadline = time.monotonic() + 60
         while not staging():
