@@ -27,7 +27,7 @@ import onnxruntime as ort
 
 from edgegap.atomic import write_text
 from edgegap.host import cpu_features, load_average, logical_cpus
-from edgegap.measure import measure, median, prepare
+from edgegap.measure import measure, median, percentile, prepare
 from edgegap.workload import zoo
 
 CSV = Path(__file__).resolve().parent / "data" / "host-zoo.csv"
@@ -89,14 +89,13 @@ def main() -> None:
         for count, rounds in results.items():
             wall = [t for m in rounds for t in m.wall_s]
             cpu = [t for m in rounds for t in m.cpu_s]
-            wall.sort()
             rows[(name, count)] = {
                 "model": name,
                 "threads": str(count),
                 "input_shape": "x".join(map(str, model.input_shape)),
                 "wall_median_ms": f"{median(wall) * 1e3:.4g}",
                 "cpu_median_ms": f"{median(cpu) * 1e3:.4g}",
-                "wall_p90_ms": f"{wall[min(len(wall) - 1, int(0.9 * len(wall)))] * 1e3:.4g}",
+                "wall_p90_ms": f"{percentile(wall, 90) * 1e3:.4g}",
                 "round_medians_ms": " ".join(f"{m.wall_median_s * 1e3:.4g}" for m in rounds),
                 "runs": str(runs),
                 "rounds": str(args.rounds),

@@ -143,32 +143,49 @@ def compare(platform_path: Path) -> list[Compared]:
     return results
 
 
-def summary(found: list[Compared]) -> str:
-    errors = np.array([c.error for c in found])
-    baseline = np.array([c.baseline_error for c in found])
+@dataclass(frozen=True)
+class Scores:
+    """How a set of predictions compares with the measurements: the issue's three measures."""
+
+    count: int
+    within: int  # predictions within ±WITHIN
+    median: float  # median |error|
+    spearman: float
+
+    @classmethod
+    def of(cls, errors: list[float], measured_s: list[float], predicted_s: list[float]) -> Scores:
+        size = np.abs(errors)
+        rho = float(spearmanr(measured_s, predicted_s).statistic)
+        return cls(len(errors), int((size <= WITHIN).sum()), float(np.median(size)), rho)
+
+    @property
+    def share(self) -> float:
+        return self.within / self.count
+
+    def cells(self) -> str:
+        return f"{self.within} ({self.share:.0%}) | {self.median:.1%} | {self.spearman:.3f}"
+
+
+def scores(found: list[Compared], baseline: bool = False) -> Scores:
     measured_s = [c.measured_s for c in found]
-    rho = spearmanr(measured_s, [c.estimate_s for c in found]).statistic
-    rho_base = spearmanr(measured_s, [c.baseline_s for c in found]).statistic
-    return (
-        f"{len(found)} models | {int((np.abs(errors) <= WITHIN).sum())} "
-        f"({np.mean(np.abs(errors) <= WITHIN):.0%}) | {np.median(np.abs(errors)):.1%} | "
-        f"{rho:.3f} | {int((np.abs(baseline) <= WITHIN).sum())} "
-        f"({np.mean(np.abs(baseline) <= WITHIN):.0%}) | {np.median(np.abs(baseline)):.1%} | "
-        f"{rho_base:.3f}"
-    )
+    if baseline:
+        return Scores.of([c.baseline_error for c in found], measured_s,
+                         [c.baseline_s for c in found])  # fmt: skip
+    return Scores.of([c.error for c in found], measured_s, [c.estimate_s for c in found])
+
+
+def summary(found: list[Compared]) -> str:
+    return f"{len(found)} models | {scores(found).cells()} | {scores(found, True).cells()}"
 
 
 def goals(found: list[Compared], which: str) -> str:
     """The issue's three goals at 1 thread over `found`, met or missed."""
-    errors = np.abs([c.error for c in found])
-    inside = float(np.mean(errors <= WITHIN))
-    middle = float(np.median(errors))
-    rho = float(spearmanr([c.measured_s for c in found], [c.estimate_s for c in found]).statistic)
+    got = scores(found)
     checks = [
-        (f"{int((errors <= WITHIN).sum())} of {len(found)} ({inside:.0%}) within ±{WITHIN:.0%}",
-         "at least 90%", inside >= 0.9),
-        (f"median |error| {middle:.1%}", "at most 10%", middle <= 0.10),
-        (f"Spearman {rho:.3f}", "at least 0.95", rho >= 0.95),
+        (f"{got.within} of {got.count} ({got.share:.0%}) within ±{WITHIN:.0%}", "at least 90%",
+         got.share >= 0.9),
+        (f"median |error| {got.median:.1%}", "at most 10%", got.median <= 0.10),
+        (f"Spearman {got.spearman:.3f}", "at least 0.95", got.spearman >= 0.95),
     ]  # fmt: skip
     said = "; ".join(f"{value} (goal {goal}: {'met' if ok else 'missed'})"
                      for value, goal, ok in checks)  # fmt: skip

@@ -83,3 +83,13 @@ def test_hw_show_summarises_the_timed_samples() -> None:
     assert result.exit_code == 0, result.output
     assert "timed (in the file; --format json lists them)" in result.output
     assert len(result.output.splitlines()) < 300
+
+
+def test_the_schema_names_every_kind_the_predictor_knows() -> None:
+    """The schema lists the kinds without importing numpy; the predictor owns them."""
+    from typing import get_args
+
+    from edgegap.hardware import kernels
+    from edgegap.hardware.platform import KernelTable
+
+    assert set(get_args(KernelTable.model_fields["kind"].annotation)) == set(kernels.KINDS)

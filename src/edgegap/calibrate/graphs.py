@@ -10,6 +10,7 @@ in a model (a convolution with its ReLU).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ def _model(
     nodes: list[onnx.NodeProto],
     inputs: dict[str, tuple[int, ...]],
     output: str,
-    constants: list[onnx.TensorProto] = (),  # type: ignore[assignment]
+    constants: Sequence[onnx.TensorProto] = (),
 ) -> onnx.ModelProto:
     graph = helper.make_graph(
         nodes,

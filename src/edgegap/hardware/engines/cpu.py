@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 # covers (an embedding lookup, an FFT) run as element-wise streams of their bytes, and so does
 # a batch norm left unfused (a per-channel scale and shift, like the element-wise benchmark's
 # per-channel scale).
-STREAMING_KIND = {kind: kind for kind in kernels.STREAMING_KINDS}
 BATCH_NORM_MARK = "batch_norm"
 
 
@@ -42,7 +41,7 @@ def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
     product), or one stream of its bytes."""
     per_element = bits / 8
     if not layer.gemms:
-        kind = STREAMING_KIND.get(layer.kind, "elementwise")
+        kind = layer.kind if layer.kind in kernels.STREAMING_KINDS else "elementwise"
         if BATCH_NORM_MARK in layer.op:
             kind = "elementwise"
         return [(kind, [per_element * (layer.input_elements + layer.output_elements)])]
