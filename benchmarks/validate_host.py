@@ -5,13 +5,16 @@ Splits are declared here before their held-out rows are predicted: development r
 looked at while the CPU engine and its calibration are designed (their errors are in-sample);
 held-out rows are first compared once the engine is frozen. The first split (20 zoo models
 for development, 60 held out; its results are quoted in the document) is in git history at
-8adbafb; the one in force is FRESH_HELD_OUT below.
+8adbafb, the second (FRESH_HELD_OUT) is now development; the one in force is THIRD_HELD_OUT
+below.
 
 Steps: `edgegap calibrate --threads 1,2` writes benchmarks/data/host.yaml (or `--platform
 FILE` reuses a calibration); every model is estimated on it at each thread count beside the
 simplest baseline, MACs / the peak (the fastest matrix product calibration timed at that thread
-count), and both are compared with the measured median CPU time per run over the threads (the
-time the cores worked; wall time on a shared machine adds the waits for a core). Writes the
+count), and both are compared with the fastest measured run's CPU time over the threads (the
+time the cores worked; wall time on a shared machine adds the waits for a core; the fastest
+run, because a neighbour slows this virtual machine's cores for seconds at a time, inside CPU
+time: see measure_zoo). Writes the
 "Host" section of docs/validation.md and this benchmark's rows of residuals.csv.
 
 Run: .venv/bin/python benchmarks/validate_host.py [--platform benchmarks/data/host.yaml]
@@ -73,6 +76,31 @@ FRESH_HELD_OUT = (
     "timm.models.cspnet:cspresnet50",
 )  # fmt: skip
 
+# A third held-out set, declared after the second comparison (FRESH_HELD_OUT: 19 of 24 within
+# 25% at 1 thread) and before any of these was measured or predicted. In between, calibration
+# and measurement both changed to the fastest of repeated timings (the machine's unloaded
+# speed), so the zoo and FRESH_HELD_OUT are development rows from then on. These 30 timm
+# architectures (random weights, 224 x 224), none of them a variant in the first two sets,
+# are held out; one that cannot be exported or profiled is reported and left out.
+THIRD_HELD_OUT = (
+    "timm.models.resnet:seresnet50", "timm.models.resnet:resnet34d",
+    "timm.models.efficientnet:efficientnetv2_rw_t", "timm.models.efficientnet:mnasnet_100",
+    "timm.models.efficientnet:fbnetc_100", "timm.models.efficientnet:spnasnet_100",
+    "timm.models.mobilenetv3:mobilenetv3_large_100", "timm.models.mobilenetv3:lcnet_050",
+    "timm.models.ghostnet:ghostnetv2_100", "timm.models.byobnet:gernet_s",
+    "timm.models.byobnet:repvgg_b0", "timm.models.regnet:regnetx_002",
+    "timm.models.regnet:regnety_006", "timm.models.convnext:convnext_pico",
+    "timm.models.vision_transformer:vit_small_patch32_224",
+    "timm.models.deit:deit_tiny_patch16_224", "timm.models.levit:levit_192",
+    "timm.models.mobilevit:mobilevitv2_050", "timm.models.edgenext:edgenext_x_small",
+    "timm.models.efficientformer_v2:efficientformerv2_s0", "timm.models.dla:dla46_c",
+    "timm.models.dpn:dpn68", "timm.models.selecsls:selecsls42b",
+    "timm.models.res2net:res2net50_14w_8s", "timm.models.sknet:skresnet18",
+    "timm.models.hardcorenas:hardcorenas_a", "timm.models.tiny_vit:tiny_vit_5m_224",
+    "timm.models.fastvit:fastvit_t8", "timm.models.pit:pit_ti_224",
+    "timm.models.metaformer:poolformer_s12",
+)  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Compared:
@@ -119,8 +147,9 @@ def compare(platform_path: Path) -> list[Compared]:
         table = next(t for t in platform.compute.kernels
                      if t.kind == "matmul" and t.threads == count)  # fmt: skip
         peak[count] = max(g * m * k * n / s for g, m, k, n, *_, s in table.samples)
-    models = [(name, "development") for name in sorted(zoo.classification_models())]
-    models += [(name, "held-out") for name in FRESH_HELD_OUT]
+    development = [*sorted(zoo.classification_models()), *FRESH_HELD_OUT]
+    models = [(name, "development") for name in development]
+    models += [(name, "held-out") for name in THIRD_HELD_OUT]
     results = []
     for name, split in models:
         found = [rows[(name, count)] for count in counts if (name, count) in rows]
@@ -135,7 +164,7 @@ def compare(platform_path: Path) -> list[Compared]:
             cost = estimate(workload, at[count])
             results.append(Compared(
                 model=name, threads=count, split=split, macs=workload.totals.macs,
-                measured_s=float(row["cpu_median_ms"]) / 1e3 / count,
+                measured_s=float(row["cpu_min_ms"]) / 1e3 / count,
                 estimate_s=cost.totals.latency_s, baseline_s=workload.totals.macs / peak[count],
             ))  # fmt: skip
         print(f"{name}: " + ", ".join(f"x{c.threads} {c.error:+.0%}" for c in results
@@ -288,7 +317,7 @@ def main() -> None:
          "split": "in-sample" if c.split == "development" else c.split,
          "predicted": six(c.estimate_s), "measured": six(c.measured_s), "unit": "s",
          "source": f"measured on {cpu.cpu if cpu else 'this CPU'} by benchmarks/measure_zoo.py "
-                   "(median CPU time per run over the threads)"}
+                   "(the fastest run's CPU time over the threads)"}
         for c in results
     ])  # fmt: skip
 

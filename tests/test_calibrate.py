@@ -11,7 +11,7 @@ from cli_checks import error_leaving_nothing, runner
 
 import edgegap
 from edgegap.calibrate import graphs, sampling
-from edgegap.calibrate.run import caches, clock_mhz
+from edgegap.calibrate.run import Cache, bandwidths, caches, clock_mhz, fastest
 from edgegap.calibrate.timing import dispatch_overhead, kernel_seconds
 from edgegap.cli import app
 from edgegap.errors import UserError
@@ -77,6 +77,25 @@ def test_conv_features_count_what_the_cost_model_counts() -> None:
     assert (f["groups"], f["m"], f["k"], f["n"], f["stride"], f["area"]) == (1, 49, 288, 64, 2, 9)
     weights, inputs, outputs = 64 * 32 * 9, 32 * 14 * 14, 64 * 7 * 7
     assert f["bytes"] == 4 * (weights + inputs + outputs)
+
+
+def test_each_sample_keeps_its_fastest_pass_and_a_sample_never_timed_is_dropped() -> None:
+    first = {"conv": [[1.0, 2.0, 0.5], [3.0, 4.0, 0.0]], "pool": [[5.0, 0.2]]}
+    second = {"conv": [[1.0, 2.0, 0.4], [3.0, 4.0, 0.0]], "pool": [[5.0, 0.3]]}
+    assert fastest([first, second]) == {"conv": [[1.0, 2.0, 0.4]], "pool": [[5.0, 0.2]]}
+
+
+def test_bandwidths_take_inner_slopes_the_best_sweep_rate_and_dram_at_its_end() -> None:
+    levels = [Cache(1, 1000, 1), Cache(2, 8000, 2)]
+    # the inner level: 250 and 500 bytes in 1.0 and 1.5 s (a slope of 500 B/s over a fixed
+    # cost); the sweep from 2,000 bytes doubles to 32,000: fast while it fits, slow beyond
+    rates = {2000: 4000.0, 4000: 4000.0, 8000: 3000.0, 16000: 100.0, 32000: 100.0}
+    times = {250: (250, 1.0), 500: (500, 1.5)}
+    times |= {size: (size, size / rate) for size, rate in rates.items()}
+    found = bandwidths(levels, times)
+    assert found.levels == [(500, pytest.approx(500.0)), (2000, 4000.0)]
+    assert found.dram == (32000, 100.0)
+    assert found.last_level_holds == 8000  # 3,000 B/s is above sqrt(4,000 x 100) = 632
 
 
 def test_dispatch_overhead_is_small_and_non_negative() -> None:

@@ -1,12 +1,13 @@
 """`edgegap calibrate`: time microbenchmarks on this machine and write it as a platform YAML.
 
 What is measured, per thread count: every operator kind's time on a seeded sample of shapes
-(`sampling`, timed by `timing.kernel_seconds`), ONNX Runtime's cost per run and per operator
-(`timing.dispatch_overhead`), the streaming bandwidth at working sets sized to each cache level
-and to DRAM, and the peak MAC rate (the fastest matrix product timed). What is read, not
-measured: the cache sizes (sysfs), the clock (/proc/cpuinfo), the CPU's model and flags. What
-the user gives: the power the cores draw (`power_w`, for energies; no counters here measure it),
-the process node and the year. Every section of the YAML says which of these its numbers are.
+(`sampling`, timed by `timing.kernel_seconds` in `PASSES` passes, the fastest kept), ONNX
+Runtime's cost per run and per operator (`timing.dispatch_overhead`), the streaming bandwidth
+at working sets sized to each cache level and to DRAM (also the fastest of the passes), and the
+peak MAC rate (the fastest matrix product timed). What is read, not measured: the cache sizes
+(sysfs), the clock (/proc/cpuinfo), the CPU's model and flags. What the user gives: the power
+the cores draw (`power_w`, for energies; no counters here measure it), the process node and
+the year. Every section of the YAML says which of these its numbers are.
 Calibration never runs a model of the zoo.
 """
 
@@ -32,6 +33,11 @@ from edgegap.host import cpu_features, logical_cpus
 # Samples per kind at the default effort; `quick` divides them by QUICK_DIVISOR.
 SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streaming": 25}
 QUICK_DIVISOR = 10
+# Every microbenchmark is timed once per pass over the whole set (minutes apart) and its
+# fastest pass kept; `quick` makes one pass. On a shared virtual machine the core runs slower
+# for seconds at a time while a neighbour is busy, a slowdown inside CPU time; the fastest of
+# passes far apart is the unloaded speed a model runs at on an unloaded machine.
+PASSES = 3
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -94,17 +100,27 @@ def _kernel_set(quick: bool, seed: int) -> dict[str, Callable[[], Iterator[Kerne
 def time_kernels(
     threads: int, quick: bool, seed: int, progress: Callable[[str], None]
 ) -> dict[str, list[list[float]]]:
-    """Timed samples per kind: rows of the kind's features then seconds."""
+    """Timed samples per kind, one pass over the whole set: rows of the kind's features then
+    seconds, in the sampling's (seeded) order."""
     samples: dict[str, list[list[float]]] = {}
     for family, make in _kernel_set(quick, seed).items():
         for kernel in make():
-            seconds = kernel_seconds(kernel, threads)
-            if seconds <= 0:
-                continue
             row = [float(kernel.features[f]) for f in kernels.features_of(kernel.kind)]
-            samples.setdefault(kernel.kind, []).append([*row, seconds])
+            samples.setdefault(kernel.kind, []).append([*row, kernel_seconds(kernel, threads)])
         progress(f"{threads} thread(s): {family} timed")
     return samples
+
+
+def fastest(passes: Sequence[dict[str, list[list[float]]]]) -> dict[str, list[list[float]]]:
+    """Each sample's fastest time over the passes (its features are the same in every pass);
+    a sample no pass timed above zero is dropped."""
+    kept: dict[str, list[list[float]]] = {}
+    for kind, rows in passes[0].items():
+        for index, row in enumerate(rows):
+            seconds = min(p[kind][index][-1] for p in passes)
+            if seconds > 0:
+                kept.setdefault(kind, []).append([*row[:-1], seconds])
+    return kept
 
 
 @dataclass(frozen=True)
@@ -121,31 +137,41 @@ class Bandwidths:
 SWEEP_LIMIT = 2**31  # the largest working set swept (bytes)
 
 
-def _stream_seconds(size: int, threads: int) -> tuple[int, float]:
-    kernel = graphs.stream(max(size // (3 * graphs.FLOAT_BYTES), 1024))
-    return int(kernel.features["bytes"]), kernel_seconds(kernel, threads)
-
-
-def bandwidths(threads: int, levels: Sequence[Cache]) -> Bandwidths:
-    """Rates of an element-wise add (`graphs.stream`). An inner level's rate is the slope
-    between working sets of a quarter and a half of it (so that the operator's fixed cost
-    drops out); the last level's is the best rate of a sweep of working sets doubling from
-    twice the level inside it to four times its size (at most `SWEEP_LIMIT`), DRAM's the rate
-    at the sweep's end."""
-    inner = []
-    for cache in levels[:-1]:
-        (small, t_small), (large, t_large) = (
-            _stream_seconds(cache.size_bytes // d, threads) for d in (4, 2)
-        )
-        inner.append((large, (large - small) / max(t_large - t_small, 1e-9)))
-    start = 2 * levels[-2].size_bytes if len(levels) > 1 else 2**20
+def _sweep_sizes(levels: Sequence[Cache]) -> tuple[list[int], list[int]]:
+    """Working sets (bytes) for the inner levels' slopes (a quarter and a half of each) and
+    for the last level's sweep (doubling from twice the level inside it to four times its
+    size, at most `SWEEP_LIMIT`)."""
+    inner = [cache.size_bytes // d for cache in levels[:-1] for d in (4, 2)]
+    size = 2 * levels[-2].size_bytes if len(levels) > 1 else 2**20
     top = min(4 * levels[-1].size_bytes if levels else 2**28, SWEEP_LIMIT)
     sweep = []
-    size = start
     while size <= top:
-        moved, seconds = _stream_seconds(size, threads)
-        sweep.append((moved, moved / seconds))
+        sweep.append(size)
         size *= 2
+    return inner, sweep
+
+
+def stream_times(threads: int, levels: Sequence[Cache]) -> dict[int, tuple[int, float]]:
+    """Working set -> (bytes moved, seconds) of an element-wise add (`graphs.stream`), one
+    pass over the working sets `bandwidths` needs."""
+    inner, sweep = _sweep_sizes(levels)
+    times = {}
+    for size in [*inner, *sweep]:
+        kernel = graphs.stream(max(size // (3 * graphs.FLOAT_BYTES), 1024))
+        times[size] = (int(kernel.features["bytes"]), kernel_seconds(kernel, threads))
+    return times
+
+
+def bandwidths(levels: Sequence[Cache], times: dict[int, tuple[int, float]]) -> Bandwidths:
+    """Rates from `stream_times`. An inner level's rate is the slope between working sets of a
+    quarter and a half of it (so that the operator's fixed cost drops out); the last level's
+    is the best rate of the sweep, DRAM's the rate at the sweep's end."""
+    inner_sizes, sweep_sizes = _sweep_sizes(levels)
+    inner = []
+    for small_size, large_size in zip(inner_sizes[::2], inner_sizes[1::2], strict=True):
+        (small, t_small), (large, t_large) = times[small_size], times[large_size]
+        inner.append((large, (large - small) / max(t_large - t_small, 1e-9)))
+    sweep = [(times[s][0], times[s][0] / times[s][1]) for s in sweep_sizes]
     dram = sweep[-1]
     if not levels:
         return Bandwidths([], dram, 0)
@@ -177,10 +203,17 @@ def calibrate(
     tables: list[dict[str, Any]] = []
     dispatch: list[dict[str, float]] = []
     streams: dict[int, Bandwidths] = {}
+    timed: dict[int, list[dict[str, list[list[float]]]]] = {count: [] for count in threads}
+    swept: dict[int, list[dict[int, tuple[int, float]]]] = {count: [] for count in threads}
+    for number in range(1 if quick else PASSES):
+        for count in threads:
+            timed[count].append(time_kernels(count, quick, seed, progress))
+            swept[count].append(stream_times(count, levels))
+            progress(f"pass {number + 1}: {count} thread(s) timed")
     for count in threads:
         per_run, per_operator = dispatch_overhead(count)
         dispatch.append({"threads": count, "per_run_s": per_run, "per_operator_s": per_operator})
-        samples = time_kernels(count, quick, seed, progress)
+        samples = fastest(timed[count])
         for kind in sorted(samples):
             rows = np.array(samples[kind], dtype=np.float64)
             parameters = kernels.fit_parameters(kind, rows)
@@ -190,8 +223,11 @@ def calibrate(
                 "samples": [[float(f"{v:.6g}") for v in row] for row in samples[kind]],
                 "leave_one_out_median_error": float(f"{np.median(np.abs(errors)):.4g}"),
             })  # fmt: skip
-        streams[count] = bandwidths(count, levels)
-        progress(f"{count} thread(s): bandwidths measured")
+        passes = swept[count]
+        quickest = {
+            size: (passes[0][size][0], min(p[size][1] for p in passes)) for size in passes[0]
+        }
+        streams[count] = bandwidths(levels, quickest)
     first = min(threads)
     matmul = next(t for t in tables if t["kind"] == "matmul" and t["threads"] == first)
     peak = max(g * m * k * n / s for g, m, k, n, *_, s in matmul["samples"])
@@ -249,6 +285,7 @@ def calibrate(
             "threads": list(threads),
             "seed": seed,
             "quick": quick,
+            "passes": len(timed[first]),
         },
         "compute": {
             "type": "cpu",

@@ -367,6 +367,7 @@ class Calibration(_Strict):
     threads: list[Threads]
     seed: int
     quick: bool
+    passes: int = Field(1, ge=1)  # each microbenchmark's fastest pass is kept
 
 
 # The engine types, told apart by `type`. A new engine is one more member here, and its
