@@ -17,6 +17,7 @@ import edgegap
 from edgegap import UserError, Workload
 from edgegap.workload.layer import Gemm
 from edgegap.workload.onnx_reader import profile_onnx
+from edgegap.workload.shapes import ModelInput
 
 FLOAT = TensorProto.FLOAT
 Dims = Sequence[int | str | None]
@@ -53,7 +54,8 @@ def save(
 
 
 def read(path: Path, input_shape: Sequence[int] | None = None, bits: int | None = None) -> Workload:
-    return profile_onnx(path, input_shape, bits, "test")
+    given = None if input_shape is None else [ModelInput(tuple(input_shape))]
+    return profile_onnx(path, given, bits, "test")
 
 
 def conv_model(tmp_path: Path, x: Dims = (1, 4, 8, 8), **attrs: Any) -> Path:

@@ -128,7 +128,7 @@ def test_matmul_family_einsum_embedding_interpolate():
             up = F.interpolate(scores.unsqueeze(1), scale_factor=2, mode="bilinear")
             return up.mean()
 
-    workload = edgegap.profile(Mixed(), (3, 4), input_dtype=torch.long)
+    workload = edgegap.profile(Mixed(), inputs=["3x4:int64"])
     assert workload.totals.macs == 2 * 3 * 4 * 4 * 6
     kinds = [layer.kind for layer in workload.layers]
     assert {"embedding", "matmul", "upsample", "reduction"} <= set(kinds)

@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -35,7 +35,7 @@ from typer.core import TyperGroup
 from edgegap.errors import UserError
 from edgegap.hardware import Platform, builtin_names, load_platform
 from edgegap.workload import profile
-from edgegap.workload.shapes import dtype_to_bits, parse_shape
+from edgegap.workload.shapes import ModelInput, dtype_to_bits, parse_input, parse_shape
 
 if TYPE_CHECKING:
     from edgegap.hardware import Cost, EnergyBreakdown, LayerCost
@@ -225,6 +225,15 @@ DTYPE_HELP = (
 InputShape = Annotated[
     str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
 ]
+Inputs = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--input",
+        help="an input NAME:SHAPE[:DTYPE] for a model of several or integer inputs, once per "
+        "input (unnamed ones by position), e.g. --input ids:1x128:int64; instead of "
+        "--input-shape",
+    ),
+]
 ModelArgument = Annotated[str, typer.Argument(help="anything `edgegap profile` accepts")]
 NoFuse = Annotated[
     bool,
@@ -413,7 +422,8 @@ def _summary_table(workloads: list[Workload]) -> Stack:
         totals = workload.totals.to_dict()
         rows.append([
             workload.model,
-            _shape(workload.input_shape),
+            " ".join(map(str, workload.inputs)) if len(workload.inputs) > 1
+            else _shape(workload.input_shape),
             *(si(totals[key], unit) for _, key, unit, _ in _SUMMARY_COLUMNS),
             f"{totals['arithmetic_intensity']:.1f}",
         ])  # fmt: skip
@@ -446,30 +456,45 @@ def _layer_table(workload: Workload) -> Stack:
     return table(f"{workload.model}: per layer", columns, rows)
 
 
-def _input_shape(
-    name: str, shape: tuple[int, ...] | None, batch: int | None
-) -> tuple[int, ...] | None:
-    """The shape to profile `name` at: `shape` (None: the model's default), with `batch`."""
+def _model_inputs(
+    name: str, shape: str | None, given: list[str] | None, batch: int | None
+) -> list[ModelInput] | None:
+    """What to profile `name` on: `--input`s or `--input-shape` (None: the model's default),
+    with `batch` as every input's first dimension."""
+    if shape is not None and given:
+        raise UserError("give --input-shape or --input, not both")
+    inputs = [parse_input(text) for text in given] if given else None
+    if inputs is None and shape is not None:
+        inputs = [ModelInput(parse_shape(shape))]
     if batch is None:
-        return shape
-    from edgegap.workload import zoo
+        return inputs
+    if inputs is None:
+        from edgegap.workload import zoo
 
-    base = shape or zoo.default_input_shape(name)
-    if base is None:
-        raise UserError(f"give --input-shape for '{name}' to set a batch")
-    return (batch, *base[1:])
+        default = zoo.default_input_shape(name)
+        if default is None:
+            raise UserError(f"give --input-shape for '{name}' to set a batch")
+        inputs = [ModelInput(default)]
+    return [replace(i, shape=(batch, *i.shape[1:])) for i in inputs]
 
 
 def _profile_all(
-    names: list[str], shape: tuple[int, ...] | None, dtype: str | None, batch: int | None = None
+    names: list[str],
+    shape: str | None,
+    dtype: str | None,
+    batch: int | None = None,
+    given: list[str] | None = None,
 ) -> list[Workload]:
+    def one(name: str) -> Workload:
+        return profile(name, dtype=dtype, inputs=_model_inputs(name, shape, given, batch))
+
     if len(names) == 1:
-        return [profile(names[0], _input_shape(names[0], shape, batch), dtype)]
+        return [one(names[0])]
     workloads = []
     with progress("profiling", total=len(names)) as update:
         for name in names:
             update(f"profiling {name}")
-            workloads.append(profile(name, _input_shape(name, shape, batch), dtype))
+            workloads.append(one(name))
             update(advance=1)
     return workloads
 
@@ -482,6 +507,7 @@ def profile_command(
         typer.Argument(help="torchvision model names, package.module:callable, or .onnx files"),
     ],
     input_shape: InputShape = None,
+    input: Inputs = None,
     dtype: Annotated[
         str | None,
         typer.Option(help="bit-width for bytes: float32, float16, bfloat16, int8, int4, binary"),
@@ -490,8 +516,7 @@ def profile_command(
     per_layer: Annotated[bool, typer.Option("--per-layer", help="show every layer")] = False,
 ) -> None:
     """Profile models into per-layer workloads: MACs, FLOPs, parameters, bytes moved."""
-    shape = parse_shape(input_shape) if input_shape is not None else None
-    workloads = _profile_all(names, shape, dtype)
+    workloads = _profile_all(names, input_shape, dtype, given=input)
     if format is Format.jsonl:
         for workload in workloads:
             sys.stdout.write(workload.to_json() + "\n")
@@ -746,6 +771,7 @@ def estimate_command(
     dataflow: Annotated[str | None, typer.Option("--dataflow", help="os, ws or is")] = None,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
     input_shape: InputShape = None,
+    input: Inputs = None,
     dtype: Annotated[str | None, typer.Option(help=DTYPE_HELP)] = None,
     fps: Annotated[float, typer.Option("--fps", help="frame rate power is quoted at")] = 30.0,
     format: Annotated[
@@ -774,8 +800,7 @@ def estimate_command(
 
             workloads[precision] = [read_topology(topology, dtype_to_bits(precision) or 8)]
         else:
-            shape = parse_shape(input_shape) if input_shape is not None else None
-            workloads[precision] = _profile_all(models or [], shape, precision, batch)
+            workloads[precision] = _profile_all(models or [], input_shape, precision, batch, input)
     count = len(workloads[dtypes[0]])
     pairs = [
         (estimate(workloads[precision][index], platform, fps, fuse=not no_fuse), platform)

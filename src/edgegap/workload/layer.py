@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from edgegap.precision import OPS_PER_MAC, bits_to_bytes
+from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -164,6 +165,8 @@ class Workload:
     `unused_params` are parameters the model holds but inference never reads (an auxiliary
     classifier, for one): stored, but not part of the demand. `outputs` are the indices of
     the layers whose results the model returns (empty where the front end does not say).
+    `input_shape` is the first input's (its batch is the workload's); `inputs` are all of
+    them, named where the model names them, with their element types.
     """
 
     model: str
@@ -173,6 +176,7 @@ class Workload:
     unused_params: int = 0
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     outputs: tuple[int, ...] = ()
+    inputs: tuple[ModelInput, ...] = ()
 
     @cached_property
     def totals(self) -> Totals:
@@ -209,6 +213,10 @@ class Workload:
             "input_shape": list(self.input_shape),
             "totals": self.totals.to_dict(),
         }
+        if self.inputs:
+            record["inputs"] = [
+                {"name": i.name, "shape": list(i.shape), "dtype": i.dtype} for i in self.inputs
+            ]
         if per_layer:
             record["layers"] = [layer.to_dict() for layer in self.layers]
         if self.uncounted_ops:

@@ -32,7 +32,7 @@ from edgegap.precision import bits_to_bytes
 from edgegap.workload import formulas
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
-from edgegap.workload.shapes import MAX_DIMENSION, MAX_ELEMENTS, check_shape
+from edgegap.workload.shapes import MAX_DIMENSION, MAX_ELEMENTS, ModelInput, check_shape
 
 Shape = tuple[int, ...]
 
@@ -354,6 +354,15 @@ def element_bits(elem_type: int) -> int:
     return int(helper.tensor_dtype_to_np_dtype(elem_type).itemsize * 8)
 
 
+# The input dtype names (`shapes.INPUT_DTYPES`) of ONNX element types.
+_DTYPE_NAMES: dict[int, str] = {
+    TensorProto.FLOAT: "float32", TensorProto.FLOAT16: "float16",
+    TensorProto.BFLOAT16: "bfloat16", TensorProto.DOUBLE: "float64",
+    TensorProto.INT64: "int64", TensorProto.INT32: "int32", TensorProto.INT16: "int16",
+    TensorProto.INT8: "int8", TensorProto.UINT8: "uint8", TensorProto.BOOL: "bool",
+}  # fmt: skip
+
+
 def _is_float(elem_type: int) -> bool:
     return bool(TensorProto.DataType.Name(elem_type).startswith(("FLOAT", "BFLOAT", "DOUBLE")))
 
@@ -401,34 +410,70 @@ def _load(path: Path) -> onnx.ModelProto:
     return model
 
 
-def _fix_inputs(model: onnx.ModelProto, input_shape: Sequence[int] | None, path: Path) -> Shape:
-    """Give every graph input static dimensions: `input_shape` for the first (and for the
-    symbolic dimensions of other inputs that share its names), 1 for a symbolic batch.
-    Returns the first input's shape."""
+def _assigned(
+    values: Sequence[onnx.ValueInfoProto], inputs: Sequence[ModelInput], path: Path
+) -> list[tuple[onnx.ValueInfoProto, ModelInput]]:
+    """Which graph input each given input sets: by name, or by position for unnamed ones."""
+    by_name = {value.name: value for value in values}
+    pairs = []
+    for index, given in enumerate(inputs):
+        if given.name is None:
+            if index >= len(values):
+                raise UserError(f"'{path}' takes {len(values)} input(s), not {len(inputs)}: "
+                                "give one --input per graph input")  # fmt: skip
+            pairs.append((values[index], given))
+        elif given.name in by_name:
+            pairs.append((by_name[given.name], given))
+        else:
+            raise UserError(f"'{path}' has no input '{given.name}': its inputs are "
+                            + ", ".join(by_name))  # fmt: skip
+    return pairs
+
+
+def _set_shape(value: onnx.ValueInfoProto, given: ModelInput, path: Path) -> dict[str, int]:
+    """Fix `value`'s dimensions to the given shape; the symbolic names it replaced, with
+    their sizes (other inputs that share a name take the same size)."""
+    check_shape(given.shape)
+    tensor = value.type.tensor_type
+    if given.dtype is not None and _DTYPE_NAMES.get(tensor.elem_type) != given.dtype:
+        raise UserError(f"'{path}': input '{value.name}' is "
+                        f"{_DTYPE_NAMES.get(tensor.elem_type, 'of another type')} in the graph, "
+                        f"not {given.dtype}: drop the dtype or give the graph's")  # fmt: skip
+    dims = tensor.shape.dim
+    if tensor.HasField("shape") and len(dims) != len(given.shape):
+        raise UserError(
+            f"'{path}' takes input '{value.name}' of rank {len(dims)}: give a shape of "
+            f"{len(dims)} dimensions"
+        )
+    named = {d.dim_param: n for d, n in zip(dims, given.shape, strict=False) if d.dim_param}
+    del dims[:]
+    for size in given.shape:
+        dims.add(dim_value=size)
+    return named
+
+
+def _fix_inputs(
+    model: onnx.ModelProto, inputs: Sequence[ModelInput] | None, path: Path
+) -> tuple[ModelInput, ...]:
+    """Give every graph input static dimensions: the given inputs' shapes (and theirs to the
+    symbolic dimensions of other inputs that share the names), 1 for a symbolic batch.
+    Returns every graph input as the model takes it."""
     graph = model.graph
     initializers = {t.name for t in graph.initializer}
     values = [value for value in graph.input if value.name not in initializers]
     if not values:
         raise UserError(f"'{path}' has no graph input: re-export it with its input")
-    first = values[0].type.tensor_type
     named: dict[str, int] = {}
-    if input_shape is not None:
-        check_shape(input_shape)
-        dims = first.shape.dim
-        if first.HasField("shape") and len(dims) != len(input_shape):
-            raise UserError(
-                f"'{path}' takes input '{values[0].name}' of rank {len(dims)}: give "
-                f"--input-shape with {len(dims)} dimensions"
-            )
-        if [d.dim_value for d in dims] != list(input_shape):
-            named = {d.dim_param: n for d, n in zip(dims, input_shape, strict=False) if d.dim_param}
-            del dims[:]
-            for size in input_shape:
-                dims.add(dim_value=size)
-            # Shapes recorded for the old input size would contradict inference.
-            del graph.value_info[:]
-            for output in graph.output:
-                output.type.tensor_type.ClearField("shape")
+    changed = False
+    for value, given in _assigned(values, inputs or [], path):
+        before = [d.dim_value for d in value.type.tensor_type.shape.dim]
+        named |= _set_shape(value, given, path)
+        changed = changed or before != list(given.shape)
+    if changed:  # shapes recorded for the old input size would contradict inference
+        del graph.value_info[:]
+        for output in graph.output:
+            output.type.tensor_type.ClearField("shape")
+    found = []
     for value in values:
         tensor = value.type.tensor_type
         if not tensor.HasField("shape"):
@@ -441,7 +486,11 @@ def _fix_inputs(model: onnx.ModelProto, input_shape: Sequence[int] | None, path:
             elif axis == 0 or "batch" in dim.dim_param.lower():
                 dim.dim_value = 1
             else:
-                fix = "give --input-shape" if value is values[0] else "re-export with fixed shapes"
+                fix = (
+                    "give --input-shape"
+                    if value is values[0]
+                    else f"give --input {value.name}:SHAPE"
+                )
                 raise UserError(
                     f"'{path}': dimension {axis} ('{dim.dim_param}') of input '{value.name}' "
                     f"is unknown: {fix}"
@@ -456,7 +505,8 @@ def _fix_inputs(model: onnx.ModelProto, input_shape: Sequence[int] | None, path:
             check_dims(f"input '{value.name}'", shape)
         except BadNode as bad:
             raise UserError(f"'{path}': {bad}: give a smaller --input-shape") from None
-    return tuple(d.dim_value for d in first.shape.dim)
+        found.append(ModelInput(shape, value.name, _DTYPE_NAMES.get(tensor.elem_type)))
+    return tuple(found)
 
 
 def _infer(model: onnx.ModelProto, path: Path) -> dict[str, _Tensor]:
@@ -639,26 +689,28 @@ class _Reader:
 
 
 def profile_onnx(
-    path: Path, input_shape: Sequence[int] | None, bits: int | None, name: str
+    path: Path, inputs: Sequence[ModelInput] | None, bits: int | None, name: str
 ) -> Workload:
     """Count every node of the ONNX model at `path` into a Workload.
 
-    `input_shape` fixes the first graph input's shape; `bits` overrides the bit-width of
-    weights and activations, which otherwise follows each tensor's element type.
+    `inputs` fix graph inputs' shapes (by name, or in order where unnamed); `bits` overrides
+    the bit-width of weights and activations, which otherwise follows each tensor's element
+    type.
     """
     model = _load(path)
-    shape = _fix_inputs(model, input_shape, path)
+    graph_inputs = _fix_inputs(model, inputs, path)
     reader = _Reader(model.graph, _infer(model, path), bits, path)
     for index, node in enumerate(model.graph.node):
         reader.visit(index, node)
     return Workload(
         model=name,
-        input_shape=shape,
+        input_shape=graph_inputs[0].shape,
         layers=tuple(reader.layers),
         peak_activation_bytes=reader.peak_activation_bytes(),
         unused_params=reader.unused_params(),
         uncounted_ops=dict(reader.uncounted),
         outputs=reader.outputs(),
+        inputs=graph_inputs,
     )
 
 

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError, first_line
 from edgegap.workload.layer import Workload
-from edgegap.workload.shapes import check_shape, dtype_to_bits
+from edgegap.workload.shapes import (
+    ModelInput,
+    check_inputs,
+    check_shape,
+    dtype_to_bits,
+    parse_input,
+)
 
 if TYPE_CHECKING:  # torch is imported by the functions that trace: `import edgegap` stays light
     import torch
@@ -75,40 +81,89 @@ def _required_parameters(builder: Callable[..., object]) -> list[str]:
     ]
 
 
-def _example_input(
-    model: nn.Module, shape: tuple[int, ...], input_dtype: torch.dtype | None
-) -> torch.Tensor:
-    """A meta input for a meta model; zeros on the model's own device and dtype otherwise."""
+def _torch_dtype(name: str) -> torch.dtype:
+    """The torch element type of an input dtype name (`shapes.INPUT_DTYPES`)."""
+    import torch
+
+    dtype = getattr(torch, name)
+    assert isinstance(dtype, torch.dtype)
+    return dtype
+
+
+def _examples(
+    model: nn.Module, inputs: Sequence[ModelInput]
+) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
+    """Meta tensors for a meta model; zeros on the model's own device otherwise (a floating
+    input in the model's own floating type unless the input says): positional, then named."""
     import torch
 
     first = next(model.parameters(), None)
-    if first is None or first.device.type == "meta":
-        return torch.empty(shape, device="meta", dtype=input_dtype)
-    dtype = input_dtype or (first.dtype if first.is_floating_point() else torch.float32)
-    return torch.zeros(shape, device=first.device, dtype=dtype)
+    on_meta = first is None or first.device.type == "meta"
+    positional: list[torch.Tensor] = []
+    named: dict[str, torch.Tensor] = {}
+    for given in inputs:
+        if given.dtype is not None:
+            dtype = _torch_dtype(given.dtype)
+        elif first is not None and first.is_floating_point():
+            dtype = first.dtype
+        else:
+            dtype = torch.float32
+        if on_meta:
+            tensor = torch.empty(given.shape, device="meta", dtype=dtype)
+        else:
+            assert first is not None
+            tensor = torch.zeros(given.shape, device=first.device, dtype=dtype)
+        if given.name is None:
+            positional.append(tensor)
+        else:
+            named[given.name] = tensor
+    return positional, named
+
+
+def _as_inputs(
+    input_shape: Sequence[int] | None, inputs: Sequence[ModelInput | str] | None
+) -> list[ModelInput] | None:
+    """The model's inputs from either an input shape or a list of inputs (None: neither)."""
+    if inputs is not None and input_shape is not None:
+        raise UserError("give an input shape or inputs, not both")
+    if inputs is None:
+        return None if input_shape is None else [ModelInput(tuple(input_shape))]
+    parsed = [parse_input(i) if isinstance(i, str) else i for i in inputs]
+    if not parsed:
+        raise UserError("give at least one input, e.g. --input image:1x3x224x224")
+    for given in parsed:
+        check_shape(given.shape)
+    check_inputs(parsed)
+    return parsed
 
 
 def profile_module(
     model: nn.Module,
-    input_shape: Sequence[int],
+    inputs: Sequence[ModelInput],
     dtype: str | None = None,
     name: str = "",
-    input_dtype: torch.dtype | None = None,
 ) -> Workload:
     from edgegap.workload.tracer import ModelError, trace
 
-    shape = tuple(input_shape)
-    check_shape(shape)
     label = name or type(model).__name__
-    example = _example_input(model, shape, input_dtype)
+    positional, named = _examples(model, inputs)
     bits = dtype_to_bits(dtype)
     try:
-        return trace(model, example, label, bits)
+        return trace(model, positional, label, bits, named)
     except ModelError as failure:
-        raise UserError(
-            f"{label} cannot run on input shape {','.join(map(str, shape))}: "
-            f"{first_line(failure.error)}"
-        ) from None
+        reason = first_line(failure.error)
+        hint = (
+            ": token ids need an integer input, e.g. --input ids:1x128:int64"
+            if "Long" in reason and all(i.dtype is None for i in inputs)
+            else ""
+        )
+        raise UserError(f"{label} cannot run on {_shown(inputs)}: {reason}{hint}") from None
+
+
+def _shown(inputs: Sequence[ModelInput]) -> str:
+    if len(inputs) == 1 and inputs[0].name is None and inputs[0].dtype is None:
+        return f"input shape {','.join(map(str, inputs[0].shape))}"
+    return "inputs " + " ".join(map(str, inputs))
 
 
 def profile(
@@ -116,35 +171,40 @@ def profile(
     input_shape: Sequence[int] | None = None,
     dtype: str | None = None,
     name: str | None = None,
-    input_dtype: torch.dtype | None = None,
+    inputs: Sequence[ModelInput | str] | None = None,
 ) -> Workload:
     """Profile a model into a per-layer Workload.
 
     `model` is an `nn.Module`, a torchvision model name, `package.module:callable`, or an
     ONNX file. `input_shape` defaults to the torchvision weights' input size (NCHW, batch 1).
-    `dtype` (float32, float16, bfloat16, int8, int4, int2, binary) sets the bit-width used
-    for bytes; by default each tensor's own dtype decides. `input_dtype` is the example
-    input's (torch.long for a model that starts with an embedding).
+    A model of several inputs, or of integer ones, takes `inputs` instead: `ModelInput`s or
+    strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g. ["ids:1x128:int64"], unnamed
+    ones passed by position. `dtype` (float32, float16, bfloat16, int8, int4, int2, binary)
+    sets the bit-width used for bytes; by default each tensor's own dtype decides.
     """
     from torch import nn
 
+    given = _as_inputs(input_shape, inputs)
     if isinstance(model, nn.Module):
-        if input_shape is None:
+        if given is None:
             raise UserError("give the input shape of a module, e.g. input_shape=(1, 3, 224, 224)")
-        return profile_module(model, input_shape, dtype, name or type(model).__name__, input_dtype)
+        return profile_module(model, given, dtype, name or type(model).__name__)
     spec = str(model)
     if spec.endswith(".onnx") or isinstance(model, Path):
         from edgegap.workload.onnx_reader import profile_onnx
 
-        return profile_onnx(Path(spec), input_shape, dtype_to_bits(dtype), name or spec)
+        return profile_onnx(Path(spec), given, dtype_to_bits(dtype), name or spec)
     if ":" in spec:
-        if input_shape is None:
+        if given is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
-        return profile_module(load_callable(spec), input_shape, dtype, name or spec)
+        return profile_module(load_callable(spec), given, dtype, name or spec)
     from edgegap.workload import zoo
 
     zoo.check_name(spec)
-    shape = tuple(input_shape) if input_shape is not None else zoo.default_input_shape(spec)
-    if shape is None:
-        raise UserError(f"'{spec}' has no default input size: give --input-shape")
-    return profile_module(zoo.build_torchvision(spec, shape), shape, dtype, name or spec)
+    if given is None:
+        shape = zoo.default_input_shape(spec)
+        if shape is None:
+            raise UserError(f"'{spec}' has no default input size: give --input-shape")
+        given = [ModelInput(shape)]
+    module = zoo.build_torchvision(spec, given[0].shape)
+    return profile_module(module, given, dtype, name or spec)

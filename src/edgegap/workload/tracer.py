@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -23,6 +23,7 @@ from edgegap.precision import bits_to_bytes
 from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
 aten = torch.ops.aten
@@ -341,8 +342,15 @@ def _mha_fast_path_disabled() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
-def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None = None) -> Workload:
-    """Run `model` once on `example` and record every operator it executes.
+def trace(
+    model: nn.Module,
+    examples: Sequence[torch.Tensor],
+    name: str,
+    bits: int | None = None,
+    named: Mapping[str, torch.Tensor] | None = None,
+) -> Workload:
+    """Run `model` once on `examples` (positional) and `named` (keyword) inputs and record
+    every operator it executes.
 
     Whatever the model's own code raises comes out as a `ModelError`.
 
@@ -351,7 +359,9 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
     """
     state = _ModelState(model)
     live = _LiveActivations(bits)
-    live.add(example)
+    named = dict(named or {})
+    for tensor in [*examples, *named.values()]:
+        live.add(tensor)
     recorder = _Recorder(state, live, bits)
     was_training = model.training
     model.eval()
@@ -362,7 +372,7 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
             _module_scopes(model, recorder.scope),
             recorder,
         ):
-            result = model(example)
+            result = model(*examples, **named)
     except Exception as error:
         # The user's model raised (its forward, an assertion on the input size, an operator
         # refusing a shape); the recorder's own errors are bugs and pass through.
@@ -373,7 +383,7 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
         model.train(was_training)
     return Workload(
         model=name,
-        input_shape=tuple(example.shape),
+        input_shape=tuple([*examples, *named.values()][0].shape),
         layers=tuple(recorder.layers),
         peak_activation_bytes=live.peak,
         unused_params=state.unread_params(),
@@ -381,4 +391,9 @@ def trace(model: nn.Module, example: torch.Tensor, name: str, bits: int | None =
         outputs=tuple(
             sorted({p for t in _tensors(result) if (p := recorder.producers.of(t)) >= 0})
         ),
+        inputs=(*(_described(t) for t in examples), *(_described(t, n) for n, t in named.items())),
     )
+
+
+def _described(tensor: torch.Tensor, name: str | None = None) -> ModelInput:
+    return ModelInput(tuple(tensor.shape), name, str(tensor.dtype).removeprefix("torch."))
