@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import replace
+from typing import Any, NamedTuple
 
 import torch
 
@@ -38,6 +39,14 @@ class Args(tuple[Any, ...]):
         args = super().__new__(cls, values)
         args.weights = weights
         return args
+
+
+class Packed(NamedTuple):
+    """A quantized module's packed parameters as a formula sees them: the weight's shape and
+    whether a bias is packed with it."""
+
+    weight: Shape
+    bias: bool
 
 
 Formula = Callable[[Args, dict[str, Any], Shape], OpCount]
@@ -272,3 +281,77 @@ def _fft_c2r(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCou
 def _fft_c2c(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
     x, dims, normalization = args[:3]
     return _fft(x, dims, 5.0, normalization, 2 * formulas.numel(out))
+
+
+# Quantized modules (torch.ao.nn.quantized; torchvision's models built with quantize=True) run
+# the integer kernels of the `quantized` namespace on packed weights (`Packed`), counted as
+# their float counterparts; a fused ReLU adds its FLOP per output element. Quantize and
+# dequantize, at the edges of an integer region, scale and shift each element.
+quantized = torch.ops.quantized
+
+
+def _relu_fused(count: OpCount, out: Shape) -> OpCount:
+    return replace(count, elementwise_flops=count.elementwise_flops + formulas.numel(out))
+
+
+def _quantized_conv(args: Args, out: Shape) -> OpCount:
+    x, packed = args[0], args[1]
+    return formulas.conv(x, packed.weight, out, groups=x[1] // packed.weight[1],
+                         transposed=False, bias=packed.bias)  # fmt: skip
+
+
+def _quantized_linear(args: Args, out: Shape) -> OpCount:
+    x, packed = args[0], args[1]
+    out_features, in_features = packed.weight[:2]
+    return formulas.matmul(x, (in_features, out_features), out, weighted=True, bias=packed.bias)
+
+
+@register(quantized.conv1d, quantized.conv2d, quantized.conv3d)
+def _qconv(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return _quantized_conv(args, out)
+
+
+@register(quantized.conv1d_relu, quantized.conv2d_relu, quantized.conv3d_relu)
+def _qconv_relu(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return _relu_fused(_quantized_conv(args, out), out)
+
+
+@register(quantized.linear, quantized.linear_dynamic)
+def _qlinear(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return _quantized_linear(args, out)
+
+
+@register(quantized.linear_relu)
+def _qlinear_relu(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return _relu_fused(_quantized_linear(args, out), out)
+
+
+@register(quantized.matmul)
+def _qmatmul(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.matmul(args[0], args[1], out, weighted=False)
+
+
+@register(quantized.add_relu, quantized.mul_relu, quantized.add_scalar_relu)
+def _qarithmetic_relu(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return _relu_fused(formulas.elementwise("elementwise", "add", out), out)
+
+
+@register(aten.quantized_max_pool1d, aten.quantized_max_pool2d)
+def _qmax_pool(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return formulas.pool(args[0], out, kernel=args[1], average=False)
+
+
+register_elementwise("elementwise", {
+    "add": [quantized.add, quantized.add_scalar, quantized.mul, quantized.mul_scalar],
+    "quantize": [aten.quantize_per_tensor, aten.quantize_per_channel, aten.dequantize],
+})  # fmt: skip
+register_elementwise("activation", {
+    "relu": [quantized.relu6, quantized.threshold],
+    "hardswish": [quantized.hardswish], "sigmoid": [quantized.sigmoid],
+    "leaky_relu": [quantized.leaky_relu], "elu": [quantized.elu, quantized.celu],
+})  # fmt: skip
+register_elementwise("norm", {
+    "batch_norm": [quantized.batch_norm2d], "layer_norm": [quantized.layer_norm],
+})  # fmt: skip
+register_elementwise("softmax", {"softmax": [quantized.softmax]})
+register_elementwise("movement", {"move": [quantized.cat]})

@@ -47,6 +47,8 @@ ELEMENT_FLOPS: dict[str, int] = {
     "nearest": 0, "linear": 3, "bilinear": 9, "bicubic": 31, "trilinear": 21,
     # data movement: copies, gathers, padding
     "move": 0,
+    # integer formats: quantize (x / scale + zero point) or dequantize ((q - zero point) x scale)
+    "quantize": 2,
 }
 # fmt: on
 

@@ -93,12 +93,14 @@ def _torch_dtype(name: str) -> torch.dtype:
 def _examples(
     model: nn.Module, inputs: Sequence[ModelInput]
 ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
-    """Meta tensors for a meta model; zeros on the model's own device otherwise (a floating
+    """Meta tensors for a meta model; zeros on the model's own device (the CPU for one without
+    parameters) otherwise (a floating
     input in the model's own floating type unless the input says): positional, then named."""
     import torch
 
     first = next(model.parameters(), None)
-    on_meta = first is None or first.device.type == "meta"
+    # A model without parameters runs for real (a quantized one keeps its weights packed).
+    on_meta = first is not None and first.device.type == "meta"
     positional: list[torch.Tensor] = []
     named: dict[str, torch.Tensor] = {}
     for given in inputs:
@@ -111,8 +113,8 @@ def _examples(
         if on_meta:
             tensor = torch.empty(given.shape, device="meta", dtype=dtype)
         else:
-            assert first is not None
-            tensor = torch.zeros(given.shape, device=first.device, dtype=dtype)
+            device = first.device if first is not None else torch.device("cpu")
+            tensor = torch.zeros(given.shape, device=device, dtype=dtype)
         if given.name is None:
             positional.append(tensor)
         else:
@@ -180,7 +182,10 @@ def profile(
     A model of several inputs, or of integer ones, takes `inputs` instead: `ModelInput`s or
     strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g. ["ids:1x128:int64"], unnamed
     ones passed by position. `dtype` (float32, float16, bfloat16, int8, int4, int2, binary)
-    sets the bit-width used for bytes; by default each tensor's own dtype decides.
+    sets the bit-width used for bytes; by default each tensor's own dtype decides (int8 for
+    a torchvision model whose weights are quantized, e.g. quantized_resnet18). A truly
+    quantized module (torch.ao.nn.quantized, quantize=True) is traced on real tensors
+    through its integer kernels, at their bit-widths.
     """
     from torch import nn
 
@@ -207,4 +212,6 @@ def profile(
             raise UserError(f"'{spec}' has no default input size: give --input-shape")
         given = [ModelInput(shape)]
     module = zoo.build_torchvision(spec, given[0].shape)
+    if dtype is None and zoo.quantized_backend(spec):
+        dtype = "int8"  # the integer bit-widths its quantized weights deploy at
     return profile_module(module, given, dtype, name or spec)

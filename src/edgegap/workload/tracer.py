@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from edgegap.precision import bits_to_bytes
-from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args
+from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args, Packed
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
 from edgegap.workload.shapes import ModelInput
@@ -45,6 +45,11 @@ def dtype_bits(dtype: torch.dtype) -> int:
     return dtype.itemsize * 8
 
 
+def _is_packed(value: Any) -> bool:
+    """A quantized module's packed parameters (`quantized::conv2d`'s and `linear`'s)."""
+    return isinstance(value, torch.ScriptObject) and hasattr(value, "unpack")
+
+
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
     """Tensors in an operator's arguments or results (nested lists, tuples, dicts).
 
@@ -64,10 +69,23 @@ class _ModelState:
     """The model's parameters and buffers, and which parameters the pass has read so far."""
 
     def __init__(self, model: nn.Module) -> None:
-        self.params = {id(p): p for p in model.parameters()}
+        self.params: dict[int, torch.Tensor] = {id(p): p for p in model.parameters()}
         self.tensors: dict[int, torch.Tensor] = {id(b): b for b in model.buffers()}
         self.tensors.update(self.params)
         self.read: set[int] = set()
+        # A quantized module keeps its int8 weight and float bias packed in a ScriptObject:
+        # unpacked once, on first sight, they are parameters like any other.
+        self.unpacked: dict[int, tuple[Any, list[torch.Tensor]]] = {}
+
+    def unpack(self, packed: Any) -> list[torch.Tensor]:
+        """The weight and bias (where there is one) inside a quantized module's packed
+        parameters, registered as model state."""
+        if id(packed) not in self.unpacked:
+            tensors = [t for t in packed.unpack() if isinstance(t, torch.Tensor)]
+            self.unpacked[id(packed)] = (packed, tensors)  # holding `packed` keeps its id
+            for tensor in tensors:
+                self.params[id(tensor)] = self.tensors[id(tensor)] = tensor
+        return self.unpacked[id(packed)][1]
 
     def owner(self, tensor: torch.Tensor) -> int | None:
         """The id of the state tensor that `tensor` is, or views; None for activations."""
@@ -264,10 +282,12 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def _record(
         self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], primary: torch.Tensor
     ) -> None:
+        packed = {i: self.state.unpack(a) for i, a in enumerate(args) if _is_packed(a)}
         inputs = list(_tensors((args, kwargs)))
         activations = [t for t in inputs if self.state.owner(t) is None]
         producers = tuple(self.producers.of(t) for t in activations)
         weights = {o for t in inputs if (o := self.state.owner(t)) is not None}
+        weights |= {id(t) for tensors in packed.values() for t in tensors}
         out_shape = tuple(primary.shape)
         formula = ATEN_FORMULAS.get(packet)
         if formula is None:
@@ -277,15 +297,24 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             # The same owners as `weights`: a product is weighted exactly when a weight it
             # reads is counted in `weight_elements`.
             shapes = Args(
-                [a.shape if isinstance(a, torch.Tensor) else a for a in args],
+                [
+                    Packed(packed[i][0].shape, len(packed[i]) > 1) if i in packed
+                    else a.shape if isinstance(a, torch.Tensor) else a
+                    for i, a in enumerate(args)
+                ],
                 frozenset(
                     i
                     for i, a in enumerate(args)
-                    if isinstance(a, torch.Tensor) and self.state.owner(a) is not None
+                    if i in packed
+                    or (isinstance(a, torch.Tensor) and self.state.owner(a) is not None)
                 ),
-            )
+            )  # fmt: skip
             count = formula(shapes, kwargs, out_shape)
-        weight_dtypes = [self.state.tensors[o].dtype for o in weights]
+        # The bit-width of the largest weight read: a quantized layer's int8 weight, not its
+        # float bias.
+        largest = max(
+            (self.state.tensors[o] for o in weights), key=torch.Tensor.numel, default=None
+        )
         self.layers.append(
             Layer(
                 index=len(self.layers),
@@ -299,7 +328,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 weight_elements=sum(self.state.tensors[o].numel() for o in weights),
                 input_elements=sum(t.numel() for t in activations),
                 output_elements=primary.numel(),
-                weight_bits=self.bits or dtype_bits(weight_dtypes[0] if weights else primary.dtype),
+                weight_bits=self.bits
+                or dtype_bits((primary if largest is None else largest).dtype),
                 activation_bits=self.bits or dtype_bits(primary.dtype),
                 gemms=count.gemms,
                 producers=producers,

@@ -110,6 +110,14 @@ def default_input_shape(name: str) -> tuple[int, ...] | None:
     return (1, 3, size, size)
 
 
+def quantized_backend(name: str) -> str | None:
+    """The integer backend (fbgemm, qnnpack) a torchvision model's weights are quantized for;
+    None for a float model. Its builder makes the float architecture the weights describe
+    (their `num_params`, `_ops`), which deploys with int8 weights and activations."""
+    weights = _default_weights(name)
+    return None if weights is None else weights.meta.get("backend")
+
+
 def known_names() -> list[str]:
     return list(list_models())
 
