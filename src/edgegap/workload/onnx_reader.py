@@ -509,18 +509,114 @@ def _fix_inputs(
     return tuple(found)
 
 
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """`model` for shape inference alone: initializers above `FOLD_LIMIT` elements become
+    inputs of their shape and type, so that inference, which copies its model, does not copy
+    the weights (a ViT's 346 MB, once per pass)."""
+    graph = model.graph
+    named = {value.name for value in graph.input}
+    large = [t for t in graph.initializer if math.prod(t.dims) > FOLD_LIMIT]
+    kept = [t for t in graph.initializer if math.prod(t.dims) <= FOLD_LIMIT]
+    inputs = [*graph.input, *(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+                              for t in large if t.name not in named)]  # fmt: skip
+    light = helper.make_graph(list(graph.node), graph.name, inputs, list(graph.output), kept,
+                              value_info=list(graph.value_info))  # fmt: skip
+    skeleton = helper.make_model(light, opset_imports=list(model.opset_import))
+    skeleton.ir_version = model.ir_version
+    skeleton.functions.extend(model.functions)
+    return skeleton
+
+
+# Shape arithmetic folded before inference, where shape inference cannot see a value: the
+# legacy (TorchScript) exporter computes a ViT's class-token expansion or BERT's attention-mask
+# shape from Shape, ConstantOfShape, Where and Equal nodes, whose values onnx's data
+# propagation does not carry, leaving later shapes unknown. Only integer and boolean tensors
+# this small are folded: shapes and indices, never weights or activations.
+FOLD_LIMIT = 4096
+_FOLDED_TYPES = frozenset({TensorProto.INT64, TensorProto.INT32, TensorProto.BOOL})
+
+
+def _shape_value(node: onnx.NodeProto, known: dict[str, onnx.ValueInfoProto]) -> Any:
+    """A Shape node's value where inference knows its input's every dimension, else None."""
+    import numpy as np
+
+    value = known.get(node.input[0])
+    dims = value.type.tensor_type.shape.dim if value is not None else None
+    if not dims or not all(d.HasField("dim_value") for d in dims):
+        return None
+    attrs = {a.name: _attribute(a) for a in node.attribute}
+    sizes = [d.dim_value for d in dims][attrs.get("start", 0) : attrs.get("end", len(dims))]
+    return np.array(sizes, dtype=np.int64)
+
+
+def _evaluated(node: onnx.NodeProto, values: dict[str, Any]) -> list[Any] | None:
+    """A standard node's outputs computed from constant inputs, where they are all small
+    integer or boolean tensors; None otherwise."""
+    import numpy as np
+    from onnx.reference import ReferenceEvaluator
+
+    if node.domain not in ("", "ai.onnx") or any(a.type in (5, 10) for a in node.attribute):
+        return None  # another domain's operator, or one with a subgraph (If, Loop, Scan)
+    try:
+        found = ReferenceEvaluator(node).run(None, {n: values[n] for n in node.input if n})
+    except Exception:  # the reference cannot run it (an operator it lacks): left as it is
+        return None
+    outputs = [np.asarray(o) for o in found]
+    small = all(
+        helper.np_dtype_to_tensor_dtype(o.dtype) in _FOLDED_TYPES and o.size <= FOLD_LIMIT
+        for o in outputs
+    )
+    return outputs if small else None
+
+
+def _fold_shape_arithmetic(model: onnx.ModelProto) -> None:
+    """Replace, in place, every node computing a small integer tensor from constants (or a
+    Shape of a tensor of known shape) by an initializer, until inference sees them all."""
+    from onnx import numpy_helper
+
+    graph = model.graph
+    while True:
+        try:
+            inferred = onnx.shape_inference.infer_shapes(_skeleton(model), data_prop=True).graph
+        except onnx.shape_inference.InferenceError:
+            return  # `_infer` says what fails
+        known = {v.name: v for v in (*inferred.input, *inferred.value_info)}
+        values = {t.name: numpy_helper.to_array(t) for t in graph.initializer
+                  if t.data_type in _FOLDED_TYPES}  # fmt: skip
+        folded: list[onnx.NodeProto] = []
+        for node in graph.node:
+            if node.op_type == "Shape":
+                shape = _shape_value(node, known)
+                outputs = None if shape is None else [shape]
+            elif all(name in values for name in node.input if name):
+                outputs = _evaluated(node, values)
+            else:
+                continue
+            if outputs is None:
+                continue
+            values.update(zip(node.output, outputs, strict=True))
+            folded.append(node)
+        unfolded = [n for n in graph.node if n not in folded or n.op_type == "Constant"]
+        if len(unfolded) == len(graph.node):
+            return
+        created = {o for n in folded if n.op_type != "Constant" for o in n.output}
+        del graph.node[:]
+        graph.node.extend(unfolded)
+        graph.initializer.extend(numpy_helper.from_array(values[name], name) for name in created)
+
+
 def _infer(model: onnx.ModelProto, path: Path) -> dict[str, _Tensor]:
     """Every tensor's shape and element type, by name."""
     try:
-        model = onnx.shape_inference.infer_shapes(model, data_prop=True)
+        inferred = onnx.shape_inference.infer_shapes(_skeleton(model), data_prop=True)
     except onnx.shape_inference.InferenceError as error:
         reason = str(error).strip().splitlines()[0]
         raise UserError(
             f"shape inference fails on '{path}' ({reason}): check --input-shape"
         ) from None
-    graph = model.graph
+    graph = inferred.graph
     tensors = {v.name: _tensor(v) for v in (*graph.input, *graph.value_info, *graph.output)}
-    tensors.update({t.name: _Tensor(tuple(t.dims), t.data_type) for t in graph.initializer})
+    tensors.update({t.name: _Tensor(tuple(t.dims), t.data_type) for t in model.graph.initializer})
     return tensors
 
 
@@ -699,6 +795,7 @@ def profile_onnx(
     """
     model = _load(path)
     graph_inputs = _fix_inputs(model, inputs, path)
+    _fold_shape_arithmetic(model)
     reader = _Reader(model.graph, _infer(model, path), bits, path)
     for index, node in enumerate(model.graph.node):
         reader.visit(index, node)
