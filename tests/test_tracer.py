@@ -3,9 +3,11 @@
 import pytest
 import torch
 import torch.nn.functional as F
+import torchvision
 from torch import nn
 
 import edgegap
+from edgegap.workload.tracer import trace
 from edgegap.workload.zoo import build_empty
 
 
@@ -104,10 +106,11 @@ class Attention(nn.Module):
 
 
 def test_attention_counted_on_cpu_kernels_and_on_meta():
-    """On CPU, SDPA runs a fused kernel and MHA a fast path; on meta, the math decomposition."""
+    """On CPU, SDPA runs a fused kernel and MHA a fast path (what a model that must run for real
+    traces through); on meta, the math decomposition."""
     expected = 2 * (4 * 10 * 10 * 8) * 2  # two attentions, QK^T and AV each 4 heads x 10 x 10 x 8
     expected += 10 * 32 * 96 + 10 * 32 * 32  # MHA in- and out-projections
-    real = edgegap.profile(Attention(), (1, 10, 32))
+    real = trace(Attention(), [torch.zeros(1, 10, 32)], "attention")
     meta = edgegap.profile(build_empty(Attention), (1, 10, 32))
     assert real.totals.macs == expected
     assert meta.totals.macs == expected
@@ -183,3 +186,31 @@ def test_simulated_number_formats_are_not_counted():
     model.register_forward_pre_hook(round_input)
     workload = edgegap.profile(model, (1, 4))
     assert [layer.op for layer in workload.layers] == ["addmm"]
+
+
+def test_a_module_on_the_cpu_is_traced_as_its_meta_copy_and_left_as_it_was():
+    torch.manual_seed(0)
+    model = torchvision.models.mobilenet_v3_small()
+    before = {name: p.clone() for name, p in model.state_dict().items()}
+    workload = edgegap.profile(model, (1, 3, 224, 224), name="mobilenet_v3_small")
+    assert workload.to_dict() == edgegap.profile("mobilenet_v3_small").to_dict()
+    after = model.state_dict()
+    assert all(after[name].device.type == "cpu" and torch.equal(after[name], value)
+               for name, value in before.items())  # fmt: skip
+
+
+def test_what_a_meta_copy_cannot_run_runs_for_real():
+    class ReadsAValue(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+            self.scale = torch.ones(1)  # a plain attribute: copied with its data, not to meta
+
+        def forward(self, x):
+            steps = int(x.abs().sum().item()) + 2  # data-dependent: meta cannot answer
+            for _ in range(steps):
+                x = self.linear(x) * self.scale
+            return x
+
+    workload = edgegap.profile(ReadsAValue(), (1, 4))
+    assert workload.totals.macs == 2 * 16  # zeros in, so two steps

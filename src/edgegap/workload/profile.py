@@ -139,17 +139,51 @@ def _as_inputs(
     return parsed
 
 
+def _meta_copy(model: nn.Module) -> nn.Module | None:
+    """A copy of a module built on a real device, its parameters and buffers on the meta device:
+    the structure is copied, the weights are not, and tracing it runs no kernel. None where the
+    module cannot be copied (an attribute deepcopy refuses)."""
+    import copy
+
+    import torch
+    from torch import nn
+
+    memo: dict[int, object] = {}
+    for parameter in model.parameters():
+        memo[id(parameter)] = nn.Parameter(torch.empty_like(parameter, device="meta"),
+                                           requires_grad=parameter.requires_grad)  # fmt: skip
+    for buffer in model.buffers():
+        memo[id(buffer)] = torch.empty_like(buffer, device="meta")
+    try:
+        return copy.deepcopy(model, memo)
+    except Exception:  # an attribute that cannot be copied: the module is traced as it is
+        return None
+
+
 def profile_module(
     model: nn.Module,
     inputs: Sequence[ModelInput],
     dtype: str | None = None,
     name: str = "",
 ) -> Workload:
+    """Trace `model` on `inputs`. A module with real weights is traced as its meta copy
+    (`_meta_copy`), as fast as one edgegap builds; where that copy cannot run (an operator that
+    reads a value, a tensor kept outside the parameters and buffers, packed quantized weights),
+    the module runs for real on zeros."""
     from edgegap.workload.tracer import ModelError, trace
 
     label = name or type(model).__name__
-    positional, named = _examples(model, inputs)
     bits = dtype_to_bits(dtype)
+    first = next(model.parameters(), None)
+    if first is not None and first.device.type != "meta":
+        copied = _meta_copy(model)
+        if copied is not None:
+            positional, named = _examples(copied, inputs)
+            try:
+                return trace(copied, positional, label, bits, named)
+            except ModelError:
+                pass  # what the copy cannot run, the module itself runs
+    positional, named = _examples(model, inputs)
     try:
         return trace(model, positional, label, bits, named)
     except ModelError as failure:
