@@ -341,19 +341,29 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
 @contextmanager
 def _module_scopes(model: nn.Module, scope: list[str]) -> Iterator[None]:
-    """Keep `scope[-1]` equal to the path of the innermost module whose forward is running."""
-    handles = []
-    for path, module in model.named_modules():
-        name = path or ROOT
+    """Keep `scope[-1]` equal to the path of the innermost module of `model` whose forward is
+    running. Two global hooks, not two per module: registering a hook costs tens of
+    microseconds, more than tracing the module's operators."""
+    from torch.nn.modules.module import (
+        register_module_forward_hook,
+        register_module_forward_pre_hook,
+    )
 
-        def enter(module: nn.Module, args: Any, name: str = name) -> None:
+    names = {id(module): path or ROOT for path, module in model.named_modules()}
+
+    def enter(module: nn.Module, args: Any) -> None:
+        name = names.get(id(module))
+        if name is not None:
             scope.append(name)
 
-        def leave(module: nn.Module, args: Any, output: Any) -> None:
+    def leave(module: nn.Module, args: Any, output: Any) -> None:
+        if id(module) in names:
             scope.pop()
 
-        handles.append(module.register_forward_pre_hook(enter))
-        handles.append(module.register_forward_hook(leave, always_call=True))
+    handles = [
+        register_module_forward_pre_hook(enter),
+        register_module_forward_hook(leave, always_call=True),
+    ]
     try:
         yield
     finally:
