@@ -1,6 +1,7 @@
 """The paper's analysis recomputed: fits, gaps, paper checks, figures, the CLI contract."""
 
 import json
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -307,3 +308,43 @@ def test_figure_html_is_byte_identical_across_runs(trends, tmp_path):
         text = (first / page).read_text(encoding="utf-8")
         assert f'id="{page.removesuffix(".html").replace("_", "-")}"' in text
         assert (first / page).read_bytes() == (second / page).read_bytes(), page
+
+
+README_ROWS = {  # the README's trend table, row label -> the fit or gap rate it shows
+    "top-5 error, leading designs (Fig. 2)": "top5_vs_year",
+    "top-5 error, single models on validation": "top5_vs_year.single_model",
+    "parameters of the largest networks (Fig. 1)": "params_vs_year",
+    "GPU density, fp32 at boost clock (Fig. 3b)": "perf_density_vs_year.gpu",
+    "the same, the paper's window (to 2017)": "perf_density_vs_year.gpu.paper_window",
+    "the same, at each GPU's best dense precision": "perf_density_vs_year.gpu.best_precision",
+    "operations per image, leading designs": "ops_vs_year",
+    "parameters, leading designs": "params_vs_year.leaders",
+    "ASIC density, native precision": "perf_density_vs_year.asic",
+    "DRAM energy per bit, products (Fig. 4b)": "memory_energy_vs_year",
+    "performance gap (operations / GPU density)": "performance_gap_growth_per_year",
+    "energy gap (parameters x DRAM energy per bit)": "energy_gap_growth_per_year",
+}
+
+
+def test_the_readme_trend_table_is_the_computed_one(trends):
+    """Every row of the README's table shows the n, factor, intervals and verdict the fits
+    compute (to the digits it prints)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {
+        cells[0]: cells[1:]
+        for line in readme.splitlines()
+        if line.startswith("| ") and (cells := [c.strip() for c in line.strip("|").split("|")])
+    }
+    record = trends.to_dict()
+    for label, name in README_ROWS.items():
+        n, shown, _, _, verdict = rows[label]
+        rate = record["fits"].get(name) or trends.gaps["growth"][name]
+        numbers = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", shown)]
+        expected = [rate["factor_per_year"], *rate["factor_per_year_t_ci95"],
+                    *rate["factor_per_year_bootstrap_ci95"]]  # fmt: skip
+        assert numbers == pytest.approx(expected, rel=0.01, abs=0.006), label
+        assert (verdict == "significant") is rate["significant"], label
+        if name in record["fits"]:
+            assert int(n) == rate["n"], label

@@ -23,6 +23,7 @@ import pandas as pd
 from edgegap.precision import BITS, OPS_PER_MAC
 from edgegap.trends import data
 from edgegap.trends.fits import (
+    LEVEL,
     MIN_N,
     NO_TREND,
     Fit,
@@ -140,7 +141,7 @@ class Trends:
             },
             "significance": {
                 "min_n": MIN_N,
-                "level": 0.95,
+                "level": LEVEL,
                 "rule": "a fit is significant when it has at least min_n points and both its "
                 "95% t interval and its 95% seeded-bootstrap interval of the slope exclude 0 "
                 "(no change); a gap when its own intervals exclude no change and every fit "

@@ -127,7 +127,7 @@ class Fit:
     @property
     def slope_unit(self) -> str:
         if self.per_year:
-            return "decades of y per year"
+            return f"decades of {self.y} per year"
         per = (
             f"decade of {self.x.removeprefix('log10_')}"
             if self.x.startswith("log10_")
