@@ -301,7 +301,8 @@ class Gap:
             sign * (intercepts[:, None] + slopes[:, None] * x[None, :])
             for (slopes, intercepts), (_, sign), x in zip(boots, self.terms, at, strict=True)
         )
-        low, high = np.percentile(np.asarray(lines), [2.5, 97.5], axis=0)
+        tail = 100 * (1 - LEVEL) / 2
+        low, high = np.percentile(np.asarray(lines), [tail, 100 - tail], axis=0)
         offset = math.log10(self.scale)
         return 10 ** (np.asarray(log_gap) + offset), 10 ** (low + offset), 10 ** (high + offset)
 
