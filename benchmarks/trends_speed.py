@@ -30,7 +30,7 @@ def timed(call):
 def main() -> None:
     trends, fitting = timed(compute_trends)  # first call: reads and validates the CSVs too
     with tempfile.TemporaryDirectory() as out:
-        _, drawing = timed(lambda: write_figures(trends, Path(out), 2030))
+        _, drawing = timed(lambda: write_figures(trends, Path(out)))
     rows = sum(len(table) for table in trends.tables.values())
     body = "\n".join(
         [

@@ -9,40 +9,75 @@ from edgegap.errors import UserError
 from edgegap.trends import data
 from edgegap.trends.analysis import platforms_table
 
-MEMORY_HEADER = "name,type,year,energy_pj_per_bit,bandwidth_gb_s,source,notes\n"
+MEMORY_HEADER = "name,type,status,year,energy_pj_per_bit,source,notes\n"
 
 
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        ("DDR3,dram,2012,20,12.8,,", "row without a source"),
-        ("DDR3,dram,2009,20,12.8,a datasheet,", "year outside 2010-2026"),
-        ("DDR3,dram,2012,-20,12.8,a datasheet,", "energy_pj_per_bit must be a finite positive"),
-        ("DDR3,dram,2012,inf,12.8,a datasheet,", "energy_pj_per_bit must be a finite positive"),
-        ("DDR3,dram,twenty,20,12.8,a datasheet,", "memories.csv"),
+        ("DDR3,dram,product,2012,20,,", "row without a source"),
+        ("DDR3,dram,product,2004,20,a datasheet,", "year outside 2005-2026"),
+        ("DDR3,dram,product,2012,-20,a datasheet,", "energy_pj_per_bit must be a finite positive"),
+        ("DDR3,dram,product,2012,inf,a datasheet,", "energy_pj_per_bit must be a finite positive"),
+        ("DDR3,dram,product,twenty,20,a datasheet,", "memory_energy.csv"),
+        ("DDR3,dram,shipping,2012,20,a datasheet,", "status must be one of product, proposal"),
+        ("DDR3,ddr,product,2012,20,a datasheet,", "type must be one of dram, 3d-dram, sram"),
     ],
 )
 def test_bad_rows_are_named(row, message):
     with pytest.raises(UserError, match=message):
-        data.parse_table("memories", MEMORY_HEADER + row + "\n", "memories.csv")
+        data.parse_table("memory_energy", MEMORY_HEADER + row + "\n", "memory_energy.csv")
 
 
 def test_missing_column():
-    with pytest.raises(UserError, match="missing columns bandwidth_gb_s"):
-        data.parse_table("memories", "name,type,year,energy_pj_per_bit,source,notes\n", "m.csv")
+    with pytest.raises(UserError, match="missing columns status"):
+        data.parse_table("memory_energy", "name,type,year,energy_pj_per_bit,source,notes\n",
+                         "m.csv")  # fmt: skip
 
 
 def test_tables_meet_their_minimums_and_every_row_is_sourced():
-    models, chips, memories = (data.load(n) for n in ("dnn_models", "platforms", "memories"))
+    models, chips, memories = (data.load(n) for n in ("dnn_models", "platforms", "memory_energy"))
     assert models["imagenet"].sum() >= 25
     assert (~models["imagenet"]).sum() >= 3
-    assert len(chips) >= 30 and len(memories) >= 12
+    assert len(chips) >= 30 and len(memories) >= 10
     assert (models["error_source"].notna() | models["size_source"].notna()).all()
     for table in (chips, memories, data.load("brain")):
         assert table["source"].str.strip().str.len().gt(0).all()
+        assert not table["source"].str.contains("ANCHORS|to be confirmed|placeholder").any()
     for name in ("AlexNet", "VGG-16", "VGG-19", "GoogLeNet", "ResNet-50", "ResNet-101",
                  "ResNet-152", "Inception-v3", "Inception-v4"):  # fmt: skip
         assert name in set(models["name"]), name
+
+
+def test_every_imagenet_row_states_its_protocol():
+    models = data.load("dnn_models")
+    imagenet = models[models["imagenet"]]
+    assert set(imagenet["protocol"]) == {"ilsvrc-test", "single-val"}
+    assert set(models[~models["imagenet"]]["protocol"]) == {"none"}
+    # the paper's leading designs are its test-set entries
+    tested = set(imagenet[imagenet["protocol"] == "ilsvrc-test"]["name"])
+    assert {"AlexNet", "VGG-19", "GoogLeNet", "ResNet-152", "Inception-v4"} <= tested
+
+
+def test_memory_rows_are_dated_and_classed():
+    memories = data.load("memory_energy")
+    assert memories.set_index("name").loc["FGDRAM (proposal)", "status"] == "proposal"
+    gddr5 = memories.set_index("name").loc["GDDR5"]
+    assert gddr5["year"] == 2008 and "introduction" in gddr5["notes"]
+    products = memories[memories["status"] == "product"]
+    assert products["notes"].str.contains("product introduction").all()
+
+
+def test_orin_nano_matches_the_hardware_catalog():
+    """The trend table and the platform catalog cite the same NVIDIA datasheet: 40 sparse =
+    20 dense int8 TOPS at 15 W."""
+    from edgegap.hardware.catalog import load_platform
+
+    chips = data.load("platforms").set_index("name")
+    nano = chips.loc["Jetson Orin Nano 8GB"]
+    assert "DS-11105-001" in nano["source"]
+    assert nano["peak_ops"] == 2e13 and nano["peak_precision"] == "int8"
+    assert nano["power_w"] == load_platform("jetson-orin-nano").power_budget_w == 15
 
 
 def test_performance_density_below_a_physical_ceiling():
@@ -55,12 +90,18 @@ def test_performance_density_below_a_physical_ceiling():
 
 
 @pytest.mark.slow
-def test_sizes_equal_the_profilers_for_every_torchvision_row():
+def test_sizes_equal_the_profilers_for_every_architecture_row():
+    """Rows that name an architecture (a torchvision name or a package.module:callable, at
+    `profile_input` or the weights' default) hold edgegap's own profile of it."""
     models = data.load("dnn_models")
-    rows = models[models["torchvision"].notna()]
-    assert len(rows) >= 15
+    rows = models[models["architecture"].notna()]
+    assert len(rows) >= 18
     for row in rows.itertuples():
-        totals = edgegap.profile(str(row.torchvision)).totals
+        if ":" in str(row.architecture):
+            pytest.importorskip(str(row.architecture).split(".")[0])
+        shape = (tuple(int(d) for d in str(row.profile_input).split("x"))
+                 if isinstance(row.profile_input, str) else None)  # fmt: skip
+        totals = edgegap.profile(str(row.architecture), input_shape=shape).totals
         assert (totals.params, totals.macs) == (row.params, row.macs), row.name
 
 

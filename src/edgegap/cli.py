@@ -1649,7 +1649,7 @@ def trends_command(
     trends = compute_trends(Budget(area_mm2, power_w, fps), assumptions)
     record = json.dumps(trends.to_dict(), indent=1, allow_nan=False)
     with atomic.directory(out_dir) as staging:
-        write_figures(trends, staging, until)
+        write_figures(trends, staging)
         (staging / "trends.json").write_text(record + "\n", encoding="utf-8")
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(record + "\n")
@@ -1659,36 +1659,32 @@ def trends_command(
 
 
 def _trends_table(trends: Trends) -> Stack:
-    from edgegap.trends.fits import NO_TREND
+    from edgegap.trends.fits import NO_TREND, Fit
+
+    def interval(fit: Fit, bounds: tuple[float, float]) -> str:
+        low, high = fit.rate.factor_interval(bounds) if fit.per_year else bounds
+        return f"[{low:.3g}, {high:.3g}]"
 
     columns = [
-        Column("trend", text=True), Column("n"), Column("factor per unit x"),
-        Column("doubling/halving (years)", hide=1), Column("R²"), Column("b 95% CI", hide=2),
-        Column("significant", text=True),
+        Column("trend", text=True), Column("n"), Column("R²"),
+        Column("x per year | slope", text=True), Column("t 95%", hide=2),
+        Column("bootstrap 95%", hide=1), Column("p"), Column("significant", text=True),
     ]  # fmt: skip
     rows = [
         [
-            name, str(fit.n), f"{fit.annual_factor:.3g}",
-            f"{fit.doubling_years:.2g}" if fit.x == "year" else "", f"{fit.r2:.2f}",
-            f"[{fit.ci95[0]:.3g}, {fit.ci95[1]:.3g}]", "yes" if fit.significant else NO_TREND,
+            name, str(fit.n), f"{fit.r2:.2f}",
+            f"x{fit.rate.factor:.3g}" if fit.per_year else f"{fit.slope:.3g} (decades/decade)",
+            interval(fit, fit.t_ci95), interval(fit, fit.boot_ci95), f"{fit.p_value:.2g}",
+            "yes" if fit.significant else NO_TREND,
         ]
         for name, fit in trends.fits.items()
     ]  # fmt: skip
     growth = trends.gaps["growth"]
-    rates = {
-        "ops_growth_per_year": "operations per image of the leading designs",
-        "perf_density_growth_per_year": "performance density",
-        "params_growth_per_year": "parameters",
-        "memory_efficiency_growth_per_year": "memory bits per joule",
-    }
-    said = [
-        f"{what} {growth[key]:.2f}x/year [{growth['ci95'][key][0]:.2f}, "
-        f"{growth['ci95'][key][1]:.2f}]" + ("" if growth["significant"][key] else f" ({NO_TREND})")
-        for key, what in rates.items()
-    ]
-    caption = "per year, with 95% intervals: " + "; ".join(said)
-    title = "Fitted trends (log10 y = a + b x; 95% bootstrap interval of b)"
-    return table(title, columns, rows, caption)
+    said = [growth[key]["statement"] for key in (
+        "performance_gap_growth_per_year", "energy_gap_growth_per_year"
+    )]  # fmt: skip
+    title = "Fitted trends (log10 y = a + b x; 95% t and seeded-bootstrap intervals)"
+    return table(title, columns, rows, " ".join(f"{line}." for line in said))
 
 
 def main() -> None:

@@ -216,7 +216,7 @@ def build_report(
         step("trends")
         trends = compute_trends()
         (staging / "trends").mkdir()
-        write_figures(trends, staging / "trends", until=2030)
+        write_figures(trends, staging / "trends")
         (staging / "trends" / "trends.json").write_text(
             json.dumps(trends.to_dict(), indent=1, allow_nan=False) + "\n"
         )
@@ -295,7 +295,7 @@ def build_report(
             json.dumps(record, indent=1, sort_keys=True, allow_nan=False) + "\n"
         )
         (staging / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
-        figures = plotly_figures(trends, until=2030)
+        figures = plotly_figures(trends)
         (staging / "index.html").write_text(render(record, figures), encoding="utf-8")
     return record
 

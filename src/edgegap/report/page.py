@@ -109,72 +109,87 @@ def intervals(record: dict[str, Any], targets: list[str]) -> str:
 
 
 GROWTH = (
-    ("ops_growth_per_year", "demand", "operations per image of the leading ImageNet designs"),
-    ("params_growth_per_year", "demand", "parameters of the largest networks"),
-    ("perf_density_growth_per_year", "supply", "{kind} performance density"),
-    ("memory_efficiency_growth_per_year", "supply", "off-chip memory bits per joule"),
-    ("performance_gap_growth_per_year", "gap", "performance gap (operations / density)"),
-    ("energy_gap_growth_per_year", "gap", "energy gap (parameters / memory bits per joule)"),
+    ("ops_growth_per_year", "demand"),
+    ("params_growth_per_year", "demand"),
+    ("largest_params_growth_per_year", "demand"),
+    ("perf_density_growth_per_year", "supply"),
+    ("memory_energy_per_bit_per_year", "supply"),
+    ("performance_gap_growth_per_year", "gap"),
+    ("energy_gap_growth_per_year", "gap"),
 )
 
 
-def _growth_numbers(record: dict[str, Any], name: str) -> tuple[str, str]:
-    """A growth factor and its 95% interval, each number tagged with its report.json path."""
-    growth = record["trends"]["gaps"]["growth"]
-    key = "trends.gaps.growth"
-    low, high = growth["ci95"][name]
-    interval = (
-        _num(low, ".3g", f"{key}.ci95.{name}[0]")
-        + "&ndash;"
-        + _num(high, ".3g", f"{key}.ci95.{name}[1]")
-    )
-    return _num(growth[name], ".3g", f"{key}.{name}"), interval
+def _growth_numbers(record: dict[str, Any], name: str) -> tuple[str, str, str]:
+    """A factor per year and its t and bootstrap 95% intervals, each number tagged with its
+    report.json path."""
+    key = f"trends.gaps.growth.{name}"
+    rate = record["trends"]["gaps"]["growth"][name]
+
+    def interval(field: str) -> str:
+        low, high = rate[field]
+        return (
+            _num(low, ".3g", f"{key}.{field}[0]")
+            + "&ndash;"
+            + _num(high, ".3g", f"{key}.{field}[1]")
+        )
+
+    factor = _num(rate["factor_per_year"], ".3g", f"{key}.factor_per_year")
+    return factor, interval("factor_per_year_t_ci95"), interval("factor_per_year_bootstrap_ci95")
 
 
-def _growth_words(record: dict[str, Any], name: str, label: str) -> str:
-    factor, interval = _growth_numbers(record, name)
-    return f"{escape.escape(label)} &times;{factor} per year (95% interval {interval})"
+def _growth_words(record: dict[str, Any], name: str) -> str:
+    factor, t, boot = _growth_numbers(record, name)
+    what = record["trends"]["gaps"]["growth"][name]["what"]
+    return f"{escape.escape(what)} &times;{factor} per year (95% intervals {t}, bootstrap {boot})"
+
+
+def _rests_on(record: dict[str, Any], name: str) -> str:
+    """The weak fits a rate rests on, in words: said in the same sentence as the rate."""
+    fits = record["trends"]["fits"]
+    weak = record["trends"]["gaps"]["growth"][name]["weak_fits"]
+    said = [
+        f"{escape.escape(f)} (n=" + _num(fits[f]["n"], "d", f"trends.fits[{f}].n") + ", p="
+        + _num(fits[f]["p_value"], ".3g", f"trends.fits[{f}].p_value") + ")"
+        for f in weak
+    ]  # fmt: skip
+    return f", resting on {' and '.join(said)}, not significant" if said else ""
 
 
 def gap(record: dict[str, Any]) -> str:
     """The growth of demand, supply and the gap, with their intervals; a rate from a fit that
-    is not significant is said to be one, not headlined."""
+    is not significant is said to be one, in the same sentence, not headlined."""
     trends = record["trends"]
     growth = trends["gaps"]["growth"]
     rule = trends["significance"]
-    kind = trends["gaps"]["projection"]["assumptions"]["density_kind"].upper()
-    labels = {name: text.format(kind=kind) for name, _, text in GROWTH}
-    trend_names = [n for n, side, _ in GROWTH if side != "gap"]
-    established = [n for n in trend_names if growth["significant"][n]]
-    weak = [n for n in trend_names if not growth["significant"][n]]
+    trend_names = [n for n, side in GROWTH if side != "gap"]
+    established = [n for n in trend_names if growth[n]["significant"]]
+    weak = [n for n in trend_names if not growth[n]["significant"]]
     sentences = []
     if established:
         sentences.append(
-            "Established: "
-            + "; ".join(_growth_words(record, n, labels[n]) for n in established)
-            + "."
+            "Established: " + "; ".join(_growth_words(record, n) for n in established) + "."
         )
     if weak:
         sentences.append(
             f"<strong>{NO_TREND.capitalize()}</strong> in the "
-            + " or the ".join(escape.escape(labels[n]) for n in weak)
+            + " or the ".join(escape.escape(growth[n]["what"]) for n in weak)
             + " (the table gives their rates and why they are weak)."
         )
-    for name, side, _ in GROWTH:
+    for name, side in GROWTH:
         if side != "gap":
             continue
-        if growth["significant"][name]:
-            sentences.append(f"The {_growth_words(record, name, labels[name])} widens.")
+        if growth[name]["significant"]:
+            sentences.append(f"The {_growth_words(record, name)} widens.")
         else:
             sentences.append(
-                f"So whether the {_growth_words(record, name, labels[name])} widens is "
-                "<strong>not established</strong> by these data."
+                f"So whether the {_growth_words(record, name)} widens is "
+                f"<strong>not established</strong> by these data{_rests_on(record, name)}."
             )
     rows = []
-    for name, side, _ in GROWTH:
-        factor, interval = _growth_numbers(record, name)
+    for name, side in GROWTH:
+        factor, t, boot = _growth_numbers(record, name)
         fits = []
-        for fit_name in growth["fits"][name]:
+        for fit_name in growth[name]["fits"]:
             fit = trends["fits"][fit_name]
             fkey = f"trends.fits[{fit_name}]"
             fits.append(
@@ -182,12 +197,14 @@ def gap(record: dict[str, Any]) -> str:
                 + _num(fit["n"], "d", f"{fkey}.n")
                 + ", R²="
                 + _num(fit["r2"], ".3g", f"{fkey}.r2")
+                + ", p="
+                + _num(fit["p_value"], ".3g", f"{fkey}.p_value")
                 + ("" if fit["significant"] else f" ({NO_TREND})")
             )
-        significant = growth["significant"][name]
+        significant = growth[name]["significant"]
         rows.append(
-            f"<tr><td>{side}</td><td>{escape.escape(labels[name])}</td>"
-            f'<td class="num">{factor}</td><td class="num">{interval}</td>'
+            f"<tr><td>{side}</td><td>{escape.escape(growth[name]['what'])}</td>"
+            f'<td class="num">{factor}</td><td class="num">{t}</td><td class="num">{boot}</td>'
             f"<td>{'<br>'.join(fits)}</td>"
             + f'<td class="{"yes" if significant else "no"}">'
             + ("significant" if significant else NO_TREND)
@@ -196,14 +213,25 @@ def gap(record: dict[str, Any]) -> str:
     return (
         f'<p class="lead">{" ".join(sentences)}</p>'
         '<table id="growth"><thead>'
-        + _heading_row(["", "factor per year of", "factor", "95% interval", "fitted on", "trend"])
+        + _heading_row(
+            [
+                "",
+                "factor per year of",
+                "factor",
+                "t 95% interval",
+                "bootstrap 95% interval",
+                "fitted on",
+                "trend",
+            ]
+        )
         + f"</thead><tbody>{''.join(rows)}</tbody></table>"
         + '<p class="caption">Factors per year from least-squares fits of log10(quantity) '
-        "against the year; intervals: 95% bootstrap of the fit's slope (for a gap, the widest "
-        "ratio the two fits' intervals allow). A trend is significant when its R² is at least "
-        + _num(rule["min_r2"], "g", "trends.significance.min_r2")
-        + " and its interval excludes 1 (no change); a gap when both its fits are and its "
-        "interval excludes 1. Figures and fits in detail: "
+        "against the year, with a t-based and a seeded-bootstrap 95% interval; for a gap, the "
+        "fits' slopes combined (Welch-Satterthwaite t, paired bootstraps). A trend is "
+        "significant when it rests on at least "
+        + _num(rule["min_n"], "d", "trends.significance.min_n")
+        + " points and both intervals exclude 1 (no change); a gap when, besides, every fit "
+        "it rests on is. Figures and fits in detail: "
         '<a href="#gaps">demand against supply</a>.</p>'
     )
 
@@ -256,7 +284,7 @@ def gaps(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
     trends = record["trends"]
     checks = trends["paper_checks"]
     columns = [("claim", "claim", ""), ("paper", "paper", ".3g"), ("ours", "ours", ".3g"),
-               ("agrees", "ok", "")]  # fmt: skip
+               ("points", "n", "d")]  # fmt: skip
     parts = [figure(f"trend-{name}", plot) for name, plot in figures]
     names = sorted(trends["fits"])
     fits = [
@@ -265,18 +293,30 @@ def gaps(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
         for n in names
     ]  # fmt: skip
     fit_columns = [
-        ("fit", "name", ""), ("against", "x", ""), ("n", "n", "d"),
-        ("distinct x", "distinct_x", "d"), ("factor per unit x", "annual_factor", ".3g"),
-        ("slope", "slope", ".3g"), ("slope 95% low", "ci95.0", ".3g"),
-        ("slope 95% high", "ci95.1", ".3g"), ("R²", "r2", ".3g"), ("trend", "trend", ""),
+        ("fit", "name", ""), ("against", "x", ""), ("n", "n", "d"), ("R²", "r2", ".3g"),
+        ("factor per year", "factor_per_year", ".3g"),
+        ("t 95% low", "factor_per_year_t_ci95.0", ".3g"),
+        ("t 95% high", "factor_per_year_t_ci95.1", ".3g"),
+        ("bootstrap 95% low", "factor_per_year_bootstrap_ci95.0", ".3g"),
+        ("bootstrap 95% high", "factor_per_year_bootstrap_ci95.1", ".3g"),
+        ("slope", "slope", ".3g"), ("slope unit", "slope_unit", ""),
+        ("slope t 95% low", "slope_t_ci95.0", ".3g"),
+        ("slope t 95% high", "slope_t_ci95.1", ".3g"), ("p", "p_value", ".3g"),
+        ("trend", "trend", ""),
     ]  # fmt: skip
     return (
         "<p>The paper's Figures 1-4, reproduced and extended from the sourced tables. Each "
-        "figure's caption says how its fits are drawn: solid over the data, dashed only where a "
-        "significant fit is projected, 95% bootstrap bands clipped to the plotted range, no fit "
-        "for a series with too few distinct years; the PNGs for papers are in "
-        "<code>trends/</code>.</p>"
+        "figure's caption says how its fits are drawn (solid over each series' own data, "
+        "dashed only where a significant year fit is projected, to the assumed end of scaling; "
+        "95% bootstrap bands clipped to the plotted range) and names every category it leaves "
+        "out; the PNGs for papers are in <code>trends/</code>.</p>"
         + "".join(parts)
+        + "<h3>The gap projected</h3><p>"
+        + " ".join(
+            escape.escape(trends["gaps"]["projection"][g]["statement"])
+            for g in ("performance_gap", "energy_gap")
+        )
+        + "</p>"
         + "<h3>Every fit</h3>"
         + table(fits, fit_columns, "trends.fits", [f"trends.fits[{n}]" for n in names])
         + "<h3>Checks against the paper's numbers</h3>"

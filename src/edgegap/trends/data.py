@@ -1,10 +1,12 @@
 """The curated tables behind the trends, read once and validated at load.
 
-Each CSV ships inside the package with a citation in every row: `dnn_models.csv` (DNNs
-1998 -> today, ImageNet classifiers and the largest networks of their day), `platforms.csv`
-(GPUs, FPGAs, ASICs, NPUs 2011 -> today), `memories.csv` (SRAM and DRAM energy per bit; it
-lives in `edgegap/hardware/data/`, whose technology module reads it too), `brain.csv` (the
-biological reference of the paper's outlook).
+Each CSV ships inside the package with a primary source in every row: `dnn_models.csv` (DNNs
+1998 -> today, ImageNet classifiers tagged with their evaluation protocol, and the largest
+networks of their day), `platforms.csv` (GPUs, FPGAs, ASICs, NPUs 2010 -> today, GPUs also at
+fp32 and boost clock), `memory_energy.csv` (DRAM and SRAM energy per bit, dated by product
+introduction, each row a product, a proposal or a generic estimate), `brain.csv` (the
+biological reference of the paper's outlook). The bridges' memory technologies are another
+table (`edgegap/hardware/data/memories.csv`): this one holds only what the trend fits.
 """
 
 from __future__ import annotations
@@ -16,26 +18,26 @@ import numpy as np
 import pandas as pd
 
 from edgegap.errors import UserError
-from edgegap.hardware.technology import MEMORY_TABLE
 
 DATA = resources.files("edgegap.trends") / "data"
 
 # column -> pandas dtype; every table also has `notes` and a source column
 SCHEMAS: dict[str, dict[str, str]] = {
     "dnn_models": {
-        "name": "string", "year": "Int64", "imagenet": "boolean", "top1_error_pct": "Float64",
-        "top5_error_pct": "Float64", "params": "Int64", "macs": "Int64",
-        "torchvision": "string", "error_source": "string", "size_source": "string",
-        "notes": "string",
+        "name": "string", "year": "Int64", "imagenet": "boolean", "protocol": "string",
+        "top1_error_pct": "Float64", "top5_error_pct": "Float64", "params": "Int64",
+        "macs": "Int64", "architecture": "string", "profile_input": "string",
+        "error_source": "string", "size_source": "string", "notes": "string",
     },
     "platforms": {
         "name": "string", "kind": "string", "year": "Int64", "process_nm": "Float64",
         "die_area_mm2": "Float64", "peak_ops": "Float64", "peak_precision": "string",
-        "power_w": "Float64", "edge": "boolean", "source": "string", "notes": "string",
+        "fp32_boost_ops": "Float64", "fp32_base_ops": "Float64", "power_w": "Float64",
+        "edge": "boolean", "source": "string", "notes": "string",
     },
-    "memories": {
-        "name": "string", "type": "string", "year": "Int64", "energy_pj_per_bit": "Float64",
-        "bandwidth_gb_s": "Float64", "source": "string", "notes": "string",
+    "memory_energy": {
+        "name": "string", "type": "string", "status": "string", "year": "Int64",
+        "energy_pj_per_bit": "Float64", "source": "string", "notes": "string",
     },
     "brain": {
         "quantity": "string", "value": "Float64", "unit": "string", "source": "string",
@@ -43,7 +45,18 @@ SCHEMAS: dict[str, dict[str, str]] = {
     },
 }  # fmt: skip
 SOURCE_COLUMNS = {"dnn_models": ("error_source", "size_source")}
-YEARS = {"dnn_models": (1998, 2026), "platforms": (2010, 2026), "memories": (2010, 2026)}
+YEARS = {"dnn_models": (1998, 2026), "platforms": (2010, 2026), "memory_energy": (2005, 2026)}
+# Columns whose values come from a closed list: a typo would silently drop a row from a fit.
+# ilsvrc-test: the ILSVRC test set as submitted (ensembles allowed); single-val: one model on
+# the validation set; none: no ImageNet result. product / proposal / generic: a memory one can
+# buy (the only rows fitted), an architecture proposed in a paper, a textbook estimate.
+CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "dnn_models": {"protocol": ("ilsvrc-test", "single-val", "none")},
+    "platforms": {"kind": ("gpu", "asic", "fpga", "npu")},
+    "memory_energy": {
+        "type": ("dram", "3d-dram", "sram"), "status": ("product", "proposal", "generic")
+    },
+}  # fmt: skip
 
 
 def parse_table(name: str, text: str, origin: str) -> pd.DataFrame:
@@ -69,6 +82,12 @@ def parse_table(name: str, text: str, origin: str) -> pd.DataFrame:
             if np.isinf(values).any() or (values < 0).any():
                 bad = int(np.flatnonzero(np.isinf(values) | (values < 0))[0])
                 raise UserError(f"{origin}:{bad + 2}: {column} must be a finite positive number")
+    for column, allowed in CATEGORIES.get(name, {}).items():
+        unknown = frame.index[~frame[column].isin(allowed)]
+        if len(unknown):
+            raise UserError(
+                f"{origin}:{unknown[0] + 2}: {column} must be one of {', '.join(allowed)}"
+            )
     if name in YEARS:
         low, high = YEARS[name]
         outside = frame.index[~frame["year"].between(low, high)]
@@ -79,10 +98,11 @@ def parse_table(name: str, text: str, origin: str) -> pd.DataFrame:
 
 @cache
 def _load(name: str) -> pd.DataFrame:
-    path = MEMORY_TABLE if name == "memories" else DATA / f"{name}.csv"
+    path = DATA / f"{name}.csv"
     return parse_table(name, path.read_text(encoding="utf-8"), f"{name}.csv")
 
 
 def load(name: str) -> pd.DataFrame:
-    """A built-in table by name (dnn_models, platforms, memories, brain); the copy is yours."""
+    """A built-in table by name (dnn_models, platforms, memory_energy, brain); the copy is
+    yours."""
     return _load(name).copy()

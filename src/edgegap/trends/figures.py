@@ -2,24 +2,28 @@
 (matplotlib) and an interactive HTML (plotly, self-contained) for each.
 
 Every figure draws its fits the same way, and says so in its caption: a fit is a solid line
-over the range of its data; only a significant fit (`Fit.significant`) is projected beyond it,
-dashed; a fit that is not significant says "no significant trend" in the legend; a series
-with fewer than `MIN_DISTINCT_X` distinct x values gets no fit at all; a projection stops at
-the figure's floor (Fig. 2: the lowest error reached); and the 95% bands are clipped to the
-range of the points and lines drawn, so no band runs off to values the figure does not show.
+over the range of its own data; only a significant year fit (`Fit.significant`) is projected,
+dashed, from its last point to the stated end of CMOS scaling and no further; a fit that is
+not significant says "no significant trend" in the legend; a projection stops at the figure's
+floor (Fig. 2: the lowest error reached); the 95% bands are clipped to the range of the points
+and lines drawn. Every category of the data a figure leaves out is named in its caption, and
+each hardware trend's convention (precision, clock) in its axis label. PNG labels are 7 pt,
+placed where they overlap no other label or marker, with a leader line back to their point;
+a name that finds no free place is listed in the caption instead.
 """
 
 from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display needed
 import matplotlib.axes
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import matplotlib.transforms
 import numpy as np
@@ -30,10 +34,25 @@ from matplotlib.ticker import MaxNLocator, ScalarFormatter
 from plotly.offline import get_plotlyjs as plotly_js
 
 from edgegap.plotting import reference
-from edgegap.trends.analysis import HUMAN_TOP5_ERROR_PCT, Trends, error_floor, frontier
-from edgegap.trends.fits import MIN_DISTINCT_X, NO_TREND, Fit, Floats
+from edgegap.trends.analysis import (
+    CONVENTIONS,
+    HUMAN_TOP5_ERROR_PCT,
+    LEADING_PROTOCOL,
+    PROTOCOLS,
+    SECOND_PROTOCOL,
+    Trends,
+    error_floor,
+    frontier,
+    memory_products,
+)
+from edgegap.trends.fits import NO_TREND, Fit, Floats
 
 PALETTE = plotly.colors.qualitative.Plotly
+LABEL_POINTS = 7.0  # font size of point labels and captions, in points
+# Where a label may go, in points from its point: nearest first, so a label sits by its
+# point when it can and moves out (with a leader line) only as far as it must.
+RADII = (4.0, 12.0, 22.0, 34.0, 48.0)
+ANGLES = np.deg2rad([0, 45, -45, 90, -90, 135, -135, 180, 20, -20, 160, -160])
 
 
 @dataclass(frozen=True)
@@ -45,7 +64,8 @@ class Series:
     fit: Fit | None
     marker: str = "o"
     labelled: bool = True
-    extend: bool = True  # draw the fit out to the figure's `until` (year fits only)
+    project: bool = True  # a significant year fit may be projected to the scaling end
+    hollow: bool = False  # drawn for reference, never fitted
 
 
 @dataclass(frozen=True)
@@ -55,10 +75,12 @@ class Figure:
     x_label: str
     y_label: str
     series: list[Series]
-    until: int | None = None  # extend year fits to this year
+    project_until: int | None = None  # the stated end of scaling: projections stop there
     log_x: bool = False
     bands: list[tuple[str, float, float]] = field(default_factory=list)  # label, low, high
     floor: tuple[str, float] | None = None  # no fit line or band drawn below this y
+    notes: list[str] = field(default_factory=list)  # exclusions and conventions, for the caption
+    projection_note: str = "the assumed end of CMOS scaling"
 
 
 @dataclass(frozen=True)
@@ -72,17 +94,87 @@ class Segment:
     projected: bool
 
 
-def _figures(trends: Trends, until: int) -> list[Figure]:
+def _names(frame: pd.DataFrame) -> str:
+    return ", ".join(frame["name"].astype(str))
+
+
+def _excluded_chips(chips: pd.DataFrame) -> list[str]:
+    """Every kind of chip, and every chip, Fig. 3b cannot draw, and why."""
+    missing = chips[chips["perf_density_gops_mm2"].isna()]
+    notes = []
+    for kind, rows in missing.groupby("kind", sort=True):
+        total = int((chips["kind"] == kind).sum())
+        share = "none" if len(rows) == total else f"{len(rows)} of {total}"
+        notes.append(
+            f"{str(kind).upper()}s not drawn ({share}: no published die area or no peak at the "
+            f"{CONVENTIONS[str(kind)].describe()} convention): {_names(rows)}."
+        )
+    return notes
+
+
+def _sensitivity_note(trends: Trends) -> str:
+    """The GPU trend beside the same trend at the other precision and the other clock."""
+    fits = trends.fits
+
+    def rate(name: str) -> str:
+        fit = fits[name]
+        return f"x{fit.rate.factor:.2f}/year" + ("" if fit.significant else f" ({NO_TREND})")
+
+    gpu = "perf_density_vs_year.gpu"
+    subset = fits.get(f"{gpu}.base_clock_subset")
+    said = [f"GPU fp32 at boost clock {rate(gpu)}"]
+    if f"{gpu}.best_precision" in fits:
+        said.append(
+            "at each GPU's best dense precision (tensor fp16 from V100), 16-bit equivalent, "
+            + rate(f"{gpu}.best_precision")
+        )
+    if subset is not None and f"{gpu}.boost_clock_subset" in fits:
+        said.append(
+            f"on the {subset.n} GPUs with a sourced base clock, "
+            f"{rate(f'{gpu}.boost_clock_subset')} at boost and {rate(f'{gpu}.base_clock_subset')} "
+            "at base clock"
+        )
+    return "Convention sensitivity: " + "; ".join(said) + "."
+
+
+def _figures(trends: Trends) -> list[Figure]:
+    """Every figure, each projection stopping where the analysis assumes scaling ends."""
+    assumed = trends.gaps["projection"]["assumptions"]
+    note = (
+        "the assumed end of CMOS scaling"
+        if assumed["scaling_ends"] is not None
+        else "no end of scaling assumed: the projection year"
+    )
+    return [replace(figure, projection_note=note) for figure in _all_figures(trends)]
+
+
+def _all_figures(trends: Trends) -> list[Figure]:
     models = trends.tables["models"]
     chips = trends.tables["platforms"]
     memories = trends.tables["memories"]
     imagenet = models[models["imagenet"]]
     leaders = frontier(models)
-    others = imagenet.drop(index=leaders.index)
+    singles = frontier(models, SECOND_PROTOCOL)
+    others = imagenet.drop(index=leaders.index.union(singles.index))
     fits = trends.fits
+    assumed = trends.gaps["projection"]["assumptions"]
+    until = assumed["scaling_ends"] or assumed["until"]
     kinds = sorted(chips["kind"].dropna().unique())
     efficiency = chips.assign(ops_per_joule=chips["efficiency_gops_w"] * 1e9)
     markers = dict(zip(kinds, "osD^vP*", strict=False))
+    products = memory_products(memories)
+    drawn_only = memories[(memories["type"] != "sram") & (memories["status"] != "product")]
+    lead = "leading designs (ILSVRC test set as submitted)"
+    second = "leading single models (validation set)"
+    unsized = leaders[leaders["macs"].isna()]
+    protocol_note = (
+        f"Leading designs beat every earlier year's best top-5 error under one protocol: "
+        f"{PROTOCOLS[LEADING_PROTOCOL]} (the paper's series), and {PROTOCOLS[SECOND_PROTOCOL]} "
+        "as a second series."
+    )
+    density_label = "GOPS/mm²\n(" + "; ".join(
+        f"{kind.upper()}: {CONVENTIONS[kind].describe()}" for kind in ("gpu", "asic")
+    ) + ")"  # fmt: skip
     return [
         Figure(
             "fig1_params_vs_year",
@@ -116,13 +208,16 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
             "year",
             "top-5 error (%)",
             [
+                Series(lead, leaders, "year", "top5_error_pct", fits.get("top5_vs_year")),
                 Series(
-                    "leading designs",
-                    frontier(models),
+                    second,
+                    singles,
                     "year",
                     "top5_error_pct",
-                    fits.get("top5_vs_year"),
-                )
+                    fits.get("top5_vs_year.single_model"),
+                    "D",
+                    False,
+                ),
             ],
             until,
             bands=[
@@ -133,6 +228,7 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                 )
             ],
             floor=(f"lowest error reached, {error_floor(models):.3g}%", error_floor(models)),
+            notes=[protocol_note],
         ),
         Figure(
             "fig3a_ops_vs_top5",
@@ -143,17 +239,30 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                 Series(
                     "other ImageNet classifiers", others, "top5_error_pct", "ops", None, "x", False
                 ),
+                Series(lead, leaders, "top5_error_pct", "ops", fits.get("ops_vs_top5")),
                 Series(
-                    "leading designs", leaders, "top5_error_pct", "ops", fits.get("ops_vs_top5")
+                    second,
+                    singles,
+                    "top5_error_pct",
+                    "ops",
+                    fits.get("ops_vs_top5.single_model"),
+                    "D",
+                    False,
                 ),
             ],
             log_x=True,
+            notes=[protocol_note]
+            + (
+                [f"Leading designs without a published size, not drawn: {_names(unsized)}."]
+                if len(unsized)
+                else []
+            ),
         ),
         Figure(
             "fig3b_perf_density_vs_year",
             "Fig. 3b: performance density of DNN hardware",
             "year",
-            "GOPS/mm² (16-bit equivalent)",
+            density_label,
             [
                 Series(
                     kind,
@@ -162,11 +271,12 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                     "perf_density_gops_mm2",
                     fits.get(f"perf_density_vs_year.{kind}"),
                     markers[kind],
-                    extend=kind == trends.gaps["projection"]["assumptions"]["density_kind"],
+                    project=kind == trends.gaps["projection"]["assumptions"]["density_kind"],
                 )
                 for kind in kinds
             ],
             until,
+            notes=[*_excluded_chips(chips), _sensitivity_note(trends)],
         ),
         Figure(
             "fig4a_params_vs_top5",
@@ -183,45 +293,72 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                     "x",
                     False,
                 ),
+                Series(lead, leaders, "top5_error_pct", "params", fits.get("params_vs_top5")),
                 Series(
-                    "leading designs",
-                    leaders,
+                    second,
+                    singles,
                     "top5_error_pct",
                     "params",
-                    fits.get("params_vs_top5"),
+                    fits.get("params_vs_top5.single_model"),
+                    "D",
+                    False,
                 ),
             ],
             log_x=True,
+            notes=[protocol_note]
+            + (
+                [f"Leading designs without a published size, not drawn: {_names(unsized)}."]
+                if len(unsized)
+                else []
+            ),
         ),
         Figure(
             "fig4b_memory_energy_vs_year",
             "Fig. 4b: memory energy per bit",
-            "year",
+            "year (product introduction)",
             "energy per bit (pJ)",
             [
                 Series(
-                    "DRAM (DDR, LPDDR, GDDR, 3D stacks)",
-                    memories[memories["type"] != "sram"],
+                    "DRAM products (DDR, LPDDR, GDDR, 3D stacks)",
+                    products,
                     "year",
                     "energy_pj_per_bit",
                     fits.get("memory_energy_vs_year"),
                 ),
                 Series(
-                    "on-chip SRAM",
+                    "proposals and generic estimates (not fitted)",
+                    drawn_only,
+                    "year",
+                    "energy_pj_per_bit",
+                    None,
+                    "s",
+                    hollow=True,
+                ),
+                Series(
+                    "on-chip SRAM, 45 nm (generic, not fitted)",
                     memories[memories["type"] == "sram"],
                     "year",
                     "energy_pj_per_bit",
                     None,
                     "^",
+                    False,
+                    hollow=True,
                 ),
             ],
             until,
+            notes=[
+                "Products are dated by introduction year, the proposal (FGDRAM) by its paper "
+                "and the generic estimates (Horowitz's 45 nm table) by their publication; "
+                "those two are drawn hollow and kept out of the fit. The paper's plateau after "
+                f"{trends.gaps['memory_plateau']['break_year']}, tested piecewise: "
+                f"{trends.gaps['memory_plateau']['from_2015']}."
+            ],
         ),
         Figure(
             "fig5_energy_efficiency_vs_year",
             "Outlook: energy efficiency of DNN hardware and the brain",
             "year",
-            "ops per joule (16-bit; brain: synaptic events)",
+            "ops per joule (16-bit equivalent; brain: synaptic events)",
             [
                 Series(
                     kind,
@@ -244,32 +381,33 @@ def _figures(trends: Trends, until: int) -> list[Figure]:
                     trends.gaps["brain"]["truenorth_events_per_joule"],
                 ),
             ],
+            notes=[
+                "Chips without a published power or peak are not drawn: "
+                + _names(efficiency[efficiency["ops_per_joule"].isna()])
+                + "."
+            ],
         ),
     ]
 
 
 def _points(series: Series) -> pd.DataFrame:
-    key = "name" if "name" in series.frame else series.frame.columns[0]
-    return series.frame[[key, series.x, series.y]].dropna().rename(columns={key: "name"})
-
-
-def _drawn_fit(series: Series) -> Fit | None:
-    """The series' fit, if it has enough distinct x values to be drawn."""
-    fit = series.fit
-    return fit if fit is not None and fit.enough_points else None
+    """The rows the series can draw, with their name and year (for the labels)."""
+    columns = list(dict.fromkeys(c for c in ("name", "year", series.x, series.y)
+                                 if c in series.frame))  # fmt: skip
+    return series.frame[columns].dropna(subset=[series.x, series.y])
 
 
 def _segments(series: Series, figure: Figure) -> list[Segment]:
-    """The fit over its data and, for a significant year fit that extends, projected on to
-    the figure's `until`; every part held at or above the figure's floor."""
-    fit = _drawn_fit(series)
+    """The fit over its own data and, for a significant year fit that may project, dashed on
+    to the end of scaling; every part held at or above the figure's floor."""
+    fit = series.fit
     assert fit is not None
     points = _points(series)[series.x].astype(float)
     first, last = float(points.min()), float(points.max())
     spans = [(first, last, False)]
-    projects = series.x == "year" and series.extend and figure.until is not None
-    if projects and fit.significant and figure.until is not None and figure.until > last:
-        spans.append((last, float(figure.until), True))
+    until = figure.project_until
+    if fit.per_year and series.project and fit.significant and until is not None and until > last:
+        spans.append((last, float(until), True))
     segments = []
     for start, stop, projected in spans:
         if figure.log_x:
@@ -281,19 +419,15 @@ def _segments(series: Series, figure: Figure) -> list[Segment]:
         low, high = fit.band(at)
         if figure.floor is not None:
             floor = figure.floor[1]
-            line, low, high = (
-                np.maximum(line, floor),
-                np.maximum(low, floor),
-                np.maximum(high, floor),
-            )
+            line, low, high = (np.maximum(v, floor) for v in (line, low, high))
         segments.append(Segment(xs, line, low, high, projected))
     return segments
 
 
 def _drawn(figure: Figure) -> list[tuple[Series, list[Segment]]]:
-    """The series with points, each with the segments of its fit (none if it draws none)."""
+    """The series with points, each with the segments of its fit (none if it has no fit)."""
     return [
-        (series, _segments(series, figure) if _drawn_fit(series) is not None else [])
+        (series, _segments(series, figure) if series.fit is not None else [])
         for series in figure.series
         if len(_points(series))
     ]
@@ -307,28 +441,143 @@ def _y_span(drawn: list[tuple[Series, list[Segment]]]) -> tuple[float, float]:
     return float(joined.min()), float(joined.max())
 
 
-def caption(figure: Figure) -> str:
-    """What the figure's lines mean, and which series get no fit and why."""
-    if all(series.fit is None for series in figure.series):
-        return ""
-    notes = [
-        "Fits: least squares on log10(y), solid over the data, dashed where a significant fit "
-        "is projected; 95% bootstrap bands, clipped to the range plotted."
-    ]
-    if figure.floor is not None:
-        notes.append(f"The projection stops at the {figure.floor[0]}.")
-    for series in figure.series:
-        fit = series.fit
-        if fit is not None and not fit.enough_points and len(_points(series)):
-            notes.append(
-                f"{series.label}: {fit.n} points at {fit.distinct_x} distinct {fit.x} values, "
-                f"fewer than the {MIN_DISTINCT_X} a trend needs: no fit drawn."
+def caption(figure: Figure, unlabelled: list[str] | None = None) -> str:
+    """What the figure's lines mean, what it leaves out, and which names found no room."""
+    notes = []
+    if any(series.fit is not None for series in figure.series):
+        notes.append(
+            "Fits: least squares on log10(y), solid over each series' own data; only a "
+            "significant year fit is projected, dashed"
+            + (
+                f", to {figure.project_until} ({figure.projection_note})"
+                if figure.project_until is not None
+                else ""
             )
+            + "; 95% bootstrap bands, clipped to the range plotted."
+        )
+    if figure.floor is not None:
+        notes.append(f"Lines stop at the {figure.floor[0]}.")
+    notes += figure.notes
+    if unlabelled:
+        notes.append(f"Not labelled for want of room: {', '.join(unlabelled)}.")
     return " ".join(notes)
 
 
-def _png(figure: Figure, path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=150)
+def _fit_label(fit: Fit) -> str:
+    verdict = "" if fit.significant else f" — {NO_TREND}"
+    if fit.per_year:
+        return f"fit: x{fit.rate.factor:.2f} per year, R²={fit.r2:.2f}, n={fit.n}{verdict}"
+    return f"fit: slope {fit.slope:.2f} decades per decade, R²={fit.r2:.2f}, n={fit.n}{verdict}"
+
+
+def _point_label(series: Series, row: pd.Series) -> str:
+    """Leading designs are labelled with their year, as in the paper."""
+    return f"{row['name']} ({row['year']})" if series.x != "year" else str(row["name"])
+
+
+def _place_labels(
+    ax: matplotlib.axes.Axes, drawn: list[tuple[Series, list[Segment]]], lines_at: list[float]
+) -> list[str]:
+    """Label every labelled point where the label's box overlaps no other label, marker, fit
+    line or reference line (at y = `lines_at`) and stays inside the axes, nearest place
+    first, with a leader line when it moved; returns the names that found no place."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    pixels = fig.dpi / 72
+    inside = ax.get_window_extent(renderer)
+    marker = 3.5 * pixels  # half the side of a marker's keep-out box
+    centres = [
+        ax.transData.transform((float(r[s.x]), float(r[s.y])))
+        for s, _ in drawn
+        for _, r in _points(s).iterrows()
+    ]
+    traced = [
+        ax.transData.transform((x, y))
+        for _, segments in drawn
+        for segment in segments
+        for x, y in zip(segment.xs, segment.line, strict=True)
+    ]
+    line = 1.0 * pixels  # half the width of a fit line's keep-out boxes
+    taken = [
+        matplotlib.transforms.Bbox.from_extents(x - marker, y - marker, x + marker, y + marker)
+        for x, y in centres
+    ] + [
+        matplotlib.transforms.Bbox.from_extents(x - line, y - line, x + line, y + line)
+        for x, y in traced
+    ]
+    for y in lines_at:
+        level = ax.transData.transform((1.0, y))[1]
+        taken.append(
+            matplotlib.transforms.Bbox.from_extents(
+                inside.x0, level - line, inside.x1, level + line
+            )
+        )
+    unplaced = []
+    for series, _ in drawn:
+        if not series.labelled:
+            continue
+        for _, row in _points(series).iterrows():
+            text = _point_label(series, row)
+            px, py = ax.transData.transform((float(row[series.x]), float(row[series.y])))
+            probe = ax.text(0, 0, text, fontsize=LABEL_POINTS)
+            extent = probe.get_window_extent(renderer)
+            probe.remove()
+            width, height = extent.width, extent.height
+            own = matplotlib.transforms.Bbox.from_extents(
+                px - marker, py - marker, px + marker, py + marker
+            )
+            spot = None
+            for radius in RADII:
+                for angle in ANGLES:
+                    dx = radius * pixels * np.cos(angle) + marker * np.sign(np.cos(angle))
+                    dy = radius * pixels * np.sin(angle)
+                    left = px + dx - (width if np.cos(angle) < -1e-9 else 0)
+                    if abs(np.cos(angle)) < 1e-9:
+                        left = px - width / 2
+                    bottom = py + dy - height / 2 + np.sign(dy) * height / 2
+                    box = matplotlib.transforms.Bbox.from_extents(
+                        left, bottom, left + width, bottom + height
+                    )
+                    clear = all(not box.overlaps(other) for other in taken if other is not own)
+                    if (
+                        clear
+                        and inside.contains(box.x0, box.y0)
+                        and inside.contains(box.x1, box.y1)
+                    ):
+                        spot = (radius, box)
+                        break
+                if spot:
+                    break
+            if spot is None:
+                unplaced.append(str(row["name"]))
+                continue
+            radius, box = spot
+            taken.append(box)
+            anchor = ax.transData.inverted().transform((box.x0, box.y0))
+            ax.annotate(
+                text,
+                (float(row[series.x]), float(row[series.y])),
+                xytext=(float(anchor[0]), float(anchor[1])),
+                textcoords="data",
+                fontsize=LABEL_POINTS,
+                ha="left",
+                va="bottom",
+                arrowprops={
+                    "arrowstyle": "-",
+                    "lw": 0.5,
+                    "color": "#777",
+                    "shrinkA": 0,
+                    "shrinkB": 2,
+                }
+                if radius > RADII[0]
+                else None,
+            )
+    return unplaced
+
+
+def draw(figure: Figure) -> tuple[matplotlib.figure.Figure, list[str]]:
+    """The figure in matplotlib, and the names left unlabelled for want of room."""
+    fig, ax = plt.subplots(figsize=(8.0, 6.6), dpi=150)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     drawn = _drawn(figure)
     span = _y_span(drawn)
@@ -340,7 +589,7 @@ def _png(figure: Figure, path: Path) -> None:
             points[series.y].astype(float),
             s=18,
             marker=series.marker,
-            color=color,
+            **({"facecolors": "none", "edgecolors": color} if series.hollow else {"color": color}),
             label=series.label,
             zorder=3,
         )
@@ -367,61 +616,26 @@ def _png(figure: Figure, path: Path) -> None:
         ax.xaxis.set_minor_formatter(ScalarFormatter())
     else:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.margins(x=0.08, y=0.12)
     ax.autoscale_view()
-    for series, _ in drawn:
-        if series.labelled:
-            _label(ax, _points(series), series)
     ax.set_xlabel(figure.x_label)
-    ax.set_ylabel(figure.y_label)
+    ax.set_ylabel(figure.y_label, fontsize=8)
     ax.set_title(figure.title, fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=6.5, loc="best", frameon=False)
-    lines = textwrap.wrap(caption(figure), 120)
-    if lines:
-        fig.text(0.01, 0.01, "\n".join(lines), fontsize=5.5, va="bottom", color="#444")
-    fig.tight_layout(rect=(0, 0.022 * len(lines) + 0.01 * bool(lines), 1, 1))
+    # Below the axes, where it hides no point.
+    ax.legend(fontsize=LABEL_POINTS, loc="upper left", bbox_to_anchor=(0.0, -0.1), frameon=False)
+    lines = textwrap.wrap(caption(figure, []), 140)
+    fig.tight_layout(rect=(0, 0.0195 * (len(lines) + 1.5), 1, 1))  # room for the caption
+    unplaced = _place_labels(ax, drawn, [low for _, low, high in figure.bands if low == high])
+    lines = textwrap.wrap(caption(figure, unplaced), 140)
+    fig.text(0.01, 0.01, "\n".join(lines), fontsize=LABEL_POINTS, va="bottom", color="#444")
+    return fig, unplaced
+
+
+def _png(figure: Figure, path: Path) -> None:
+    fig, _ = draw(figure)
     fig.savefig(path)
     plt.close(fig)
-
-
-def _fit_label(fit: Fit) -> str:
-    verdict = "" if fit.significant else f" — {NO_TREND}"
-    if fit.x.startswith("log10_"):
-        return f"fit: ∝ x^{fit.slope:.2f}, R²={fit.r2:.2f}, n={fit.n}{verdict}"
-    per = "per year" if fit.x == "year" else "per unit x"
-    return f"fit: x{fit.annual_factor:.2f} {per}, R²={fit.r2:.2f}, n={fit.n}{verdict}"
-
-
-def _label(ax: matplotlib.axes.Axes, points: pd.DataFrame, series: Series) -> None:
-    """Name each point, trying offsets until the label's box clears every label placed so
-    far (in display pixels); labels that would leave the axes are dropped."""
-    fig = ax.figure
-    pixels_per_point = fig.dpi / 72
-    size = 5.0
-    height = 1.3 * size * pixels_per_point
-    placed = [text.get_window_extent() for text in ax.texts]
-    for name, x, y in zip(
-        points["name"], points[series.x].astype(float), points[series.y].astype(float), strict=True
-    ):
-        px, py = ax.transData.transform((x, y))
-        width = 0.62 * size * pixels_per_point * len(str(name))
-        for step in (0, -1, 1, -2, 2, -3, 3, -4, 4, -5, 5, -6, 6):
-            left, bottom = px + 3 * pixels_per_point, py + step * height + 2
-            box = matplotlib.transforms.Bbox.from_extents(
-                left, bottom, left + width, bottom + height
-            )
-            if not any(box.overlaps(other) for other in placed):
-                break
-        placed.append(box)
-        ax.annotate(
-            str(name),
-            (x, y),
-            xytext=(3, (step * height + 2) / pixels_per_point),
-            textcoords="offset points",
-            fontsize=size,
-            alpha=0.85,
-            annotation_clip=True,
-        )
 
 
 def _html(figure: Figure, path: Path) -> None:
@@ -433,9 +647,9 @@ def _html(figure: Figure, path: Path) -> None:
     path.write_text(html, encoding="utf-8")
 
 
-def plotly_figures(trends: Trends, until: int) -> list[tuple[str, go.Figure]]:
+def plotly_figures(trends: Trends) -> list[tuple[str, go.Figure]]:
     """The figures as interactive plotly figures, by name, for pages that embed them."""
-    return [(figure.name, _plotly(figure)) for figure in _figures(trends, until)]
+    return [(figure.name, _plotly(figure)) for figure in _figures(trends)]
 
 
 def _plotly(figure: Figure) -> go.Figure:
@@ -487,7 +701,7 @@ def _plotly(figure: Figure) -> go.Figure:
     plot.update_layout(
         title={"text": figure.title, "subtitle": {"text": "<br>".join(lines)}},
         xaxis_title=figure.x_label,
-        yaxis_title=figure.y_label,
+        yaxis_title=figure.y_label.replace("\n", "<br>"),
         yaxis_type="log",
         template="simple_white",
         margin={"t": 80 + 15 * len(lines)},
@@ -499,13 +713,13 @@ def _plotly(figure: Figure) -> go.Figure:
     return plot
 
 
-def write_figures(trends: Trends, out: Path, until: int) -> list[Path]:
+def write_figures(trends: Trends, out: Path) -> list[Path]:
     """Write every figure as PNG and HTML into `out`; returns the paths written. The HTML
     pages share one plotly.min.js beside them: viewable offline, 4.8 MB once, not per page."""
     written = [out / "plotly.min.js"]
     written[0].write_text(plotly_js(), encoding="utf-8")
     writers: list[tuple[str, Callable[[Figure, Path], None]]] = [("png", _png), ("html", _html)]
-    for figure in _figures(trends, until):
+    for figure in _figures(trends):
         for suffix, writer in writers:
             path = out / f"{figure.name}.{suffix}"
             writer(figure, path)
