@@ -164,6 +164,8 @@ class Workload:
     `unused_params` are parameters the model holds but inference never reads (an auxiliary
     classifier, for one): stored, but not part of the demand. `outputs` are the indices of
     the layers whose results the model returns (empty where the front end does not say).
+    `notes` say, one line each, how the counts were made where a choice was involved (the
+    real-tensor path, a detector's proposal and detection counts).
     """
 
     model: str
@@ -173,6 +175,7 @@ class Workload:
     unused_params: int = 0
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     outputs: tuple[int, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @cached_property
     def totals(self) -> Totals:
@@ -186,6 +189,10 @@ class Workload:
             min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),
             unused_params=self.unused_params,
         )
+
+    def noted(self, *notes: str) -> Workload:
+        """A copy with `notes` (one line each; empty ones dropped) after its own."""
+        return replace(self, notes=(*self.notes, *(note for note in notes if note)))
 
     def with_layers(self, layers: Sequence[Layer]) -> Workload:
         """A copy with new layers (a compression step's). The traced peak of live activations
@@ -215,6 +222,8 @@ class Workload:
             record["uncounted_ops"] = dict(self.uncounted_ops)
         if self.outputs:
             record["outputs"] = list(self.outputs)
+        if self.notes:
+            record["notes"] = list(self.notes)
         return record
 
     def to_json(self, per_layer: bool = True, indent: int | None = None) -> str:
