@@ -57,6 +57,10 @@ def refused_by_meta(error: Exception) -> bool:
     return "meta" in str(error).lower()
 
 
+def _raise_it(bound: str) -> str:
+    return f"edgegap.profile(..., limits=edgegap.workload.real_tensors.RealRunLimits({bound}=...))"
+
+
 def _gb(size: float) -> str:
     return f"{size / 1e9:.3g} GB"
 
@@ -101,15 +105,15 @@ class _Watch(TorchDispatchMode):  # type: ignore[no-untyped-call]
             self.stopped = (
                 f"{self.label}'s real-tensor run passed its memory bound, "
                 f"{_gb(limits.max_bytes)} of weights and live activations, at "
-                f"{self.last_operator}: give a smaller --input-shape, or raise the bound "
-                "(edgegap.profile(..., limits=RealRunLimits(max_bytes=...)))"
+                f"{self.last_operator}: give a smaller --input-shape, or raise the bound with "
+                f"{_raise_it('max_bytes')}"
             )
         elif elapsed > limits.max_seconds:
             self.stopped = (
                 f"{self.label}'s real-tensor run passed its time bound, "
                 f"{limits.max_seconds:g} s, at {self.last_operator}: give a smaller "
-                "--input-shape (or fewer --proposals/--detections), or raise the bound "
-                "(edgegap.profile(..., limits=RealRunLimits(max_seconds=...)))"
+                "--input-shape (or fewer --proposals/--detections), or raise the bound with "
+                f"{_raise_it('max_seconds')}"
             )
         if self.stopped:
             raise _Stopped(self.stopped)
@@ -149,10 +153,9 @@ def _on_real_tensors(
 ) -> Workload:
     if weight_bytes > limits.max_bytes:
         raise UserError(
-            f"{label} needs real tensors (the meta device cannot run {operator}), but its "
+            f"{label} needs real tensors (the meta device could not run {operator}), but its "
             f"weights alone take {_gb(weight_bytes)}, above the {_gb(limits.max_bytes)} bound "
-            "of a real run: raise it (edgegap.profile(..., limits=RealRunLimits(max_bytes=...)))"
-            " on a machine with the memory"
+            f"of a real run: on a machine with the memory, raise it with {_raise_it('max_bytes')}"
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
@@ -167,5 +170,5 @@ def _on_real_tensors(
         raise
     return workload.noted(
         f"ran on real tensors on the CPU (zeros in, weights drawn from seed {SEED}): the meta "
-        f"device cannot run {operator}, whose output depends on the data"
+        f"device could not run {operator}"
     )
