@@ -484,9 +484,13 @@ def _profile_all(
     dtype: str | None,
     batch: int | None = None,
     given: list[str] | None = None,
+    proposals: int | None = None,
+    detections: int | None = None,
 ) -> list[Workload]:
     def one(name: str) -> Workload:
-        return profile(name, dtype=dtype, inputs=_model_inputs(name, shape, given, batch))
+        inputs = _model_inputs(name, shape, given, batch)
+        return profile(name, dtype=dtype, inputs=inputs, proposals=proposals,
+                       detections=detections)  # fmt: skip
 
     if len(names) == 1:
         return [one(names[0])]
@@ -497,6 +501,12 @@ def _profile_all(
             workloads.append(one(name))
             update(advance=1)
     return workloads
+
+
+_COUNT_HELP = (
+    "a two-stage detector's {unit} per image, which its {head} runs once each (default: the "
+    "count torchvision's published figure is for, else the model's cap)"
+)
 
 
 @app.command("profile")
@@ -514,9 +524,18 @@ def profile_command(
     ] = None,
     format: Annotated[Format, typer.Option("--format", help="output format")] = Format.table,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="show every layer")] = False,
+    proposals: Annotated[
+        int | None,
+        typer.Option(help=_COUNT_HELP.format(unit="region proposals", head="box head")),
+    ] = None,
+    detections: Annotated[
+        int | None,
+        typer.Option(help=_COUNT_HELP.format(unit="detections", head="mask or keypoint head")),
+    ] = None,
 ) -> None:
     """Profile models into per-layer workloads: MACs, FLOPs, parameters, bytes moved."""
-    workloads = _profile_all(names, input_shape, dtype, given=input)
+    workloads = _profile_all(names, input_shape, dtype, given=input, proposals=proposals,
+                             detections=detections)  # fmt: skip
     if format is Format.jsonl:
         for workload in workloads:
             sys.stdout.write(workload.to_json() + "\n")
@@ -537,10 +556,14 @@ def profile_command(
             for workload in workloads:
                 out.print(_layer_table(workload))
         out.print(_summary_table(workloads))
-        for workload in workloads:
-            if workload.uncounted_ops:
-                missing = ", ".join(f"{op} x{n}" for op, n in workload.uncounted_ops.items())
-                err.print(f"note: {workload.model}: no formula for {missing} (bytes counted)")
+    for workload in workloads:
+        notes = list(workload.notes)
+        if workload.uncounted_ops and format is Format.table:
+            missing = ", ".join(f"{op} x{n}" for op, n in workload.uncounted_ops.items())
+            notes.append(f"no formula for {missing} (bytes counted)")
+        for note in notes:
+            err.print(f"note: {workload.model}: {note}", markup=False, emoji=False,
+                      highlight=False, soft_wrap=True)  # fmt: skip
 
 
 @app.command("zoo")

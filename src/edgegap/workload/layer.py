@@ -167,6 +167,8 @@ class Workload:
     the layers whose results the model returns (empty where the front end does not say).
     `input_shape` is the first input's (its batch is the workload's); `inputs` are all of
     them, named where the model names them, with their element types.
+    `notes` say, one line each, how the counts were made where a choice was involved (the
+    real-tensor path, a detector's proposal and detection counts).
     """
 
     model: str
@@ -177,6 +179,7 @@ class Workload:
     uncounted_ops: dict[str, int] = field(default_factory=dict)
     outputs: tuple[int, ...] = ()
     inputs: tuple[ModelInput, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @cached_property
     def totals(self) -> Totals:
@@ -190,6 +193,10 @@ class Workload:
             min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),
             unused_params=self.unused_params,
         )
+
+    def noted(self, *notes: str) -> Workload:
+        """A copy with `notes` (one line each; empty ones dropped) after its own."""
+        return replace(self, notes=(*self.notes, *(note for note in notes if note)))
 
     def with_layers(self, layers: Sequence[Layer]) -> Workload:
         """A copy with new layers (a compression step's). The traced peak of live activations
@@ -223,6 +230,8 @@ class Workload:
             record["uncounted_ops"] = dict(self.uncounted_ops)
         if self.outputs:
             record["outputs"] = list(self.outputs)
+        if self.notes:
+            record["notes"] = list(self.notes)
         return record
 
     def to_json(self, per_layer: bool = True, indent: int | None = None) -> str:

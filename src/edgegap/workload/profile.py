@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # torch is imported by the functions that trace: `import edge
     import torch
     from torch import nn
 
+    from edgegap.workload.detection import HeadCounts
+    from edgegap.workload.real_tensors import RealRunLimits
+
 
 def load_callable(spec: str, empty: bool = True) -> nn.Module:
     """Import `package.module:callable` and call it (with empty weights, or with `empty=False`
@@ -165,28 +168,42 @@ def profile_module(
     inputs: Sequence[ModelInput],
     dtype: str | None = None,
     name: str = "",
+    counts: HeadCounts | None = None,
+    counts_source: str = "the model's own caps",
 ) -> Workload:
-    """Trace `model` on `inputs`. A module with real weights is traced as its meta copy
-    (`_meta_copy`), as fast as one edgegap builds; where that copy cannot run (an operator that
-    reads a value, a tensor kept outside the parameters and buffers, packed quantized weights),
-    the module runs for real on zeros."""
+    """Trace `model` on `inputs`; a two-stage detector's heads run on `counts` proposals and
+    detections (`counts_source` says where they come from, in the note).
+
+    A module with real weights is traced as its meta copy (`_meta_copy`), as fast as one
+    edgegap builds; where that copy cannot run (an operator that reads a value, a tensor kept
+    outside the parameters and buffers, packed quantized weights), the module runs for real on
+    zeros."""
+    from edgegap.workload.detection import HeadCounts, heads_counted
+    from edgegap.workload.real_tensors import NeedsRealTensors, refused_by_meta
     from edgegap.workload.tracer import ModelError, trace
 
     label = name or type(model).__name__
     bits = dtype_to_bits(dtype)
+
+    def traced(module: nn.Module) -> Workload:
+        positional, named = _examples(module, inputs)
+        with heads_counted(module, counts or HeadCounts(), counts_source) as heads:
+            workload = trace(module, positional, label, bits, named)
+        return workload.noted(heads.note())
+
     first = next(model.parameters(), None)
     if first is not None and first.device.type != "meta":
         copied = _meta_copy(model)
         if copied is not None:
-            positional, named = _examples(copied, inputs)
             try:
-                return trace(copied, positional, label, bits, named)
+                return traced(copied)
             except ModelError:
                 pass  # what the copy cannot run, the module itself runs
-    positional, named = _examples(model, inputs)
     try:
-        return trace(model, positional, label, bits, named)
+        return traced(model)
     except ModelError as failure:
+        if first is not None and first.device.type == "meta" and refused_by_meta(failure.error):
+            raise NeedsRealTensors(label, failure.error) from None
         reason = first_line(failure.error)
         hint = (
             ": token ids need an integer input, e.g. --input ids:1x128:int64"
@@ -208,44 +225,90 @@ def profile(
     dtype: str | None = None,
     name: str | None = None,
     inputs: Sequence[ModelInput | str] | None = None,
+    proposals: int | None = None,
+    detections: int | None = None,
+    limits: RealRunLimits | None = None,
 ) -> Workload:
     """Profile a model into a per-layer Workload.
 
     `model` is an `nn.Module`, a torchvision model name, `package.module:callable`, or an
-    ONNX file. `input_shape` defaults to the torchvision weights' input size (NCHW, batch 1).
-    A model of several inputs, or of integer ones, takes `inputs` instead: `ModelInput`s or
-    strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g. ["ids:1x128:int64"], unnamed
-    ones passed by position. `dtype` (float32, float16, bfloat16, int8, int4, int2, binary)
-    sets the bit-width used for bytes; by default each tensor's own dtype decides (int8 for
-    a torchvision model whose weights are quantized, e.g. quantized_resnet18). A truly
-    quantized module (torch.ao.nn.quantized, quantize=True) is traced on real tensors
-    through its integer kernels, at their bit-widths.
+    ONNX file. `input_shape` defaults to the input torchvision's published figures are for
+    (NCHW, batch 1). A model of several inputs, or of integer ones, takes `inputs` instead:
+    `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
+    ["ids:1x128:int64"], unnamed ones passed by position. `dtype` (float32, float16, bfloat16,
+    int8, int4, int2, binary) sets the bit-width used for bytes; by default each tensor's own
+    dtype decides (int8 for a torchvision model whose weights are quantized, e.g.
+    quantized_resnet18). A truly quantized module (torch.ao.nn.quantized, quantize=True) is
+    traced on real tensors through its integer kernels, at their bit-widths.
+
+    A two-stage detector (Faster, Mask, Keypoint R-CNN) runs its box head on `proposals` and
+    its mask or keypoint head on `detections` per image: by default, for a torchvision name,
+    the counts its published figure is for, else the model's own caps (docs/counting.md).
+    A model edgegap builds that the meta device cannot run (a data-dependent operator) runs
+    on real tensors on the CPU within `limits`; the workload's notes say so.
     """
     from torch import nn
 
+    from edgegap.workload.detection import HeadCounts
+
     given = _as_inputs(input_shape, inputs)
+    asked = HeadCounts(proposals, detections)
+    source = "as asked" if asked != HeadCounts() else "the model's own caps"
     if isinstance(model, nn.Module):
         if given is None:
             raise UserError("give the input shape of a module, e.g. input_shape=(1, 3, 224, 224)")
-        return profile_module(model, given, dtype, name or type(model).__name__)
+        return profile_module(model, given, dtype, name or type(model).__name__, asked, source)
     spec = str(model)
     if spec.endswith(".onnx") or isinstance(model, Path):
         from edgegap.workload.onnx_reader import profile_onnx
 
         return profile_onnx(Path(spec), given, dtype_to_bits(dtype), name or spec)
+    from edgegap.workload import zoo
+    from edgegap.workload.real_tensors import profile_built
+
+    label = name or spec
     if ":" in spec:
         if given is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
-        return profile_module(load_callable(spec), given, dtype, name or spec)
-    from edgegap.workload import zoo
-
+        chosen = given
+        return profile_built(
+            lambda empty: load_callable(spec, empty),
+            lambda built: profile_module(built, chosen, dtype, label, asked, source),
+            label,
+            limits,
+        )
     zoo.check_name(spec)
     if given is None:
         shape = zoo.default_input_shape(spec)
         if shape is None:
             raise UserError(f"'{spec}' has no default input size: give --input-shape")
         given = [ModelInput(shape)]
-    module = zoo.build_torchvision(spec, given[0].shape)
-    if dtype is None and zoo.quantized_backend(spec):
-        dtype = "int8"  # the integer bit-widths its quantized weights deploy at
-    return profile_module(module, given, dtype, name or spec)
+    chosen = given
+    # A model of quantized weights deploys at their integer bit-widths.
+    precision = dtype or ("int8" if zoo.quantized_backend(spec) else None)
+    counts, source = _published_counts(spec, asked, source)
+    return profile_built(
+        lambda empty: zoo.build_torchvision(spec, chosen[0].shape, empty),
+        lambda built: profile_module(built, chosen, precision, label, counts, source),
+        label,
+        limits,
+    )
+
+
+def _published_counts(name: str, asked: HeadCounts, source: str) -> tuple[HeadCounts, str]:
+    """The counts to profile a torchvision detector at (those its published figure is for,
+    where the user set none) and where they come from (`source` if not published)."""
+    from edgegap.workload import detection, zoo
+
+    weights = zoo.published_weights(name)
+    published = detection.PUBLISHED.get(str(weights))
+    if published is None:
+        return asked, source
+    counts = detection.HeadCounts(
+        published.proposals if asked.proposals is None else asked.proposals,
+        published.detections if asked.detections is None else asked.detections,
+    )
+    if counts == asked:
+        return counts, "as asked"
+    given = "the counts" if asked == detection.HeadCounts() else "as asked, the rest as"
+    return counts, f"{given} torchvision's published _ops for {weights} are for"

@@ -13,13 +13,14 @@ import difflib
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 import torch
 import torchvision
 from torch import nn
 from torchvision.models import get_model, get_model_builder, get_model_weights, list_models
+from torchvision.models._api import WeightsEnum
 
 from edgegap import atomic
 from edgegap.errors import UserError, first_line
@@ -91,30 +92,53 @@ def classification_models() -> tuple[str, ...]:
     return tuple(list_models(module=torchvision.models))
 
 
-def _default_weights(name: str) -> Any:
+def published_weights(name: str) -> Any:
+    """The DEFAULT weights enum of `name`, whose metadata edgegap's figures are compared with
+    (None for a model torchvision publishes no weights for)."""
     try:
         return get_model_weights(name).DEFAULT
     except (ValueError, AttributeError):
         return None
 
 
+# Frames per clip at which torchvision counted its video models' `_ops` (pytorch/vision PR
+# #6936, the script that computed them: `get_flops(list_models(module=video), t=16)`).
+VIDEO_FRAMES = 16
+
+
 def default_input_shape(name: str) -> tuple[int, ...] | None:
-    """(1, 3, crop, crop) from the DEFAULT weights' preprocessing (299 for inception_v3)."""
-    weights = _default_weights(name)
+    """The input torchvision's published figures are for, batch 1: the DEFAULT weights'
+    crop (299 for inception_v3; a clip of `VIDEO_FRAMES` frames for video), a segmentation
+    model's resize (520), the size a detector's own transform resizes to (800 for most).
+    None where torchvision says none (RAFT takes two images of any size)."""
+    weights = published_weights(name)
     if weights is None:
         return None
-    crop = getattr(weights.transforms, "keywords", {}).get("crop_size")
-    if crop is None:
+    sizes = getattr(weights.transforms, "keywords", {})
+    kind = family(name)
+    if kind == "detection":
+        return (1, 3, *_detector_input_size(name))
+    size = sizes.get("resize_size" if kind == "segmentation" else "crop_size")
+    if size is None:
         return None
-    size = crop if isinstance(crop, int) else crop[0]
-    return (1, 3, size, size)
+    side = size if isinstance(size, int) else size[0]
+    return (1, 3, VIDEO_FRAMES, side, side) if kind == "video" else (1, 3, side, side)
+
+
+@cache
+def _detector_input_size(name: str) -> tuple[int, int]:
+    """The square image a detector's transform leaves at its size: its `min_size`, read from
+    the model (built empty: the architecture does not depend on the input)."""
+    detector = build_empty(lambda: _build(name, (1, 3, 1, 1)))
+    side = int(detector.transform.min_size[-1])
+    return (side, side)
 
 
 def quantized_backend(name: str) -> str | None:
     """The integer backend (fbgemm, qnnpack) a torchvision model's weights are quantized for;
     None for a float model. Its builder makes the float architecture the weights describe
     (their `num_params`, `_ops`), which deploys with int8 weights and activations."""
-    weights = _default_weights(name)
+    weights = published_weights(name)
     return None if weights is None else weights.meta.get("backend")
 
 
@@ -130,34 +154,80 @@ def check_name(name: str) -> None:
     raise UserError(f"unknown model '{name}': {hint}")
 
 
-# What torchvision's builders set when they load the published weights, so that the
-# architecture profiled is the one the weights (and their `num_params`, `_ops`) describe.
-_AS_PUBLISHED: dict[str, dict[str, Any]] = {
-    "googlenet": {"transform_input": True, "aux_logits": False, "init_weights": False},
-    "inception_v3": {"transform_input": True, "aux_logits": True, "init_weights": False},
-}
+@contextmanager
+def _weights_never_loaded() -> Iterator[None]:
+    """Let a builder given its weights build the architecture they describe, without loading
+    them: `WeightsEnum.get_state_dict` (torchvision's only download) answers an empty state,
+    which the builder's `load_state_dict` ignores. Nothing is fetched, whatever the cache holds.
+    """
+    get_state_dict = WeightsEnum.get_state_dict
+    load_state_dict = nn.Module.load_state_dict
+
+    def no_state(self: WeightsEnum, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        return {}
+
+    def ignore_state(self: nn.Module, state_dict: Any, *args: Any, **kwargs: Any) -> Any:
+        return None
+
+    WeightsEnum.get_state_dict = no_state
+    nn.Module.load_state_dict = ignore_state  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        WeightsEnum.get_state_dict = get_state_dict
+        nn.Module.load_state_dict = load_state_dict  # type: ignore[method-assign]
 
 
-def _builder_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
+def family(name: str) -> str:
+    """torchvision's module for the model: classification, segmentation, detection, video,
+    optical_flow or quantization."""
+    parts = get_model_builder(name).__module__.split(".")
+    return parts[2] if len(parts) > 3 else "classification"
+
+
+def _size_kwargs(name: str, input_shape: tuple[int, ...]) -> dict[str, Any]:
     """Builder arguments that fix the architecture to the input size, where it depends on it."""
-    family = get_model_builder(name).__module__.rsplit(".", 1)[-1]
-    if family == "vision_transformer":
+    module = get_model_builder(name).__module__.rsplit(".", 1)[-1]
+    if module == "vision_transformer":
         return {"image_size": input_shape[-1]}
-    if family == "maxvit":
+    if module == "maxvit":
         return {"input_size": tuple(input_shape[-2:])}
-    return _AS_PUBLISHED.get(name, {})
+    return {}
+
+
+def _build(name: str, input_shape: tuple[int, ...]) -> nn.Module:
+    """The architecture the DEFAULT weights describe, as torchvision's builder makes it when
+    given them (their classes, a segmentation model's auxiliary head, a detector's frozen
+    batch norms, Inception's input transform), with no backbone weights asked for. A quantized
+    model's builder takes, without `quantize=True` (the integer model), the float weights its
+    weights were quantized from: the same layers. Where the architecture follows the input
+    size (ViT, MaxViT), the weights would fix it to theirs: those are built for the size
+    asked, without them."""
+    size_kwargs = _size_kwargs(name, input_shape)
+    weights = None if size_kwargs else published_weights(name)
+    if weights is not None and family(name) == "quantization":
+        weights = weights.meta["unquantized"]
+    backbone = {"weights_backbone": None} if family(name) in ("segmentation", "detection") else {}
+    kwargs = {**backbone, **size_kwargs, **_COUNTED_WITH.get(name, {})}
+    with _weights_never_loaded():
+        model: nn.Module = get_model(name, weights=weights, **kwargs)
+    return model
+
+
+# Where the published `num_params` counts a head the builder drops: quantized_inception_v3's
+# (27,161,264, the float weights' figure) include the auxiliary classifier, which its builder
+# keeps only when asked. Inference never runs it: edgegap reports it as unused parameters.
+_COUNTED_WITH: dict[str, dict[str, Any]] = {"quantized_inception_v3": {"aux_logits": True}}
 
 
 def build_torchvision(name: str, input_shape: tuple[int, ...], empty: bool = True) -> nn.Module:
     """A torchvision architecture built as its published weights are: with empty weights, or
     with `empty=False` with the builder's own random initialisation (from torch's generator:
-    seed it for the same weights), for a model that must run."""
+    seed it for the same weights), for a model that must run. Nothing is downloaded."""
     check_name(name)
-    kwargs = _builder_kwargs(name, input_shape)
     try:
-        model: nn.Module = (
-            build_empty(lambda: get_model(name, **kwargs)) if empty else get_model(name, **kwargs)
-        )
+        build = partial(_build, name, input_shape)
+        model = build_empty(build) if empty else build()
     except Exception as error:  # torchvision's builder refuses (a ViT's size vs. its patches)
         shape = ",".join(map(str, input_shape))
         raise UserError(
@@ -172,7 +242,7 @@ def published_models() -> list[ZooModel]:
     for where each column comes from)."""
     models = []
     for name in classification_models():
-        weights = _default_weights(name)
+        weights = published_weights(name)
         shape = default_input_shape(name)
         if weights is None or shape is None:
             raise ValueError(

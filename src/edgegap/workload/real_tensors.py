@@ -1,0 +1,174 @@
+"""The real-tensor fallback, for models the meta device cannot run.
+
+Tracing on the meta device allocates nothing, but an operator whose output depends on the
+data (`nonzero`, `.item()`, non-maximum suppression: a detector's post-processing) has no
+answer there. A model edgegap builds itself (a torchvision name, `module:callable`) is then
+built again on the CPU with weights drawn from seed 0 and run once on zeros, within bounds
+on memory (weights plus live activations) and time: a run past either stops with one line
+saying which bound and how to proceed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+
+from edgegap.errors import UserError, first_line
+from edgegap.workload.layer import Workload
+from edgegap.workload.tracer import _LiveActivations, _tensors
+
+SEED = 0
+
+
+def half_the_memory() -> int:
+    """Half this machine's physical memory, in bytes: the default bound of a real run."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+@dataclass(frozen=True)
+class RealRunLimits:
+    """Bounds on a real-tensor run: bytes of weights and live activations, wall seconds."""
+
+    max_bytes: int = field(default_factory=half_the_memory)
+    max_seconds: float = 600.0
+
+
+class NeedsRealTensors(UserError):
+    """The meta device, not the model, refused: an operator needs the data. Raised as one line
+    for a model edgegap cannot rebuild (a module the user built on the meta device)."""
+
+    def __init__(self, label: str, error: Exception) -> None:
+        super().__init__(
+            f"{label} cannot be traced on the meta device ({first_line(error)[:120]}): "
+            "build it on the CPU and profile that module"
+        )
+
+
+def refused_by_meta(error: Exception) -> bool:
+    """Whether `error` is the meta device's refusal (no data to read, no data-independent
+    kernel) rather than the model's own: torch's message then names the meta device."""
+    return "meta" in str(error).lower()
+
+
+def _raise_it(bound: str) -> str:
+    return f"edgegap.profile(..., limits=edgegap.workload.real_tensors.RealRunLimits({bound}=...))"
+
+
+def _gb(size: float) -> str:
+    return f"{size / 1e9:.3g} GB"
+
+
+class _Stopped(RuntimeError):
+    """A bound of a real run was passed (raised inside the model's forward, or before it)."""
+
+
+class _Watch(TorchDispatchMode):  # type: ignore[no-untyped-call]
+    """Sees every operator: remembers the last one run and, with `limits`, stops the run
+    once weights plus live activations or the elapsed time pass their bound."""
+
+    def __init__(self, label: str, limits: RealRunLimits | None, held_bytes: int = 0) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self.label = label
+        self.limits = limits
+        self.held_bytes = held_bytes
+        self.live = _LiveActivations(None)
+        self.last_operator = ""
+        self.stopped = ""  # why the run was stopped, one line
+        self.started = time.monotonic()
+
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        self.last_operator = str(func.overloadpacket)
+        out = func(*args, **(kwargs or {}))
+        if self.limits is not None:
+            self._check(self.limits, out)
+        return out
+
+    def _check(self, limits: RealRunLimits, out: Any) -> None:
+        for tensor in _tensors(out):
+            self.live.add(tensor)
+        held = self.held_bytes + self.live.current
+        elapsed = time.monotonic() - self.started
+        if held > limits.max_bytes:
+            self.stopped = (
+                f"{self.label}'s real-tensor run passed its memory bound, "
+                f"{_gb(limits.max_bytes)} of weights and live activations, at "
+                f"{self.last_operator}: give a smaller --input-shape, or raise the bound with "
+                f"{_raise_it('max_bytes')}"
+            )
+        elif elapsed > limits.max_seconds:
+            self.stopped = (
+                f"{self.label}'s real-tensor run passed its time bound, "
+                f"{limits.max_seconds:g} s, at {self.last_operator}: give a smaller "
+                "--input-shape (or fewer --proposals/--detections), or raise the bound with "
+                f"{_raise_it('max_seconds')}"
+            )
+        if self.stopped:
+            raise _Stopped(self.stopped)
+
+
+def _state_bytes(model: nn.Module) -> int:
+    state = [*model.parameters(), *model.buffers()]
+    return sum(t.numel() * t.element_size() for t in state)
+
+
+def profile_built(
+    build: Callable[[bool], nn.Module],
+    profile_model: Callable[[nn.Module], Workload],
+    label: str,
+    limits: RealRunLimits | None = None,
+) -> Workload:
+    """Profile the model `build(empty=True)` makes on the meta device; where the meta device
+    refuses an operator, `build(empty=False)` on the CPU on real tensors, within `limits`."""
+    model = build(True)
+    watch = _Watch(label, None)
+    try:
+        with watch:
+            return profile_model(model)
+    except NeedsRealTensors:
+        pass  # out of the except block: a failure below is not "during handling" this one
+    return _on_real_tensors(build, profile_model, label, limits or RealRunLimits(),
+                            _state_bytes(model), watch.last_operator)  # fmt: skip
+
+
+def _on_real_tensors(
+    build: Callable[[bool], nn.Module],
+    profile_model: Callable[[nn.Module], Workload],
+    label: str,
+    limits: RealRunLimits,
+    weight_bytes: int,
+    operator: str,
+) -> Workload:
+    if weight_bytes > limits.max_bytes:
+        raise UserError(
+            f"{label} needs real tensors (the meta device could not run {operator}), but its "
+            f"weights alone take {_gb(weight_bytes)}, above the {_gb(limits.max_bytes)} bound "
+            f"of a real run: on a machine with the memory, raise it with {_raise_it('max_bytes')}"
+        )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        model = build(False)
+    guard = _Watch(label, limits, weight_bytes)
+    try:
+        with guard:
+            workload = profile_model(model)
+    except Exception:  # the bound's own stop, as the model's error or as it was raised
+        if guard.stopped:
+            raise UserError(guard.stopped) from None
+        raise
+    return workload.noted(
+        f"ran on real tensors on the CPU (zeros in, weights drawn from seed {SEED}): the meta "
+        f"device could not run {operator}"
+    )
