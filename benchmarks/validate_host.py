@@ -254,8 +254,9 @@ def document(results: list[Compared], platform_path: Path) -> str:
         "unloaded. Both sides take the fastest of repeated timings because this virtual "
         "machine's cores run slower for seconds at a time while a neighbour is busy, a "
         'slowdown inside CPU time (docs/benchmarks.md, "Host speed states": models timed '
-        "back to back in one process, their medians well above their fastest runs), so a "
-        "median lands on either speed (the medians are in "
+        "back to back in one process, their slow runs half as slow again as their fastest), "
+        "so a median lands on either speed as the neighbours' load comes and goes (the "
+        "medians are in "
         "benchmarks/data/host-zoo.csv beside the fastest runs). Baseline: MACs / the peak, "
         "the fastest matrix product calibration timed at that thread count.",
         "",
