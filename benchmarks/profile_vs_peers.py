@@ -117,7 +117,8 @@ EDGEGAP_CPU = Tool(
     "edgegap (CPU model)",
     None,
     count_edgegap_cpu,
-    "`edgegap.profile(model, shape)`: traced forward of a built CPU model",
+    "`edgegap.profile(model, shape)` on a built CPU model: its meta copy (structure copied, "
+    "weights not) traced",
 )
 
 
