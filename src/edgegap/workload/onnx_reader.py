@@ -583,8 +583,9 @@ def _fold_shape_arithmetic(model: onnx.ModelProto) -> None:
         known = {v.name: v for v in (*inferred.input, *inferred.value_info)}
         values = {t.name: numpy_helper.to_array(t) for t in graph.initializer
                   if t.data_type in _FOLDED_TYPES}  # fmt: skip
-        folded: list[onnx.NodeProto] = []
-        for node in graph.node:
+        nodes = list(graph.node)
+        replaced: set[int] = set()  # positions of the nodes that become initializers
+        for index, node in enumerate(nodes):
             if node.op_type == "Shape":
                 shape = _shape_value(node, known)
                 outputs = None if shape is None else [shape]
@@ -595,13 +596,13 @@ def _fold_shape_arithmetic(model: onnx.ModelProto) -> None:
             if outputs is None:
                 continue
             values.update(zip(node.output, outputs, strict=True))
-            folded.append(node)
-        unfolded = [n for n in graph.node if n not in folded or n.op_type == "Constant"]
-        if len(unfolded) == len(graph.node):
+            if node.op_type != "Constant":  # a Constant is already a value the reader reads
+                replaced.add(index)
+        if not replaced:
             return
-        created = {o for n in folded if n.op_type != "Constant" for o in n.output}
+        created = [name for index in sorted(replaced) for name in nodes[index].output]
         del graph.node[:]
-        graph.node.extend(unfolded)
+        graph.node.extend(n for index, n in enumerate(nodes) if index not in replaced)
         graph.initializer.extend(numpy_helper.from_array(values[name], name) for name in created)
 
 
