@@ -102,3 +102,9 @@ def test_the_cli_takes_repeated_inputs(tmp_path: Path, monkeypatch: pytest.Monke
                                                            "--input", "ids:1x16:int65")  # fmt: skip
     batched = runner.invoke(app, ["estimate", *args[1:], "--batch", "4", "--format", "json"])
     assert batched.exit_code == 0, batched.output
+
+
+@pytest.mark.parametrize("shape", [(0, 16), (1, -1)])
+def test_an_impossible_shape_given_to_the_api_is_a_user_error(shape: tuple[int, ...]) -> None:
+    with pytest.raises(UserError, match="impossible input shape"):
+        edgegap.profile(Tagger(), shape)

@@ -132,7 +132,10 @@ def _as_inputs(
     if inputs is not None and input_shape is not None:
         raise UserError("give an input shape or inputs, not both")
     if inputs is None:
-        return None if input_shape is None else [ModelInput(tuple(input_shape))]
+        if input_shape is None:
+            return None
+        check_shape(tuple(input_shape))
+        return [ModelInput(tuple(input_shape))]
     parsed = [parse_input(i) if isinstance(i, str) else i for i in inputs]
     if not parsed:
         raise UserError("give at least one input, e.g. --input image:1x3x224x224")
