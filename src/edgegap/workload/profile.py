@@ -206,7 +206,7 @@ def profile_module(
         return traced(model)
     except ModelError as failure:
         if first is not None and first.device.type == "meta" and refused_by_meta(failure.error):
-            raise NeedsRealTensors(label, failure.error) from None
+            raise NeedsRealTensors(label, failure.error, failure.operator) from None
         reason = first_line(failure.error)
         hint = (
             ": token ids need an integer input, e.g. --input ids:1x128:int64"

@@ -44,7 +44,8 @@ class NeedsRealTensors(UserError):
     """The meta device, not the model, refused: an operator needs the data. Raised as one line
     for a model edgegap cannot rebuild (a module the user built on the meta device)."""
 
-    def __init__(self, label: str, error: Exception) -> None:
+    def __init__(self, label: str, error: Exception, operator: str) -> None:
+        self.operator = operator
         super().__init__(
             f"{label} cannot be traced on the meta device ({first_line(error)[:120]}): "
             "build it on the CPU and profile that module"
@@ -70,10 +71,10 @@ class _Stopped(RuntimeError):
 
 
 class _Watch(TorchDispatchMode):  # type: ignore[no-untyped-call]
-    """Sees every operator: remembers the last one run and, with `limits`, stops the run
-    once weights plus live activations or the elapsed time pass their bound."""
+    """Sees every operator of a real run and stops it once weights plus live activations or
+    the elapsed time pass their bound."""
 
-    def __init__(self, label: str, limits: RealRunLimits | None, held_bytes: int = 0) -> None:
+    def __init__(self, label: str, limits: RealRunLimits, held_bytes: int = 0) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.label = label
         self.limits = limits
@@ -92,8 +93,7 @@ class _Watch(TorchDispatchMode):  # type: ignore[no-untyped-call]
     ) -> Any:
         self.last_operator = str(func.overloadpacket)
         out = func(*args, **(kwargs or {}))
-        if self.limits is not None:
-            self._check(self.limits, out)
+        self._check(self.limits, out)
         return out
 
     def _check(self, limits: RealRunLimits, out: Any) -> None:
@@ -133,14 +133,14 @@ def profile_built(
     """Profile the model `build(empty=True)` makes on the meta device; where the meta device
     refuses an operator, `build(empty=False)` on the CPU on real tensors, within `limits`."""
     model = build(True)
-    watch = _Watch(label, None)
     try:
-        with watch:
-            return profile_model(model)
-    except NeedsRealTensors:
-        pass  # out of the except block: a failure below is not "during handling" this one
-    return _on_real_tensors(build, profile_model, label, limits or RealRunLimits(),
-                            _state_bytes(model), watch.last_operator)  # fmt: skip
+        return profile_model(model)
+    except NeedsRealTensors as refusal:
+        operator = refusal.operator
+    # Out of the except block: a failure below is not "during handling" the refusal.
+    return _on_real_tensors(
+        build, profile_model, label, limits or RealRunLimits(), _state_bytes(model), operator
+    )
 
 
 def _on_real_tensors(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -23,6 +23,7 @@ from edgegap.precision import bits_to_bytes
 from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args, Packed
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
 from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
@@ -146,78 +147,14 @@ class _LiveActivations:
         self.current -= self.live.pop(key, 0)
 
 
-def _normalization_outputs(
-    x: torch.Tensor, statistics: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    return (
-        torch.empty_like(x),
-        x.new_empty(statistics, dtype=torch.float32),
-        x.new_empty(statistics, dtype=torch.float32),
-    )
-
-
-def _layer_norm_statistics(args: tuple[Any, ...]) -> tuple[int, ...]:
-    x, normalized = args[0], len(args[1])
-    return (*x.shape[: x.dim() - normalized], *([1] * normalized))
-
-
-def _same_as_input(args: tuple[Any, ...]) -> torch.Tensor:
-    return torch.empty_like(args[0])
-
-
-class _ModelShapeError(RuntimeError):
-    """An output maker found the shapes the model gave an operator incompatible, as torch's
-    own kernel would: the model's error, not the tracer's."""
-
-
-def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    if a.dim() != 2 or b.dim() != 2 or a.shape[1] != b.shape[0]:
-        shapes = f"{'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))}"
-        raise _ModelShapeError(f"mat1 and mat2 shapes cannot be multiplied ({shapes})")
-    return a.new_empty((a.shape[0], b.shape[1]))
-
-
-# Output makers for meta inputs, where torch's meta kernels are slow Python (0.7 ms for a
-# batch norm, 1 ms for a layer norm, 0.4 ms for an addmm: most of a trace). The output has
-# the shape and layout these rules give; a normalisation's saved statistics are by-products
-# that inference never reads.
-_META_OUTPUTS: dict[Any, Callable[[tuple[Any, ...]], Any]] = {
-    aten.native_batch_norm.default: lambda a: _normalization_outputs(a[0], (0,)),
-    aten._native_batch_norm_legit_no_training.default: lambda a: _normalization_outputs(
-        a[0], (0,)
-    ),
-    aten.native_layer_norm.default: lambda a: _normalization_outputs(
-        a[0], _layer_norm_statistics(a)
-    ),
-    aten.native_group_norm.default: lambda a: _normalization_outputs(a[0], (a[3], a[6])),
-    aten.addmm.default: lambda a: _product(a[1], a[2]),
-    aten.mm.default: lambda a: _product(a[0], a[1]),
-    **dict.fromkeys(
-        (
-            aten.gelu.default, aten.silu.default, aten.sigmoid.default, aten.relu.default,
-            aten.hardswish.default, aten.hardsigmoid.default, aten.tanh.default,
-            aten._softmax.default, aten._safe_softmax.default,
-        ),
-        _same_as_input,
-    ),
-    # in-place operators return their first argument, whatever they compute
-    **dict.fromkeys(
-        (
-            aten.relu_.default, aten.silu_.default, aten.sigmoid_.default,
-            aten.hardswish_.default, aten.hardsigmoid_.default, aten.hardtanh_.default,
-            aten.add_.Tensor, aten.mul_.Tensor,
-        ),
-        lambda a: a[0],
-    ),
-}  # fmt: skip
-
-
 class ModelError(Exception):
-    """The model's own code (its forward, or an operator it calls) raised `error`."""
+    """The model's own code (its forward, or an operator it calls) raised `error`;
+    `operator` is the last operator the model called ("" if none)."""
 
-    def __init__(self, error: Exception) -> None:
+    def __init__(self, error: Exception, operator: str = "") -> None:
         super().__init__(str(error))
         self.error = error
+        self.operator = operator
 
 
 class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
@@ -231,6 +168,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.producers = _Producers()
         self.uncounted: Counter[str] = Counter()
         self.failure: Exception | None = None  # an error of the recorder's own code
+        self.operator: Any = None  # the last operator called, for the message of a failure
 
     def __torch_dispatch__(
         self,
@@ -240,16 +178,17 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         kwargs: dict[str, Any] | None = None,
     ) -> Any:
         kwargs = kwargs or {}
-        shortcut = _META_OUTPUTS.get(func)
-        if shortcut is None or args[0].device.type != "meta":
-            return self._recorded(func, func(*args, **kwargs), args, kwargs)  # the model's op
+        self.operator = func
+        rule = META_OUTPUTS.get(func)
         try:
-            out = shortcut(args)
-        except _ModelShapeError as error:  # reported as torch's own kernel reports it
+            out = None if rule is None else rule(args, kwargs)
+        except ModelShapeError as error:  # the model's error: it reaches the model's caller
             raise RuntimeError(str(error)) from None
         except Exception as error:
             self.failure = error
             raise
+        if out is None:
+            out = func(*args, **kwargs)  # torch's kernel; its error is the model's
         return self._recorded(func, out, args, kwargs)
 
     def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -418,7 +357,8 @@ def trace(
         # refusing a shape); the recorder's own errors are bugs and pass through.
         if error is recorder.failure or recorder.failure is not None:
             raise
-        raise ModelError(error) from error
+        called = "" if recorder.operator is None else str(recorder.operator.overloadpacket)
+        raise ModelError(error, called) from error
     finally:
         model.train(was_training)
     return Workload(
