@@ -27,7 +27,6 @@ from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
 from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
-aten = torch.ops.aten
 _SIMULATING: ContextVar[bool] = ContextVar("simulating", default=False)
 
 
