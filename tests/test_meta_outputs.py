@@ -37,7 +37,7 @@ def _checked(mismatches: list[str], used: set[str]) -> Iterator[None]:
                 used.add(str(operator))
                 # an in-place rule returns its target, which torch's kernel writes into
                 if made is not args[0]:
-                    expected = _primary(operator(*args, **kwargs))
+                    expected = _primary(operator(*_on_meta(args), **_on_meta(kwargs)))
                     if _layout(_primary(made)) != _layout(expected):
                         got = _layout(_primary(made))
                         mismatches.append(f"{operator}: {got} != {_layout(expected)}")
@@ -52,14 +52,27 @@ def _checked(mismatches: list[str], used: set[str]) -> Iterator[None]:
         META_OUTPUTS.update(rules)
 
 
-def _trace_checked(names: list[str]) -> set[str]:
+def _on_meta(value: Any) -> Any:
+    """A real model's weights on the meta device, beside the traced activations."""
+    if isinstance(value, torch.Tensor):
+        return value.to("meta")
+    if isinstance(value, list | tuple):
+        return type(value)(_on_meta(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _on_meta(v) for k, v in value.items()}
+    return value
+
+
+def _trace_checked(names: list[str], empty: bool = True) -> set[str]:
+    """Trace each model on a meta input, built on the meta device (`empty`) or with real
+    weights on the CPU."""
     mismatches: list[str] = []
     used: set[str] = set()
     with _checked(mismatches, used):
         for name in names:
             shape = zoo.default_input_shape(name)
             assert shape is not None
-            model = zoo.build_torchvision(name, shape, empty=True)
+            model = zoo.build_torchvision(name, shape, empty=empty)
             trace(model, [torch.empty(shape, device="meta")], name)
     assert not mismatches, mismatches[:5]
     return used
@@ -70,7 +83,14 @@ def test_the_rules_agree_with_torch_on_models_of_every_kind():
              "mobilenet_v3_small", "convnext_tiny", "maxvit_t"]  # fmt: skip
     used = _trace_checked(names)
     assert {"aten.convolution.default", "aten.cat.default", "aten.add.Tensor",
-            "aten.native_layer_norm.default", "aten.bmm.default"} <= used  # fmt: skip
+            "aten.native_layer_norm.default", "aten.bmm.default", "aten.index.Tensor",
+            "aten._unsafe_view.default", "aten.ne.Scalar"} <= used  # fmt: skip
+
+
+def test_the_rules_agree_with_torch_on_a_model_with_real_weights():
+    """A user's CPU model traced on a meta input: its weights stay on the CPU."""
+    used = _trace_checked(["swin_t", "efficientnet_b0"], empty=False)
+    assert {"aten.convolution.default", "aten.addmm.default", "aten.mul.Tensor"} <= used
 
 
 @pytest.mark.slow
@@ -170,10 +190,75 @@ def test_the_cat_rule_agrees_with_torch(shapes, dim):
         assert _layout(made) == _layout(expected)
 
 
-def test_a_strided_input_is_left_to_torch():
+@st.composite
+def layouts(draw: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    """A meta tensor of `shape` in any layout torch makes: a permutation of a contiguous
+    tensor, maybe sliced with a step (not dense)."""
+    order = draw(st.permutations(range(len(shape))))
+    stepped = [draw(st.booleans()) for _ in shape]
+    base = torch.empty([shape[d] * (2 if stepped[d] else 1) for d in order], device="meta")
+    base = base[tuple(slice(None, None, 2 if stepped[d] else 1) for d in order)]
+    return base.permute([order.index(d) for d in range(len(shape))])
+
+
+def _on_cpu(value: Any) -> Any:
+    """A meta tensor's twin on the CPU (its shape and strides): the kernels a model runs."""
+    if isinstance(value, torch.Tensor):
+        return torch.empty_strided(value.shape, value.stride(), dtype=value.dtype)
+    if isinstance(value, list | tuple):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
+
+
+def _agrees_with_the_cpu_kernel(operator: Any, args: tuple[Any, ...], **kwargs: Any) -> None:
+    made = META_OUTPUTS[operator](args, kwargs)
+    if made is not None:  # a rule may decline (torch's kernel then runs)
+        expected = operator(*_on_cpu(args), **kwargs)
+        assert _layout(_primary(made)) == _layout(_primary(expected))
+
+
+small_shapes = st.lists(st.integers(1, 4), min_size=1, max_size=5).map(tuple)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), shape=small_shapes)
+def test_element_wise_layouts_agree_with_the_cpu_kernels(data, shape):
+    """TensorIterator's output layout, on inputs of every layout and broadcast: a permuted
+    input's permutation, a broadcast input deciding nothing."""
+    a = data.draw(layouts(shape))
+    kept = data.draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    lead = data.draw(st.integers(0, len(shape)))
+    b = data.draw(layouts(tuple(n if k else 1 for n, k in zip(shape, kept, strict=True))[lead:]))
+    first, second = data.draw(st.permutations([a, b]))
+    aten = torch.ops.aten
+    for operator in (aten.add.Tensor, aten.mul.Tensor, aten.gt.Tensor):
+        _agrees_with_the_cpu_kernel(operator, (first, second))
+    for operator in (aten.gelu.default, aten.relu.default):
+        _agrees_with_the_cpu_kernel(operator, (a,))
+    _agrees_with_the_cpu_kernel(aten.mul.Scalar, (a, 0.5))
+    _agrees_with_the_cpu_kernel(aten.eq.Scalar, (a, 0))
+    _agrees_with_the_cpu_kernel(aten.clone.default, (a,), memory_format=torch.contiguous_format)
+    _agrees_with_the_cpu_kernel(aten.native_layer_norm.default, (a, shape[-1:], None, None, 1e-5))
+    _agrees_with_the_cpu_kernel(aten.mean.dim, (a, [len(shape) - 1], False))
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), shape=small_shapes, parts=st.integers(1, 3))
+def test_the_cat_rule_agrees_with_the_cpu_kernel_on_every_layout(data, shape, parts):
+    dim = data.draw(st.integers(0, len(shape) - 1))
+    sizes = [data.draw(st.integers(1, 3)) for _ in range(parts)]
+    tensors = [data.draw(layouts((*shape[:dim], n, *shape[dim + 1 :]))) for n in sizes]
+    _agrees_with_the_cpu_kernel(torch.ops.aten.cat.default, (tensors, dim))
+
+
+def test_a_channels_last_input_keeps_its_layout():
     x = torch.empty(1, 8, 4, 4, device="meta").to(memory_format=torch.channels_last)
-    assert META_OUTPUTS[torch.ops.aten.add.Tensor]((x, x), {}) is None
-    assert META_OUTPUTS[torch.ops.aten.silu.default]((x,), {}) is None
+    for made in (
+        META_OUTPUTS[torch.ops.aten.add.Tensor]((x, x), {}),
+        META_OUTPUTS[torch.ops.aten.silu.default]((x,), {}),
+    ):
+        assert made is not None and made.is_contiguous(memory_format=torch.channels_last)
+    assert META_OUTPUTS[torch.ops.aten._softmax.default]((x, 1, False), {}) is None
 
 
 def test_an_integer_division_is_left_to_torch():

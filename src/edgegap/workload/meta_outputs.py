@@ -13,6 +13,7 @@ Adding an operator is one decorated function, keyed by its overloads.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,10 +39,17 @@ def _empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
     return torch.empty(shape, dtype=dtype, device="meta")
 
 
+def _traced(*values: Any) -> bool:
+    """Some tensor among `values` is on the meta device (an activation being traced), so the
+    output is too; the others may be a real model's weights. Tensors all real are data the
+    model computes with (an index, a mask): torch's kernel computes them."""
+    return any(isinstance(v, torch.Tensor) and v.device.type == "meta" for v in values)
+
+
 def _plain(*values: Any) -> bool:
-    """Every tensor among `values` is a contiguous meta tensor (numbers pass)."""
-    return all(
-        v.device.type == "meta" and v.is_contiguous() for v in values if isinstance(v, torch.Tensor)
+    """`_traced`, and every tensor among `values` is contiguous (numbers pass)."""
+    return _traced(*values) and all(
+        v.is_contiguous() for v in values if isinstance(v, torch.Tensor)
     )
 
 
@@ -59,19 +67,131 @@ def _broadcast(*shapes: Sequence[int]) -> tuple[int, ...] | None:
     return tuple(result)
 
 
-# An element-wise operator's output keeps its input's layout: contiguous for contiguous
-# inputs (torch's rule for a strided input is not repeated here).
+def _iterator_strides(shape: Sequence[int], tensors: Sequence[torch.Tensor]) -> list[int]:
+    """The strides TensorIterator gives an element-wise operator's output: its dimensions
+    ordered as the inputs' strides order them (the first input that tells two dimensions
+    apart decides; a broadcast dimension tells nothing), then laid out densely. A contiguous
+    input makes a contiguous output; a permuted one (channels-last, a transposed matrix) its
+    permutation."""
+    ndim = len(shape)
+    operands = []
+    for t in tensors:
+        offset = ndim - t.dim()
+        strides = [0] * ndim
+        for i, (n, stride) in enumerate(zip(t.shape, t.stride(), strict=True)):
+            strides[offset + i] = 0 if n == 1 and shape[offset + i] != 1 else stride
+        operands.append(strides)
+
+    def after(d0: int, d1: int) -> int:
+        """1 if dimension d0 goes after (is slower than) d1, -1 if before, 0 if no input says."""
+        for strides in operands:
+            s0, s1 = strides[d0], strides[d1]
+            if s0 == 0 or s1 == 0:
+                continue
+            if s0 != s1:
+                return 1 if s0 > s1 else -1
+            if shape[d0] > shape[d1]:
+                return 1
+        return 0
+
+    order = list(range(ndim - 1, -1, -1))  # fastest first; insertion sort, ambiguity allowed
+    for i in range(1, ndim):
+        moving = i
+        for j in range(i - 1, -1, -1):
+            verdict = after(order[j], order[moving])
+            if verdict > 0:
+                order[j], order[moving] = order[moving], order[j]
+                moving = j
+            elif verdict < 0:
+                break
+    result, step = [0] * ndim, 1
+    for d in order:
+        result[d] = step
+        step *= shape[d]
+    return result
+
+
+def _elementwise(
+    shape: Sequence[int], dtype: torch.dtype, tensors: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    if all(t.is_contiguous() for t in tensors):
+        return _empty(shape, dtype)
+    return torch.empty_strided(shape, _iterator_strides(shape, tensors), dtype=dtype, device="meta")
+
+
 @outputs(
     aten.gelu.default, aten.silu.default, aten.sigmoid.default, aten.relu.default,
     aten.hardswish.default, aten.hardsigmoid.default, aten.hardtanh.default, aten.tanh.default,
-    aten._softmax.default, aten._safe_softmax.default, aten.clamp.default,
-    aten.clamp_min.default, aten.clone.default, aten.roll.default,
+    aten.clamp.default, aten.clamp_min.default,
+)  # fmt: skip
+def _unary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    x = args[0]
+    if not _traced(x) or x.numel() == 0:
+        return None
+    return _elementwise(x.shape, x.dtype, [x])
+
+
+# Softmax and a copy keep a contiguous input's layout (torch's rule for a strided input is not
+# repeated here).
+@outputs(
+    aten._softmax.default, aten._safe_softmax.default, aten.clone.default, aten.roll.default
 )  # fmt: skip
 def _same_as_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     x = args[0]
-    if not _plain(x) or kwargs.get("memory_format") not in (None, torch.preserve_format):
+    layout = kwargs.get("memory_format")
+    if layout is torch.contiguous_format and _traced(x):  # `contiguous()` of any layout
+        return _empty(x.shape, x.dtype)
+    if not _plain(x) or layout not in (None, torch.preserve_format):
         return None
     return _empty(x.shape, x.dtype)
+
+
+@outputs(aten._unsafe_view.default)
+def _reshaped(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """`reshape` of a tensor `view` cannot take: torch copies it, then reshapes the copy."""
+    x, shape = args[0], list(args[1])
+    if not _plain(x) or shape.count(-1) > 1 or any(n < -1 for n in shape):
+        return None
+    known = math.prod(n for n in shape if n != -1)
+    if -1 in shape:
+        if known == 0 or x.numel() % known:
+            return None
+        shape[shape.index(-1)] = x.numel() // known
+    elif known != x.numel():
+        return None
+    return _empty(shape, x.dtype)
+
+
+@outputs(
+    aten.eq.Scalar, aten.ne.Scalar, aten.lt.Scalar, aten.le.Scalar, aten.gt.Scalar,
+    aten.ge.Scalar, aten.eq.Tensor, aten.ne.Tensor, aten.lt.Tensor, aten.le.Tensor,
+    aten.gt.Tensor, aten.ge.Tensor,
+)  # fmt: skip
+def _comparison(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    tensors = [v for v in args[:2] if isinstance(v, torch.Tensor)]
+    shape = _broadcast(*(t.shape for t in tensors))
+    if not _traced(*tensors) or shape is None or 0 in shape:
+        return None
+    return _elementwise(shape, torch.bool, tensors)
+
+
+@outputs(aten.scalar_tensor.default)
+def _scalar(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    if kwargs.get("device") != torch.device("meta"):
+        return None
+    return _empty((), kwargs.get("dtype") or torch.get_default_dtype())
+
+
+@outputs(aten.index.Tensor)
+def _index(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """`x[index]` by one integer index tensor on the first dimension (a table lookup, such as
+    a relative-position bias): the index's shape, then the rest of `x`'s."""
+    x, indices = args[0], args[1]
+    if len(indices) != 1 or not isinstance(index := indices[0], torch.Tensor):
+        return None
+    if not _plain(x, index) or index.dtype not in (torch.int64, torch.int32) or x.dim() == 0:
+        return None
+    return _empty((*index.shape, *x.shape[1:]), x.dtype)
 
 
 # In-place operators return their first argument, whatever they compute.
@@ -94,13 +214,15 @@ def _in_place(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | N
 @outputs(aten.add.Scalar, aten.sub.Scalar, aten.mul.Scalar, aten.div.Scalar)
 def _arithmetic(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     a, b = args[0], args[1]
-    if not _plain(a, b) or kwargs.get("rounding_mode") is not None:
+    if not _traced(a, b) or kwargs.get("rounding_mode") is not None:
         return None
-    shape = _broadcast(*(v.shape for v in (a, b) if isinstance(v, torch.Tensor)))
+    tensors = [v for v in (a, b) if isinstance(v, torch.Tensor)]
+    shape = _broadcast(*(t.shape for t in tensors))
     dtype = torch.result_type(a, b)
-    if shape is None or not dtype.is_floating_point:  # integer division promotes: torch's
+    # integer division promotes: torch's; an empty tensor's strides: torch's
+    if shape is None or not dtype.is_floating_point or 0 in shape:
         return None
-    return _empty(shape, dtype)
+    return _elementwise(shape, dtype, tensors)
 
 
 @outputs(aten.masked_fill.Scalar)
@@ -117,7 +239,8 @@ def _reduction(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | 
     dims = args[1] if len(args) > 1 else None
     keep = args[2] if len(args) > 2 else kwargs.get("keepdim", False)
     dtype = kwargs.get("dtype") or x.dtype
-    if not _plain(x) or not x.dtype.is_floating_point or not dtype.is_floating_point:
+    # a reduction's output is contiguous whatever its input's layout
+    if not _traced(x) or not x.dtype.is_floating_point or not dtype.is_floating_point:
         return None
     if x.dim() == 0 or any(not -x.dim() <= d < x.dim() for d in dims or ()):
         return None
@@ -128,11 +251,32 @@ def _reduction(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | 
     return _empty(shape, dtype)
 
 
+def _channels_last_like(t: torch.Tensor) -> bool:
+    """Whether torch's `suggest_memory_format` takes the 4-d `t` for channels-last (its test,
+    `is_channels_last_strides_2d`, ambiguous cases counted as contiguous)."""
+    sizes, strides = t.shape, t.stride()
+    if strides[1] == 0:
+        return False
+    smallest = 0
+    for d in (1, 3, 2, 0):
+        if sizes[d] == 0 or strides[d] < smallest or (d == 0 and smallest == strides[1]):
+            return False
+        smallest = strides[d] * (sizes[d] if sizes[d] > 1 else 1)
+    return True
+
+
 @outputs(aten.cat.default)
 def _cat(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
-    tensors = [t for t in args[0] if t.dim() > 1 or t.numel() > 0]  # torch skips empty 1-d
+    """Contiguous where an input's layout suggests it (all but a channels-last 4-d or a 5-d
+    tensor), as torch's kernel decides."""
+    given: list[torch.Tensor] = list(args[0])
+    tensors = [t for t in given if t.dim() > 1 or t.numel() > 0]  # torch skips empty 1-d
     dim = args[1] if len(args) > 1 else kwargs.get("dim", 0)
-    if not tensors or not _plain(*tensors) or len({t.dtype for t in tensors}) > 1:
+    if not tensors or not _traced(*tensors) or len({t.dtype for t in tensors}) > 1:
+        return None
+    if not all(t.is_contiguous() for t in given) and not any(
+        t.dim() not in (4, 5) or (t.dim() == 4 and not _channels_last_like(t)) for t in given
+    ):
         return None
     first = tensors[0]
     if len({t.dim() for t in tensors}) > 1 or not -first.dim() <= dim < first.dim():
@@ -151,7 +295,7 @@ def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor 
     """torch's meta kernel makes a contiguous output, whatever the input's layout."""
     x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args
     spatial = x.dim() - 2
-    if (x.device.type, weight.device.type) != ("meta", "meta") or weight.dim() != x.dim():
+    if x.device.type != "meta" or weight.dim() != x.dim():
         return None
     settings = [list(s) for s in (stride, padding, dilation, output_padding)]
     settings = [s * spatial if len(s) == 1 else s for s in settings]
@@ -191,7 +335,7 @@ class ModelShapeError(RuntimeError):
 
 def _product(a: torch.Tensor, b: torch.Tensor, dims: int) -> torch.Tensor | None:
     """The product of two meta matrices (`dims` 2) or batches of them (`dims` 3)."""
-    if (a.device.type, b.device.type) != ("meta", "meta") or a.dtype != b.dtype:
+    if not _traced(a, b) or a.dtype != b.dtype:
         return None
     if a.dim() != dims or b.dim() != dims or a.shape[:-2] != b.shape[:-2]:
         return None
@@ -217,17 +361,15 @@ def _bmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
 def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     bias, a, b = args[0], args[1], args[2]
     out = _product(a, b, 2)
-    if out is None or bias.device.type != "meta" or _broadcast(bias.shape, out.shape) != out.shape:
+    if out is None or _broadcast(bias.shape, out.shape) != out.shape:
         return None
     return out
 
 
-def _normalization(
+def _normalized(
     x: torch.Tensor, statistics: Sequence[int]
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """A normalisation's output and its saved statistics: by-products inference never reads."""
-    if not _plain(x):
-        return None
     return (
         _empty(x.shape, x.dtype),
         _empty(statistics, torch.float32),
@@ -238,25 +380,32 @@ def _normalization(
 @outputs(aten.native_batch_norm.default, aten._native_batch_norm_legit_no_training.default)
 def _batch_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     x, weight = args[0], args[1]
-    if x.dim() < 2 or (weight is not None and weight.shape != (x.shape[1],)):
+    if not _plain(x) or x.dim() < 2 or (weight is not None and weight.shape != (x.shape[1],)):
         return None
-    return _normalization(x, (0,))
+    return _normalized(x, (0,))
 
 
 @outputs(aten.native_layer_norm.default)
 def _layer_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Contiguous whatever the input's layout (torch's kernel reads a contiguous copy)."""
     x, normalized = args[0], tuple(args[1])
-    if not normalized or tuple(x.shape[x.dim() - len(normalized) :]) != normalized:
+    if (
+        not _traced(x)
+        or not normalized
+        or tuple(x.shape[x.dim() - len(normalized) :]) != normalized
+    ):
         return None
-    return _normalization(x, (*x.shape[: x.dim() - len(normalized)], *[1] * len(normalized)))
+    return _normalized(x, (*x.shape[: x.dim() - len(normalized)], *[1] * len(normalized)))
 
 
 @outputs(aten.native_group_norm.default)
 def _group_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     x, batch, channels, groups = args[0], args[3], args[4], args[6]
-    if x.dim() < 2 or x.shape[0] != batch or x.shape[1] != channels or channels % groups:
+    if not _plain(x) or x.dim() < 2 or x.shape[0] != batch or x.shape[1] != channels:
         return None
-    return _normalization(x, (batch, groups))
+    if channels % groups:
+        return None
+    return _normalized(x, (batch, groups))
 
 
 @outputs(aten.empty.memory_format)

@@ -94,16 +94,14 @@ def _torch_dtype(name: str) -> torch.dtype:
 
 
 def _examples(
-    model: nn.Module, inputs: Sequence[ModelInput]
+    model: nn.Module, inputs: Sequence[ModelInput], on_meta: bool
 ) -> tuple[list[torch.Tensor], dict[str, torch.Tensor]]:
-    """Meta tensors for a meta model; zeros on the model's own device (the CPU for one without
-    parameters) otherwise (a floating
-    input in the model's own floating type unless the input says): positional, then named."""
+    """The inputs, positional then named: meta tensors (`on_meta`), or zeros on the model's
+    own device (the CPU for one without parameters); a floating input in the model's own
+    floating type unless the input says."""
     import torch
 
     first = next(model.parameters(), None)
-    # A model without parameters runs for real (a quantized one keeps its weights packed).
-    on_meta = first is not None and first.device.type == "meta"
     positional: list[torch.Tensor] = []
     named: dict[str, torch.Tensor] = {}
     for given in inputs:
@@ -145,24 +143,34 @@ def _as_inputs(
     return parsed
 
 
-def _meta_copy(model: nn.Module) -> nn.Module | None:
-    """A copy of a module built on a real device, its parameters and buffers on the meta device:
-    the structure is copied, the weights are not, and tracing it runs no kernel. None where the
-    module cannot be copied (an attribute deepcopy refuses)."""
-    import copy
-
+def _isolated(model: nn.Module) -> nn.Module | None:
+    """A copy of the module tree that shares its tensors: what the forward pass assigns to a
+    module (an anchor cache moved to the input's device, the training flag) lands on the copy,
+    and the user's model is left as it was, at a thousandth of a deep copy's cost. None for a
+    module that is not plain Python (a scripted one)."""
     import torch
-    from torch import nn
 
-    memo: dict[int, object] = {}
-    for parameter in model.parameters():
-        memo[id(parameter)] = nn.Parameter(torch.empty_like(parameter, device="meta"),
-                                           requires_grad=parameter.requires_grad)  # fmt: skip
-    for buffer in model.buffers():
-        memo[id(buffer)] = torch.empty_like(buffer, device="meta")
+    copies: dict[int, nn.Module] = {}
+
+    def copied(module: nn.Module) -> nn.Module:
+        if id(module) not in copies:
+            if isinstance(module, torch.jit.ScriptModule):
+                raise TypeError("a scripted module")
+            twin = object.__new__(type(module))
+            copies[id(module)] = twin
+            state = dict(module.__dict__)
+            state["_parameters"] = dict(module._parameters)
+            state["_buffers"] = dict(module._buffers)
+            state["_modules"] = {
+                name: None if child is None else copied(child)
+                for name, child in module._modules.items()
+            }
+            twin.__dict__.update(state)
+        return copies[id(module)]
+
     try:
-        return copy.deepcopy(model, memo)
-    except Exception:  # an attribute that cannot be copied: the module is traced as it is
+        return copied(model)
+    except TypeError:
         return None
 
 
@@ -177,10 +185,10 @@ def profile_module(
     """Trace `model` on `inputs`; a two-stage detector's heads run on `counts` proposals and
     detections (`counts_source` says where they come from, in the note).
 
-    A module with real weights is traced as its meta copy (`_meta_copy`), as fast as one
-    edgegap builds; where that copy cannot run (an operator that reads a value, a tensor kept
-    outside the parameters and buffers, packed quantized weights), the module runs for real on
-    zeros."""
+    A module with real weights is traced on meta inputs (as its `_isolated` copy), its weights
+    left where they are: no kernel computes on an activation, as in a model edgegap builds.
+    Where that cannot run (an operator that reads an activation's value, packed quantized
+    weights), the module runs for real on zeros; so does a model without parameters."""
     from edgegap.workload.detection import HeadCounts, heads_counted
     from edgegap.workload.real_tensors import NeedsRealTensors, refused_by_meta
     from edgegap.workload.tracer import ModelError, trace
@@ -188,22 +196,22 @@ def profile_module(
     label = name or type(model).__name__
     bits = dtype_to_bits(dtype)
 
-    def traced(module: nn.Module) -> Workload:
-        positional, named = _examples(module, inputs)
+    def traced(module: nn.Module, on_meta: bool) -> Workload:
+        positional, named = _examples(module, inputs, on_meta)
         with heads_counted(module, counts or HeadCounts(), counts_source) as heads:
             workload = trace(module, positional, label, bits, named)
         return workload.noted(heads.note())
 
     first = next(model.parameters(), None)
     if first is not None and first.device.type != "meta":
-        copied = _meta_copy(model)
-        if copied is not None:
+        twin = _isolated(model)
+        if twin is not None:
             try:
-                return traced(copied)
+                return traced(twin, on_meta=True)
             except ModelError:
-                pass  # what the copy cannot run, the module itself runs
+                pass  # what meta inputs cannot run, zeros run
     try:
-        return traced(model)
+        return traced(model, on_meta=first is not None and first.device.type == "meta")
     except ModelError as failure:
         if first is not None and first.device.type == "meta" and refused_by_meta(failure.error):
             raise NeedsRealTensors(label, failure.error, failure.operator) from None

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from edgegap.precision import bits_to_bytes
-from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args, Packed
+from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args, Formula, Packed
 from edgegap.workload.formulas import OpCount
 from edgegap.workload.layer import Layer, Workload
 from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
@@ -50,6 +51,28 @@ def _is_packed(value: Any) -> bool:
     return isinstance(value, torch.ScriptObject) and hasattr(value, "unpack")
 
 
+def _on_meta(value: Any) -> Any:
+    """`value` with its real tensors on the meta device, where a meta tensor is among them (a
+    real model's weight meeting a traced activation); as it is otherwise (real data, such as an
+    index the model computes from its buffers, is computed for real)."""
+    tensors = list(_tensors(value))
+    if not any(t.device.type == "meta" for t in tensors) or all(
+        t.device.type == "meta" for t in tensors
+    ):
+        return value
+    return _mapped(value)
+
+
+def _mapped(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value if value.device.type == "meta" else value.to("meta")
+    if isinstance(value, list | tuple):
+        return type(value)(_mapped(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _mapped(item) for key, item in value.items()}
+    return value
+
+
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
     """Tensors in an operator's arguments or results (nested lists, tuples, dicts).
 
@@ -68,9 +91,14 @@ def _tensors(value: Any) -> Iterator[torch.Tensor]:
 class _ModelState:
     """The model's parameters and buffers, and which parameters the pass has read so far."""
 
-    def __init__(self, model: nn.Module) -> None:
-        self.params: dict[int, torch.Tensor] = {id(p): p for p in model.parameters()}
-        self.tensors: dict[int, torch.Tensor] = {id(b): b for b in model.buffers()}
+    def __init__(self, modules: Sequence[nn.Module]) -> None:
+        # read off each module's own tables: `parameters()` walks the tree once more per call
+        self.params: dict[int, torch.Tensor] = {
+            id(p): p for m in modules for p in m._parameters.values() if p is not None
+        }
+        self.tensors: dict[int, torch.Tensor] = {
+            id(b): b for m in modules for b in m._buffers.values() if b is not None
+        }
         self.tensors.update(self.params)
         self.read: set[int] = set()
         # A quantized module keeps its int8 weight and float bias packed in a ScriptObject:
@@ -94,7 +122,7 @@ class _ModelState:
                 return id(candidate)
         return None
 
-    def first_read_params(self, owners: set[int]) -> int:
+    def first_read_params(self, owners: Iterable[int]) -> int:
         """Parameter count of `owners` not read before: each parameter is counted once."""
         fresh = {o for o in owners if o in self.params} - self.read
         self.read |= fresh
@@ -128,7 +156,7 @@ class _LiveActivations:
 
     def __init__(self, bits: int | None) -> None:
         self.bits = bits
-        self.live: dict[int, int] = {}
+        self.live: dict[int, tuple[int, weakref.ref[torch.Tensor]]] = {}
         self.current = 0
         self.peak = 0
 
@@ -137,13 +165,14 @@ class _LiveActivations:
         if key in self.live or tensor._base is not None:
             return
         size = bits_to_bytes(tensor.numel(), self.bits or dtype_bits(tensor.dtype))
-        self.live[key] = size
+        # the reference's callback runs as the tensor is freed (a tenth of weakref.finalize)
+        self.live[key] = (size, weakref.ref(tensor, partial(self._release, key)))
         self.current += size
-        self.peak = max(self.peak, self.current)
-        weakref.finalize(tensor, self._release, key)
+        if self.current > self.peak:
+            self.peak = self.current
 
-    def _release(self, key: int) -> None:
-        self.current -= self.live.pop(key, 0)
+    def _release(self, key: int, reference: object) -> None:
+        self.current -= self.live.pop(key, (0, None))[0]
 
 
 class ModelError(Exception):
@@ -156,10 +185,30 @@ class ModelError(Exception):
         self.operator = operator
 
 
+class _Operator(NamedTuple):
+    """What the recorder needs of an aten overload, looked up once per trace."""
+
+    packet: str  # "aten.convolution"
+    name: str  # "convolution"
+    formula: Formula | None
+    passes: bool  # a view or an operator that computes nothing: not recorded
+
+    @staticmethod
+    def of(func: Any) -> _Operator:
+        packet = func.overloadpacket
+        named = str(packet)
+        passes = func.is_view or packet in IGNORED
+        return _Operator(named, named.removeprefix("aten."), ATEN_FORMULAS.get(packet), passes)
+
+
 class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
-    def __init__(self, state: _ModelState, live: _LiveActivations, bits: int | None) -> None:
+    def __init__(
+        self, state: _ModelState, live: _LiveActivations, bits: int | None, mixed: bool
+    ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.state = state
+        # meta activations through a real model's weights: torch's kernels take them on meta
+        self.mixed = mixed
         self.live = live
         self.bits = bits
         self.scope: list[str] = [ROOT]
@@ -168,6 +217,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         self.uncounted: Counter[str] = Counter()
         self.failure: Exception | None = None  # an error of the recorder's own code
         self.operator: Any = None  # the last operator called, for the message of a failure
+        self.operators: dict[Any, _Operator] = {}
 
     def __torch_dispatch__(
         self,
@@ -186,22 +236,25 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         except Exception as error:
             self.failure = error
             raise
-        if out is None:
-            out = func(*args, **kwargs)  # torch's kernel; its error is the model's
+        if out is None:  # torch's kernel; its error is the model's
+            given, named = _on_meta((args, kwargs)) if self.mixed else (args, kwargs)
+            out = func(*given, **named)
         return self._recorded(func, out, args, kwargs)
 
     def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
-            packet = func.overloadpacket
+            operator = self.operators.get(func)
+            if operator is None:
+                operator = self.operators[func] = _Operator.of(func)
             # Only the primary output is an activation; the rest (pooling indices, saved
             # statistics) are by-products inference drops at once.
-            primary = next(_tensors(out), None)
-            if func.is_view or packet in IGNORED or _SIMULATING.get():
+            primary = out if isinstance(out, torch.Tensor) else next(_tensors(out), None)
+            if operator.passes or _SIMULATING.get():
                 self._pass_through(args, primary)
                 return out
             if primary is not None:
                 self.live.add(primary)
-                self._record(packet, args, kwargs, primary)
+                self._record(operator, args, kwargs, primary)
         except Exception as error:  # marked as edgegap's, so that trace lets it through
             self.failure = error
             raise
@@ -218,76 +271,87 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             self.producers.set(primary, producer)
 
     def _record(
-        self, packet: Any, args: tuple[Any, ...], kwargs: dict[str, Any], primary: torch.Tensor
+        self, operator: _Operator, args: tuple[Any, ...], kwargs: dict[str, Any], primary: Any
     ) -> None:
-        packed = {i: self.state.unpack(a) for i, a in enumerate(args) if _is_packed(a)}
-        inputs = list(_tensors((args, kwargs)))
-        activations = [t for t in inputs if self.state.owner(t) is None]
-        producers = tuple(self.producers.of(t) for t in activations)
-        weights = {o for t in inputs if (o := self.state.owner(t)) is not None}
-        weights |= {id(t) for tensors in packed.values() for t in tensors}
+        state = self.state
+        owner = state.owner
+        activations: list[torch.Tensor] = []  # in the order the operator takes them
+        weights: list[int] = []
+        shapes: list[Any] = []  # the arguments as the formula sees them
+        weighted: list[int] = []  # positions of the arguments that are model state
+        for i, arg in enumerate(args):
+            if isinstance(arg, torch.Tensor):
+                if (o := owner(arg)) is None:
+                    activations.append(arg)
+                else:
+                    weights.append(o)
+                    weighted.append(i)
+                shapes.append(arg.shape)
+            elif isinstance(arg, list | tuple) and any(isinstance(t, torch.Tensor) for t in arg):
+                for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
+                    if (o := owner(tensor)) is None:
+                        activations.append(tensor)
+                    else:
+                        weights.append(o)
+                shapes.append(arg)
+            elif _is_packed(arg):
+                unpacked = state.unpack(arg)
+                weights.extend(id(t) for t in unpacked)
+                weighted.append(i)
+                shapes.append(Packed(unpacked[0].shape, len(unpacked) > 1))
+            else:
+                shapes.append(arg)
+        for tensor in _tensors(kwargs) if kwargs else ():
+            if (o := owner(tensor)) is None:
+                activations.append(tensor)
+            else:
+                weights.append(o)
         out_shape = tuple(primary.shape)
-        formula = ATEN_FORMULAS.get(packet)
-        if formula is None:
-            self.uncounted[str(packet)] += 1
+        if operator.formula is None:
+            self.uncounted[operator.packet] += 1
             count = OpCount("uncounted")
         else:
-            # The same owners as `weights`: a product is weighted exactly when a weight it
-            # reads is counted in `weight_elements`.
-            shapes = Args(
-                [
-                    Packed(packed[i][0].shape, len(packed[i]) > 1) if i in packed
-                    else a.shape if isinstance(a, torch.Tensor) else a
-                    for i, a in enumerate(args)
-                ],
-                frozenset(
-                    i
-                    for i, a in enumerate(args)
-                    if i in packed
-                    or (isinstance(a, torch.Tensor) and self.state.owner(a) is not None)
-                ),
-            )  # fmt: skip
-            count = formula(shapes, kwargs, out_shape)
+            # `weighted` are the positions of `weights`: a product is weighted exactly when a
+            # weight it reads is counted in `weight_elements`.
+            count = operator.formula(Args(shapes, frozenset(weighted)), kwargs, out_shape)
+        owners = dict.fromkeys(weights)  # each once, in order
+        read = [state.tensors[o] for o in owners]
         # The bit-width of the largest weight read: a quantized layer's int8 weight, not its
         # float bias.
-        largest = max(
-            (self.state.tensors[o] for o in weights), key=torch.Tensor.numel, default=None
-        )
+        largest = max(read, key=torch.Tensor.numel) if read else primary
+        producers = self.producers
         self.layers.append(
             Layer(
                 index=len(self.layers),
                 name=self.scope[-1],
-                op=str(packet).removeprefix("aten."),
+                op=operator.name,
                 kind=count.kind,
-                input_shapes=tuple(tuple(t.shape) for t in activations),
+                input_shapes=tuple([tuple(t.shape) for t in activations]),
                 output_shape=out_shape,
                 elementwise_flops=count.elementwise_flops,
-                params=self.state.first_read_params(weights),
-                weight_elements=sum(self.state.tensors[o].numel() for o in weights),
-                input_elements=sum(t.numel() for t in activations),
+                params=state.first_read_params(owners) if owners else 0,
+                weight_elements=sum([t.numel() for t in read]),
+                input_elements=sum([t.numel() for t in activations]),
                 output_elements=primary.numel(),
-                weight_bits=self.bits
-                or dtype_bits((primary if largest is None else largest).dtype),
+                weight_bits=self.bits or dtype_bits(largest.dtype),
                 activation_bits=self.bits or dtype_bits(primary.dtype),
                 gemms=count.gemms,
-                producers=producers,
+                producers=tuple([producers.of(t) for t in activations]),
             )
         )
         # After the inputs were resolved: an in-place operator's output is its input tensor.
-        self.producers.set(primary, len(self.layers) - 1)
+        producers.set(primary, len(self.layers) - 1)
 
 
 @contextmanager
-def _module_scopes(model: nn.Module, scope: list[str]) -> Iterator[None]:
-    """Keep `scope[-1]` equal to the path of the innermost module of `model` whose forward is
-    running. Two global hooks, not two per module: registering a hook costs tens of
-    microseconds, more than tracing the module's operators."""
+def _module_scopes(names: Mapping[int, str], scope: list[str]) -> Iterator[None]:
+    """Keep `scope[-1]` equal to the path (`names`, by module id) of the innermost module of
+    the model whose forward is running. Two global hooks, not two per module: registering a
+    hook costs tens of microseconds, more than tracing the module's operators."""
     from torch.nn.modules.module import (
         register_module_forward_hook,
         register_module_forward_pre_hook,
     )
-
-    names = {id(module): path or ROOT for path, module in model.named_modules()}
 
     def enter(module: nn.Module, args: Any) -> None:
         name = names.get(id(module))
@@ -335,19 +399,23 @@ def trace(
     `bits` overrides the bit-width of weights and activations (e.g. 8 for int8 deployment);
     by default each tensor's own dtype decides.
     """
-    state = _ModelState(model)
+    paths = {module: path or ROOT for path, module in model.named_modules()}
+    state = _ModelState(list(paths))
     live = _LiveActivations(bits)
     named = dict(named or {})
     for tensor in [*examples, *named.values()]:
         live.add(tensor)
-    recorder = _Recorder(state, live, bits)
-    was_training = model.training
-    model.eval()
+    on_meta = [t.device.type == "meta" for t in (*examples, *named.values())]
+    real_state = any(t.device.type != "meta" for t in state.tensors.values())
+    recorder = _Recorder(state, live, bits, any(on_meta) and real_state)
+    training = [module for module in paths if module.training]
+    if training:
+        model.eval()
     try:
         with (
             torch.no_grad(),
             _mha_fast_path_disabled(),
-            _module_scopes(model, recorder.scope),
+            _module_scopes({id(m): path for m, path in paths.items()}, recorder.scope),
             recorder,
         ):
             result = model(*examples, **named)
@@ -359,7 +427,8 @@ def trace(
         called = "" if recorder.operator is None else str(recorder.operator.overloadpacket)
         raise ModelError(error, called) from error
     finally:
-        model.train(was_training)
+        for module in training:  # each module's own mode back, not its parent's
+            module.training = True
     return Workload(
         model=name,
         input_shape=tuple([*examples, *named.values()][0].shape),
