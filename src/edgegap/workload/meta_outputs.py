@@ -43,14 +43,13 @@ def _traced(*values: Any) -> bool:
     """Some tensor among `values` is on the meta device (an activation being traced), so the
     output is too; the others may be a real model's weights. Tensors all real are data the
     model computes with (an index, a mask): torch's kernel computes them."""
-    return any(isinstance(v, torch.Tensor) and v.device.type == "meta" for v in values)
+    return any(isinstance(v, torch.Tensor) and v.is_meta for v in values)
 
 
 def _plain(*values: Any) -> bool:
     """`_traced`, and every tensor among `values` is contiguous (numbers pass)."""
-    return _traced(*values) and all(
-        v.is_contiguous() for v in values if isinstance(v, torch.Tensor)
-    )
+    contiguous = all(v.is_contiguous() for v in values if isinstance(v, torch.Tensor))
+    return contiguous and _traced(*values)
 
 
 def _broadcast(*shapes: Sequence[int]) -> tuple[int, ...] | None:
@@ -203,7 +202,7 @@ def _index(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None
 def _in_place(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     target: torch.Tensor = args[0]
     other = args[1] if len(args) > 1 else None
-    if target.device.type != "meta":
+    if not target.is_meta:
         return None
     if isinstance(other, torch.Tensor) and _broadcast(target.shape, other.shape) != target.shape:
         return None
@@ -295,7 +294,7 @@ def _convolution(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor 
     """torch's meta kernel makes a contiguous output, whatever the input's layout."""
     x, weight, bias, stride, padding, dilation, transposed, output_padding, groups = args
     spatial = x.dim() - 2
-    if x.device.type != "meta" or weight.dim() != x.dim():
+    if not x.is_meta or weight.dim() != x.dim():
         return None
     settings = [list(s) for s in (stride, padding, dilation, output_padding)]
     settings = [s * spatial if len(s) == 1 else s for s in settings]
