@@ -122,3 +122,24 @@ def test_matmul_macs_equal_real_multiplies(batch, m, k, n):
     y = a @ b
     assert formulas.matmul(a.shape, b.shape, y.shape, False).macs == int(y.sum().item())
     assert formulas.matmul(a.shape, b.shape, y.shape, False).macs == math.prod(batch) * m * k * n
+
+
+def test_a_grid_sample_costs_its_interpolation_taps_per_output_element():
+    """RAFT's correlation look-up: bilinear (9 FLOPs) or nearest (0) per output element."""
+    import edgegap
+
+    class Samples(torch.nn.Module):
+        def __init__(self, mode: str) -> None:
+            super().__init__()
+            self.mode = mode
+
+        def forward(self, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+            return F.grid_sample(x, grid, mode=self.mode, align_corners=True)
+
+    inputs = ["1x3x8x8", "1x5x7x2"]  # output 1 x 3 x 5 x 7
+    for mode, per_element in (("bilinear", 9), ("nearest", 0), ("bicubic", 31)):
+        workload = edgegap.profile(Samples(mode), inputs=inputs)
+        (layer,) = [layer for layer in workload.layers if layer.op == "grid_sampler_2d"]
+        assert layer.output_shape == (1, 3, 5, 7)
+        assert layer.elementwise_flops == per_element * 3 * 5 * 7
+        assert workload.uncounted_ops == {}

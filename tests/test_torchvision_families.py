@@ -24,12 +24,6 @@ DETECTOR_UNCOUNTED = {
     "aten.remainder", "torchvision.nms", "torchvision.roi_align",
 }  # fmt: skip
 
-# Where a published figure cannot be reproduced yet: why.
-NOT_YET = {
-    "optical_flow": "torchvision does not document the input size RAFT's figure is for (its "
-    "two images profile with --input 1x3xHxW --input 1x3xHxW: test_raft_takes_two_images)",
-}
-
 
 def _published(family):
     module = getattr(torchvision.models, family)
@@ -44,8 +38,7 @@ def _published(family):
 CASES = [
     pytest.param(
         name, weights, id=str(weights),
-        marks=[pytest.mark.slow] + ([pytest.mark.skip(reason=NOT_YET[family])]
-                                    if family in NOT_YET else []),
+        marks=pytest.mark.slow,
     )
     for family in FAMILIES
     for name, weights in _published(family)
@@ -140,6 +133,7 @@ def test_default_inputs_are_those_the_figures_are_for():
     assert zoo.default_input_shape("fasterrcnn_mobilenet_v3_large_320_fpn") == (1, 3, 320, 320)
     assert zoo.default_input_shape("ssd300_vgg16") == (1, 3, 300, 300)
     assert zoo.default_input_shape("raft_small") is None
+    assert [i.shape for i in zoo.default_inputs("raft_small")] == [(1, 3, 512, 512)] * 2
 
 
 def test_raft_takes_two_images(offline):

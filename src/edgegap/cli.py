@@ -471,10 +471,9 @@ def _model_inputs(
     if inputs is None:
         from edgegap.workload import zoo
 
-        default = zoo.default_input_shape(name)
-        if default is None:
+        inputs = zoo.default_inputs(name)
+        if inputs is None:
             raise UserError(f"give --input-shape for '{name}' to set a batch")
-        inputs = [ModelInput(default)]
     return [replace(i, shape=(batch, *i.shape[1:])) for i in inputs]
 
 

@@ -83,8 +83,9 @@ IGNORED: frozenset[Any] = frozenset(
     {
         aten.empty, aten.empty_like, aten.empty_strided, aten.zeros, aten.zeros_like,
         aten.ones, aten.ones_like, aten.full, aten.full_like, aten.new_zeros, aten.new_empty,
-        aten.new_ones, aten.new_full, aten.scalar_tensor, aten.arange, aten.lift_fresh,
-        aten.detach, aten._local_scalar_dense, aten._unsafe_view, aten.as_strided_, aten.resize_,
+        aten.new_ones, aten.new_full, aten.scalar_tensor, aten.arange, aten.linspace,
+        aten.lift_fresh, aten.detach, aten._local_scalar_dense, aten._unsafe_view,
+        aten.as_strided_, aten.resize_,
     }
 )  # fmt: skip
 
@@ -185,6 +186,17 @@ for _op, _mode in _UPSAMPLE_MODES.items():
     register(_op)(_upsample)
 
 
+# grid_sampler_2d's interpolation_mode, as torch numbers it (torch.nn.functional.grid_sample):
+# each output element interpolates from the taps of its mode, as an upsampling does.
+_GRID_SAMPLER_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+
+
+@register(aten.grid_sampler_2d)
+def _grid_sampler(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """RAFT's look-up in its correlation pyramid: a bilinear sample per output element."""
+    return formulas.upsample(out, _GRID_SAMPLER_MODES[args[2]])
+
+
 @register(aten.embedding, aten._embedding_bag)
 def _embedding(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
     return OpCount("embedding")
@@ -247,7 +259,7 @@ register_elementwise(
                  aten.constant_pad_nd, aten.reflection_pad1d, aten.reflection_pad2d,
                  aten.replication_pad1d, aten.replication_pad2d, aten.roll, aten.flip,
                  aten.repeat, aten.index, aten._unsafe_index, aten.index_select, aten.gather,
-                 aten.fill_, aten.zero_],
+                 aten.fill_, aten.zero_, aten.im2col],
     },
 )  # fmt: skip
 

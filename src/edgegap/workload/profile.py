@@ -289,11 +289,9 @@ def profile(
             limits,
         )
     zoo.check_name(spec)
+    given = given or zoo.default_inputs(spec)
     if given is None:
-        shape = zoo.default_input_shape(spec)
-        if shape is None:
-            raise UserError(f"'{spec}' has no default input size: give --input-shape")
-        given = [ModelInput(shape)]
+        raise UserError(f"'{spec}' has no default input size: give --input-shape")
     chosen = given
     # A model of quantized weights deploys at their integer bit-widths.
     precision = dtype or ("int8" if zoo.quantized_backend(spec) else None)
