@@ -234,8 +234,10 @@ def profile(
 ) -> Workload:
     """Profile a model into a per-layer Workload.
 
-    `model` is an `nn.Module`, a torchvision model name, `package.module:callable`, or an
-    ONNX file. `input_shape` defaults to the input torchvision's published figures are for
+    `model` is an `nn.Module`, a torchvision model name, `timm:NAME[.TAG]` (any timm
+    architecture, at its pretrained configuration's input size), `hf:NAME` (a Hugging Face
+    configuration shipped with edgegap, a config.json path or a model_type; token ids 1x128
+    by default: `edgegap.workload.hf_models`), `package.module:callable`, or an ONNX file. `input_shape` defaults to the input torchvision's published figures are for
     (NCHW, batch 1). A model of several inputs, or of integer ones, takes `inputs` instead:
     `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
     ["ids:1x128:int64"], unnamed ones passed by position. `dtype` (float32, float16, bfloat16,
@@ -270,6 +272,10 @@ def profile(
     from edgegap.workload.real_tensors import profile_built
 
     label = name or spec
+    from edgegap.workload import library
+
+    if library.is_library_spec(spec):  # timm:NAME, hf:NAME: before package.module:callable
+        return library.profile_spec(spec, given, dtype, label, asked, source, limits)
     if ":" in spec:
         if given is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
