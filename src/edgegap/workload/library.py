@@ -68,9 +68,7 @@ def resolve(spec: str, given: list[ModelInput] | None = None) -> LibraryModel:
 
     resolved = hf_models.resolve(name)
     inputs = hf_models.inputs_for(resolved, given)
-    return LibraryModel(
-        spec, inputs, lambda empty: hf_models.build(resolved, inputs, empty), "hf"
-    )
+    return LibraryModel(spec, inputs, lambda empty: hf_models.build(resolved, inputs, empty), "hf")
 
 
 def default_inputs(spec: str) -> list[ModelInput]:

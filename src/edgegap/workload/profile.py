@@ -237,9 +237,10 @@ def profile(
     `model` is an `nn.Module`, a torchvision model name, `timm:NAME[.TAG]` (any timm
     architecture, at its pretrained configuration's input size), `hf:NAME` (a Hugging Face
     configuration shipped with edgegap, a config.json path or a model_type; token ids 1x128
-    by default: `edgegap.workload.hf_models`), `package.module:callable`, or an ONNX file. `input_shape` defaults to the input torchvision's published figures are for
-    (NCHW, batch 1). A model of several inputs, or of integer ones, takes `inputs` instead:
-    `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
+    by default: `edgegap.workload.hf_models`), `package.module:callable`, or an ONNX file.
+    `input_shape` defaults to the input torchvision's published figures are for (NCHW,
+    batch 1; a library model's own default). A model of several inputs, or of integer ones,
+    takes `inputs` instead: `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
     ["ids:1x128:int64"], unnamed ones passed by position. `dtype` (float32, float16, bfloat16,
     int8, int4, int2, binary) sets the bit-width used for bytes; by default each tensor's own
     dtype decides (int8 for a torchvision model whose weights are quantized, e.g.
