@@ -156,3 +156,22 @@ def test_a_missing_library_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(hf_models, "shipped", lambda: {})
     with pytest.raises(UserError, match="need the transformers package"):
         edgegap.profile("hf:bert")
+
+
+def test_cli_batch_of_a_library_model() -> None:
+    from edgegap.cli import _model_inputs
+
+    inputs = _model_inputs("hf:gpt2", None, None, 4)
+    assert [str(i) for i in inputs or []] == ["input_ids:4x128:int64"]
+
+
+def test_measure_refuses_an_hf_model_in_one_line() -> None:
+    assert "measure times models of one float image input" in one_line_error("measure", "hf:gpt2")
+
+
+@pytest.mark.slow
+def test_measure_times_a_timm_model() -> None:
+    result = runner.invoke(app, ["measure", "timm:resnet18", "--runs", "2", "--warmup", "0",
+                                 "--format", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "timm:resnet18" in result.stdout
