@@ -175,3 +175,14 @@ def test_measure_times_a_timm_model() -> None:
                                  "--format", "json"])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "timm:resnet18" in result.stdout
+
+
+def test_readme_table_is_the_independent_counts() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].strip("`") in SAMPLE:
+            rows[cells[0].strip("`")] = (int(cells[1].replace(",", "")),
+                                         int(cells[2].replace(",", "")))  # fmt: skip
+    assert rows == {spec: (c.macs, c.params) for spec, c in ((s, f()) for s, f in SAMPLE.items())}
