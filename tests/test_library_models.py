@@ -186,3 +186,14 @@ def test_readme_table_is_the_independent_counts() -> None:
             rows[cells[0].strip("`")] = (int(cells[1].replace(",", "")),
                                          int(cells[2].replace(",", "")))  # fmt: skip
     assert rows == {spec: (c.macs, c.params) for spec, c in ((s, f()) for s, f in SAMPLE.items())}
+
+
+@pytest.mark.slow
+def test_a_tied_embedding_is_one_weight() -> None:
+    # GPT-2's head is its token embedding: the head's product reads the table (float32), the
+    # embedding's gather the 128 rows it gathers; the position table is read whole
+    workload = edgegap.profile("hf:gpt2")
+    assert workload.totals.params == 124_439_808
+    assert workload.totals.weight_bytes == 4 * (124_439_808 + 128 * 768)
+    embedding = next(layer for layer in workload.layers if layer.name == "transformer.wte")
+    assert embedding.weight_elements == 128 * 768

@@ -1,6 +1,6 @@
 """Models from outside torchvision, by spec string: `timm:NAME[.TAG]` (`timm_models`) and
 `hf:NAME` (`hf_models`). Parsing and dispatch live here; `profile()` and the CLI reach both
-libraries through `is_library_spec`, `default_inputs` and `profile_spec`.
+libraries through `is_library_spec`, `resolve`, `default_inputs`, `tracing` and `tied_once`.
 
 The two prefixes are taken before `package.module:callable`: `timm:resnet50` is timm's
 resnet50, not a callable `resnet50` in a module `timm`.
@@ -9,7 +9,8 @@ resnet50, not a callable `resnet50` in a module `timm`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError
@@ -18,9 +19,7 @@ from edgegap.workload.shapes import ModelInput
 if TYPE_CHECKING:
     from torch import nn
 
-    from edgegap.workload.detection import HeadCounts
     from edgegap.workload.layer import Workload
-    from edgegap.workload.real_tensors import RealRunLimits
 
 LIBRARIES = {"timm": "timm", "hf": "Hugging Face transformers"}
 
@@ -76,29 +75,37 @@ def default_inputs(spec: str) -> list[ModelInput]:
     return resolve(spec).inputs
 
 
-def profile_spec(
-    spec: str,
-    given: list[ModelInput] | None,
-    dtype: str | None,
-    label: str,
-    counts: HeadCounts,
-    source: str,
-    limits: RealRunLimits | None = None,
-) -> Workload:
-    """Profile a library model on the meta device; where the meta device refuses an operator,
-    on real tensors on the CPU (the workload's notes say which path ran)."""
-    from edgegap.workload.profile import profile_module
-    from edgegap.workload.real_tensors import profile_built
+def tracing(model: LibraryModel) -> AbstractContextManager[None]:
+    """What a trace of `model` runs inside: for a Hugging Face model, transformers' packing
+    check answered for edgegap's inputs (`hf_models.one_sequence_per_row`)."""
+    if model.library != "hf":
+        return nullcontext()
+    from edgegap.workload.hf_models import one_sequence_per_row
 
-    model = resolve(spec, given)
-    chosen = model.inputs
+    return one_sequence_per_row()
 
-    def traced(built: nn.Module) -> Workload:
-        if model.library != "hf":
-            return profile_module(built, chosen, dtype, label, counts, source)
-        from edgegap.workload.hf_models import one_sequence_per_row
 
-        with one_sequence_per_row():
-            return profile_module(built, chosen, dtype, label, counts, source)
-
-    return profile_built(model.build, traced, label, limits)
+def tied_once(built: nn.Module, workload: Workload) -> Workload:
+    """A token embedding tied to the language-model head is one weight: the head's product
+    reads it whole, the embedding's gather only the rows it gathers (its output). Counted so,
+    the weights' bytes hold the table once, as its parameters do; an untied embedding keeps
+    its whole table (the model must hold it)."""
+    inputs = getattr(built, "get_input_embeddings", None)
+    outputs = getattr(built, "get_output_embeddings", None)
+    if inputs is None or outputs is None:
+        return workload
+    try:
+        embedding, head = inputs(), outputs()
+    except (AttributeError, NotImplementedError):
+        return workload
+    weight = getattr(embedding, "weight", None)
+    if weight is None or head is None or getattr(head, "weight", None) is not weight:
+        return workload
+    path = next((name for name, module in built.named_modules() if module is embedding), None)
+    layers = [
+        replace(layer, weight_elements=layer.output_elements)
+        if layer.name == path and layer.op == "embedding"
+        else layer
+        for layer in workload.layers
+    ]
+    return workload.with_layers(layers)

@@ -276,7 +276,14 @@ def profile(
     from edgegap.workload import library
 
     if library.is_library_spec(spec):  # timm:NAME, hf:NAME: before package.module:callable
-        return library.profile_spec(spec, given, dtype, label, asked, source, limits)
+        found = library.resolve(spec, given)
+
+        def traced(built: nn.Module) -> Workload:
+            with library.tracing(found):
+                workload = profile_module(built, found.inputs, dtype, label, asked, source)
+            return library.tied_once(built, workload)
+
+        return profile_built(found.build, traced, label, limits)
     if ":" in spec:
         if given is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
