@@ -197,3 +197,19 @@ def test_a_tied_embedding_is_one_weight() -> None:
     assert workload.totals.weight_bytes == 4 * (124_439_808 + 128 * 768)
     embedding = next(layer for layer in workload.layers if layer.name == "transformer.wte")
     assert embedding.weight_elements == 128 * 768
+
+
+def test_the_operators_language_models_need_are_counted() -> None:
+    import torch
+    from torch import nn
+
+    class Masks(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            positions = torch.cumsum(x, dim=1)  # 1 add each
+            causal = torch.tril(positions)  # 1 select each
+            mask = torch.logical_and(causal > 0, positions > 0)  # 2 compares, 1 and
+            return torch.sin(positions) + torch.cos(positions) * mask  # sin, cos, mul, add
+
+    workload = edgegap.profile(Masks(), (1, 4, 4))
+    assert not workload.uncounted_ops
+    assert workload.totals.flops == 16 * 9
