@@ -213,3 +213,19 @@ def test_the_operators_language_models_need_are_counted() -> None:
     workload = edgegap.profile(Masks(), (1, 4, 4))
     assert not workload.uncounted_ops
     assert workload.totals.flops == 16 * 9
+
+
+@pytest.mark.slow
+def test_without_the_packing_answer_an_lm_runs_on_real_tensors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # transformers' packed-sequence check reads the position ids: left unanswered, the meta
+    # device refuses it and the model runs on real tensors, to the same counts
+    from contextlib import nullcontext
+
+    monkeypatch.setattr(hf_models, "one_sequence_per_row", nullcontext)
+    workload = edgegap.profile("hf:gpt2")
+    assert any("ran on real tensors" in note for note in workload.notes)
+    expected = SAMPLE["hf:gpt2"]()
+    assert (workload.totals.macs, workload.totals.params) == (expected.macs, expected.params)
+    assert workload.totals.weight_bytes == 4 * (124_439_808 + 128 * 768)
