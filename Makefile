@@ -35,3 +35,4 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
 	$(BIN)/python benchmarks/profile_vs_peers.py
+	$(BIN)/python benchmarks/library_vs_peers.py

@@ -469,11 +469,16 @@ def _model_inputs(
     if batch is None:
         return inputs
     if inputs is None:
-        from edgegap.workload import zoo
+        from edgegap.workload import library
 
-        inputs = zoo.default_inputs(name)
-        if inputs is None:
-            raise UserError(f"give --input-shape for '{name}' to set a batch")
+        if library.is_library_spec(name):
+            inputs = library.default_inputs(name)
+        else:
+            from edgegap.workload import zoo
+
+            inputs = zoo.default_inputs(name)
+            if inputs is None:
+                raise UserError(f"give --input-shape for '{name}' to set a batch")
     return [replace(i, shape=(batch, *i.shape[1:])) for i in inputs]
 
 
@@ -513,7 +518,10 @@ _COUNT_HELP = (
 def profile_command(
     names: Annotated[
         list[str],
-        typer.Argument(help="torchvision model names, package.module:callable, or .onnx files"),
+        typer.Argument(
+            help="torchvision model names, timm:NAME[.TAG], hf:NAME (a shipped config, a "
+            "config.json or a model_type), package.module:callable, or .onnx files"
+        ),
     ],
     input_shape: InputShape = None,
     input: Inputs = None,
@@ -1047,7 +1055,9 @@ def _verdict_lines(cost: Cost, platform: Platform) -> list[str]:
 def measure_command(
     names: Annotated[
         list[str],
-        typer.Argument(help="torchvision model names, package.module:callable, or .onnx files"),
+        typer.Argument(
+            help="torchvision model names, timm:NAME[.TAG], package.module:callable, or .onnx files"
+        ),
     ],
     threads: Annotated[int, typer.Option(min=1, help="onnxruntime intra-op threads")] = 1,
     runs: Annotated[int, typer.Option(min=1, help="timed runs")] = 20,

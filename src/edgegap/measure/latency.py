@@ -37,7 +37,7 @@ from edgegap.measure.stats import median, percentile
 from edgegap.precision import ALIASES
 from edgegap.workload import zoo
 from edgegap.workload.profile import load_callable
-from edgegap.workload.shapes import check_shape
+from edgegap.workload.shapes import ModelInput, check_shape
 
 WEIGHT_SEED = 0
 INPUT_SEED = runtime.INPUT_SEED
@@ -59,10 +59,10 @@ _INPUT_TYPES: dict[str, type[np.generic]] = {
 class OnnxModel:
     """A model ready to be timed: an ONNX file and what it was made from.
 
-    `source` is "torchvision", "callable" (package.module:callable), "module" (an nn.Module
-    given in Python) or "onnx file"; `precision` "fp32", "int8" (static QDQ, see `prepare`)
-    or "as stored" (an ONNX file measured as it is); `weight_seed` the seed of torch's
-    generator when edgegap built the weights, None when they came with the model."""
+    `source` is "torchvision", "timm", "callable" (package.module:callable), "module" (an
+    nn.Module given in Python) or "onnx file"; `precision` "fp32", "int8" (static QDQ, see
+    `prepare`) or "as stored" (an ONNX file measured as it is); `weight_seed` the seed of
+    torch's generator when edgegap built the weights, None when they came with the model."""
 
     name: str
     path: Path
@@ -180,7 +180,11 @@ def _is_onnx_file(model: object) -> bool:
 def build_model(spec: str, input_shape: Sequence[int] | None) -> tuple[nn.Module, tuple[int, ...]]:
     """A torchvision name or package.module:callable built with real, seeded random weights
     (`WEIGHT_SEED`; the caller's torch generator is left as it was) in eval mode, and its
-    input shape (the torchvision weights' by default)."""
+    input shape (the torchvision weights' by default; a timm model's pretrained_cfg's)."""
+    from edgegap.workload import library
+
+    if library.is_library_spec(spec):
+        return _library_model(spec, input_shape)
     if ":" in spec:
         if input_shape is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")
@@ -197,6 +201,29 @@ def build_model(spec: str, input_shape: Sequence[int] | None) -> tuple[nn.Module
         model = load_callable(spec, empty=False) if ":" in spec else (
             zoo.build_torchvision(spec, shape, empty=False)
         )  # fmt: skip
+    return model.eval(), shape
+
+
+def _library_model(
+    spec: str, input_shape: Sequence[int] | None
+) -> tuple[nn.Module, tuple[int, ...]]:
+    """A `timm:` model with seeded random weights, in eval mode, and its input shape. An
+    `hf:` model is refused in one line: its inputs are token ids (or named pixel values),
+    and measure times a model of one float image input."""
+    from edgegap.workload import library, timm_models
+
+    if spec.startswith("hf:"):
+        raise UserError(
+            f"measure times models of one float image input, not '{spec}' (token ids or named "
+            "inputs): profile or estimate it instead, or export it to ONNX and measure the file"
+        )
+    given = None if input_shape is None else [ModelInput(tuple(input_shape))]
+    shape = tuple(library.resolve(spec, given).inputs[0].shape)
+    check_shape(shape)
+    name = spec.partition(":")[2].strip()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(WEIGHT_SEED)
+        model = timm_models.build(name, shape, empty=False)
     return model.eval(), shape
 
 
@@ -289,7 +316,9 @@ def prepare(
         spec = str(model)
         module, shape = build_model(spec, input_shape)
         label, seed = name or spec, WEIGHT_SEED
-        source = "callable" if ":" in spec else "torchvision"
+        source = "timm" if spec.startswith("timm:") else (
+            "callable" if ":" in spec else "torchvision"
+        )  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(dir=folder, prefix=f"{_slug(label)}-"))
     try:  # nothing is left in `folder` unless the model is prepared whole

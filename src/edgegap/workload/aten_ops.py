@@ -156,6 +156,12 @@ def _mean(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
     return formulas.reduction(args[0], out, per_output=1)
 
 
+@register(aten.cumsum, aten.cumsum_)
+def _cumsum(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """A running sum (a language model's position ids from its mask): one add per element."""
+    return formulas.elementwise("reduction", "cumsum", out)
+
+
 @register(aten.linalg_vector_norm)
 def _vector_norm(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
     return formulas.reduction(args[0], out, per_input=2, per_output=1)  # square, add; sqrt
@@ -241,6 +247,13 @@ register_elementwise(
         "where": [aten.where],
         "compare": [aten.eq, aten.ne, aten.lt, aten.le, aten.gt, aten.ge],
         "masked_fill": [aten.masked_fill, aten.masked_fill_],
+        "sin": [aten.sin, aten.sin_],
+        "cos": [aten.cos, aten.cos_],
+        "logical": [aten.logical_and, aten.logical_and_, aten.logical_or, aten.logical_or_,
+                    aten.logical_xor, aten.logical_xor_, aten.logical_not, aten.logical_not_,
+                    aten.bitwise_and, aten.bitwise_and_, aten.bitwise_or, aten.bitwise_or_,
+                    aten.bitwise_xor, aten.bitwise_xor_, aten.bitwise_not, aten.bitwise_not_],
+        "select": [aten.tril, aten.tril_, aten.triu, aten.triu_],
     },
 )  # fmt: skip
 register_elementwise(

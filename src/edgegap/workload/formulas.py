@@ -29,7 +29,10 @@ ELEMENT_FLOPS: dict[str, int] = {
     # arithmetic and comparisons: one operation
     "add": 1, "sub": 1, "mul": 1, "div": 1, "neg": 1, "abs": 1, "pow": 1,
     "maximum": 1, "minimum": 1, "where": 1, "compare": 1, "masked_fill": 1,
-    "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "reciprocal": 1, "erf": 1,
+    "exp": 1, "log": 1, "sqrt": 1, "rsqrt": 1, "reciprocal": 1, "erf": 1, "sin": 1, "cos": 1,
+    "logical": 1,                       # and, or, xor, not (logical or bitwise, on masks)
+    "select": 1,                        # tril, triu: keep or zero each element, as `where`
+    "cumsum": 1,                        # a running sum: one add per element
     # activations, written out as their elementary operations
     "relu": 1, "clamp": 1, "hardtanh": 1, "tanh": 1,
     "leaky_relu": 2,                    # mul, max

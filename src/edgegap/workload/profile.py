@@ -242,10 +242,13 @@ def profile(
 ) -> Workload:
     """Profile a model into a per-layer Workload.
 
-    `model` is an `nn.Module`, a torchvision model name, `package.module:callable`, or an
-    ONNX file. `input_shape` defaults to the input torchvision's published figures are for
-    (NCHW, batch 1). A model of several inputs, or of integer ones, takes `inputs` instead:
-    `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
+    `model` is an `nn.Module`, a torchvision model name, `timm:NAME[.TAG]` (any timm
+    architecture, at its pretrained configuration's input size), `hf:NAME` (a Hugging Face
+    configuration shipped with edgegap, a config.json path or a model_type; token ids 1x128
+    by default: `edgegap.workload.hf_models`), `package.module:callable`, or an ONNX file.
+    `input_shape` defaults to the input torchvision's published figures are for (NCHW,
+    batch 1; a library model's own default). A model of several inputs, or of integer ones,
+    takes `inputs` instead: `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
     ["ids:1x128:int64"], unnamed ones passed by position. `dtype` (float32, float16, bfloat16,
     int8, int4, int2, binary) sets the bit-width used for bytes; by default each tensor's own
     dtype decides (int8 for a torchvision model whose weights are quantized, e.g.
@@ -274,10 +277,19 @@ def profile(
         from edgegap.workload.onnx_reader import profile_onnx
 
         return profile_onnx(Path(spec), given, dtype_to_bits(dtype), name or spec)
-    from edgegap.workload import zoo
+    from edgegap.workload import library, zoo
     from edgegap.workload.real_tensors import profile_built
 
     label = name or spec
+    if library.is_library_spec(spec):  # timm:NAME, hf:NAME: before package.module:callable
+        found = library.resolve(spec, given)
+
+        def traced(built: nn.Module) -> Workload:
+            with library.tracing(found):
+                workload = profile_module(built, found.inputs, dtype, label, asked, source)
+            return library.tied_once(built, workload)
+
+        return profile_built(found.build, traced, label, limits)
     if ":" in spec:
         if given is None:
             raise UserError(f"give --input-shape for '{spec}', e.g. --input-shape 1,3,224,224")

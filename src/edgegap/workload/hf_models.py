@@ -1,0 +1,240 @@
+"""`hf:NAME`: Hugging Face `transformers` models built from a configuration, no weights.
+
+NAME is one of the configurations shipped in `data/hf/` (each the model's `config.json` on the
+Hugging Face Hub, its `_source` saying which), a path to a `config.json`, or a `model_type`
+(`hf:bert`: the library's default configuration of that type). Nothing is downloaded.
+
+Which model is built follows the configuration's `architectures`: a causal language model
+(`...ForCausalLM`, `...LMHeadModel`) with its language-model head, an image classifier
+(`...ForImageClassification`) with its classifier, anything else as the bare model
+(`AutoModel`: an encoder without its pre-training head). Attention runs through PyTorch's
+scaled dot-product attention (`attn_implementation="sdpa"`; "eager" for a model without it,
+which counts the same MACs). The cache is off: one forward pass over the whole input.
+
+Inputs: token ids (`input_ids`, int64, 1x128 by default; `--input-shape 1,512` sets the
+length) for a text model, `pixel_values` (1 x channels x image_size x image_size) for a vision
+one.
+
+transformers is a test dependency (the `dev` extra), not a dependency of edgegap: without it
+an `hf:` spec is one line saying how to install it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edgegap.errors import UserError, first_line
+from edgegap.workload.shapes import ModelInput
+
+if TYPE_CHECKING:
+    from torch import nn
+
+PREFIX = "hf:"
+TEXT_LENGTH = 128  # default tokens per sequence
+# Inputs that are integers whatever the user's --input leaves unsaid.
+INTEGER_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "position_ids")
+_TASKS = {
+    "ForCausalLM": "AutoModelForCausalLM",
+    "LMHeadModel": "AutoModelForCausalLM",
+    "ForImageClassification": "AutoModelForImageClassification",
+}
+
+
+def _transformers() -> Any:
+    try:
+        import transformers
+    except ImportError:
+        raise UserError(
+            "hf: models need the transformers package: pip install transformers "
+            "(edgegap's dev extra pins it)"
+        ) from None
+    return transformers
+
+
+@cache
+def shipped() -> dict[str, str]:
+    """The shipped configurations: model name (`Qwen/Qwen2.5-0.5B`) -> JSON text."""
+    root = resources.files("edgegap.workload") / "data" / "hf"
+    found: dict[str, str] = {}
+
+    def walk(folder: Any, prefix: str) -> None:
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                walk(entry, f"{prefix}{entry.name}/")
+            elif entry.name.endswith(".json"):
+                found[prefix + entry.name.removesuffix(".json")] = entry.read_text("utf-8")
+
+    walk(root, "")
+    return dict(sorted(found.items()))
+
+
+@dataclass(frozen=True)
+class HfSpec:
+    """A resolved `hf:` spec: the configuration's fields and where they come from."""
+
+    name: str
+    fields: dict[str, Any]
+    source: str
+
+    @property
+    def model_type(self) -> str:
+        return str(self.fields["model_type"])
+
+
+def _read_fields(text: str, where: str) -> dict[str, Any]:
+    try:
+        fields = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UserError(f"malformed config {where}: {error}") from None
+    if not isinstance(fields, dict):
+        raise UserError(f"malformed config {where}: a JSON object of fields is expected")
+    if not isinstance(fields.get("model_type"), str):
+        raise UserError(f"config {where} has no model_type: it names the architecture")
+    return fields
+
+
+def resolve(name: str) -> HfSpec:
+    """The configuration `name` stands for: shipped, a file, or a model_type's default."""
+    configs = shipped()
+    if name in configs:
+        fields = _read_fields(configs[name], f"data/hf/{name}.json")
+        source = str(fields.get("_source", ""))
+        return HfSpec(name, fields, source)
+    if name.endswith(".json"):
+        path = Path(name)
+        if not path.is_file():
+            raise UserError(f"no config file at {path}")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise UserError(f"cannot read config {path}: {first_line(error)}") from None
+        return HfSpec(name, _read_fields(text, str(path)), str(path))
+    transformers = _transformers()
+    mapping = transformers.models.auto.configuration_auto.CONFIG_MAPPING
+    if name in mapping:
+        return HfSpec(name, {"model_type": name}, f"transformers' default {name} config")
+    import difflib
+
+    close = difflib.get_close_matches(name, [*configs, *mapping.keys()], n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    raise UserError(
+        f"unknown Hugging Face model '{name}': {hint}give one of {', '.join(configs)}, a path "
+        "to a config.json, or a model_type such as bert"
+    )
+
+
+def config_of(spec: HfSpec, input_shape: tuple[int, ...] | None = None) -> Any:
+    """The transformers configuration, checked by transformers' own validation; a vision
+    model's `image_size` set to the input's (its position embeddings follow it)."""
+    transformers = _transformers()
+    fields = {k: v for k, v in spec.fields.items() if not k.startswith("_")}
+    model_type = fields.pop("model_type")
+    try:
+        config = transformers.AutoConfig.for_model(model_type, **fields)
+    except Exception as error:  # an unknown model_type, a field of the wrong type
+        raise UserError(
+            f"config {spec.name} is not a valid {model_type} config: {first_line(error)}"
+        ) from None
+    config.use_cache = False
+    if input_shape is not None and is_vision(config) and len(input_shape) == 4:
+        config.image_size = input_shape[-1]
+    return config
+
+
+def is_vision(config: Any) -> bool:
+    return hasattr(config, "image_size") and hasattr(config, "num_channels")
+
+
+def default_inputs(spec: HfSpec) -> list[ModelInput]:
+    config = config_of(spec)
+    if is_vision(config):
+        side = config.image_size
+        side = side if isinstance(side, int) else side[0]
+        return [ModelInput((1, config.num_channels, side, side), "pixel_values")]
+    return [ModelInput((1, TEXT_LENGTH), "input_ids", "int64")]
+
+
+def inputs_for(spec: HfSpec, given: list[ModelInput] | None) -> list[ModelInput]:
+    """What to run: the defaults; an input shape as the token ids' (text) or the pixels'
+    (vision); named inputs as given, token ids and masks as int64 where no dtype is said."""
+    if given is None:
+        return default_inputs(spec)
+    default = default_inputs(spec)[0]
+    chosen = []
+    for each in given:
+        if each.name is None and len(given) == 1:
+            each = ModelInput(each.shape, default.name, each.dtype or default.dtype)
+        elif each.dtype is None and each.name in INTEGER_INPUTS:
+            each = ModelInput(each.shape, each.name, "int64")
+        chosen.append(each)
+    return chosen
+
+
+def _auto_class(config: Any) -> Any:
+    transformers = _transformers()
+    for architecture in getattr(config, "architectures", None) or []:
+        for suffix, auto in _TASKS.items():
+            if architecture.endswith(suffix):
+                return getattr(transformers, auto)
+    return transformers.AutoModel
+
+
+def build(spec: HfSpec, inputs: list[ModelInput], empty: bool = True) -> nn.Module:
+    """The model of `spec` for `inputs`, random weights (`empty`: on the meta device), in eval
+    mode."""
+    from edgegap.workload import zoo
+
+    shape = inputs[0].shape if inputs else None
+    config = config_of(spec, shape)
+    auto = _auto_class(config)
+
+    def create(attention: str) -> nn.Module:
+        def make() -> nn.Module:
+            model: nn.Module = auto.from_config(config, attn_implementation=attention)
+            return model
+
+        return zoo.build_empty(make) if empty else make()
+
+    try:
+        try:
+            model = create("sdpa")
+        except ValueError as refused:  # no sdpa for this architecture: the eager products
+            if "attention" not in str(refused).lower():
+                raise
+            model = create("eager")
+    except Exception as error:
+        raise UserError(f"hf:{spec.name} cannot be built: {first_line(error)}") from None
+    return model.eval()
+
+
+@contextmanager
+def one_sequence_per_row() -> Iterator[None]:
+    """While tracing, answer transformers' check for packed sequences (several sequences in
+    one row, told apart by their position ids) with what edgegap's inputs are: one sequence
+    per row, positions 0..L-1. The check reads the position ids' values (`.all()`), which the
+    meta device has not; its answer for such positions is None, no packing."""
+    try:
+        from transformers import masking_utils
+    except ImportError:
+        yield
+        return
+    original = getattr(masking_utils, "find_packed_sequence_indices", None)
+    if original is None:
+        yield
+        return
+
+    def no_packing(position_ids: Any) -> None:
+        return None
+
+    masking_utils.find_packed_sequence_indices = no_packing
+    try:
+        yield
+    finally:
+        masking_utils.find_packed_sequence_indices = original

@@ -1,0 +1,111 @@
+"""Models from outside torchvision, by spec string: `timm:NAME[.TAG]` (`timm_models`) and
+`hf:NAME` (`hf_models`). Parsing and dispatch live here; `profile()` and the CLI reach both
+libraries through `is_library_spec`, `resolve`, `default_inputs`, `tracing` and `tied_once`.
+
+The two prefixes are taken before `package.module:callable`: `timm:resnet50` is timm's
+resnet50, not a callable `resnet50` in a module `timm`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from edgegap.errors import UserError
+from edgegap.workload.shapes import ModelInput
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from edgegap.workload.layer import Workload
+
+LIBRARIES = {"timm": "timm", "hf": "Hugging Face transformers"}
+
+
+def is_library_spec(spec: str) -> bool:
+    prefix, colon, _ = spec.partition(":")
+    return bool(colon) and prefix in LIBRARIES
+
+
+@dataclass(frozen=True)
+class LibraryModel:
+    """A resolved library spec: its inputs and how to build it for them."""
+
+    spec: str
+    inputs: list[ModelInput]
+    build: Callable[[bool], nn.Module]  # empty (meta weights) or with random CPU weights
+    library: str
+
+
+def _split(spec: str) -> tuple[str, str]:
+    prefix, _, name = spec.partition(":")
+    if not name.strip():
+        example = "timm:resnet50" if prefix == "timm" else "hf:gpt2"
+        raise UserError(f"give a model after '{prefix}:', e.g. {example}")
+    return prefix, name.strip()
+
+
+def resolve(spec: str, given: list[ModelInput] | None = None) -> LibraryModel:
+    """The model `spec` names, to be run on `given` (None: its default inputs). A name the
+    library does not know, or a configuration it refuses, is one line."""
+    prefix, name = _split(spec)
+    if prefix == "timm":
+        from edgegap.workload import timm_models
+
+        if given is None:
+            inputs = [ModelInput(timm_models.default_input_shape(name))]
+        else:
+            timm_models.check_name(name)
+            inputs = given
+        shape = inputs[0].shape
+        return LibraryModel(
+            spec, inputs, lambda empty: timm_models.build(name, shape, empty), "timm"
+        )
+    from edgegap.workload import hf_models
+
+    resolved = hf_models.resolve(name)
+    inputs = hf_models.inputs_for(resolved, given)
+    return LibraryModel(spec, inputs, lambda empty: hf_models.build(resolved, inputs, empty), "hf")
+
+
+def default_inputs(spec: str) -> list[ModelInput]:
+    """The inputs a library model is profiled on by default (batch 1)."""
+    return resolve(spec).inputs
+
+
+def tracing(model: LibraryModel) -> AbstractContextManager[None]:
+    """What a trace of `model` runs inside: for a Hugging Face model, transformers' packing
+    check answered for edgegap's inputs (`hf_models.one_sequence_per_row`)."""
+    if model.library != "hf":
+        return nullcontext()
+    from edgegap.workload.hf_models import one_sequence_per_row
+
+    return one_sequence_per_row()
+
+
+def tied_once(built: nn.Module, workload: Workload) -> Workload:
+    """A token embedding tied to the language-model head is one weight: the head's product
+    reads it whole, the embedding's gather only the rows it gathers (its output). Counted so,
+    the weights' bytes hold the table once, as its parameters do; an untied embedding keeps
+    its whole table (the model must hold it)."""
+    inputs = getattr(built, "get_input_embeddings", None)
+    outputs = getattr(built, "get_output_embeddings", None)
+    if inputs is None or outputs is None:
+        return workload
+    try:
+        embedding, head = inputs(), outputs()
+    except (AttributeError, NotImplementedError):
+        return workload
+    weight = getattr(embedding, "weight", None)
+    if weight is None or head is None or getattr(head, "weight", None) is not weight:
+        return workload
+    path = next((name for name, module in built.named_modules() if module is embedding), None)
+    layers = [
+        replace(layer, weight_elements=layer.output_elements)
+        if layer.name == path and layer.op == "embedding"
+        else layer
+        for layer in workload.layers
+    ]
+    return workload.with_layers(layers)
