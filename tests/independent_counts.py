@@ -200,17 +200,19 @@ def distilbert(config: dict[str, Any], length: int = 128) -> Count:
     return count
 
 
-def gpt2(config: dict[str, Any], length: int = 128) -> Count:
+def gpt2(config: dict[str, Any], length: int = 128, context: int = 0) -> Count:
     """Radford et al. 2019 (GPT2LMHeadModel): token and position embeddings, pre-norm blocks
     (a fused qkv, a projection, a 4x MLP), a final layer norm, and the language-model head,
-    tied to the token embedding (its product counted, its weight not again)."""
+    tied to the token embedding (its product counted, its weight not again). `length` tokens
+    after `context` cached ones: each attends to all before it and itself (a decode step:
+    length 1)."""
     d, heads, vocab = config["n_embd"], config["n_head"], config["vocab_size"]
     count = Count()
     count.params += (vocab + config["n_positions"]) * d
     for _ in range(config["n_layer"]):
         count.norm(d)
         count.linear(d, 3 * d, length)
-        count.attention(heads, length, length, d // heads)
+        count.attention(heads, length, context + length, d // heads)
         count.linear(d, d, length)
         count.norm(d)
         count.linear(d, 4 * d, length)
@@ -220,7 +222,9 @@ def gpt2(config: dict[str, Any], length: int = 128) -> Count:
     return count
 
 
-def llama(config: dict[str, Any], length: int = 128, qkv_bias: bool = False) -> Count:
+def llama(
+    config: dict[str, Any], length: int = 128, qkv_bias: bool = False, context: int = 0
+) -> Count:
     """Touvron et al. 2023 (LlamaForCausalLM; Qwen2 adds biases to q, k, v): a token
     embedding, pre-RMS-norm blocks of grouped-query attention (kv heads shared by
     heads / kv_heads query heads; rotary position embeddings carry no parameters) and a SwiGLU
@@ -235,7 +239,7 @@ def llama(config: dict[str, Any], length: int = 128, qkv_bias: bool = False) -> 
         count.linear(d, heads * head_dim, length, bias=qkv_bias)
         count.linear(d, kv_heads * head_dim, length, bias=qkv_bias)
         count.linear(d, kv_heads * head_dim, length, bias=qkv_bias)
-        count.attention(heads, length, length, head_dim)
+        count.attention(heads, length, context + length, head_dim)
         count.linear(heads * head_dim, d, length, bias=False)
         count.norm(d, 1)
         count.linear(d, inner, length, bias=False)

@@ -35,6 +35,7 @@ from typer.core import TyperGroup
 from edgegap.errors import UserError
 from edgegap.hardware import Platform, builtin_names, load_platform
 from edgegap.workload import profile
+from edgegap.workload.phases import PROMPT_TOKENS, Phase
 from edgegap.workload.shapes import ModelInput, dtype_to_bits, parse_input, parse_shape
 
 if TYPE_CHECKING:
@@ -490,11 +491,12 @@ def _profile_all(
     given: list[str] | None = None,
     proposals: int | None = None,
     detections: int | None = None,
+    phase: Phase | None = None,
 ) -> list[Workload]:
     def one(name: str) -> Workload:
-        inputs = _model_inputs(name, shape, given, batch)
+        inputs = None if phase is not None else _model_inputs(name, shape, given, batch)
         return profile(name, dtype=dtype, inputs=inputs, proposals=proposals,
-                       detections=detections)  # fmt: skip
+                       detections=detections, phase=phase)  # fmt: skip
 
     if len(names) == 1:
         return [one(names[0])]
@@ -539,10 +541,25 @@ def profile_command(
         int | None,
         typer.Option(help=_COUNT_HELP.format(unit="detections", head="mask or keypoint head")),
     ] = None,
+    phase: Annotated[
+        str | None,
+        typer.Option(
+            help="a language model's (hf:NAME) generation pass: prefill (of --tokens) or "
+            "decode (one token after --context, its KV cache an input)"
+        ),
+    ] = None,
+    tokens: Annotated[int, typer.Option(help="prompt tokens of a prefill")] = PROMPT_TOKENS,
+    context: Annotated[
+        int, typer.Option(help="tokens already in the KV cache of a decode step")
+    ] = 0,
+    batch: Annotated[int, typer.Option(help="sequences per pass of a phase")] = 1,
 ) -> None:
     """Profile models into per-layer workloads: MACs, FLOPs, parameters, bytes moved."""
+    chosen = None if phase is None else Phase(phase, tokens, context, batch)
+    if chosen is not None and (input_shape is not None or input):
+        raise UserError("--phase sets the inputs: give --tokens, --context and --batch instead")
     workloads = _profile_all(names, input_shape, dtype, given=input, proposals=proposals,
-                             detections=detections)  # fmt: skip
+                             detections=detections, phase=chosen)  # fmt: skip
     if format is Format.jsonl:
         for workload in workloads:
             sys.stdout.write(workload.to_json() + "\n")

@@ -272,7 +272,8 @@ register_elementwise(
                  aten.constant_pad_nd, aten.reflection_pad1d, aten.reflection_pad2d,
                  aten.replication_pad1d, aten.replication_pad2d, aten.roll, aten.flip,
                  aten.repeat, aten.index, aten._unsafe_index, aten.index_select, aten.gather,
-                 aten.fill_, aten.zero_, aten.im2col],
+                 aten.fill_, aten.zero_, aten.im2col, aten.index_copy, aten.index_copy_,
+                 aten.index_put, aten.index_put_],
     },
 )  # fmt: skip
 

@@ -31,13 +31,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgegap.errors import UserError, first_line
+from edgegap.workload.phases import PROMPT_TOKENS
 from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
     from torch import nn
 
 PREFIX = "hf:"
-TEXT_LENGTH = 128  # default tokens per sequence
+TEXT_LENGTH = PROMPT_TOKENS  # default tokens per sequence
 # Inputs that are integers whatever the user's --input leaves unsaid.
 INTEGER_INPUTS = ("input_ids", "token_type_ids", "attention_mask", "position_ids")
 _TASKS = {
@@ -175,6 +176,90 @@ def inputs_for(spec: HfSpec, given: list[ModelInput] | None) -> list[ModelInput]
             each = ModelInput(each.shape, each.name, "int64")
         chosen.append(each)
     return chosen
+
+
+# A decode step's KV cache arrives as two inputs per layer, its keys and its values.
+CACHE_INPUTS = ("past_key", "past_value")
+
+
+def is_language_model(config: Any) -> bool:
+    """A causal language model, the kind that generates token by token."""
+    return bool(_auto_class(config).__name__ == "AutoModelForCausalLM")
+
+
+def _cached_tokens(config: Any, context: int) -> list[int]:
+    """The tokens each layer's cache holds after `context` of them, as transformers' own
+    cache for `config` keeps them: all, or for a sliding-window layer the window less the
+    token being decoded (its DynamicSlidingWindowLayer keeps `sliding_window - 1`)."""
+    from transformers import DynamicCache
+
+    held = []
+    for layer in DynamicCache(config=config).layers:
+        window = getattr(layer, "sliding_window", None)
+        held.append(min(context, int(window) - 1) if window else context)
+    return held
+
+
+def prefill_inputs(spec: HfSpec, tokens: int, batch: int = 1) -> list[ModelInput]:
+    """A prefill's input: the prompt's token ids."""
+    if not is_language_model(config_of(spec)):
+        raise UserError(f"hf:{spec.name} is not built as a causal language model: no prefill")
+    return [ModelInput((batch, tokens), "input_ids", "int64")]
+
+
+def decode_inputs(spec: HfSpec, context: int, batch: int = 1) -> list[ModelInput]:
+    """One decode step's inputs: the next token's id per sequence, and the KV cache of the
+    `context` tokens before it, layer by layer (batch x key-value heads x tokens x head
+    size: grouped- and multi-query attention keep fewer heads than they query)."""
+    config = config_of(spec)
+    if not is_language_model(config):
+        raise UserError(
+            f"hf:{spec.name} is not built as a causal language model (its config's "
+            "architectures name no ...ForCausalLM or ...LMHeadModel): it has no decode step"
+        )
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_size = getattr(config, "head_dim", None) or config.hidden_size // heads
+    dtype = getattr(config, "dtype", None) or "float32"
+    dtype = str(dtype).removeprefix("torch.")
+    inputs = [ModelInput((batch, 1), "input_ids", "int64")]
+    for layer, tokens in enumerate(_cached_tokens(config, context)):
+        shape = (batch, kv_heads, tokens, head_size)
+        inputs += [ModelInput(shape, f"{part}_{layer}", dtype) for part in CACHE_INPUTS]
+    return inputs
+
+
+@contextmanager
+def cache_assembled(model: nn.Module, context: int) -> Iterator[None]:
+    """While tracing, the model's call assembles its `CACHE_INPUTS` into the cache
+    transformers reads, outside the count (`tracer.assembling`): the step reads a cache that
+    was there before it. The cache is preallocated and the new token's keys and values are
+    written in place (transformers' StaticCache), as edge runtimes keep it (llama.cpp,
+    ExecuTorch): a step reads the cache and writes one token, where transformers' default
+    DynamicCache would also copy the whole cache once per step."""
+    import torch
+    from transformers import StaticCache
+
+    from edgegap.workload.tracer import assembling
+
+    config: Any = model.config
+
+    def assemble(module: nn.Module, args: Any, kwargs: dict[str, Any]) -> Any:
+        cache = StaticCache(config=config, max_cache_len=context + 1)
+        ids = kwargs["input_ids"]
+        with assembling():
+            for layer in range(config.num_hidden_layers):
+                keys, values = (kwargs.pop(f"{part}_{layer}") for part in CACHE_INPUTS)
+                held = torch.arange(keys.shape[2], device=keys.device)
+                cache.update(keys, values, layer, {"cache_position": held})
+            position = torch.full((1,), context, dtype=torch.int64, device=ids.device)
+        return args, {**kwargs, "cache": cache, "cache_position": position, "use_cache": True}
+
+    handle = model.register_forward_pre_hook(assemble, with_kwargs=True)
+    try:
+        yield
+    finally:
+        handle.remove()
 
 
 def _auto_class(config: Any) -> Any:

@@ -8,12 +8,13 @@ resnet50, not a callable `resnet50` in a module `timm`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError
+from edgegap.workload.phases import Phase
 from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ class LibraryModel:
     inputs: list[ModelInput]
     build: Callable[[bool], nn.Module]  # empty (meta weights) or with random CPU weights
     library: str
+    context: int = 0  # a decode step's, on the KV cache of this many tokens (`decode_inputs`)
 
 
 def _split(spec: str) -> tuple[str, str]:
@@ -47,10 +49,15 @@ def _split(spec: str) -> tuple[str, str]:
     return prefix, name.strip()
 
 
-def resolve(spec: str, given: list[ModelInput] | None = None) -> LibraryModel:
-    """The model `spec` names, to be run on `given` (None: its default inputs). A name the
-    library does not know, or a configuration it refuses, is one line."""
+def resolve(
+    spec: str, given: list[ModelInput] | None = None, phase: Phase | None = None
+) -> LibraryModel:
+    """The model `spec` names, to be run on `given` (None: its default inputs), or for a
+    language model on one generation `phase`. A name the library does not know, or a
+    configuration it refuses, is one line."""
     prefix, name = _split(spec)
+    if phase is not None and prefix != "hf":
+        raise UserError(f"a generation phase is for a Hugging Face language model, not {spec}")
     if prefix == "timm":
         from edgegap.workload import timm_models
 
@@ -66,8 +73,18 @@ def resolve(spec: str, given: list[ModelInput] | None = None) -> LibraryModel:
     from edgegap.workload import hf_models
 
     resolved = hf_models.resolve(name)
-    inputs = hf_models.inputs_for(resolved, given)
-    return LibraryModel(spec, inputs, lambda empty: hf_models.build(resolved, inputs, empty), "hf")
+    if phase is None:
+        inputs = hf_models.inputs_for(resolved, given)
+    elif phase.kind == "decode":
+        inputs = hf_models.decode_inputs(resolved, phase.context, phase.batch)
+    else:
+        inputs = hf_models.prefill_inputs(resolved, phase.tokens, phase.batch)
+
+    def build(empty: bool) -> nn.Module:
+        return hf_models.build(resolved, inputs[:1], empty)
+
+    context = phase.context if phase is not None and phase.kind == "decode" else 0
+    return LibraryModel(spec, inputs, build, "hf", context)
 
 
 def default_inputs(spec: str) -> list[ModelInput]:
@@ -75,14 +92,21 @@ def default_inputs(spec: str) -> list[ModelInput]:
     return resolve(spec).inputs
 
 
-def tracing(model: LibraryModel) -> AbstractContextManager[None]:
-    """What a trace of `model` runs inside: for a Hugging Face model, transformers' packing
-    check answered for edgegap's inputs (`hf_models.one_sequence_per_row`)."""
+@contextmanager
+def tracing(model: LibraryModel, built: nn.Module) -> Iterator[None]:
+    """What a trace of `model` (`built`) runs inside: for a Hugging Face model, transformers'
+    packing check answered for edgegap's inputs (`hf_models.one_sequence_per_row`), and for a
+    decode step its KV cache assembled from its inputs (`hf_models.cache_assembled`)."""
     if model.library != "hf":
-        return nullcontext()
-    from edgegap.workload.hf_models import one_sequence_per_row
+        yield
+        return
+    from edgegap.workload import hf_models
 
-    return one_sequence_per_row()
+    with (
+        hf_models.one_sequence_per_row(),
+        hf_models.cache_assembled(built, model.context) if model.context else nullcontext(),
+    ):
+        yield
 
 
 def tied_once(built: nn.Module, workload: Workload) -> Workload:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError, first_line
 from edgegap.workload.layer import Workload
+from edgegap.workload.phases import Phase
 from edgegap.workload.shapes import (
     ModelInput,
     check_inputs,
@@ -239,6 +240,7 @@ def profile(
     proposals: int | None = None,
     detections: int | None = None,
     limits: RealRunLimits | None = None,
+    phase: Phase | None = None,
 ) -> Workload:
     """Profile a model into a per-layer Workload.
 
@@ -260,12 +262,22 @@ def profile(
     the counts its published figure is for, else the model's own caps (docs/counting.md).
     A model edgegap builds that the meta device cannot run (a data-dependent operator) runs
     on real tensors on the CPU within `limits`; the workload's notes say so.
+
+    A Hugging Face language model (`hf:NAME`) profiles one generation `phase` instead: a
+    prefill of its prompt, or one decode step on the KV cache of the tokens before it (the
+    cache its inputs, layer by layer).
     """
     from torch import nn
 
     from edgegap.workload.detection import HeadCounts
 
     given = _as_inputs(input_shape, inputs)
+    if phase is not None and given is not None:
+        raise UserError(f"a {phase.kind} phase sets the inputs: give no input shape or inputs")
+    if phase is not None and not str(model).startswith("hf:"):
+        shown = model if isinstance(model, str | Path) else type(model).__name__
+        raise UserError(f"a generation phase is for a Hugging Face language model (hf:NAME), "
+                        f"not {shown}")  # fmt: skip
     asked = HeadCounts(proposals, detections)
     source = "as asked" if asked != HeadCounts() else "the model's own caps"
     if isinstance(model, nn.Module):
@@ -282,10 +294,10 @@ def profile(
 
     label = name or spec
     if library.is_library_spec(spec):  # timm:NAME, hf:NAME: before package.module:callable
-        found = library.resolve(spec, given)
+        found = library.resolve(spec, given, phase)
 
         def traced(built: nn.Module) -> Workload:
-            with library.tracing(found):
+            with library.tracing(found, built):
                 workload = profile_module(built, found.inputs, dtype, label, asked, source)
             return library.tied_once(built, workload)
 

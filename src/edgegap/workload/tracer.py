@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from functools import partial
 from typing import Any, NamedTuple
@@ -28,18 +28,31 @@ from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
 from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
-_SIMULATING: ContextVar[bool] = ContextVar("simulating", default=False)
+_UNRECORDED: ContextVar[bool] = ContextVar("unrecorded", default=False)
 
 
 @contextmanager
-def simulated() -> Iterator[None]:
-    """Operations inside emulate a number format in float (fake quantization): a deployed
-    integer kernel folds them into its requantization, so a trace does not count them."""
-    token = _SIMULATING.set(True)
+def _unrecorded() -> Iterator[None]:
+    """Operations inside are not the model's work: a trace records none of them, and each
+    output hands on its input's producer."""
+    token = _UNRECORDED.set(True)
     try:
         yield
     finally:
-        _SIMULATING.reset(token)
+        _UNRECORDED.reset(token)
+
+
+def simulated() -> AbstractContextManager[None]:
+    """Operations inside emulate a number format in float (fake quantization): a deployed
+    integer kernel folds them into its requantization, so a trace does not count them."""
+    return _unrecorded()
+
+
+def assembling() -> AbstractContextManager[None]:
+    """Operations inside assemble the model's inputs from the tensors a trace gives it (a
+    KV cache from its keys and values): the data was there before the step, so a trace does
+    not count them."""
+    return _unrecorded()
 
 
 def dtype_bits(dtype: torch.dtype) -> int:
@@ -255,7 +268,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             # Only the primary output is an activation; the rest (pooling indices, saved
             # statistics) are by-products inference drops at once.
             primary = out if isinstance(out, torch.Tensor) else next(_tensors(out), None)
-            if operator.passes or _SIMULATING.get():
+            if operator.passes or _UNRECORDED.get():
                 self._pass_through(args, primary)
                 return out
             if primary is not None:

@@ -1,0 +1,45 @@
+"""Generation phases of a language model: what one pass of it reads and computes.
+
+A prompt of `tokens` tokens is prefilled in one pass (every token's keys and values computed,
+and kept); each token after it is decoded in a pass of its own, which reads the keys and
+values of the `context` tokens before it (the KV cache). The two differ in kind: prefill is
+matrix products over many tokens, decode reads every weight and the whole cache for one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from edgegap.errors import UserError
+
+KINDS = ("prefill", "decode")
+PROMPT_TOKENS = 128  # a prefill's default prompt length
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One pass of generation: `kind` prefill (of `tokens`) or decode (after `context`),
+    `batch` sequences at once."""
+
+    kind: str
+    tokens: int = PROMPT_TOKENS
+    context: int = 0
+    batch: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UserError(f"unknown phase '{self.kind}': give prefill or decode")
+        for what, value, least in (("tokens", self.tokens, 1), ("batch", self.batch, 1)):
+            if value < least:
+                raise UserError(f"--{what} must be at least {least}, not {value}")
+        if self.kind == "decode" and self.context < 1:
+            raise UserError(
+                "a decode step reads a KV cache: give --context, the tokens before it (>= 1)"
+            )
+        if self.kind == "prefill" and self.context:
+            raise UserError("--context is a decode step's: a prefill starts from no cache")
+
+    def describe(self) -> str:
+        if self.kind == "prefill":
+            return f"prefill of {self.tokens} tokens"
+        return f"decode of one token after {self.context}"
