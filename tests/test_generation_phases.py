@@ -113,3 +113,25 @@ def test_the_cli_profiles_a_decode_step() -> None:
     assert "--phase sets the inputs" in one_line_error(
         "profile", "hf:gpt2", "--phase", "prefill", "--input-shape", "1,8"
     )
+
+
+def test_estimate_quotes_a_decode_step_in_tokens_per_second_and_joules_per_token() -> None:
+    args = ["estimate", "hf:gpt2", "--phase", "decode", "--context", "256", "--batch", "2",
+            "--target", "jetson-orin-nano", "--format", "json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    generation, totals = record["generation"], record["totals"]
+    assert (generation["kind"], generation["context"], generation["batch"]) == ("decode", 256, 2)
+    assert generation["tokens_per_s"] == pytest.approx(2 / totals["latency_s"])
+    assert generation["energy_per_token_j"] == pytest.approx(totals["energy_j"] / 2)
+    table = runner.invoke(app, args[:-2])
+    assert table.exit_code == 0 and "tokens/s" in table.stdout and "per token" in table.stdout
+
+
+def test_a_prefill_estimate_is_the_time_to_the_first_token() -> None:
+    args = ["estimate", "hf:gpt2", "--phase", "prefill", "--tokens", "64",
+            "--target", "jetson-orin-nano"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "to the first token" in result.stdout

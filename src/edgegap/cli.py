@@ -16,7 +16,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from types import FrameType
@@ -226,6 +226,43 @@ DTYPE_HELP = (
 InputShape = Annotated[
     str | None, typer.Option(help="input shape, e.g. 1,3,224,224 (default: the weights')")
 ]
+PhaseKind = Annotated[
+    str | None,
+    typer.Option(
+        "--phase",
+        help="a language model's (hf:NAME) generation pass: prefill (of --tokens) or decode "
+        "(one token after --context, its KV cache an input); --batch sequences at once",
+    ),
+]
+Tokens = Annotated[int, typer.Option(help="prompt tokens of a prefill")]
+Context = Annotated[int, typer.Option(help="tokens already in the KV cache of a decode step")]
+
+
+def _phase(
+    kind: str | None, tokens: int, context: int, batch: int | None, *given: object
+) -> Phase | None:
+    """The generation pass asked for (None: none); it sets the inputs, so none are `given`."""
+    if kind is None:
+        return None
+    if any(given):
+        raise UserError("--phase sets the inputs: give --tokens, --context and --batch instead")
+    return Phase(kind, tokens, context, batch or 1)
+
+
+def _generation_line(cost: Cost, phase: Phase) -> str:
+    """A generation pass's cost as its users quote it: tokens per second and joules per
+    token; a prefill's latency is the time to the first token."""
+    latency, energy = cost.totals.latency_s, cost.totals.energy_j
+    if phase.kind == "decode":
+        return (f"decode after {phase.context} tokens: {phase.batch / latency:.3g} tokens/s "
+                f"({si(latency, 's')} a step of {phase.batch}), {si(energy / phase.batch, 'J')} "
+                "per token")  # fmt: skip
+    prompt = phase.tokens * phase.batch
+    return (f"prefill of {phase.tokens} tokens: {si(latency, 's')} to the first token "
+            f"({prompt / latency:.3g} prompt tokens/s), {si(energy / prompt, 'J')} per prompt "
+            "token")  # fmt: skip
+
+
 Inputs = Annotated[
     list[str] | None,
     typer.Option(
@@ -541,24 +578,14 @@ def profile_command(
         int | None,
         typer.Option(help=_COUNT_HELP.format(unit="detections", head="mask or keypoint head")),
     ] = None,
-    phase: Annotated[
-        str | None,
-        typer.Option(
-            help="a language model's (hf:NAME) generation pass: prefill (of --tokens) or "
-            "decode (one token after --context, its KV cache an input)"
-        ),
-    ] = None,
-    tokens: Annotated[int, typer.Option(help="prompt tokens of a prefill")] = PROMPT_TOKENS,
-    context: Annotated[
-        int, typer.Option(help="tokens already in the KV cache of a decode step")
-    ] = 0,
-    batch: Annotated[int, typer.Option(help="sequences per pass of a phase")] = 1,
+    phase: PhaseKind = None,
+    tokens: Tokens = PROMPT_TOKENS,
+    context: Context = 0,
+    batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
 ) -> None:
     """Profile models into per-layer workloads: MACs, FLOPs, parameters, bytes moved."""
-    chosen = None if phase is None else Phase(phase, tokens, context, batch)
-    if chosen is not None and (input_shape is not None or input):
-        raise UserError("--phase sets the inputs: give --tokens, --context and --batch instead")
-    workloads = _profile_all(names, input_shape, dtype, given=input, proposals=proposals,
+    chosen = _phase(phase, tokens, context, batch, input_shape, input)
+    workloads = _profile_all(names, input_shape, dtype, batch, input, proposals=proposals,
                              detections=detections, phase=chosen)  # fmt: skip
     if format is Format.jsonl:
         for workload in workloads:
@@ -825,6 +852,9 @@ def estimate_command(
         Format, typer.Option("--format", help="table, json, jsonl or csv")
     ] = Format.table,
     no_fuse: NoFuse = False,
+    phase: PhaseKind = None,
+    tokens: Tokens = PROMPT_TOKENS,
+    context: Context = 0,
 ) -> None:
     """Estimate latency, energy, power at a frame rate and memory fit of models on platforms.
     Layers are fused as each platform's compiler fuses them (--no-fuse: as traced); a SCALE-Sim
@@ -837,6 +867,7 @@ def estimate_command(
         raise UserError("give MODEL... or --topology FILE.csv (one of them)")
     platforms = _platforms(target or [], array, dataflow)
     _positive("--fps", fps)
+    chosen = _phase(phase, tokens, context, batch, input_shape, input, topology)
     # Each platform at its deployment precision unless --dtype says otherwise: one profile
     # per model and precision.
     dtypes = [dtype or deployment_precision(platform) for platform in platforms]
@@ -847,7 +878,9 @@ def estimate_command(
 
             workloads[precision] = [read_topology(topology, dtype_to_bits(precision) or 8)]
         else:
-            workloads[precision] = _profile_all(models or [], input_shape, precision, batch, input)
+            workloads[precision] = _profile_all(
+                models or [], input_shape, precision, batch, input, phase=chosen
+            )
     count = len(workloads[dtypes[0]])
     pairs = [
         (estimate(workloads[precision][index], platform, fps, fuse=not no_fuse), platform)
@@ -856,7 +889,7 @@ def estimate_command(
     ]
     costs = [cost for cost, _ in pairs]
     if format in (Format.json, Format.jsonl):
-        records = [_cost_record(cost, platform) for cost, platform in pairs]
+        records = [_cost_record(cost, platform, chosen) for cost, platform in pairs]
         if format is Format.jsonl:
             sys.stdout.writelines(json.dumps(record) + "\n" for record in records)
         else:
@@ -869,15 +902,26 @@ def estimate_command(
             out.print(line, markup=False, highlight=False, soft_wrap=False)
     else:
         out.print(_costs_table(pairs))
+    if chosen is not None and format is Format.table:
+        for cost, platform in pairs:
+            line = f"{cost.model} on {platform.name}: {_generation_line(cost, chosen)}"
+            out.print(line, markup=False, highlight=False, soft_wrap=False)
 
 
-def _cost_record(cost: Cost, platform: Platform) -> dict[str, Any]:
+def _cost_record(cost: Cost, platform: Platform, phase: Phase | None = None) -> dict[str, Any]:
     """`Cost.to_dict()` with the latency's interval (`hardware.intervals`; null: not
-    validated)."""
+    validated) and, for a generation pass, its tokens per second and joules per token."""
     from edgegap.hardware.intervals import interval_record, latency_interval
 
     interval = latency_interval(cost, platform)
-    return cost.to_dict() | {"interval": interval_record(interval, cost.totals.latency_s)}
+    record = cost.to_dict() | {"interval": interval_record(interval, cost.totals.latency_s)}
+    if phase is not None:
+        tokens = phase.batch if phase.kind == "decode" else phase.batch * phase.tokens
+        record["generation"] = asdict(phase) | {
+            "tokens_per_s": tokens / cost.totals.latency_s,
+            "energy_per_token_j": cost.totals.energy_j / tokens,
+        }
+    return record
 
 
 def _si_span(low: float, high: float, unit: str) -> str:
