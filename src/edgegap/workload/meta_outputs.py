@@ -2,11 +2,15 @@
 
 Inside a dispatch mode torch's meta kernels run as Python (a batch norm 0.7 ms, an add
 0.2 ms, a convolution 0.1 ms) and were most of a trace; an empty tensor of the right shape
-costs 3 us. A rule returns the output torch's kernel would (shape, dtype, contiguous layout),
-or None where it is not sure (a strided input, an integer division, shapes that do not fit):
-torch's kernel then runs, and its error is the model's (a matrix product whose shapes do not
-fit raises the error torch's CPU kernel would, `ModelShapeError`). tests/test_meta_outputs.py
-checks every rule against torch's kernel on every torchvision classifier.
+costs 3 us. A rule returns the output torch's CPU kernel would (shape, dtype and layout, which
+decides whether a later `view` works or a `reshape` copies), or None where it is not sure (an
+integer division, shapes that do not fit, a layout rule not repeated here): torch's kernel
+then runs, and its error is the model's (a matrix product whose shapes do not fit raises the
+error torch's CPU kernel would, `ModelShapeError`). A rule's output is on the meta device when
+one of its inputs is (a traced activation meeting a real model's weights); tensors all real
+are the model's own data, which torch's kernel computes. tests/test_meta_outputs.py checks
+every rule beside torch's kernels: on every torchvision classifier, and beside the CPU kernel
+on inputs of every layout (property tests).
 
 Adding an operator is one decorated function, keyed by its overloads.
 """
