@@ -29,6 +29,28 @@ def test_catalog_has_the_required_platforms_each_sourced():
         assert platform.memory[-1].role == "offchip", name
 
 
+# The platforms that run generative models (issue 16): memory first, so each states the DRAM's
+# capacity and bandwidth with where the bandwidth comes from.
+GENERATIVE = {"jetson-orin-nano", "orin-nano-super", "jetson-agx-orin", "raspberry-pi-5",
+              "apple-a17-pro", "apple-m4", "snapdragon-x-elite"}  # fmt: skip
+
+
+def test_generative_platforms_state_dram_capacity_and_bandwidth():
+    assert set(builtin_names()) >= GENERATIVE
+    for name in GENERATIVE:
+        dram = load_platform(name).memory[-1]
+        assert dram.role == "offchip" and dram.size_bytes and dram.size_bytes >= 2**30, name
+        assert dram.bandwidth_gb_s and "GB/s" in dram.source + dram.notes, name
+
+
+def test_jetson_peaks_state_precision_and_sparsity():
+    """Every Jetson TOPS figure says int8 and whether it is 2:4 sparse or dense."""
+    for name in ("jetson-orin-nano", "orin-nano-super", "jetson-agx-orin"):
+        platform = load_platform(name)
+        text = " ".join([platform.description, platform.compute.source, platform.compute.notes])
+        assert all(word in text.lower() for word in ("int8", "sparse", "dense")), name
+
+
 def test_published_schema_is_current():
     assert json.loads((DOCS / "platform.schema.json").read_text()) == Platform.model_json_schema()
 
