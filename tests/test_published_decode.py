@@ -1,0 +1,74 @@
+"""The published decode-throughput table (benchmarks/data/llm-decode-published.csv, issue 16)
+parses, every row carries its source and a declared split, and the split keeps the rule
+written in llm-decode-published.md: at most one in-sample row per catalog device, and at
+least 12 held-out rows."""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
+CSV = DATA / "llm-decode-published.csv"
+SPLITS = {"in_sample", "held_out", "excluded"}
+REQUIRED = (
+    "row_id",
+    "device",
+    "catalog_device",
+    "model",
+    "precision",
+    "runtime",
+    "context_note",
+    "batch",
+    "decode_tok_s",
+    "source_url",
+    "source_quote",
+    "source_date",
+    "split",
+    "split_reason",
+)
+
+
+def rows() -> list[dict[str, str]]:
+    with CSV.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_parses_with_every_required_column_filled() -> None:
+    table = rows()
+    assert table, "no rows"
+    for row in table:
+        for column in REQUIRED:
+            assert row[column].strip(), f"{row['row_id']}: empty {column}"
+        assert float(row["decode_tok_s"]) > 0, row["row_id"]
+        assert row["batch"] == "1", row["row_id"]
+        assert row["metric"] == "decode", row["row_id"]
+
+
+def test_every_row_has_a_source_url_and_a_declared_split() -> None:
+    for row in rows():
+        assert row["source_url"].startswith("https://"), row["row_id"]
+        assert row["split"] in SPLITS, row["row_id"]
+
+
+def test_row_ids_are_unique() -> None:
+    counts = Counter(row["row_id"] for row in rows())
+    assert [name for name, n in counts.items() if n > 1] == []
+
+
+def test_at_most_one_in_sample_row_per_catalog_device() -> None:
+    counts = Counter(row["catalog_device"] for row in rows() if row["split"] == "in_sample")
+    assert [device for device, n in counts.items() if n > 1] == []
+
+
+def test_at_least_twelve_held_out_rows_across_four_device_kinds() -> None:
+    held = [row for row in rows() if row["split"] == "held_out"]
+    assert len(held) >= 12
+    assert len({row["device_kind"] for row in held}) >= 4
+
+
+def test_the_rule_file_names_the_split_and_its_meaning() -> None:
+    text = (DATA / "llm-decode-published.md").read_text()
+    assert "held_out" in text and "in_sample" in text
+    assert "after looking at" in text
