@@ -305,7 +305,9 @@ def calibrate(
         },
         "memory": memory,
         "fusion": {
-            "fuses": ["batchnorm", "monotone", "add", "hardswish", "channel_affine"],
+            "fuses": [
+                "batchnorm", "monotone", "add", "hardswish", "channel_affine", "conv_only_sums",
+            ],  # fmt: skip
             "source": 'ONNX Runtime, "Graph Optimizations in ONNX Runtime" '
             "(onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html): Conv "
             "BatchNorm Fusion and Conv Add Fusion (basic), Conv Activation Fusion (extended, "
@@ -314,7 +316,8 @@ def calibrate(
             "notes": "monotone: Relu, Clip, LeakyRelu, Sigmoid, Tanh and HardSigmoid fuse into a "
             "convolution; hardswish: HardSwish fuses into a convolution (not a Gemm); "
             "channel_affine: a BatchNormalization no convolution precedes runs as a per-channel "
-            "NCHWc Conv, taking its activation and a sum; SiLU runs as an operator of its own "
+            "NCHWc Conv, taking its activation and a sum; conv_only_sums: a residual add and a "
+            "per-channel scale fuse into convolutions only (a Gemm takes its bias); SiLU runs as an operator of its own "
             "(QuickGelu) (checked on onnxruntime 1.32's optimised graphs of a Conv followed by "
             "each, and by another Conv)",
         },

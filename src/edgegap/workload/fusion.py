@@ -34,6 +34,13 @@ merges them by four rules, each a name a platform may declare (`Platform.fuses`)
   residual add the way a convolution does (a pre-activation network's BN + ReLU is one
   operator; so is a re-parameterisable block's identity branch with the branches' sum).
 
+- ``conv_only_sums``: restricts ``add`` and ``batchnorm`` to what ONNX Runtime's CPU graph
+  does: a residual add fuses into a convolution only (its fused sum is an input of the NCHWc
+  Conv; a Gemm's C input is its bias), and a linear layer takes a bias add or a batch norm
+  but not a per-channel scale (MatMul + Add becomes Gemm; MatMul + Mul stays apart). Checked
+  on onnxruntime 1.32's optimised graph of convnext_tiny: of its 18 blocks' layer-scale Mul
+  and residual Add, 18 Mul and 18 Add are left.
+
 With ``batchnorm``, an add of a scalar (a literal, such as the 0 a multi-branch block starts
 its sum from) folds into the bias of the product before it, whatever the sum it already
 carries: a constant added to a sum is added to one of its terms; exporters and ONNX Runtime
@@ -80,7 +87,10 @@ from typing import Literal, get_args
 from edgegap.errors import UserError
 from edgegap.workload.layer import Layer, Shape, Workload
 
-Rule = Literal["batchnorm", "relu", "monotone", "activation", "add", "hardswish", "channel_affine"]
+Rule = Literal[
+    "batchnorm", "relu", "monotone", "activation", "add", "hardswish", "channel_affine",
+    "conv_only_sums",
+]  # fmt: skip
 RULES: tuple[Rule, ...] = get_args(Rule)
 # What a platform that declares nothing gets: the fusions every compiler surveyed in
 # docs/cost-model.md performs (TensorFlow Lite and CMSIS-NN fuse ReLU-type clamps only, and
@@ -249,6 +259,8 @@ class _Fuser:
         anchor = self._anchor(group)
         if not _weighted(anchor) or not all(op in AFFINE_OPS for op in self._fused_ops(group)):
             return None
+        if "conv_only_sums" in self.rules and anchor.kind != "conv" and layer.op in MUL_OPS:
+            return None  # a linear layer takes no per-channel scale
         return group if layer.op in BATCH_NORM_OPS or _is_constant_affine(layer, anchor) else None
 
     def _target(self, position: int) -> _Group | None:
@@ -288,6 +300,9 @@ class _Fuser:
                 if (group is None or not self._runs_as_convolution(self._anchor(group))
                         or self._has_add(group)):  # fmt: skip
                     continue
+                if "conv_only_sums" in self.rules and self._anchor(group).kind not in (
+                        "conv", "norm"):  # fmt: skip
+                    continue  # a sum into a convolution (or a per-channel one) only
                 # The other operand's share of the add's input elements (equal shapes: half).
                 elements = layer.input_elements - layer.input_elements // 2
                 group.extra.append((shape, sources[other], elements))
