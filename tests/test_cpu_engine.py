@@ -93,3 +93,25 @@ def test_the_schema_names_every_kind_the_predictor_knows() -> None:
     from edgegap.hardware.platform import KernelTable
 
     assert set(get_args(KernelTable.model_fields["kind"].annotation)) == set(kernels.KINDS)
+
+
+def test_an_unfolded_batch_norm_is_timed_as_affine_or_its_fallback() -> None:
+    """densenet121's batch norms follow concats: "affine" rows (with their fused ReLU), which
+    a calibration without that kind times as "activation", not as the element-wise kind."""
+    from edgegap.hardware.engines.cpu import FALLBACK_KINDS, layer_seconds
+    from edgegap.workload import fusion
+
+    platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
+    workload = fusion.fuse(edgegap.profile("densenet121"), platform.fuses)
+    norms = [layer for layer in workload.layers if layer.op.startswith("native_batch_norm")]
+    assert norms and all(layer.op == "native_batch_norm+relu_" for layer in norms[:-1])
+    assert {kind for layer in norms for kind, _ in kernel_rows(layer, 32)} == {"affine"}
+    tables = platform.compute.tables()
+    assert "affine" not in tables and FALLBACK_KINDS["affine"] in tables
+    import numpy as np
+
+    arrays = {k: (p, np.array(s, dtype=np.float64)) for k, (p, s) in tables.items()}
+    as_activation = layer_seconds(norms, ["fp32"] * len(norms), arrays, 0.0)
+    kept = {k: v for k, v in arrays.items() if k != "activation"}
+    as_elementwise = layer_seconds(norms, ["fp32"] * len(norms), kept, 0.0)
+    assert not np.allclose(as_activation, as_elementwise)
