@@ -40,6 +40,25 @@ BATCH_NORM_MARK = "batch_norm"
 # no layout change; the activation's SiLU costs more arithmetic, so this errs slow). The
 # next calibration times "affine" itself (`calibrate.graphs.affine`).
 FALLBACK_KINDS = {"affine": "activation"}
+# The element-wise benchmark is a broadcast Mul between two convolutions: ONNX Runtime runs it
+# in the plain layout with a reorder out of its blocked convolution layout before it and one
+# back after, and both are in its time. An element-wise layer no convolution feeds (a
+# transformer's residual add or layer scale, after a matrix product or a norm) is in the plain
+# layout already and pays no reorder: it is timed as a plain-layout stream of its bytes, the
+# movement benchmark (a Transpose that reads and writes each element once; its strided
+# writes make it no faster than an add).
+PLAIN_LAYOUT_KIND = "movement"
+
+
+def fed_by_convolution(layer: Layer, layers: Sequence[Layer]) -> bool:
+    """Whether a convolution (or a batch norm run as one) produced one of `layer`'s inputs:
+    the tensor is then in the runtime's blocked layout."""
+    for source in layer.producers:
+        if 0 <= source < len(layers):
+            producer = layers[source]
+            if producer.kind == "conv" or BATCH_NORM_MARK in producer.op.split("+")[0]:
+                return True
+    return False
 
 
 def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
@@ -82,6 +101,9 @@ def layer_seconds(
     counts = np.zeros(len(layers))
     for index, (layer, precision) in enumerate(zip(layers, precisions, strict=True)):
         for kind, row in kernel_rows(layer, BITS[precision]):
+            if kind == "elementwise" and PLAIN_LAYOUT_KIND in tables and layer.producers and (
+                    not fed_by_convolution(layer, layers)):  # fmt: skip
+                kind = PLAIN_LAYOUT_KIND
             if kind not in tables:
                 kind = FALLBACK_KINDS.get(kind, "elementwise")
             by_kind.setdefault(kind if kind in tables else "elementwise", []).append((index, row))
