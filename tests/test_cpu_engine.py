@@ -120,13 +120,13 @@ def test_an_unfolded_batch_norm_is_timed_as_affine_or_its_fallback() -> None:
 def test_an_element_wise_layer_no_convolution_feeds_pays_no_layout_change() -> None:
     """vit_b_16's residual adds follow matrix products: plain-layout streams; mobilenet_v3's
     squeeze-and-excitation Mul reads a convolution's output: the element-wise kind."""
-    from edgegap.hardware.engines.cpu import fed_by_convolution
+    from edgegap.hardware.engines.cpu import blocked_layouts, fed_by_convolution
     from edgegap.workload import fusion
 
     platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
     vit = fusion.fuse(edgegap.profile("vit_b_16"), platform.fuses).layers
     adds = [layer for layer in vit if layer.op in ("add", "add_") and len(layer.input_shapes) == 2]
-    assert adds and not any(fed_by_convolution(layer, vit) for layer in adds[1:])
+    assert adds and not any(fed_by_convolution(layer, blocked_layouts(vit)) for layer in adds[1:])
     mobile = fusion.fuse(edgegap.profile("mobilenet_v3_small"), platform.fuses).layers
     scales = [layer for layer in mobile if layer.op == "mul"]
-    assert scales and all(fed_by_convolution(layer, mobile) for layer in scales)
+    assert scales and all(fed_by_convolution(layer, blocked_layouts(mobile)) for layer in scales)

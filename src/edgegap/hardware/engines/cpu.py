@@ -50,15 +50,40 @@ FALLBACK_KINDS = {"affine": "activation"}
 PLAIN_LAYOUT_KIND = "movement"
 
 
-def fed_by_convolution(layer: Layer, layers: Sequence[Layer]) -> bool:
-    """Whether a convolution (or a batch norm run as one) produced one of `layer`'s inputs:
-    the tensor is then in the runtime's blocked layout."""
-    for source in layer.producers:
-        if 0 <= source < len(layers):
-            producer = layers[source]
-            if producer.kind == "conv" or BATCH_NORM_MARK in producer.op.split("+")[0]:
-                return True
-    return False
+def blocked_layouts(layers: Sequence[Layer]) -> list[bool]:
+    """Whether each layer writes its output in the runtime's blocked convolution layout: a
+    convolution (or a batch norm run as one) does, and an activation of a blocked tensor
+    keeps it (the activation benchmark, between two convolutions, has no reorder)."""
+    blocked: list[bool] = []
+    for layer in layers:
+        if layer.kind == "conv" or BATCH_NORM_MARK in layer.op.split("+")[0]:
+            blocked.append(True)
+        elif layer.kind == "activation" and layer.producers:
+            source = layer.producers[0]
+            blocked.append(0 <= source < len(blocked) and blocked[source])
+        else:
+            blocked.append(False)
+    return blocked
+
+
+def fed_by_convolution(layer: Layer, blocked: Sequence[bool]) -> bool:
+    """Whether one of `layer`'s inputs is in the blocked layout (`blocked_layouts`)."""
+    return any(0 <= source < len(blocked) and blocked[source] for source in layer.producers)
+
+
+def shares_a_reorder(
+    layer: Layer, layers: Sequence[Layer], blocked: Sequence[bool], readers: Mapping[int, list[int]]
+) -> bool:
+    """Whether `layer` reads a blocked tensor that a reduction reads too: a
+    squeeze-and-excitation's scale, x * s(mean(x)). ONNX Runtime reorders x out of the
+    convolution layout once for both; the reduction's benchmark has that reorder in its time,
+    and so has the element-wise one, so here the scale pays only its plain-layout pass and
+    the reorder of its output back."""
+    return any(
+        0 <= source < len(blocked) and blocked[source]
+        and any(layers[r].kind == "reduction" for r in readers.get(source, ()))
+        for source in layer.producers
+    )  # fmt: skip
 
 
 def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
@@ -99,11 +124,20 @@ def layer_seconds(
     `tables` maps a kind to (its fitted parameters, its samples)."""
     by_kind: dict[str, list[tuple[int, list[float]]]] = {}
     counts = np.zeros(len(layers))
+    blocked = blocked_layouts(layers)
+    readers: dict[int, list[int]] = {}
+    for index, layer in enumerate(layers):
+        for source in set(layer.producers):
+            readers.setdefault(source, []).append(index)
     for index, (layer, precision) in enumerate(zip(layers, precisions, strict=True)):
-        for kind, row in kernel_rows(layer, BITS[precision]):
-            if kind == "elementwise" and PLAIN_LAYOUT_KIND in tables and layer.producers and (
-                    not fed_by_convolution(layer, layers)):  # fmt: skip
-                kind = PLAIN_LAYOUT_KIND
+        rows = kernel_rows(layer, BITS[precision])
+        if rows[0][0] == "elementwise" and PLAIN_LAYOUT_KIND in tables and layer.producers:
+            if not fed_by_convolution(layer, blocked):
+                rows = [(PLAIN_LAYOUT_KIND, rows[0][1])]
+            elif shares_a_reorder(layer, layers, blocked, readers):
+                back = BITS[precision] / 8 * 2 * layer.output_elements
+                rows = [(PLAIN_LAYOUT_KIND, rows[0][1]), (PLAIN_LAYOUT_KIND, [back])]
+        for kind, row in rows:
             if kind not in tables:
                 kind = FALLBACK_KINDS.get(kind, "elementwise")
             by_kind.setdefault(kind if kind in tables else "elementwise", []).append((index, row))
