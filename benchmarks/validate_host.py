@@ -279,6 +279,10 @@ def not_compared(results: list[Compared]) -> str:
     missing = [name for name in HELD_OUT if name not in compared]
     if not missing:
         return f"All {len(HELD_OUT)} declared held-out models were compared."
+    rows = {model for model, _ in measured()}
+    if not any(name in rows for name in HELD_OUT):
+        return (f"None of the {len(HELD_OUT)} declared held-out models is measured yet: "
+                + ", ".join(HELD_OUT) + ".")  # fmt: skip
     return (f"Declared held out but not compared ({len(missing)} of {len(HELD_OUT)}: "
             "not exported to ONNX or not profiled): " + ", ".join(missing) + ".")  # fmt: skip
 
