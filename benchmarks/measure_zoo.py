@@ -10,7 +10,8 @@ and CPU time over all timed runs and the spread of the per-round medians; the ma
 load and the date are in every row. A rerun skips the rows already in the file (`--redo` to
 measure them again), so an interrupted run resumes.
 
-Run: .venv/bin/python benchmarks/measure_zoo.py [--models a,b] [--rounds 3]
+Run: .venv/bin/python benchmarks/measure_zoo.py [--models a,b | --held-out] [--rounds 3]
+(`--held-out`: the held-out split in force in validate_host.py, `HELD_OUT`)
 """
 
 from __future__ import annotations
@@ -63,12 +64,24 @@ def main() -> None:
         help="comma-separated names or package.module:callable specs; "
         "default: all 80 zoo classifiers",
     )
+    parser.add_argument(
+        "--held-out",
+        action="store_true",
+        help="the held-out split declared in validate_host.py (HELD_OUT) instead of --models",
+    )
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=1.0)
     parser.add_argument("--redo", action="store_true")
     args = parser.parse_args()
-    names = args.models.split(",") if args.models else list(zoo.classification_models())
+    if args.held_out and args.models:
+        parser.error("--held-out and --models choose the models two ways: give one")
+    if args.held_out:
+        from validate_host import HELD_OUT  # this folder is on the path of a script run here
+
+        names = list(HELD_OUT)
+    else:
+        names = args.models.split(",") if args.models else list(zoo.classification_models())
     threads = [t for t in (1, 2) if t <= logical_cpus()]
     rows = read_rows()
     host = cpu_features().model

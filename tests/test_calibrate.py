@@ -57,6 +57,7 @@ def test_clock_comes_from_cpuinfo_or_a_one_line_error(tmp_path: Path) -> None:
         (graphs.movement(4096), "movement"),
         (graphs.activation(16, 14), "activation"),
         (graphs.elementwise(16, 14), "elementwise"),
+        (graphs.affine(16, 14), "affine"),
         (graphs.stream(4096), "bandwidth"),
         (graphs.pool(16, 28, 3, 2), "pool"),
         (graphs.reduction(16, 14), "reduction"),

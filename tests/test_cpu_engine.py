@@ -93,3 +93,40 @@ def test_the_schema_names_every_kind_the_predictor_knows() -> None:
     from edgegap.hardware.platform import KernelTable
 
     assert set(get_args(KernelTable.model_fields["kind"].annotation)) == set(kernels.KINDS)
+
+
+def test_an_unfolded_batch_norm_is_timed_as_affine_or_its_fallback() -> None:
+    """densenet121's batch norms follow concats: "affine" rows (with their fused ReLU), which
+    a calibration without that kind times as "activation", not as the element-wise kind."""
+    from edgegap.hardware.engines.cpu import FALLBACK_KINDS, layer_seconds
+    from edgegap.workload import fusion
+
+    platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
+    workload = fusion.fuse(edgegap.profile("densenet121"), platform.fuses)
+    norms = [layer for layer in workload.layers if layer.op.startswith("native_batch_norm")]
+    assert norms and all(layer.op == "native_batch_norm+relu_" for layer in norms[:-1])
+    assert {kind for layer in norms for kind, _ in kernel_rows(layer, 32)} == {"affine"}
+    tables = platform.compute.tables()
+    assert "affine" not in tables and FALLBACK_KINDS["affine"] in tables
+    import numpy as np
+
+    arrays = {k: (p, np.array(s, dtype=np.float64)) for k, (p, s) in tables.items()}
+    as_activation = layer_seconds(norms, ["fp32"] * len(norms), arrays, 0.0)
+    kept = {k: v for k, v in arrays.items() if k != "activation"}
+    as_elementwise = layer_seconds(norms, ["fp32"] * len(norms), kept, 0.0)
+    assert not np.allclose(as_activation, as_elementwise)
+
+
+def test_an_element_wise_layer_no_convolution_feeds_pays_no_layout_change() -> None:
+    """vit_b_16's residual adds follow matrix products: plain-layout streams; mobilenet_v3's
+    squeeze-and-excitation Mul reads a convolution's output: the element-wise kind."""
+    from edgegap.hardware.engines.cpu import blocked_layouts, fed_by_convolution
+    from edgegap.workload import fusion
+
+    platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
+    vit = fusion.fuse(edgegap.profile("vit_b_16"), platform.fuses).layers
+    adds = [layer for layer in vit if layer.op in ("add", "add_") and len(layer.input_shapes) == 2]
+    assert adds and not any(fed_by_convolution(layer, blocked_layouts(vit)) for layer in adds[1:])
+    mobile = fusion.fuse(edgegap.profile("mobilenet_v3_small"), platform.fuses).layers
+    scales = [layer for layer in mobile if layer.op == "mul"]
+    assert scales and all(fed_by_convolution(layer, blocked_layouts(mobile)) for layer in scales)

@@ -388,3 +388,98 @@ def test_pytorch_and_onnx_paths_give_one_estimate(tmp_path, name):
         a, b = estimate(by_name, platform).totals, estimate(from_onnx, platform).totals
         assert b.latency_s == pytest.approx(a.latency_s, rel=0.01), target
         assert b.energy_j == pytest.approx(a.energy_j, rel=0.01), target
+
+
+class PreActivation(nn.Module):
+    """DenseNet's and ResNet-v2's order: relu(bn(x + y)) before the convolution, so no
+    convolution precedes the batch norm; then a hardswish on a convolution."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(8, 8, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.act = nn.Hardswish()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(x + self.first(x)))
+        return self.act(self.conv(y))
+
+
+def test_a_batch_norm_no_convolution_precedes_runs_as_one():
+    """Under channel_affine the unfolded batch norm takes its ReLU (ONNX Runtime's per-channel
+    NCHWc Conv); under hardswish the convolution takes its hardswish. Without them each stays
+    a layer of its own."""
+    workload = traced(PreActivation())
+    rules = ("batchnorm", "monotone", "add")
+    plain = [layer.op for layer in fuse(workload, rules).layers]
+    assert plain == ["convolution+add", "native_batch_norm", "relu", "convolution", "hardswish"]
+    fused = [layer.op for layer in fuse(workload, (*rules, "hardswish", "channel_affine")).layers]
+    assert fused == ["convolution+add", "native_batch_norm+relu", "convolution+hardswish"]
+
+
+class LinearThenHardswish(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.act = nn.Hardswish()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.fc(x))
+
+
+def test_a_hardswish_fuses_into_a_convolution_only():
+    workload = traced(LinearThenHardswish(), (4, 8))
+    assert len(fuse(workload, ("hardswish",)).layers) == 2
+    assert len(fuse(workload, ("activation",)).layers) == 1
+
+
+class MultiBranch(nn.Module):
+    """MobileOne's training-time block: a sum that starts from 0, of two conv branches and a
+    batch-norm identity, then a ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8))
+        self.b = nn.Sequential(nn.Conv2d(8, 8, 1, bias=False), nn.BatchNorm2d(8))
+        self.identity = nn.BatchNorm2d(8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = 0 + self.a(x)
+        out = out + self.b(x)
+        out = out + self.identity(x)
+        return torch.relu(out)
+
+
+def test_a_multi_branch_sum_folds_into_its_branches():
+    """The scalar 0 folds into a's bias; b takes the first sum; the identity batch norm, run
+    as a per-channel convolution, takes the second sum and the ReLU: three layers, as ONNX
+    Runtime runs it (three NCHWc Convs)."""
+    workload = traced(MultiBranch())
+    rules = ("batchnorm", "monotone", "add", "channel_affine")
+    ops = [layer.op for layer in fuse(workload, rules).layers]
+    assert ops == ["convolution+native_batch_norm+add",
+                   "convolution+native_batch_norm+add",
+                   "native_batch_norm+add+relu"]  # fmt: skip
+    # Without channel_affine the identity batch norm and the second sum (with its ReLU) stay.
+    ops = [layer.op for layer in fuse(workload, ("batchnorm", "monotone", "add")).layers]
+    assert ops[2:] == ["native_batch_norm", "add+relu"]
+
+
+class LayerScale(nn.Module):
+    """ConvNeXt's block tail: x + gamma * linear(y)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+        self.gamma = nn.Parameter(torch.ones(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.gamma * self.fc(x)
+
+
+def test_conv_only_sums_keeps_a_linear_layers_scale_and_sum_apart():
+    workload = traced(LayerScale(), (4, 8))
+    assert len(fuse(workload, ("batchnorm", "add")).layers) == 1
+    ops = [layer.op for layer in fuse(workload, ("batchnorm", "add", "conv_only_sums")).layers]
+    assert ops == ["addmm", "mul", "add"]

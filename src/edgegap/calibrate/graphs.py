@@ -122,18 +122,19 @@ def _between_convolutions(
     operator: list[onnx.NodeProto],
     moved: int,
     extra_inputs: dict[str, tuple[int, ...]] | None = None,
+    constants: Sequence[onnx.TensorProto] = (),
 ) -> Kernel:
     """An operator where a CNN has it: between two 1 x 1 convolutions, which run in the
     runtime's convolution layout (ONNX Runtime's blocked NCHWc), so that a layout change the
     runtime makes around the operator is part of its time. The operator reads `a` and writes
-    `b`."""
+    `b`; `constants` are its stored operands."""
     extra = extra_inputs or {}
     shape = (1, channels, size, size)
     weights = [_constant("w1", (channels, channels, 1, 1)), _constant("w2", (channels, channels,
                                                                               1, 1))]  # fmt: skip
     first = helper.make_node("Conv", ["x", "w1"], ["a"])
     model = _model([first, *operator, helper.make_node("Conv", ["b", "w2"], ["y"])],
-                   {"x": shape, **extra}, "y", weights)  # fmt: skip
+                   {"x": shape, **extra}, "y", [*weights, *constants])  # fmt: skip
     return Kernel(kind, model, (shape, *extra.values()), {"bytes": moved * FLOAT_BYTES},
                   in_context=True)  # fmt: skip
 
@@ -144,6 +145,21 @@ def activation(channels: int, size: int) -> Kernel:
     nodes = [helper.make_node("Sigmoid", ["a"], ["s"]), helper.make_node("Mul", ["a", "s"], ["b"])]
     elements = 2 * channels * size * size
     return _between_convolutions("activation", channels, size, nodes, elements)
+
+
+def affine(channels: int, size: int) -> Kernel:
+    """A batch norm and its ReLU where no convolution precedes it to fold into (a
+    pre-activation network's, after a concat or a sum): ONNX Runtime runs the pair as one
+    per-channel convolution in its blocked layout. A ReLU before it (which the first
+    convolution absorbs) keeps the batch norm from folding into that convolution."""
+    statistics = [_constant("scale", (channels,)), _constant("shift", (channels,)),
+                  numpy_helper.from_array(np.zeros(channels, np.float32), "mean"),
+                  numpy_helper.from_array(np.ones(channels, np.float32), "var")]  # fmt: skip
+    nodes = [helper.make_node("Relu", ["a"], ["r"]),
+             helper.make_node("BatchNormalization", ["r", "scale", "shift", "mean", "var"], ["n"]),
+             helper.make_node("Relu", ["n"], ["b"])]  # fmt: skip
+    return _between_convolutions("affine", channels, size, nodes, 2 * channels * size * size,
+                                 constants=statistics)  # fmt: skip
 
 
 def elementwise(channels: int, size: int) -> Kernel:

@@ -38,6 +38,9 @@ QUICK_DIVISOR = 10
 # for seconds at a time while a neighbour is busy, a slowdown inside CPU time; the fastest of
 # passes far apart is the unloaded speed a model runs at on an unloaded machine.
 PASSES = 3
+# What ONNX Runtime's CPU graph optimisations fuse (`workload.fusion`'s rules; the notes of
+# the YAML's fusion section say where each was checked).
+FUSES = ["batchnorm", "monotone", "add", "hardswish", "channel_affine", "conv_only_sums"]
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 CPUINFO = Path("/proc/cpuinfo")
 
@@ -305,14 +308,19 @@ def calibrate(
         },
         "memory": memory,
         "fusion": {
-            "fuses": ["batchnorm", "monotone", "add"],
+            "fuses": FUSES,
             "source": 'ONNX Runtime, "Graph Optimizations in ONNX Runtime" '
             "(onnxruntime.ai/docs/performance/model-optimizations/graph-optimizations.html): Conv "
             "BatchNorm Fusion and Conv Add Fusion (basic), Conv Activation Fusion (extended, "
             "CPU), the NCHWc layout transformer's fused sum; activations as in "
             "MLAS_ACTIVATION_KIND (onnxruntime/core/mlas/inc/mlas.h)",
             "notes": "monotone: Relu, Clip, LeakyRelu, Sigmoid, Tanh and HardSigmoid fuse into a "
-            "convolution; SiLU and hardswish run as operators of their own (checked on this "
-            "machine's onnxruntime by profiling a Conv followed by each)",
+            "convolution; hardswish: HardSwish fuses into a convolution (not a Gemm); "
+            "channel_affine: a BatchNormalization no convolution precedes runs as a per-channel "
+            "NCHWc Conv, taking its activation and a sum; conv_only_sums: a residual add and a "
+            "per-channel scale fuse into convolutions only (a Gemm takes its bias); SiLU runs as "
+            "an operator of its own "
+            "(QuickGelu) (checked on onnxruntime 1.32's optimised graphs of a Conv followed by "
+            "each, and by another Conv)",
         },
     }

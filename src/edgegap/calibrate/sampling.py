@@ -88,6 +88,7 @@ def streams(count: int, seed: int) -> Iterator[Kernel]:
             size //= 2
         yield graphs.activation(channels, size)
         yield graphs.elementwise(channels, size)
+        yield graphs.affine(channels, size)
         yield graphs.pool(channels, max(size, 8), 3, 2)
         yield graphs.reduction(channels, size)
         yield graphs.movement(int(np.exp(rng.uniform(np.log(1024), np.log(16 * 2**20)))))

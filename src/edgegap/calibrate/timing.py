@@ -43,8 +43,10 @@ CONVOLUTIONS = ("Conv", "FusedConv")
 def _operator_share(events: list[dict[str, Any]], runs: int, in_context: bool) -> np.ndarray:
     """Per timed run, the share of the run the microbenchmark's operator took in the profile.
     Alone, every node but the layout changes at the graph's edges; between convolutions,
-    every node but the convolutions and the layout changes into the first and out of the last
-    (the first and last nodes of a run), so that those around the operator count."""
+    every node but the first and last convolutions and the layout changes into the first and
+    out of the last (the first and last nodes of a run), so that those around the operator
+    count (and an operator the runtime runs as a convolution, a batch norm's per-channel one,
+    counts too)."""
     whole = [e["dur"] for e in events if e.get("cat") == "Session" and e["name"] == "model_run"]
     nodes = [
         e for e in events if e.get("cat") == "Node" and str(e["name"]).endswith("_kernel_time")
@@ -55,8 +57,10 @@ def _operator_share(events: list[dict[str, Any]], runs: int, in_context: bool) -
         run = nodes[index * per_run : (index + 1) * per_run]
         ops = [str(e.get("args", {}).get("op_name")) for e in run]
         if in_context:
+            convolutions = [i for i, op in enumerate(ops) if op in CONVOLUTIONS]
+            around = {convolutions[0], convolutions[-1]} if convolutions else set()
             kept = [e for i, (e, op) in enumerate(zip(run, ops, strict=True))
-                    if op not in CONVOLUTIONS
+                    if i not in around
                     and not (op in LAYOUT_CHANGES and i in (0, len(run) - 1))]  # fmt: skip
         else:
             kept = [e for e, op in zip(run, ops, strict=True) if op not in LAYOUT_CHANGES]

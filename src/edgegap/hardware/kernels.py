@@ -24,7 +24,8 @@ Floats = npt.NDArray[np.float64]
 # and kernel area of a convolution (1 and 1 for a matrix product) and the bytes moved.
 MATRIX_KINDS = ("conv", "depthwise", "grouped", "matmul")
 # Kinds that stream their operands: their feature is the bytes moved.
-STREAMING_KINDS = ("elementwise", "activation", "movement", "pool", "reduction", "norm", "softmax")
+STREAMING_KINDS = ("elementwise", "activation", "affine", "movement", "pool", "reduction", "norm",
+                   "softmax")  # fmt: skip
 KINDS = MATRIX_KINDS + STREAMING_KINDS
 MATRIX_FEATURES = ("groups", "m", "k", "n", "stride", "area", "bytes")
 STREAMING_FEATURES = ("bytes",)

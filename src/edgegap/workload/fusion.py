@@ -24,6 +24,27 @@ merges them by four rules, each a name a platform may declare (`Platform.fuses`)
 - ``add``: a residual add of two activations of one shape is done by the producer of one of
   them: the other becomes an extra input of the fused layer (its bytes are read once, as the
   output is written: `Layer.residual_elements`), the add's FLOPs are added.
+- ``hardswish``: a hardswish is applied to a convolution's output before it is written, as
+  ONNX Runtime's Conv activation fusion does (checked on onnxruntime 1.32: its optimised graph
+  of Conv, HardSwish, Conv has a Conv with activation HardSwish; after a Gemm, HardSwish is
+  split into HardSigmoid and Mul instead, so only convolutions take it).
+- ``channel_affine``: a batch norm that cannot fold into a product (it follows a concat, an
+  add, the input) runs as a per-channel convolution (ONNX Runtime's NCHWc transformer writes
+  BatchNormalization as a Conv with one group per channel), so it takes activations and a
+  residual add the way a convolution does (a pre-activation network's BN + ReLU is one
+  operator; so is a re-parameterisable block's identity branch with the branches' sum).
+
+- ``conv_only_sums``: restricts ``add`` and ``batchnorm`` to what ONNX Runtime's CPU graph
+  does: a residual add fuses into a convolution only (its fused sum is an input of the NCHWc
+  Conv; a Gemm's C input is its bias), and a linear layer takes a bias add or a batch norm
+  but not a per-channel scale (MatMul + Add becomes Gemm; MatMul + Mul stays apart). Checked
+  on onnxruntime 1.32's optimised graph of convnext_tiny: of its 18 blocks' layer-scale Mul
+  and residual Add, 18 Mul and 18 Add are left.
+
+With ``batchnorm``, an add of a scalar (a literal, such as the 0 a multi-branch block starts
+its sum from) folds into the bias of the product before it, whatever the sum it already
+carries: a constant added to a sum is added to one of its terms; exporters and ONNX Runtime
+drop it or fold it into a bias (ConvAddFusion).
 
 What may be fused, exactly. A layer C is absorbed into the fused layer whose last member P
 produced C's input when P's output is read by C alone and is not a model output (otherwise
@@ -66,7 +87,10 @@ from typing import Literal, get_args
 from edgegap.errors import UserError
 from edgegap.workload.layer import Layer, Shape, Workload
 
-Rule = Literal["batchnorm", "relu", "monotone", "activation", "add"]
+Rule = Literal[
+    "batchnorm", "relu", "monotone", "activation", "add", "hardswish", "channel_affine",
+    "conv_only_sums",
+]  # fmt: skip
 RULES: tuple[Rule, ...] = get_args(Rule)
 # What a platform that declares nothing gets: the fusions every compiler surveyed in
 # docs/cost-model.md performs (TensorFlow Lite and CMSIS-NN fuse ReLU-type clamps only, and
@@ -92,6 +116,7 @@ MONOTONE_OPS = CLAMP_OPS | frozenset(
         "hardsigmoid_", "onnx::LeakyRelu", "onnx::Sigmoid", "onnx::Tanh", "onnx::HardSigmoid",
     }
 )  # fmt: skip
+HARDSWISH_OPS = frozenset({"hardswish", "hardswish_", "onnx::HardSwish"})
 ADD_OPS = frozenset({"add", "add_", "onnx::Add"})
 MUL_OPS = frozenset({"mul", "mul_", "onnx::Mul"})
 # A per-channel affine map with stored operands: what folds into a product's weights and bias.
@@ -140,6 +165,22 @@ def _is_constant_affine(layer: Layer, anchor: Layer) -> bool:
         and len(anchor.gemms) == 1
         and layer.weight_elements == channels
     )
+
+
+def _is_scalar_shift(layer: Layer) -> bool:
+    """An add of a scalar to one activation: x + 0, x + c (at most one stored element)."""
+    return (
+        layer.op in ADD_OPS
+        and layer.kind == "elementwise"
+        and len(layer.input_shapes) == 1
+        and layer.weight_elements <= 1
+        and not layer.gemms
+    )
+
+
+def _is_batch_norm(layer: Layer) -> bool:
+    """A layer whose first operator is a batch norm (one left unfolded, fused or not)."""
+    return _ops(layer)[0] in BATCH_NORM_OPS and not layer.gemms
 
 
 @dataclass
@@ -193,15 +234,33 @@ class _Fuser:
     def _has_add(self, group: _Group) -> bool:
         return bool(group.extra) or self._anchor(group).residual_elements > 0
 
+    def _runs_as_convolution(self, anchor: Layer) -> bool:
+        """Whether `anchor` is a product or, under ``channel_affine``, a batch norm of a
+        feature map, which the runtime runs as a per-channel convolution."""
+        if anchor.gemms:
+            return True
+        return (
+            "channel_affine" in self.rules
+            and _is_batch_norm(anchor)
+            and len(anchor.output_shape) == 4
+        )
+
     def _folds(self, layer: Layer, source: int | None) -> _Group | None:
         """The group a batch norm, bias add or per-channel scale folds into: a convolution or
-        linear layer with nothing but such folds in it yet."""
+        linear layer with nothing but such folds in it yet. A scalar shift folds into one
+        that carries a sum too (nothing but folds and adds in it)."""
         group = self._sole_tail(source, layer.output_shape, exact=layer.op in BATCH_NORM_OPS)
+        if group is not None and _is_scalar_shift(layer):
+            anchor = self._anchor(group)
+            shifts = all(op in AFFINE_OPS for op in self._fused_ops(group))
+            return group if shifts and self._runs_as_convolution(anchor) else None
         if group is None or self._has_add(group):
             return None
         anchor = self._anchor(group)
         if not _weighted(anchor) or not all(op in AFFINE_OPS for op in self._fused_ops(group)):
             return None
+        if "conv_only_sums" in self.rules and anchor.kind != "conv" and layer.op in MUL_OPS:
+            return None  # a linear layer takes no per-channel scale
         return group if layer.op in BATCH_NORM_OPS or _is_constant_affine(layer, anchor) else None
 
     def _target(self, position: int) -> _Group | None:
@@ -211,16 +270,23 @@ class _Fuser:
         if len(layer.input_shapes) == 1 and math.prod(layer.input_shapes[0]) == math.prod(shape):
             if "batchnorm" in self.rules and layer.op in AFFINE_OPS:
                 return self._folds(layer, sources[0])
-            activation = layer.kind == "activation" and (
+            anywhere = layer.kind == "activation" and (
                 "activation" in self.rules
                 or ("monotone" in self.rules and layer.op in MONOTONE_OPS)
                 or ("relu" in self.rules and layer.op in CLAMP_OPS)
             )
+            on_convolution = (
+                layer.kind == "activation" and "hardswish" in self.rules
+                and layer.op in HARDSWISH_OPS
+            )  # fmt: skip
+            activation = anywhere or on_convolution
             group = self._sole_tail(sources[0], shape, exact=False) if activation else None
             if group is None:
                 return None
             anchor = self._anchor(group)
-            return group if anchor.gemms or _is_add(anchor) else None
+            if not anywhere:  # a hardswish: into a convolution only
+                return group if anchor.kind == "conv" and anchor.gemms else None
+            return group if self._runs_as_convolution(anchor) or _is_add(anchor) else None
         if "add" in self.rules and layer.op in ADD_OPS and layer.input_shapes == (shape, shape):
             first, second = sources
             if first == second:  # x + x, or two model inputs
@@ -231,8 +297,12 @@ class _Fuser:
             )
             for source, other in candidates:
                 group = self._sole_tail(source, shape, exact=False)
-                if group is None or not self._anchor(group).gemms or self._has_add(group):
+                if (group is None or not self._runs_as_convolution(self._anchor(group))
+                        or self._has_add(group)):  # fmt: skip
                     continue
+                if "conv_only_sums" in self.rules and self._anchor(group).kind not in (
+                        "conv", "norm"):  # fmt: skip
+                    continue  # a sum into a convolution (or a per-channel one) only
                 # The other operand's share of the add's input elements (equal shapes: half).
                 elements = layer.input_elements - layer.input_elements // 2
                 group.extra.append((shape, sources[other], elements))
