@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,9 @@ def measure_recipe(input: dict[str, Any], seed: int, shared: Any) -> dict[str, A
 
 
 def run_grid(
-    path: Path, workers: Workers | None = None, progress: Any | None = None
+    path: Path,
+    workers: Workers | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> GridResult:
     """Every recipe of the grid at `path` measured, in the file's order."""
     grid = read_grid(path)
