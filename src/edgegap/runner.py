@@ -22,6 +22,7 @@ import os
 import random
 import secrets
 import shutil
+import socket
 import sys
 import tempfile
 from collections import deque
@@ -267,6 +268,31 @@ class TaskWorker:
         return run_one(self.function, input, seed, self.shared)
 
 
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise UserError(f"--ray-address {address}: write HOST:PORT, e.g. 10.0.0.5:6379")
+    return host.strip("[]"), int(port)
+
+
+def _on_loopback(address: str) -> bool:
+    host = _split_address(address)[0]
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
+def _check_reachable(address: str) -> None:
+    """A cluster that is not there is a one-line error at once, not Ray's minute of retries."""
+    host, port = _split_address(address)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UserError(
+            f"cannot reach the Ray cluster at --ray-address {address} ({reason}): start one "
+            "with `ray start --head` there, or check the address"
+        ) from None
+
+
 # Kept on this machine: loopback addresses only (Ray's default for macOS and Windows, asked
 # for here), no dashboard, no usage report, a private token, logs left in the temp folder.
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
@@ -278,11 +304,14 @@ def _ray(workers: Workers) -> Iterator[Any]:
     (on loopback, in a short private temp folder: Ray's socket paths are length-limited) and
     shut down and removed afterwards."""
     local = workers.address is None
+    if not local:
+        _check_reachable(str(workers.address))
     saved = {name: os.environ.get(name) for name in (*LOOPBACK, "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
     temp = tempfile.mkdtemp(prefix="eg-ray-", dir="/tmp") if local else None
     try:
-        if local:  # before Ray is imported: it reads them then
+        if local or _on_loopback(str(workers.address)):  # before Ray is imported: read then
             os.environ.update(LOOPBACK)
+        if local:
             if saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
                 os.environ |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         try:
