@@ -311,9 +311,8 @@ def _ray(workers: Workers) -> Iterator[Any]:
     try:
         if local or _on_loopback(str(workers.address)):  # before Ray is imported: read then
             os.environ.update(LOOPBACK)
-        if local:
-            if saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
-                os.environ |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        if local and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
+            os.environ |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
         try:
             import ray
         except ImportError:
