@@ -20,6 +20,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from types import FrameType
+from typing import Any
 
 from edgegap.runner import LOOPBACK
 
@@ -65,7 +66,7 @@ def main() -> None:
     os.environ.update(LOOPBACK | {"RAY_TMPDIR": temp})  # before Ray is imported
     from ray.cluster_utils import Cluster
 
-    node_args = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": temp}
+    node_args: dict[str, Any] = {"num_cpus": 1, "node_ip_address": "127.0.0.1", "temp_dir": temp}
     cluster = Cluster()
     try:
         cluster.add_node(**node_args, include_dashboard=False)
@@ -76,7 +77,7 @@ def main() -> None:
         with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
     finally:
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
         shutil.rmtree(temp, ignore_errors=True)
 
 
