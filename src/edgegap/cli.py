@@ -1324,7 +1324,9 @@ def compress_command(
         _compress_grid(grid, _workers(workers, ray_address, results), format)
         return
     if model is None:
-        raise UserError("compress needs a MODEL (lenet-300-100, lenet-5, mnist1d-cnn) or --grid")
+        from typer._click.globals import get_current_context
+
+        raise UsageError("Missing argument 'MODEL' (or --grid FILE.yaml)", get_current_context())
     if (workers, ray_address, results) != (1, None, None):
         raise UserError("--workers, --ray-address and --results measure a --grid; a single "
                         "recipe runs here")  # fmt: skip

@@ -169,7 +169,10 @@ def _expanded(entry: Any, where: str) -> list[list[dict[str, Any]]]:
             if isinstance(value, dict):
                 steps.append((name, dict(value)))
             else:
-                bare = get(name).bare
+                try:
+                    bare = get(name).bare
+                except UserError as error:
+                    raise UserError(f"{where}: step {index}: {error}") from None
                 if bare is None:
                     raise UserError(f"{where}: step {index}: {name} takes no value; write "
                                     f"'- {name}'")  # fmt: skip
@@ -185,7 +188,11 @@ def _expanded(entry: Any, where: str) -> list[list[dict[str, Any]]]:
         if len(matches) != 1:
             raise UserError(f"{where}: vary {key}: the recipe has {len(matches)} {name} steps; "
                             "vary names exactly one")  # fmt: skip
-        param = param or (get(name).bare or "")
+        if not param:
+            try:
+                param = get(name).bare or ""
+            except UserError as error:
+                raise UserError(f"{where}: vary {key}: {error}") from None
         if not param:
             raise UserError(f"{where}: vary {key}: {name} has no main parameter; name one")
         if not isinstance(values, list) or not values:
