@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import random
@@ -25,6 +26,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -214,8 +216,11 @@ def _run_on_ray(
     finished: Callable[[int, Outcome], None],
 ) -> None:
     """Hand the tasks to warm workers, one at a time each, the next to whichever is free.
-    The workers start (Ray, Python, torch) while `shared` is computed here, and each receives
-    it once; a worker that dies is replaced, and its task counts as a failed attempt."""
+    Ray and the workers start (Python, torch, the task's module) while `shared` is computed
+    here, and each receives it once; a worker that dies is replaced, and its task counts as a
+    failed attempt."""
+    _check_ray(workers)  # before any work that would have to be waited for
+    computing = _Background(shared if shared is not None else lambda: None)
     with _ray(workers) as ray:
         from ray.exceptions import RayActorError
 
@@ -224,7 +229,7 @@ def _run_on_ray(
             count = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         worker_class = ray.remote(num_cpus=1)(TaskWorker)
         idle = [worker_class.remote(function) for _ in range(min(count, len(todo)))]
-        shared_ref = ray.put(shared() if shared is not None else None)
+        shared_ref = ray.put(computing.result())
         for worker in idle:
             worker.receive.remote(shared_ref)
         queue: deque[tuple[int, Task, int]] = deque((i, t, 1) for i, t in todo)
@@ -249,6 +254,28 @@ def _run_on_ray(
                 queue.appendleft((index, task, attempt + 1))
             else:
                 finished(index, Outcome(task, None, payload))
+
+
+class _Background:
+    """A call run on a thread of its own (a daemon: Ctrl-C does not wait for it)."""
+
+    def __init__(self, call: Callable[[], Any]) -> None:
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, args=(call,), daemon=True)
+        self.thread.start()
+
+    def _run(self, call: Callable[[], Any]) -> None:
+        try:
+            self.value = call()
+        except BaseException as error:  # raised again where the value is wanted
+            self.error = error
+
+    def result(self) -> Any:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.value
 
 
 class TaskWorker:
@@ -280,9 +307,15 @@ def _on_loopback(address: str) -> bool:
     return host == "localhost" or host == "::1" or host.startswith("127.")
 
 
-def _check_reachable(address: str) -> None:
-    """A cluster that is not there is a one-line error at once, not Ray's minute of retries."""
-    host, port = _split_address(address)
+def _check_ray(workers: Workers) -> None:
+    """Ray installed, and the cluster there: a one-line error at once, not after the work
+    `shared` does, nor after Ray's minute of retries."""
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("--workers and --ray-address need Ray: pip install 'edgegap[ray]'")
+    if workers.address is None:
+        return
+    host, port = _split_address(workers.address)
+    address = workers.address
     try:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as error:
@@ -304,8 +337,6 @@ def _ray(workers: Workers) -> Iterator[Any]:
     (on loopback, in a short private temp folder: Ray's socket paths are length-limited) and
     shut down and removed afterwards."""
     local = workers.address is None
-    if not local:
-        _check_reachable(str(workers.address))
     saved = {name: os.environ.get(name) for name in (*LOOPBACK, "RAY_AUTH_MODE", "RAY_AUTH_TOKEN")}
     temp = tempfile.mkdtemp(prefix="eg-ray-", dir="/tmp") if local else None
     try:
@@ -313,12 +344,8 @@ def _ray(workers: Workers) -> Iterator[Any]:
             os.environ.update(LOOPBACK)
         if local and saved["RAY_AUTH_MODE"] is None and saved["RAY_AUTH_TOKEN"] is None:
             os.environ |= {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
-        try:
-            import ray
-        except ImportError:
-            raise UserError(
-                "--workers and --ray-address need Ray: pip install 'edgegap[ray]'"
-            ) from None
+        import ray
+
         if local:
             ray.init(address="local", num_cpus=workers.count, include_dashboard=False,
                      _node_ip_address="127.0.0.1", _temp_dir=temp, log_to_driver=False,

@@ -29,8 +29,14 @@ from typing import Any
 
 import yaml
 
+# Imported here, not in the task: a worker imports them once, while it starts.
+from edgegap.compress.compose import parse_steps, run_recipe
+from edgegap.compress.recipes import DATASET_OF, FULL
 from edgegap.errors import UserError
+from edgegap.hardware import load_platform
 from edgegap.runner import Outcome, Task, Workers, run_tasks
+from edgegap.techniques import get
+from edgegap.training import resolve_dataset, seeded_model, train
 
 KEYS = {"model", "dataset", "dense_epochs", "seed", "target", "recipes"}
 
@@ -90,9 +96,6 @@ def recipe_label(items: list[dict[str, Any]]) -> str:
 
 def read_grid(path: Path) -> Grid:
     """The grid in `path`, every recipe checked against the registry before anything runs."""
-    from edgegap.compress.compose import parse_steps
-    from edgegap.compress.recipes import DATASET_OF, FULL
-
     origin = str(path)
     if not path.is_file():
         raise UserError(f"grid file not found: {path}")
@@ -146,8 +149,6 @@ def _whole(value: Any, key: str, origin: str, low: int) -> int:
 
 def _expanded(entry: Any, where: str) -> list[list[dict[str, Any]]]:
     """A recipe entry as the recipes it stands for, each step as `{technique: {params}}`."""
-    from edgegap.techniques import get
-
     if isinstance(entry, dict):
         extra = sorted(str(k) for k in entry if k not in ("steps", "vary"))
         if "steps" not in entry or extra:
@@ -214,9 +215,6 @@ def _expanded(entry: Any, where: str) -> list[list[dict[str, Any]]]:
 def dense_model(model: str, dataset: str, epochs: int, seed: int) -> tuple[Any, dict[str, Any]]:
     """The grid's dataset and the model trained dense on it, as `compress` trains it; what
     every recipe task shares."""
-    from edgegap.compress.recipes import FULL
-    from edgegap.training import resolve_dataset, seeded_model, train
-
     data = resolve_dataset(dataset)
     network = seeded_model(model, data, seed)
     train(network, data, epochs, seed=seed, weight_decay=FULL.dense_weight_decay)
@@ -226,10 +224,6 @@ def dense_model(model: str, dataset: str, epochs: int, seed: int) -> tuple[Any, 
 def measure_recipe(input: dict[str, Any], seed: int, shared: Any) -> dict[str, Any]:
     """One grid task: the recipe run on a copy of the shared dense model, every stage
     measured (`compose.run_recipe`)."""
-    from edgegap.compress.compose import parse_steps, run_recipe
-    from edgegap.hardware import load_platform
-    from edgegap.training import seeded_model
-
     data, weights = shared
     network = seeded_model(input["model"], data, seed)
     network.load_state_dict(weights)
@@ -246,8 +240,6 @@ def run_grid(
     """Every recipe of the grid at `path` measured, in the file's order."""
     grid = read_grid(path)
     if grid.target is not None:
-        from edgegap.hardware import load_platform
-
         load_platform(grid.target)  # an unknown platform fails before any training
 
     def shared() -> tuple[Any, dict[str, Any]]:
