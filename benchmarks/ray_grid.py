@@ -90,12 +90,13 @@ def main() -> None:
     body = f"""\
 `benchmarks/ray_grid.py`: `edgegap compress --grid` on {recipes} recipes of LeNet-5 on
 mnist10k (pruning at six sparsities, channel pruning at six widths, eight fine-tuning
-epochs each; two dense epochs shared by all; energy on Eyeriss) on this {os.cpu_count()}-CPU machine,
-{rounds} rounds of the three ways interleaved (the fastest round compared: a burst of other
-processes' load falls on one round, not on one way). Wall time of the whole command: Python
-and torch start-up, Ray's start and stop, dense training and every recipe. The cluster is
-two Ray nodes of one CPU each on loopback (`python -m edgegap.loopback_cluster`, started in
-{cluster_start_s:.1f} s, not counted), which the command reaches with `--ray-address`.
+epochs each; two dense epochs shared by all; energy on Eyeriss) on this
+{os.cpu_count()}-CPU machine, {rounds} round(s) of the three ways interleaved (the
+fastest round compared: a burst of other processes' load falls on one round, not on one
+way). Wall time of the whole command: Python and torch start-up, Ray's start and stop,
+dense training and every recipe. The cluster is two Ray nodes of one CPU each on loopback
+(`python -m edgegap.loopback_cluster`, started in {cluster_start_s:.1f} s, not counted),
+which the command reaches with `--ray-address`.
 
 {table}
 

@@ -201,7 +201,7 @@ class ResultsLog:
         name = f"{function.__module__}.{function.__qualname__}"
         record = {"key": key, "task": name, "input": task.input, "seed": task.seed,
                   "result": result}  # fmt: skip
-        self.lines.append(json.dumps(record, sort_keys=True, ensure_ascii=False))
+        self.lines.append(json.dumps(record, ensure_ascii=False))  # the result's keys in order
         atomic.write_text(self.path, "\n".join(self.lines) + "\n")
 
 
