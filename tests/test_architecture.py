@@ -159,7 +159,8 @@ def test_no_cycles_even_through_deferred_imports():
 STAGE_RANKS = {
     "errors": -1,
     "precision": 0, "pareto": 0, "atomic": 0, "host": 0, "plotting": 0,
-    "workload": 1,
+    "workload": 1, "runner": 1,
+    "loopback_cluster": 2,
     "hardware": 2, "training": 2, "edgegap": 2,  # edgegap: the package's own __init__
     "trends": 3, "techniques": 3,
     "measure": 3,

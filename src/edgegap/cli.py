@@ -49,6 +49,7 @@ err = Console(stderr=True)
 
 PROG = "edgegap"
 EXIT_USAGE = 2
+EXIT_TASKS_FAILED = 3  # a search ran, but some of its tasks failed twice (named on stderr)
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
 
@@ -1300,10 +1301,54 @@ def calibrate_command(
     out.print(f"wrote {out_path}: {name}, {data['description']}")
 
 
+WorkerCount = Annotated[
+    int,
+    typer.Option(
+        "--workers", min=1,
+        help="measure on this many processes, a local Ray started and stopped here (needs "
+        "edgegap[ray]; 1: this process, no Ray)",
+    ),
+]  # fmt: skip
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="measure on the Ray cluster at this address (e.g. 10.0.0.5:6379, from `ray "
+        "start --head`); --workers then caps the workers, default one per CPU there",
+    ),
+]
+ResultsFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--results",
+        help="JSON-lines file of finished measurements, written as each finishes; a rerun "
+        "with it skips them (resumes an interrupted search)",
+    ),
+]
+
+
+def _workers(count: int, address: str | None, results: Path | None) -> Any:
+    from edgegap.runner import Workers
+
+    return Workers(count, address, results)
+
+
+def _report_failures(outcomes: Sequence[Any]) -> None:
+    """Each failed task on its own line, with its input; then exit code 3."""
+    failed = [outcome for outcome in outcomes if outcome.result is None]
+    for outcome in failed:
+        err.print(f"error: {_one_line(outcome.describe())}", markup=False, highlight=False,
+                  soft_wrap=True)  # fmt: skip
+    if failed:
+        raise typer.Exit(EXIT_TASKS_FAILED)
+
+
 @app.command("compress")
 @user_errors
 def compress_command(
-    model: Annotated[str, typer.Argument(help="lenet-300-100, lenet-5 or mnist1d-cnn")],
+    model: Annotated[
+        str | None, typer.Argument(help="lenet-300-100, lenet-5 or mnist1d-cnn (not with --grid)")
+    ] = None,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -1318,12 +1363,45 @@ def compress_command(
         str | None, typer.Option("--target", help="platform for energy estimates")
     ] = None,
     quick: Annotated[bool, typer.Option("--quick", help="a short schedule for demos")] = False,
-    format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    grid: Annotated[
+        Path | None,
+        typer.Option(
+            "--grid",
+            help="a YAML grid: model, dataset and a list of recipes (or 'vary' ranges), each "
+            "measured; a table of them in the file's order",
+        ),
+    ] = None,
+    results: ResultsFile = None,
+    workers: WorkerCount = 1,
+    ray_address: RayAddress = None,
+    format: Annotated[
+        Format, typer.Option("--format", help="table or json (--grid: csv too)")
+    ] = Format.table,
 ) -> None:
     """Compress a small model for real and measure every stage: accuracy, bytes, MACs, energy.
     --recipe is deep-compression or a YAML file of steps (`- prune: 0.9`, `- weight-sharing:
     5`, `- huffman`; `edgegap techniques` lists them); --dataset a built-in name or a
-    directory (ImageFolder, MNIST idx, CIFAR-10 binary)."""
+    directory (ImageFolder, MNIST idx, CIFAR-10 binary). --grid measures many recipes, on
+    --workers processes or a Ray cluster; exit code 3 when some failed."""
+    if grid is not None:
+        given = {"MODEL": model is not None, "--dataset": dataset is not None,
+                 "--recipe": recipe != "deep-compression", "--target": target is not None,
+                 "--quick": quick}  # fmt: skip
+        clash = [name for name, used in given.items() if used]
+        if clash:
+            raise UserError(f"--grid takes its {', '.join(clash)} from the grid file: remove "
+                            f"{'it' if len(clash) == 1 else 'them'} from the command")  # fmt: skip
+        _compress_grid(grid, _workers(workers, ray_address, results), format)
+        return
+    if model is None:
+        from typer._click.globals import get_current_context
+
+        raise UsageError("Missing argument 'MODEL' (or --grid FILE.yaml)", get_current_context())
+    if (workers, ray_address, results) != (1, None, None):
+        raise UserError("--workers, --ray-address and --results measure a --grid; a single "
+                        "recipe runs here")  # fmt: skip
+    if format is Format.csv:
+        raise UserError("--format csv is for --grid; use table or json")
     from edgegap.compress.recipes import compress
 
     platform = load_platform(target) if target is not None else None
@@ -1354,6 +1432,60 @@ def compress_command(
         "accuracy drop (bytes exact, accuracy on the held-out test split)"
     )
     out.print(table(f"{recipe} of {model} on {result.dataset}", columns, rows, caption))
+
+
+def _compress_grid(path: Path, workers: Any, format: Format) -> None:
+    """`compress --grid`: every recipe of the grid measured, in the file's order."""
+    from edgegap.compress.grid import recipe_label, run_grid
+
+    with progress("measuring recipes") as update:
+        result = run_grid(path, workers, lambda done, total: update(completed=done, total=total))
+    rows: list[dict[str, Any]] = []
+    for outcome in result.outcomes:
+        label = recipe_label(outcome.task.input["recipe"])
+        if outcome.result is None:
+            rows.append({"recipe": label, "error": outcome.error})
+            continue
+        found, last = outcome.result, outcome.result["stages"][-1]
+        rows.append({"recipe": label, "accuracy": last["accuracy"],
+                     "accuracy_drop_pp": found["accuracy_drop_pp"], "bytes": last["bytes"],
+                     "compression_ratio": found["compression_ratio"],
+                     "weights_kept": last["weights_kept"], "macs": last["macs"],
+                     "energy_j": last["energy_j"], "error": None})  # fmt: skip
+    if format in (Format.json, Format.jsonl):
+        sys.stdout.write(json.dumps(result.to_dict(), indent=1) + "\n")
+    elif format is Format.csv:
+        buffer = io.StringIO()
+        fields = ["recipe", "accuracy", "accuracy_drop_pp", "bytes", "compression_ratio",
+                  "weights_kept", "macs", "energy_j", "error"]  # fmt: skip
+        writer = csv.DictWriter(buffer, fields, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k: "" if v is None else v for k, v in row.items()} for row in rows)
+        sys.stdout.write(buffer.getvalue())
+    else:
+        columns = [
+            Column("recipe", text=True, wrap=24), Column("test accuracy"), Column("drop"),
+            Column("bytes"), Column("ratio"), Column("weights kept"), Column("MACs"),
+            Column("energy"),
+        ]  # fmt: skip
+        cells = [
+            [row["recipe"], "failed", "", "", "", "", "", ""] if row["error"] is not None else [
+                row["recipe"], f"{row['accuracy']:.2%}", f"{row['accuracy_drop_pp']:+.2f} pp",
+                f"{row['bytes']:,}", f"{row['compression_ratio']:.1f}x",
+                f"{row['weights_kept']:.1%}", si(row["macs"]),
+                si(row["energy_j"], "J") if row["energy_j"] is not None else "",
+            ]
+            for row in rows
+        ]  # fmt: skip
+        grid = result.grid
+        dense = next((o.result["baseline"] for o in result.outcomes if o.result), None)
+        caption = (
+            f"dense: {dense['accuracy']:.2%}, {dense['bytes']:,} bytes; " if dense else ""
+        ) + (f"{grid.dense_epochs} dense epochs, seed {grid.seed}; bytes exact, accuracy on "
+             "the held-out test split")  # fmt: skip
+        title = f"{len(rows)} recipes of {grid.model} on {grid.dataset}"
+        out.print(table(title, columns, cells, caption))
+    _report_failures(result.outcomes)
 
 
 @app.command("sweep")
@@ -1533,13 +1665,17 @@ def plan_command(
             help="measure accuracy losses on this dataset or directory (built-in small models)",
         ),
     ] = None,
+    results: ResultsFile = None,
+    workers: WorkerCount = 1,
+    ray_address: RayAddress = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
     no_fuse: NoFuse = False,
 ) -> None:
     """Close the gap for MODEL on TARGET: the gap against every budget (the ones given, and
     the platform's memory and power), then the combination of techniques that meets them with
     the least accuracy loss (published for torchvision models, measured with --dataset for
-    lenet-300-100, lenet-5 and mnist1d-cnn). Exit code 1 when no combination meets them."""
+    lenet-300-100, lenet-5 and mnist1d-cnn, on --workers processes or a Ray cluster). Exit
+    code 1 when no combination meets them, 3 when a measurement failed."""
     from edgegap.plan import Budget, plan_for
     from edgegap.plan.search import as_change
 
@@ -1555,6 +1691,9 @@ def plan_command(
         fps,
     )
     kind = as_change(change)
+    measuring = _workers(workers, ray_address, results)
+    if dataset is None and (workers, ray_address, results) != (1, None, None):
+        raise UserError("--workers, --ray-address and --results measure losses: give --dataset")
     platform = load_platform(target)
     platform = platform.without_fusion() if no_fuse else platform
     with progress("searching combinations of techniques") as update:
@@ -1562,12 +1701,17 @@ def plan_command(
         def step(message: str) -> None:
             update(message)
 
-        result = plan_for(model, platform, budget, max_accuracy_drop, dataset, step, kind, dtype)
+        result = plan_for(model, platform, budget, max_accuracy_drop, dataset, step, kind, dtype,
+                          measuring)  # fmt: skip
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")
     else:
         _print_plan(model, result, record)
+    for failure in result.failures:
+        err.print(f"error: {_one_line(failure)}", markup=False, highlight=False, soft_wrap=True)
+    if result.failures:
+        raise typer.Exit(EXIT_TASKS_FAILED)  # the search left out what it could not measure
     if not result.meets_budget:
         raise typer.Exit(1)  # CI can gate on it: 1 is a plan whose budgets are not met
 

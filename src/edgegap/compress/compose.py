@@ -95,6 +95,11 @@ def parse_recipe(text: str, origin: str = "recipe") -> list[Setting]:
         raise UserError(f"{origin}: malformed YAML (nested too deeply for a recipe)") from None
     except (ValueError, TypeError, OverflowError) as error:  # 5000 digits, the 30th of February
         raise UserError(f"{origin}: malformed YAML ({_one_line(str(error), 80)})") from None
+    return parse_steps(items, origin)
+
+
+def parse_steps(items: Any, origin: str = "recipe") -> list[Setting]:
+    """A recipe's steps from its YAML items (`parse_recipe`'s), each checked."""
     if not isinstance(items, list) or not items:
         raise UserError(f"{origin}: a recipe is a YAML list of steps, e.g. '- prune: 0.9'")
     steps = []

@@ -50,6 +50,7 @@ from edgegap.hardware.layers import deployment_precision
 from edgegap.hardware.platform import Platform
 from edgegap.pareto import pareto_mask
 from edgegap.precision import BITS, FP32_BITS, bits_of
+from edgegap.runner import Workers
 from edgegap.techniques import GROUPS, NotAvailable, Setting, Technique, get, techniques
 from edgegap.techniques.base import Group
 from edgegap.workload import profile
@@ -525,6 +526,7 @@ class Plan:
     contributions: list[dict[str, Any]] = field(default_factory=list)
     accuracy_source: str = "published"
     change: Change = "model"
+    failures: tuple[str, ...] = ()  # measurements that failed twice, with their inputs
 
     @property
     def meets_budget(self) -> bool:
@@ -619,7 +621,7 @@ class Plan:
                 for c, text in self.pareto_rows()
             ],
             "candidates_evaluated": len(self.candidates),
-        }
+        } | ({"failed_measurements": list(self.failures)} if self.failures else {})
 
 
 def choose(
@@ -741,13 +743,16 @@ def plan_for(
     progress: Callable[[str], None] | None = None,
     change: Change = "model",
     dtype: str | None = None,
+    workers: Workers | None = None,
 ) -> Plan:
     """`edgegap plan`: the model profiled (by name, builder or file) at `dtype`, or else the
     platform's deployment precision, its losses published or, with `dataset`, measured on it
-    for a built-in small model, then `plan` over what `change` allows."""
+    for a built-in small model (every candidate setting a task of `edgegap.runner`, run on
+    `workers`), then `plan` over what `change` allows."""
     searched(change)  # an unknown change fails before any profiling or training
     precision = dtype or deployment_precision(platform)
     accuracy: Accuracy | None = None
+    failures: tuple[str, ...] = ()
     if dataset is None:
         workload = profile(model, dtype=precision)
     else:
@@ -758,8 +763,18 @@ def plan_for(
         network = seeded_model(model, data)
         if progress is not None:
             progress(f"training {model} on {data.name}")
-        accuracy = MeasuredAccuracy(network, data)
+        measured = MeasuredAccuracy(network, data, name=model)
+        pairs = [(name, label) for name in searched(change) for label in measured.settings(name)]
+
+        def measuring(done: int, total: int) -> None:
+            if progress is not None:
+                progress(f"measured {done} of {total} settings on {data.name}")
+
+        failed = measured.measure(pairs, workers, measuring)
+        failures = tuple(outcome.describe() for outcome in failed)
+        accuracy = measured
         workload = profile(network, (1, *data.sample_shape), precision, name=model)
     if progress is not None:
         progress("searching combinations of techniques")
-    return plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy, change, dtype)
+    found = plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy, change, dtype)
+    return replace(found, failures=failures)
