@@ -165,9 +165,13 @@ def known_names() -> list[str]:
 
 
 def check_name(name: str) -> None:
+    """A torchvision model's name, or one line naming the closest torchvision names and
+    short names of the shipped language models (`hf_models.ALIASES`)."""
     if name in known_names():
         return
-    close = difflib.get_close_matches(name, known_names(), n=3, cutoff=0.6)
+    from edgegap.workload.hf_models import ALIASES
+
+    close = difflib.get_close_matches(name, [*known_names(), *ALIASES], n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else "run `edgegap zoo` to list them"
     raise UserError(f"unknown model '{name}': {hint}")
 
