@@ -27,9 +27,11 @@ EDGE = sorted(name for name in hf_models.shipped() if "_params" in shipped_confi
 LLAMA_LIKE = {
     "meta-llama/Llama-3.2-1B": False,
     "meta-llama/Llama-3.2-3B": False,
+    "Qwen/Qwen2.5-0.5B": True,
     "Qwen/Qwen2.5-1.5B": True,
     "Qwen/Qwen2.5-3B": True,
     "Qwen/Qwen2.5-7B": True,
+    "HuggingFaceTB/SmolLM2-135M": False,
     "HuggingFaceTB/SmolLM2-360M": False,
     "HuggingFaceTB/SmolLM2-1.7B": False,
     "mistralai/Mistral-7B-v0.3": False,

@@ -294,9 +294,9 @@ def profile(
         raise UserError(f"a {phase.kind} phase sets the inputs: give no input shape or inputs")
     if phase is not None and not str(model).startswith("hf:"):
         if isinstance(model, str) and ":" not in model and not model.endswith(".onnx"):
-            from edgegap.workload import zoo
+            from edgegap.workload import hf_models, zoo
 
-            zoo.check_name(model)  # a misspelt name: the closest models and short names
+            zoo.check_name(model, hf_models.ALIASES)  # misspelt: the closest names
         shown = model if isinstance(model, str | Path) else type(model).__name__
         raise UserError(f"a generation phase is for a Hugging Face language model (hf:NAME), "
                         f"not {shown}")  # fmt: skip
@@ -311,7 +311,7 @@ def profile(
         from edgegap.workload.onnx_reader import profile_onnx
 
         return profile_onnx(Path(spec), given, dtype_to_bits(dtype), name or spec)
-    from edgegap.workload import library, zoo
+    from edgegap.workload import hf_models, library, zoo
     from edgegap.workload.real_tensors import profile_built
 
     label = name or spec
@@ -334,7 +334,7 @@ def profile(
             label,
             limits,
         )
-    zoo.check_name(spec)
+    zoo.check_name(spec, hf_models.ALIASES)
     given = given or zoo.default_inputs(spec)
     if given is None:
         raise UserError(f"'{spec}' has no default input size: give --input-shape")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache, partial
 from typing import Any
@@ -164,14 +164,12 @@ def known_names() -> list[str]:
     return list(list_models())
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, others: Iterable[str] = ()) -> None:
     """A torchvision model's name, or one line naming the closest torchvision names and
-    short names of the shipped language models (`hf_models.ALIASES`)."""
+    `others` (`profile` passes the shipped language models' short names)."""
     if name in known_names():
         return
-    from edgegap.workload.hf_models import ALIASES
-
-    close = difflib.get_close_matches(name, [*known_names(), *ALIASES], n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, [*known_names(), *others], n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else "run `edgegap zoo` to list them"
     raise UserError(f"unknown model '{name}': {hint}")
 
