@@ -20,6 +20,10 @@ from edgegap.workload import hf_models, library
 SHIPPED = (
     "bert-base-uncased", "distilbert-base-uncased", "gpt2", "HuggingFaceTB/SmolLM2-135M",
     "Qwen/Qwen2.5-0.5B", "google/vit-base-patch16-224",
+    # the edge language models (tests/test_edge_llms.py)
+    "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B", "Qwen/Qwen2.5-1.5B", "Qwen/Qwen2.5-3B",
+    "Qwen/Qwen2.5-7B", "microsoft/Phi-3.5-mini-instruct", "google/gemma-2-2b",
+    "HuggingFaceTB/SmolLM2-360M", "HuggingFaceTB/SmolLM2-1.7B", "mistralai/Mistral-7B-v0.3",
 )  # fmt: skip
 
 

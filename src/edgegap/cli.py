@@ -508,8 +508,9 @@ def _model_inputs(
     if batch is None:
         return inputs
     if inputs is None:
-        from edgegap.workload import library
+        from edgegap.workload import hf_models, library
 
+        name = hf_models.aliased(name) or name
         if library.is_library_spec(name):
             inputs = library.default_inputs(name)
         else:

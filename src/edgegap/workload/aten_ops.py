@@ -146,8 +146,10 @@ def _adaptive_max_pool(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape
     return formulas.pool(args[0], out, kernel=None, average=False)
 
 
-@register(aten.sum, aten.amax, aten.amin)
+@register(aten.sum, aten.amax, aten.amin, aten.max, aten.min)
 def _sum(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """One FLOP per input element: a sum, or a max or min whole or along a dimension (Phi-3's
+    rotary embedding takes the largest position id to choose its scaling factors)."""
     return formulas.reduction(args[0], out)
 
 

@@ -2,7 +2,9 @@
 
 NAME is one of the configurations shipped in `data/hf/` (each the model's `config.json` on the
 Hugging Face Hub, its `_source` saying which), a path to a `config.json`, or a `model_type`
-(`hf:bert`: the library's default configuration of that type). Nothing is downloaded.
+(`hf:bert`: the library's default configuration of that type). Nothing is downloaded. The
+shipped language models also answer to a short name without the prefix (`ALIASES`:
+`llama-3.2-1b` is `hf:meta-llama/Llama-3.2-1B`).
 
 Which model is built follows the configuration's `architectures`: a causal language model
 (`...ForCausalLM`, `...LMHeadModel`) with its language-model head, an image classifier
@@ -46,6 +48,31 @@ _TASKS = {
     "LMHeadModel": "AutoModelForCausalLM",
     "ForImageClassification": "AutoModelForImageClassification",
 }
+
+
+# Short names for the shipped language models, as people write them (`edgegap profile
+# llama-3.2-1b`): each stands for `hf:` and the Hub repository its configuration is of. None
+# is a torchvision model's name (tests/test_edge_llms.py), which keeps its own meaning.
+ALIASES = {
+    "llama-3.2-1b": "meta-llama/Llama-3.2-1B",
+    "llama-3.2-3b": "meta-llama/Llama-3.2-3B",
+    "qwen2.5-0.5b": "Qwen/Qwen2.5-0.5B",
+    "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
+    "qwen2.5-3b": "Qwen/Qwen2.5-3B",
+    "qwen2.5-7b": "Qwen/Qwen2.5-7B",
+    "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
+    "gemma-2-2b": "google/gemma-2-2b",
+    "smollm2-135m": "HuggingFaceTB/SmolLM2-135M",
+    "smollm2-360m": "HuggingFaceTB/SmolLM2-360M",
+    "smollm2-1.7b": "HuggingFaceTB/SmolLM2-1.7B",
+    "mistral-7b-v0.3": "mistralai/Mistral-7B-v0.3",
+}
+
+
+def aliased(name: str) -> str | None:
+    """The `hf:` spec a short name stands for (`llama-3.2-1b`, any case), or None."""
+    repo = ALIASES.get(name.lower())
+    return f"{PREFIX}{repo}" if repo else None
 
 
 def _transformers() -> Any:

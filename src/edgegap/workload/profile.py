@@ -231,6 +231,21 @@ def _shown(inputs: Sequence[ModelInput]) -> str:
     return "inputs " + " ".join(map(str, inputs))
 
 
+def _unaliased(spec: str, name: str | None) -> tuple[str, str | None]:
+    """A shipped language model's short name (`llama-3.2-1b`) as the `hf:` spec it stands
+    for, labelled as written; a torchvision name stays one (no alias shadows it)."""
+    from edgegap.workload import hf_models
+
+    full = hf_models.aliased(spec)
+    if full is None:
+        return spec, name
+    from edgegap.workload import zoo
+
+    if spec in zoo.known_names():
+        return spec, name
+    return full, name or spec
+
+
 def profile(
     model: nn.Module | str | Path,
     input_shape: Sequence[int] | None = None,
@@ -247,7 +262,8 @@ def profile(
     `model` is an `nn.Module`, a torchvision model name, `timm:NAME[.TAG]` (any timm
     architecture, at its pretrained configuration's input size), `hf:NAME` (a Hugging Face
     configuration shipped with edgegap, a config.json path or a model_type; token ids 1x128
-    by default: `edgegap.workload.hf_models`), `package.module:callable`, or an ONNX file.
+    by default: `edgegap.workload.hf_models`; a shipped language model also by its short
+    name, `llama-3.2-1b`), `package.module:callable`, or an ONNX file.
     `input_shape` defaults to the input torchvision's published figures are for (NCHW,
     batch 1; a library model's own default). A model of several inputs, or of integer ones,
     takes `inputs` instead: `ModelInput`s or strings NAME:SHAPE[:DTYPE] (`shapes.parse_input`), e.g.
@@ -271,10 +287,16 @@ def profile(
 
     from edgegap.workload.detection import HeadCounts
 
+    if isinstance(model, str):
+        model, name = _unaliased(model, name)
     given = _as_inputs(input_shape, inputs)
     if phase is not None and given is not None:
         raise UserError(f"a {phase.kind} phase sets the inputs: give no input shape or inputs")
     if phase is not None and not str(model).startswith("hf:"):
+        if isinstance(model, str) and ":" not in model and not model.endswith(".onnx"):
+            from edgegap.workload import hf_models, zoo
+
+            zoo.check_name(model, hf_models.ALIASES)  # misspelt: the closest names
         shown = model if isinstance(model, str | Path) else type(model).__name__
         raise UserError(f"a generation phase is for a Hugging Face language model (hf:NAME), "
                         f"not {shown}")  # fmt: skip
@@ -289,7 +311,7 @@ def profile(
         from edgegap.workload.onnx_reader import profile_onnx
 
         return profile_onnx(Path(spec), given, dtype_to_bits(dtype), name or spec)
-    from edgegap.workload import library, zoo
+    from edgegap.workload import hf_models, library, zoo
     from edgegap.workload.real_tensors import profile_built
 
     label = name or spec
@@ -312,7 +334,7 @@ def profile(
             label,
             limits,
         )
-    zoo.check_name(spec)
+    zoo.check_name(spec, hf_models.ALIASES)
     given = given or zoo.default_inputs(spec)
     if given is None:
         raise UserError(f"'{spec}' has no default input size: give --input-shape")

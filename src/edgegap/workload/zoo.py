@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import cache, partial
 from typing import Any
@@ -164,10 +164,12 @@ def known_names() -> list[str]:
     return list(list_models())
 
 
-def check_name(name: str) -> None:
+def check_name(name: str, others: Iterable[str] = ()) -> None:
+    """A torchvision model's name, or one line naming the closest torchvision names and
+    `others` (`profile` passes the shipped language models' short names)."""
     if name in known_names():
         return
-    close = difflib.get_close_matches(name, known_names(), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(name, [*known_names(), *others], n=3, cutoff=0.6)
     hint = f"did you mean {', '.join(close)}?" if close else "run `edgegap zoo` to list them"
     raise UserError(f"unknown model '{name}': {hint}")
 
