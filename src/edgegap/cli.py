@@ -252,16 +252,17 @@ def _phase(
 
 def _generation_line(cost: Cost, phase: Phase) -> str:
     """A generation pass's cost as its users quote it: tokens per second and joules per
-    token; a prefill's latency is the time to the first token."""
+    token (the energy above idle, as every estimate's); a prefill's latency is the time to
+    the first token."""
     latency, energy = cost.totals.latency_s, cost.totals.energy_j
     if phase.kind == "decode":
         return (f"decode after {phase.context} tokens: {phase.batch / latency:.3g} tokens/s "
                 f"({si(latency, 's')} a step of {phase.batch}), {si(energy / phase.batch, 'J')} "
-                "per token")  # fmt: skip
+                "per token above idle")  # fmt: skip
     prompt = phase.tokens * phase.batch
     return (f"prefill of {phase.tokens} tokens: {si(latency, 's')} to the first token "
             f"({prompt / latency:.3g} prompt tokens/s), {si(energy / prompt, 'J')} per prompt "
-            "token")  # fmt: skip
+            "token above idle")  # fmt: skip
 
 
 Inputs = Annotated[
