@@ -145,10 +145,11 @@ def _as_inputs(
 
 
 def _isolated(model: nn.Module) -> nn.Module | None:
-    """A copy of the module tree that shares its tensors: what the forward pass assigns to a
-    module (an anchor cache moved to the input's device, the training flag) lands on the copy,
-    and the user's model is left as it was, at a thousandth of a deep copy's cost. None for a
-    module that is not plain Python (a scripted one)."""
+    """A copy of the module tree that shares its tensors and its hooks: what the forward pass
+    assigns to a module (an anchor cache moved to the input's device, the training flag) lands
+    on the copy, and the user's model is left as it was, at a thousandth of a deep copy's cost;
+    a hook registered on either runs on both while it is registered. None for a module that is
+    not plain Python (a scripted one)."""
     import torch
 
     copies: dict[int, nn.Module] = {}
