@@ -188,7 +188,7 @@ def test_simulated_number_formats_are_not_counted():
     assert [layer.op for layer in workload.layers] == ["addmm"]
 
 
-def test_a_module_on_the_cpu_is_traced_as_its_meta_copy_and_left_as_it_was():
+def test_a_module_on_the_cpu_is_traced_on_meta_inputs_and_left_as_it_was():
     torch.manual_seed(0)
     model = torchvision.models.mobilenet_v3_small()
     before = {name: p.clone() for name, p in model.state_dict().items()}
@@ -197,6 +197,27 @@ def test_a_module_on_the_cpu_is_traced_as_its_meta_copy_and_left_as_it_was():
     after = model.state_dict()
     assert all(after[name].device.type == "cpu" and torch.equal(after[name], value)
                for name, value in before.items())  # fmt: skip
+
+
+def test_what_a_forward_assigns_lands_on_the_traced_copy_not_the_users_model():
+    """torchvision's AnchorGenerator moves its anchors to the input's device in `forward`:
+    traced on the user's model itself, meta anchors would be left in it."""
+
+    class Caches(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(4, 4)
+            self.anchors = [torch.ones(4)]
+
+        def forward(self, x):
+            self.anchors = [a.to(x.device) for a in self.anchors]
+            return self.linear(x) * self.anchors[0]
+
+    model = Caches()
+    workload = edgegap.profile(model, (1, 4))
+    assert workload.notes == () and workload.totals.macs == 16
+    assert model.anchors[0].device.type == "cpu" and model.training
+    assert edgegap.profile(model, (1, 4)) == workload  # and the model profiles again
 
 
 def test_what_a_meta_copy_cannot_run_runs_for_real():
