@@ -40,14 +40,19 @@ FIELDS = (
 )  # fmt: skip
 
 
-def read_rows() -> dict[tuple[str, int], dict[str, str]]:
+Key = tuple[str, int, str]  # model, threads, the CPU it was measured on
+
+
+def read_rows() -> dict[Key, dict[str, str]]:
+    """Every measured row, by model, thread count and CPU: a machine of another CPU measures
+    its own rows beside this one's (a calibration is compared with its own CPU's only)."""
     if not CSV.is_file():
         return {}
     with CSV.open() as handle:
-        return {(r["model"], int(r["threads"])): r for r in csv.DictReader(handle)}
+        return {(r["model"], int(r["threads"]), r["cpu"]): r for r in csv.DictReader(handle)}
 
 
-def write_rows(rows: dict[tuple[str, int], dict[str, str]]) -> None:
+def write_rows(rows: dict[Key, dict[str, str]]) -> None:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -86,7 +91,7 @@ def main() -> None:
     rows = read_rows()
     host = cpu_features().model
     for name in names:
-        if not args.redo and all((name, t) in rows for t in threads):
+        if not args.redo and all((name, t, host) in rows for t in threads):
             continue
         with tempfile.TemporaryDirectory(prefix="measure-zoo-") as folder:
             shape = TIMM_INPUT if ":" in name else None  # a callable has no default size
@@ -106,7 +111,7 @@ def main() -> None:
         for count, rounds in results.items():
             wall = [t for m in rounds for t in m.wall_s]
             cpu = [t for m in rounds for t in m.cpu_s]
-            rows[(name, count)] = {
+            rows[(name, count, host)] = {
                 "model": name,
                 "threads": str(count),
                 "input_shape": "x".join(map(str, model.input_shape)),
@@ -124,8 +129,9 @@ def main() -> None:
                 "load_after": f"{load_after:.2f}" if load_after is not None else "",
                 "date": str(datetime.date.today()),
             }
-            print(f"{name} x{count}: {rows[(name, count)]['wall_median_ms']} ms "
-                  f"(CPU {rows[(name, count)]['cpu_median_ms']} ms)", flush=True)  # fmt: skip
+            row = rows[(name, count, host)]
+            print(f"{name} x{count}: {row['wall_median_ms']} ms (CPU {row['cpu_median_ms']} ms)",
+                  flush=True)  # fmt: skip
         write_rows(rows)
 
 
