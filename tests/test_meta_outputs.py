@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from edgegap.workload import zoo
 from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError, _broadcast
-from edgegap.workload.tracer import trace
+from edgegap.workload.tracer import _mapped, trace
 
 
 def _primary(out: Any) -> torch.Tensor:
@@ -37,7 +37,7 @@ def _checked(mismatches: list[str], used: set[str]) -> Iterator[None]:
                 used.add(str(operator))
                 # an in-place rule returns its target, which torch's kernel writes into
                 if made is not args[0]:
-                    expected = _primary(operator(*_on_meta(args), **_on_meta(kwargs)))
+                    expected = _primary(operator(*_mapped(args), **_mapped(kwargs)))
                     if _layout(_primary(made)) != _layout(expected):
                         got = _layout(_primary(made))
                         mismatches.append(f"{operator}: {got} != {_layout(expected)}")
@@ -50,17 +50,6 @@ def _checked(mismatches: list[str], used: set[str]) -> Iterator[None]:
         yield
     finally:
         META_OUTPUTS.update(rules)
-
-
-def _on_meta(value: Any) -> Any:
-    """A real model's weights on the meta device, beside the traced activations."""
-    if isinstance(value, torch.Tensor):
-        return value.to("meta")
-    if isinstance(value, list | tuple):
-        return type(value)(_on_meta(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _on_meta(v) for k, v in value.items()}
-    return value
 
 
 def _trace_checked(names: list[str], empty: bool = True) -> set[str]:

@@ -254,15 +254,13 @@ def _generation_line(cost: Cost, phase: Phase) -> str:
     """A generation pass's cost as its users quote it: tokens per second and joules per
     token (the energy above idle, as every estimate's); a prefill's latency is the time to
     the first token."""
-    latency, energy = cost.totals.latency_s, cost.totals.energy_j
+    latency, per_token = cost.totals.latency_s, si(cost.totals.energy_j / phase.processed, "J")
+    rate = f"{phase.processed / latency:.3g}"
     if phase.kind == "decode":
-        return (f"decode after {phase.context} tokens: {phase.batch / latency:.3g} tokens/s "
-                f"({si(latency, 's')} a step of {phase.batch}), {si(energy / phase.batch, 'J')} "
-                "per token above idle")  # fmt: skip
-    prompt = phase.tokens * phase.batch
-    return (f"prefill of {phase.tokens} tokens: {si(latency, 's')} to the first token "
-            f"({prompt / latency:.3g} prompt tokens/s), {si(energy / prompt, 'J')} per prompt "
-            "token above idle")  # fmt: skip
+        return (f"decode after {phase.context} tokens: {rate} tokens/s ({si(latency, 's')} a "
+                f"step of {phase.batch}), {per_token} per token above idle")  # fmt: skip
+    return (f"prefill of {phase.tokens} tokens: {si(latency, 's')} to the first token ({rate} "
+            f"prompt tokens/s), {per_token} per prompt token above idle")  # fmt: skip
 
 
 Inputs = Annotated[
@@ -919,10 +917,9 @@ def _cost_record(cost: Cost, platform: Platform, phase: Phase | None = None) -> 
     interval = latency_interval(cost, platform)
     record = cost.to_dict() | {"interval": interval_record(interval, cost.totals.latency_s)}
     if phase is not None:
-        tokens = phase.batch if phase.kind == "decode" else phase.batch * phase.tokens
         record["generation"] = asdict(phase) | {
-            "tokens_per_s": tokens / cost.totals.latency_s,
-            "energy_per_token_j": cost.totals.energy_j / tokens,
+            "tokens_per_s": phase.processed / cost.totals.latency_s,
+            "energy_per_token_j": cost.totals.energy_j / phase.processed,
         }
     return record
 

@@ -209,9 +209,16 @@ def inputs_for(spec: HfSpec, given: list[ModelInput] | None) -> list[ModelInput]
 CACHE_INPUTS = ("past_key", "past_value")
 
 
-def is_language_model(config: Any) -> bool:
-    """A causal language model, the kind that generates token by token."""
-    return bool(_auto_class(config).__name__ == "AutoModelForCausalLM")
+def _generating(spec: HfSpec, phase: str) -> Any:
+    """`spec`'s configuration, checked to be a causal language model's (the kind that
+    generates token by token) before a generation `phase` of it is profiled."""
+    config = config_of(spec)
+    if _auto_class(config).__name__ != "AutoModelForCausalLM":
+        raise UserError(
+            f"hf:{spec.name} is not built as a causal language model (its config's "
+            f"architectures name no ...ForCausalLM or ...LMHeadModel): it has no {phase}"
+        )
+    return config
 
 
 def _cached_tokens(config: Any, context: int) -> list[int]:
@@ -229,8 +236,7 @@ def _cached_tokens(config: Any, context: int) -> list[int]:
 
 def prefill_inputs(spec: HfSpec, tokens: int, batch: int = 1) -> list[ModelInput]:
     """A prefill's input: the prompt's token ids."""
-    if not is_language_model(config_of(spec)):
-        raise UserError(f"hf:{spec.name} is not built as a causal language model: no prefill")
+    _generating(spec, "prefill")
     return [ModelInput((batch, tokens), "input_ids", "int64")]
 
 
@@ -238,12 +244,7 @@ def decode_inputs(spec: HfSpec, context: int, batch: int = 1) -> list[ModelInput
     """One decode step's inputs: the next token's id per sequence, and the KV cache of the
     `context` tokens before it, layer by layer (batch x key-value heads x tokens x head
     size: grouped- and multi-query attention keep fewer heads than they query)."""
-    config = config_of(spec)
-    if not is_language_model(config):
-        raise UserError(
-            f"hf:{spec.name} is not built as a causal language model (its config's "
-            "architectures name no ...ForCausalLM or ...LMHeadModel): it has no decode step"
-        )
+    config = _generating(spec, "decode step")
     heads = config.num_attention_heads
     kv_heads = getattr(config, "num_key_value_heads", None) or heads
     head_size = getattr(config, "head_dim", None) or config.hidden_size // heads

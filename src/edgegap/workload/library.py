@@ -53,11 +53,9 @@ def resolve(
     spec: str, given: list[ModelInput] | None = None, phase: Phase | None = None
 ) -> LibraryModel:
     """The model `spec` names, to be run on `given` (None: its default inputs), or for a
-    language model on one generation `phase`. A name the library does not know, or a
-    configuration it refuses, is one line."""
+    language model (`hf:`, which `profile` checks) on one generation `phase`. A name the
+    library does not know, or a configuration it refuses, is one line."""
     prefix, name = _split(spec)
-    if phase is not None and prefix != "hf":
-        raise UserError(f"a generation phase is for a Hugging Face language model, not {spec}")
     if prefix == "timm":
         from edgegap.workload import timm_models
 

@@ -142,9 +142,8 @@ def _unary(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None
 def _same_as_input(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     x = args[0]
     layout = kwargs.get("memory_format")
-    if layout is torch.contiguous_format and _traced(x):  # `contiguous()` of any layout
-        return _empty(x.shape, x.dtype)
-    if not _plain(x) or layout not in (None, torch.preserve_format):
+    copied = layout is torch.contiguous_format and _traced(x)  # `contiguous()` of any layout
+    if not copied and (not _plain(x) or layout not in (None, torch.preserve_format)):
         return None
     return _empty(x.shape, x.dtype)
 

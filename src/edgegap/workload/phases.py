@@ -39,7 +39,7 @@ class Phase:
         if self.kind == "prefill" and self.context:
             raise UserError("--context is a decode step's: a prefill starts from no cache")
 
-    def describe(self) -> str:
-        if self.kind == "prefill":
-            return f"prefill of {self.tokens} tokens"
-        return f"decode of one token after {self.context}"
+    @property
+    def processed(self) -> int:
+        """The tokens one pass takes in: every sequence's prompt, or one token a sequence."""
+        return self.batch * (self.tokens if self.kind == "prefill" else 1)
