@@ -51,7 +51,7 @@ def timed(grid: Path, *options: str) -> tuple[float, bytes, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2, help="runs of each way, interleaved")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each way, interleaved")
     rounds = parser.parse_args().rounds
     ways = {
         "serial (`--workers 1`, no Ray)": (),
