@@ -78,6 +78,9 @@ def _tiny_with(tmp_path: Path, old: str, new: str) -> Path:
         ("size_bytes: 1024", "size_bytes: 0", "chip.yaml:20: memory.1.size_bytes: "
          "must be an integer in 1..1,000,000,000,000,000"),
         ("  rows: 4\n", "", "chip.yaml:11: compute: a systolic array needs rows"),
+        ("bandwidth_gb_s: 0.1,", "bandwidth_gb_s: 0.1, peak_bandwidth_gb_s: 0.05,",
+         "chip.yaml:22: memory.2: peak_bandwidth_gb_s (0.05) is below the sustained "
+         "bandwidth_gb_s (0.1)"),
     ],
 )  # fmt: skip
 def test_bad_platform_files_name_file_line_and_field(tmp_path, old, new, message):

@@ -399,6 +399,11 @@ class MemoryLevel(_Strict):
         description="sustainable bandwidth, GB/s (1e9 bytes/s); register files and inter-PE "
         "networks are built to feed every PE every cycle and may omit it",
     )
+    peak_bandwidth_gb_s: BandwidthGBs | None = Field(
+        None,
+        description="the datasheet's peak, where bandwidth_gb_s is a sustained figure measured "
+        "or fitted below it; a bandwidth-over-peak calculator divides by this",
+    )
     caches_weights: bool = Field(
         False,
         description="a buffer that keeps the model's weights from one inference to the next "
@@ -420,6 +425,12 @@ class MemoryLevel(_Strict):
     def _bandwidth(self) -> MemoryLevel:
         if self.bandwidth_gb_s is None and self.role in ("buffer", "offchip"):
             raise ValueError(f"a {self.role} level needs bandwidth_gb_s")
+        if (self.peak_bandwidth_gb_s is not None and self.bandwidth_gb_s is not None
+                and self.peak_bandwidth_gb_s < self.bandwidth_gb_s):
+            raise ValueError(
+                f"peak_bandwidth_gb_s ({self.peak_bandwidth_gb_s:g}) is below the sustained "
+                f"bandwidth_gb_s ({self.bandwidth_gb_s:g}): a peak bounds what is sustained"
+            )
         if self.caches_weights and self.role != "buffer":
             raise ValueError("only a buffer level caches weights")
         if self.read_only and self.role != "offchip":
