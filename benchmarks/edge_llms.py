@@ -1,6 +1,7 @@
 """The edge language models' table in README.md ("## Edge language models"): every shipped
 configuration that carries its model card's parameter figure (`_params`), profiled by
-`edgegap.profile` as one decode step after 2048 tokens at bfloat16, on the meta device.
+`edgegap.profile` as one decode step after 2048 tokens at bfloat16, on the meta device; then a
+line naming the short names whose card gives no figure (outside the table).
 
 Per row: the parameters edgegap counts beside the card's figure; the decode step's MACs (one
 token); its KV cache, the bytes of its `past_key_*`/`past_value_*` inputs at 2 bytes an
@@ -42,7 +43,8 @@ def rows() -> list[str]:
         cache = [i for i in workload.inputs if i.name and i.name.startswith("past_")]
         cache_bytes = sum(math.prod(i.shape) for i in cache) * BF16_BYTES
         layers = config["num_hidden_layers"]
-        heads = f"{config['num_attention_heads']}/{config['num_key_value_heads']}"
+        query_heads = config["num_attention_heads"]
+        heads = f"{query_heads}/{config.get('num_key_value_heads', query_heads)}"
         card = config["_params"] + (
             f" ({config['_params_counts']})" if "_params_counts" in config else ""
         )
@@ -52,6 +54,20 @@ def rows() -> list[str]:
             f"| {cache_bytes / 1e6:,.1f} | {workload.totals.weight_bytes / 1e9:.2f} |"
         )
     return lines
+
+
+def without_figure() -> str:
+    """The shipped short names whose card gives no parameter figure: outside the table."""
+    named = [
+        f"`{alias}` ({repo})"
+        for alias, repo in hf_models.ALIASES.items()
+        if "_params" not in json.loads(hf_models.shipped()[repo])
+    ]
+    return (
+        "Also shipped, outside the table because their cards give no parameter figure: "
+        f"{', '.join(named)}. A vision-language model's decode step runs its language model, "
+        "which ships apart (`hf:ORG/NAME/language_model`); the whole model has no decode step."
+    )
 
 
 def main() -> None:
@@ -73,6 +89,8 @@ def main() -> None:
             f"per token at {CONTEXT} | KV cache MB at {CONTEXT}, bf16 | weights GB, bf16 |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
             *rows(),
+            "",
+            without_figure(),
         ]
     )
     print(f"{HEADING}\n\n{body}")

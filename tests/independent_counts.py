@@ -252,6 +252,53 @@ def llama(
     return count
 
 
+def gpt_neox(config: dict[str, Any], length: int = 128, context: int = 0) -> Count:
+    """Black et al. 2022 (GPTNeoXForCausalLM): a token embedding, pre-norm blocks (layer norms
+    with scale and shift) of multi-head attention from one fused q, k, v projection and an output
+    projection, all with biases, and a two-layer GELU MLP with biases; a final layer norm and an
+    untied output projection without bias. Rotary embeddings carry no parameters."""
+    d, inner, vocab = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    heads = config["num_attention_heads"]
+    count = Count()
+    count.params += vocab * d
+    for _ in range(config["num_hidden_layers"]):
+        count.norm(d)
+        count.linear(d, 3 * d, length)
+        count.attention(heads, length, context + length, d // heads)
+        count.linear(d, d, length)
+        count.norm(d)
+        count.linear(d, inner, length)
+        count.linear(inner, d, length)
+    count.norm(d)
+    count.linear(d, vocab, length, bias=False)
+    return count
+
+
+def nemotron(config: dict[str, Any], length: int = 128, context: int = 0) -> Count:
+    """Nemotron-4 (NemotronForCausalLM; Parmar et al. 2024): Llama's grouped-query attention
+    without biases, but layer norms with scale and shift (`layernorm1p`) and a two-layer
+    squared-ReLU MLP (up, down; no gate); partial rotary embeddings carry no parameters; an
+    untied output projection."""
+    d, inner, vocab = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+    head_dim = d // heads
+    count = Count()
+    count.params += vocab * d
+    for _ in range(config["num_hidden_layers"]):
+        count.norm(d)
+        count.linear(d, heads * head_dim, length, bias=False)
+        count.linear(d, kv_heads * head_dim, length, bias=False)
+        count.linear(d, kv_heads * head_dim, length, bias=False)
+        count.attention(heads, length, context + length, head_dim)
+        count.linear(heads * head_dim, d, length, bias=False)
+        count.norm(d)
+        count.linear(d, inner, length, bias=False)
+        count.linear(inner, d, length, bias=False)
+    count.norm(d)
+    count.linear(d, vocab, length, bias=False)
+    return count
+
+
 def hf_vit(config: dict[str, Any]) -> Count:
     """ViTForImageClassification: the ViT above at the configuration's sizes."""
     return vit(config["hidden_size"], config["num_hidden_layers"],

@@ -2,18 +2,20 @@
 (`data/hf/`, each field's source in its `_source`): every one builds on the meta device and
 profiles a decode step; its parameters are its model card's published figure (`_params`,
 sourced in `_params_source`) within the figure's rounding; its KV cache holds its key-value
-heads only; the Llama-like ones count exactly as `independent_counts.llama` does (the three
-checks over every model are marked slow: ~20 s on two cores). Their short names
-(`llama-3.2-1b`) are `hf:` specs that shadow no torchvision model."""
+heads only; the Llama-like ones count exactly as `independent_counts.llama` does, GPT-NeoX and
+Nemotron as their own equations (the three checks over every model are marked slow: ~40 s on two
+cores). A vision-language model decodes through its language model, shipped apart. Their short
+names (`llama-3.2-1b`) are `hf:` specs that shadow no torchvision model."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from cli_checks import one_line_error
-from independent_counts import llama, shipped_config
+from independent_counts import gpt_neox, llama, nemotron, shipped_config
 
 import edgegap
 from edgegap.errors import UserError
@@ -35,7 +37,16 @@ LLAMA_LIKE = {
     "HuggingFaceTB/SmolLM2-360M": False,
     "HuggingFaceTB/SmolLM2-1.7B": False,
     "mistralai/Mistral-7B-v0.3": False,
+    "meta-llama/Llama-2-7b-hf": False,
+    "meta-llama/Llama-2-13b-hf": False,
+    "meta-llama/Llama-2-70b-hf": False,
+    "meta-llama/Llama-3.1-8B": False,
 }
+# Shipped without a card figure or outside the Llama architecture, each checked by its own test.
+REDPAJAMA = "togethercomputer/RedPajama-INCITE-Chat-3B-v1"  # GPT-NeoX
+NEMOTRON = "nvidia/Nemotron-Mini-4B-Instruct"  # no parameter figure on its card
+QWEN_VL = "Qwen/Qwen2.5-VL-3B-Instruct"  # a vision-language model: no decode step itself
+QWEN_VL_TEXT = f"{QWEN_VL}/{hf_models.LANGUAGE_MODEL}"  # the language model its decode runs
 SUFFIXES = {"M": 10**6, "B": 10**9}
 
 
@@ -62,7 +73,13 @@ def _decode(name: str) -> edgegap.Workload:
 
 
 def test_the_edge_models_are_shipped() -> None:
-    assert set(LLAMA_LIKE) | {"microsoft/Phi-3.5-mini-instruct", "google/gemma-2-2b"} <= set(EDGE)
+    others = {
+        "microsoft/Phi-3.5-mini-instruct",
+        "google/gemma-2-2b",
+        "google/gemma-2-9b",
+        REDPAJAMA,
+    }
+    assert set(LLAMA_LIKE) | others <= set(EDGE)
 
 
 @pytest.mark.slow
@@ -92,7 +109,8 @@ def test_an_edge_model_caches_its_key_value_heads(name: str) -> None:
     layers = config["num_hidden_layers"]
     assert {f"past_key_{n}" for n in range(layers)} <= set(inputs)
     key = inputs["past_key_0"]
-    assert key.shape == (1, config["num_key_value_heads"], CONTEXT, head_dim)
+    kv_heads = config.get("num_key_value_heads", heads)  # GPT-NeoX: every head its own
+    assert key.shape == (1, kv_heads, CONTEXT, head_dim)
     assert key.dtype == config["torch_dtype"]
 
 
@@ -110,6 +128,49 @@ def test_gemma_2_2b_matches_its_reports_non_embedding_count_exactly() -> None:
     config = shipped_config("google/gemma-2-2b")
     embedding = config["vocab_size"] * config["hidden_size"]
     assert _decode("google/gemma-2-2b").totals.params - embedding == 2_024_517_888
+
+
+@pytest.mark.parametrize(("name", "equations"), [(REDPAJAMA, gpt_neox), (NEMOTRON, nemotron)])
+def test_a_gpt_neox_and_a_nemotron_decode_step_count_as_their_equations(
+    name: str, equations: Any
+) -> None:
+    """Outside the Llama architecture: GPT-NeoX's fused q, k, v and biased layers, Nemotron's
+    scaled-and-shifted layer norms and gateless MLP (Nemotron-Mini ships without a card figure,
+    so its equations are its only check); each caches every key-value head it has."""
+    config = shipped_config(name)
+    expected = equations(config, length=1, context=CONTEXT)
+    workload = _decode(name)
+    assert workload.uncounted_ops == {} and workload.notes == ()
+    assert (workload.totals.macs, workload.totals.params) == (expected.macs, expected.params)
+    heads = config["num_attention_heads"]
+    key = {i.name: i for i in workload.inputs}["past_key_0"]
+    kv_heads = config.get("num_key_value_heads", heads)
+    assert key.shape == (1, kv_heads, CONTEXT, config["hidden_size"] // heads)
+
+
+def test_a_vision_language_model_decodes_through_its_language_model() -> None:
+    """Qwen2.5-VL-3B's decode step runs its language model only. The whole model (transformers'
+    Qwen2_5_VLModel, a vision tower beside the decoder) refuses a decode step in one line naming
+    the language model; that ships as Qwen2 with the whole config's text fields unchanged, counts
+    as Qwen2's equations and has Qwen2.5-3B's parameters (the same sizes)."""
+    with pytest.raises(UserError, match=re.escape(f"its language model is hf:{QWEN_VL_TEXT}")):
+        _decode(QWEN_VL)
+    whole, text = shipped_config(QWEN_VL), shipped_config(QWEN_VL_TEXT)
+    renamed = {"_source", "model_type", "architectures"}
+    assert {k: v for k, v in text.items() if k not in renamed} == {
+        k: whole[k] for k in text if k not in renamed
+    }
+    vision = {"vision_config", "rope_scaling"} | {
+        f"{part}_token_id" for part in ("vision_start", "vision_end", "vision", "image", "video")
+    }
+    assert set(whole) - set(text) == vision
+    expected = llama(text, length=1, qkv_bias=True, context=CONTEXT)
+    workload = _decode(QWEN_VL_TEXT)
+    assert workload.uncounted_ops == {} and workload.notes == ()
+    assert (workload.totals.macs, workload.totals.params) == (expected.macs, expected.params)
+    assert workload.totals.params == _decode("Qwen/Qwen2.5-3B").totals.params
+    short = edgegap.profile("qwen2.5-vl-3b", phase=Phase("decode", context=CONTEXT))
+    assert short.totals == workload.totals
 
 
 @pytest.mark.parametrize(("figure", "expected"), [

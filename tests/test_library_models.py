@@ -24,6 +24,10 @@ SHIPPED = (
     "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B", "Qwen/Qwen2.5-1.5B", "Qwen/Qwen2.5-3B",
     "Qwen/Qwen2.5-7B", "microsoft/Phi-3.5-mini-instruct", "google/gemma-2-2b",
     "HuggingFaceTB/SmolLM2-360M", "HuggingFaceTB/SmolLM2-1.7B", "mistralai/Mistral-7B-v0.3",
+    "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf", "meta-llama/Llama-2-70b-hf",
+    "meta-llama/Llama-3.1-8B", "google/gemma-2-9b", "togethercomputer/RedPajama-INCITE-Chat-3B-v1",
+    "nvidia/Nemotron-Mini-4B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct",
+    "Qwen/Qwen2.5-VL-3B-Instruct/language_model",
 )  # fmt: skip
 
 

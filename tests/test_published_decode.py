@@ -1,7 +1,8 @@
 """The published decode-throughput table (benchmarks/data/llm-decode-published.csv, issue 16)
 parses, every row carries its source and a declared split, and the split keeps the rule
 written in llm-decode-published.md: at most one in-sample row per catalog device, and at
-least 12 held-out rows."""
+least 12 held-out rows. Each row's model maps to the configuration edgegap profiles for it
+(llm-decode-models.csv)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+from edgegap.workload import hf_models
+
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
 CSV = DATA / "llm-decode-published.csv"
+MODELS = DATA / "llm-decode-models.csv"  # each model cell's configuration
 SPLITS = {"in_sample", "held_out", "excluded"}
 REQUIRED = (
     "row_id",
@@ -72,3 +76,17 @@ def test_the_rule_file_names_the_split_and_its_meaning() -> None:
     text = (DATA / "llm-decode-published.md").read_text()
     assert "held_out" in text and "in_sample" in text
     assert "after looking at" in text
+
+
+def test_every_model_cell_maps_to_one_shipped_language_model() -> None:
+    """llm-decode-models.csv holds each distinct `model` cell once, verbatim, with the `hf:`
+    spec edgegap profiles for it (a shipped configuration with a decode step) and why."""
+    with MODELS.open(newline="", encoding="utf-8") as handle:
+        mapping = list(csv.DictReader(handle))
+    assert list(mapping[0]) == ["model", "spec", "why"]
+    assert sorted(row["model"] for row in mapping) == sorted({row["model"] for row in rows()})
+    for row in mapping:
+        name = row["spec"].removeprefix(hf_models.PREFIX)
+        assert row["spec"].startswith(hf_models.PREFIX) and name in hf_models.shipped(), row
+        assert hf_models.decode_inputs(hf_models.resolve(name), context=1), row  # it decodes
+        assert row["why"].strip(), row

@@ -4,7 +4,8 @@ NAME is one of the configurations shipped in `data/hf/` (each the model's `confi
 Hugging Face Hub, its `_source` saying which), a path to a `config.json`, or a `model_type`
 (`hf:bert`: the library's default configuration of that type). Nothing is downloaded. The
 shipped language models also answer to a short name without the prefix (`ALIASES`:
-`llama-3.2-1b` is `hf:meta-llama/Llama-3.2-1B`).
+`llama-3.2-1b` is `hf:meta-llama/Llama-3.2-1B`). A vision-language model's language model, what
+its decode step runs, ships apart as `ORG/NAME/language_model` (`qwen2.5-vl-3b`).
 
 Which model is built follows the configuration's `architectures`: a causal language model
 (`...ForCausalLM`, `...LMHeadModel`) with its language-model head, an image classifier
@@ -66,7 +67,18 @@ ALIASES = {
     "smollm2-360m": "HuggingFaceTB/SmolLM2-360M",
     "smollm2-1.7b": "HuggingFaceTB/SmolLM2-1.7B",
     "mistral-7b-v0.3": "mistralai/Mistral-7B-v0.3",
+    "llama-2-7b": "meta-llama/Llama-2-7b-hf",
+    "llama-2-13b": "meta-llama/Llama-2-13b-hf",
+    "llama-2-70b": "meta-llama/Llama-2-70b-hf",
+    "llama-3.1-8b": "meta-llama/Llama-3.1-8B",
+    "gemma-2-9b": "google/gemma-2-9b",
+    "redpajama-3b": "togethercomputer/RedPajama-INCITE-Chat-3B-v1",
+    "nemotron-mini-4b": "nvidia/Nemotron-Mini-4B-Instruct",
+    "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct/language_model",
 }
+# A vision-language model's language model, where it ships apart (`Qwen/Qwen2.5-VL-3B-Instruct/
+# language_model`): what a decode step of the whole model runs.
+LANGUAGE_MODEL = "language_model"
 
 
 def aliased(name: str) -> str | None:
@@ -214,9 +226,11 @@ def _generating(spec: HfSpec, phase: str) -> Any:
     generates token by token) before a generation `phase` of it is profiled."""
     config = config_of(spec)
     if _auto_class(config).__name__ != "AutoModelForCausalLM":
+        part = f"{spec.name}/{LANGUAGE_MODEL}"
+        hint = f"; its language model is hf:{part}" if part in shipped() else ""
         raise UserError(
             f"hf:{spec.name} is not built as a causal language model (its config's "
-            f"architectures name no ...ForCausalLM or ...LMHeadModel): it has no {phase}"
+            f"architectures name no ...ForCausalLM or ...LMHeadModel): it has no {phase}{hint}"
         )
     return config
 
