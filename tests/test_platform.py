@@ -32,7 +32,10 @@ def test_catalog_has_the_required_platforms_each_sourced():
 # The platforms that run generative models (issue 16): memory first, so each states the DRAM's
 # capacity and bandwidth with where the bandwidth comes from.
 GENERATIVE = {"jetson-orin-nano", "orin-nano-super", "jetson-agx-orin", "raspberry-pi-5",
-              "apple-a17-pro", "apple-m4", "snapdragon-x-elite"}  # fmt: skip
+              "apple-a17-pro", "apple-m4", "snapdragon-x-elite", "apple-m1", "apple-m2",
+              "apple-m3-pro", "apple-m4-gpu", "apple-m4-pro", "apple-m4-max", "apple-a15",
+              "agx-orin-cpu", "igx-orin", "pi-500-plus",
+              "snapdragon-8g3-cpu"}  # fmt: skip
 
 
 def test_generative_platforms_state_dram_capacity_and_bandwidth():
