@@ -24,6 +24,8 @@ SHIPPED = (
     "meta-llama/Llama-3.2-1B", "meta-llama/Llama-3.2-3B", "Qwen/Qwen2.5-1.5B", "Qwen/Qwen2.5-3B",
     "Qwen/Qwen2.5-7B", "microsoft/Phi-3.5-mini-instruct", "google/gemma-2-2b",
     "HuggingFaceTB/SmolLM2-360M", "HuggingFaceTB/SmolLM2-1.7B", "mistralai/Mistral-7B-v0.3",
+    # llama-bench's LLaMA 7B sizes (tests/test_weight_formats.py)
+    "meta-llama/Llama-2-7b-hf",
 )  # fmt: skip
 
 

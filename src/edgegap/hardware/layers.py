@@ -139,7 +139,7 @@ class LayerArrays:
             ),
             stored_weights=narrowest(
                 [layer.stored_weight_bytes * k for layer, k in zip(layers, kept, strict=True)],
-                [layer.params * k for layer, k in zip(layers, kept, strict=True)],
+                [layer.stored_weight_elements * k for layer, k in zip(layers, kept, strict=True)],
             ),
             inputs=to_bytes(
                 [

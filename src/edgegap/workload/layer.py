@@ -79,8 +79,8 @@ class Layer(Counted):
     Weights stored in groups (ggml's blocks, group-quantized int4) carry, per
     `weight_group` elements, `weight_group_bits` of scales, zero points or minima beside
     their `weight_bits` codes (`precision.grouped_bytes`). `weight_elements` are the elements
-    one call reads, `params` those it is the first to read: a lookup reads the rows it gathers
-    of a table stored whole (`stored_weight_bytes`). `cache_elements` (part of
+    one call reads: a lookup reads the rows it gathers of a table held whole
+    (`stored_weight_elements`). `cache_elements` (part of
     `input_elements`) are the KV-cache entries a decode step reads, stored at `cache_bits`
     in groups as the weights are; the other inputs are at `activation_bits`.
     """
@@ -116,9 +116,17 @@ class Layer(Counted):
         return self._weights(self.weight_elements)
 
     @property
+    def stored_weight_elements(self) -> int:
+        """The weight elements this layer holds: a lookup's whole table, whatever rows it
+        reads; none of a weight an earlier layer read first (a tied head, a module called
+        twice: held once); any other layer's weights as it reads them (folded, fused)."""
+        if self.kind == "embedding":
+            return self.params
+        return self.weight_elements if self.params else 0
+
+    @property
     def stored_weight_bytes(self) -> int:
-        """The bytes the parameters this layer is the first to read are stored in."""
-        return self._weights(self.params)
+        return self._weights(self.stored_weight_elements)
 
     def _weights(self, elements: int) -> int:
         return grouped_bytes(elements, self.weight_bits, self.weight_group, self.weight_group_bits)
