@@ -5,8 +5,8 @@ line naming the short names whose card gives no figure (outside the table).
 
 Per row: the parameters edgegap counts beside the card's figure; the decode step's MACs (one
 token); its KV cache, the bytes of its `past_key_*`/`past_value_*` inputs at 2 bytes an
-element; the weights' bytes at bfloat16 (`weight_bytes`, a tied table held once). Counts
-only, no timing: the table is the same on any machine.
+element; the weights' bytes at bfloat16 as held (`stored_weight_bytes`, a tied table
+once). Counts only, no timing: the table is the same on any machine.
 
 Run: .venv/bin/python benchmarks/edge_llms.py
 """
@@ -51,7 +51,7 @@ def rows() -> list[str]:
         lines.append(
             f"| `{short.get(name, 'hf:' + name)}` ({name}) | {workload.totals.params:,} | {card} "
             f"| {layers} | {heads} | {workload.totals.macs / 1e9:.3f} "
-            f"| {cache_bytes / 1e6:,.1f} | {workload.totals.weight_bytes / 1e9:.2f} |"
+            f"| {cache_bytes / 1e6:,.1f} | {workload.totals.stored_weight_bytes / 1e9:.2f} |"
         )
     return lines
 

@@ -15,7 +15,7 @@ from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.platform import Platform
 from edgegap.plan.search import published_accuracy
-from edgegap.precision import bits_to_bytes
+from edgegap.precision import grouped_bytes
 from edgegap.techniques import GROUPS, NotAvailable, Setting, Technique, get, names, techniques
 from edgegap.workload.layer import Workload
 
@@ -64,7 +64,9 @@ def check_invariants(technique: Technique, setting: Setting, before: Workload, p
         assert all(min(g.groups, g.m, g.k, g.n) >= 1 for g in new.gemms)
         assert new.macs == sum(g.macs for g in new.gemms)
         assert 0 < new.weight_density <= 1 and 0 < new.activation_density <= 1
-        assert new.weight_bytes == bits_to_bytes(new.weight_elements, new.weight_bits)
+        assert new.weight_bytes == grouped_bytes(
+            new.weight_elements, new.weight_bits, new.weight_group, new.weight_group_bits
+        )
     assert after.totals.weight_bytes == sum(x.weight_bytes for x in after.layers)
     assert after.peak_activation_bytes <= before.peak_activation_bytes, technique.name
     Platform.model_validate(new_platform.model_dump())  # still a valid platform

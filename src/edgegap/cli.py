@@ -235,6 +235,23 @@ PhaseKind = Annotated[
         "(one token after --context, its KV cache an input); --batch sequences at once",
     ),
 ]
+WeightFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="store a language model's weights as a file format does: f16, bf16, q8_0, q4_0, "
+        "q4_k_m, q2_k (llama.cpp GGUF), mlc-q4f16_1, mlc-q3f16_1, ... (MLC), int4-g128, "
+        "int8-channel (`edgegap techniques`: weight-format)",
+    ),
+]
+KvFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--kv",
+        help="store a decode step's KV cache as a llama.cpp cache type: f16, q8_0, q4_0, ... "
+        "(kv-cache)",
+    ),
+]
 Tokens = Annotated[int, typer.Option(help="prompt tokens of a prefill")]
 Context = Annotated[int, typer.Option(help="tokens already in the KV cache of a decode step")]
 
@@ -248,6 +265,24 @@ def _phase(
     if any(given):
         raise UserError("--phase sets the inputs: give --tokens, --context and --batch instead")
     return Phase(kind, tokens, context, batch or 1)
+
+
+def _stored(workloads: list[Workload], weights: str | None, kv: str | None) -> list[Workload]:
+    """The workloads with their weights and KV cache in the formats asked for (None: as
+    profiled), through the registry's weight-format and kv-cache techniques."""
+    from edgegap.techniques import get
+    from edgegap.techniques.weight_formats import cached_as, formatted
+
+    weight_format = None if weights is None else get("weight-format").setting(format=weights)
+    cache_format = None if kv is None else get("kv-cache").setting(format=kv)
+    stored = []
+    for workload in workloads:
+        if weight_format is not None:
+            workload = formatted(workload, weight_format["format"])
+        if cache_format is not None:
+            workload = cached_as(workload, cache_format["format"])
+        stored.append(workload)
+    return stored
 
 
 def _generation_line(cost: Cost, phase: Phase) -> str:
@@ -436,12 +471,14 @@ def _shape(shape: Sequence[int]) -> str:
     return "x".join(map(str, shape))
 
 
-# header, Totals key, unit, hide (the order in which a narrow console hides them)
+# header, Totals key, unit, hide (the order in which a narrow console hides them); weights are
+# those one pass reads, stored those the parameters are held in (a lookup reads rows of a table)
 _SUMMARY_COLUMNS = (
     ("MACs", "macs", "", 0),
     ("FLOPs", "flops", "", 2),
     ("params", "params", "", 0),
     ("weights", "weight_bytes", "B", 0),
+    ("stored", "stored_weight_bytes", "B", 4),
     ("activations", "activation_bytes", "B", 3),
     ("peak act.", "peak_activation_bytes", "B", 0),
     ("min traffic", "min_traffic_bytes", "B", 0),
@@ -583,11 +620,14 @@ def profile_command(
     tokens: Tokens = PROMPT_TOKENS,
     context: Context = 0,
     batch: Annotated[int | None, typer.Option("--batch", min=1, help="batch size")] = None,
+    weights: WeightFormat = None,
+    kv: KvFormat = None,
 ) -> None:
     """Profile models into per-layer workloads: MACs, FLOPs, parameters, bytes moved."""
     chosen = _phase(phase, tokens, context, batch, input_shape, input)
     workloads = _profile_all(names, input_shape, dtype, batch, input, proposals=proposals,
                              detections=detections, phase=chosen)  # fmt: skip
+    workloads = _stored(workloads, weights, kv)
     if format is Format.jsonl:
         for workload in workloads:
             sys.stdout.write(workload.to_json() + "\n")
@@ -856,6 +896,8 @@ def estimate_command(
     phase: PhaseKind = None,
     tokens: Tokens = PROMPT_TOKENS,
     context: Context = 0,
+    weights: WeightFormat = None,
+    kv: KvFormat = None,
 ) -> None:
     """Estimate latency, energy, power at a frame rate and memory fit of models on platforms.
     Layers are fused as each platform's compiler fuses them (--no-fuse: as traced); a SCALE-Sim
@@ -879,8 +921,10 @@ def estimate_command(
 
             workloads[precision] = [read_topology(topology, dtype_to_bits(precision) or 8)]
         else:
-            workloads[precision] = _profile_all(
-                models or [], input_shape, precision, batch, input, phase=chosen
+            workloads[precision] = _stored(
+                _profile_all(models or [], input_shape, precision, batch, input, phase=chosen),
+                weights,
+                kv,
             )
     count = len(workloads[dtypes[0]])
     pairs = [

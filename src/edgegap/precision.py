@@ -35,6 +35,15 @@ def bits_to_bytes(elements: float, bits: int) -> int:
     return math.ceil(elements * bits / 8)
 
 
+def grouped_bytes(elements: int, bits: int, group: int = 0, group_bits: int = 0) -> int:
+    """Bytes of `elements` values of `bits` bits each stored in groups of `group` (0: no
+    groups), each group carrying `group_bits` more (its scales, zero points or minima, and
+    any padding of its storage words), as ggml's blocks and group-quantized formats lay
+    weights out: packed, rounded up to a byte."""
+    groups = -(-elements // group) if group else 0
+    return bits_to_bytes(elements * bits + groups * group_bits, 1)
+
+
 def bits_to_bytes_array(elements: npt.ArrayLike, bits: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """`bits_to_bytes` element by element; exact integer arithmetic for integer counts."""
     import numpy as np

@@ -1,8 +1,10 @@
 """Whether a model fits a platform: one rule for the cost model, the report and the planner.
 
 The rule places two things, each where a deployment keeps it:
-- the weights, at the precision the cost model runs each layer at (`precision_for`; on a
-  zero-skipping platform only the nonzero ones), live in the outermost level: off-chip DRAM,
+- the weights, every parameter as it is held (a lookup's table whole, however few rows a
+  pass reads), at the precision the cost model runs each layer at or as stored where that
+  is narrower (`LayerArrays`; on a zero-skipping platform only the nonzero ones), live in
+  the outermost level: off-chip DRAM,
   an MCU's flash, or, on a chip with neither, its on-chip buffers together (however many:
   each holds data of its own, as a scratchpad does);
 - the peak live activations (the most bytes alive at one moment of the forward pass, at the
@@ -84,7 +86,7 @@ def size_text(count: float) -> str:
 def fit_of(layers: LayerArrays, platform: Platform) -> Fit:
     """The rule on a workload already in the cost model's arrays."""
     weight_home, activation_home = _homes(platform)
-    weights, activations = layers.weight_bytes, layers.peak_activation_bytes
+    weights, activations = layers.stored_weight_bytes, layers.peak_activation_bytes
     if weight_home == activation_home:
         parts = [("weights and activations", weight_home, weights + activations)]
     else:
@@ -94,7 +96,9 @@ def fit_of(layers: LayerArrays, platform: Platform) -> Fit:
         for holds, home, needed in parts
     )
     precisions = "/".join(
-        dict.fromkeys(p for p, w in zip(layers.precision, layers.weights, strict=True) if w > 0)
+        dict.fromkeys(
+            p for p, w in zip(layers.precision, layers.stored_weights, strict=True) if w > 0
+        )
     )
     need = (
         f"{size_text(weights)} of {precisions + ' ' if precisions else ''}weights and "

@@ -55,7 +55,13 @@ class LayerArrays:
     the bytes that pass once: the output written and, in a layer that fused a residual add,
     the add's other operand (`Layer.residual_elements`), read as the output is written.
     `kinds`, `ops` and `source` (the layers themselves) are for an engine that costs a layer
-    by what it is, not only by its counts (`engines.Engine`)."""
+    by what it is, not only by its counts (`engines.Engine`).
+
+    `weights` are the bytes each layer reads, `stored_weights` those its parameters are held
+    in (a lookup reads a few rows of a table held whole). A weight or KV cache stored
+    narrower than the precision its layer runs at moves as stored (weight-only quantization:
+    the kernel widens each group as it reads it); a wider one at the platform precision (the
+    deployment converts it to what the chip runs)."""
 
     kinds: list[str]
     ops: list[str]
@@ -66,6 +72,7 @@ class LayerArrays:
     elementwise_ops: Ints
     mac_energy_j: Floats
     weights: Ints
+    stored_weights: Ints
     inputs: Ints
     outputs: Ints
     gemm_layers: Ints  # indices of the layers with matrix products
@@ -97,6 +104,16 @@ class LayerArrays:
         def to_bytes(elements: list[float]) -> Ints:
             return bits_to_bytes_array(elements, bits)
 
+        def narrowest(stored: list[float], elements: list[float]) -> Ints:
+            """Bytes as stored or at the platform precision, whichever is fewer."""
+            held = np.ceil(np.array(stored, dtype=np.float64)).astype(np.int64)
+            return np.minimum(held, to_bytes(elements))
+
+        kept = [layer.weight_density if skipping else 1.0 for layer in layers]
+        cache = narrowest(
+            [layer.cache_bytes for layer in layers], [layer.cache_elements for layer in layers]
+        )
+
         return cls(
             kinds=[layer.kind for layer in layers],
             ops=[layer.op for layer in layers],
@@ -116,13 +133,21 @@ class LayerArrays:
             mac_energy_j=np.array(
                 [platform.compute.mac_energy_pj[p] * 1e-12 for p in precision]  # type: ignore[index]
             ),
-            weights=to_bytes(
+            weights=narrowest(
+                [layer.weight_bytes * k for layer, k in zip(layers, kept, strict=True)],
+                [layer.weight_elements * k for layer, k in zip(layers, kept, strict=True)],
+            ),
+            stored_weights=narrowest(
+                [layer.stored_weight_bytes * k for layer, k in zip(layers, kept, strict=True)],
+                [layer.stored_weight_elements * k for layer, k in zip(layers, kept, strict=True)],
+            ),
+            inputs=to_bytes(
                 [
-                    layer.weight_elements * (layer.weight_density if skipping else 1.0)
+                    layer.input_elements - layer.residual_elements - layer.cache_elements
                     for layer in layers
                 ]
-            ),
-            inputs=to_bytes([layer.input_elements - layer.residual_elements for layer in layers]),
+            )
+            + cache,
             outputs=to_bytes([layer.output_elements + layer.residual_elements for layer in layers]),
             gemm_layers=np.array(gemm_layers, dtype=np.int64),
             gemm_starts=np.array(starts, dtype=np.int64),
@@ -145,6 +170,10 @@ class LayerArrays:
         return int(self.weights.sum())
 
     @property
+    def stored_weight_bytes(self) -> int:
+        return int(self.stored_weights.sum())
+
+    @property
     def working_bytes(self) -> int:
         """The working activations: the largest layer's inputs plus outputs."""
         return int((self.inputs + self.outputs).max(initial=0))
@@ -160,4 +189,4 @@ class LayerArrays:
     def resident_bytes(self) -> int:
         """Every weight beside the working activations: what a buffer that caches weights
         must hold to keep them from one inference to the next."""
-        return self.weight_bytes + self.working_bytes
+        return self.stored_weight_bytes + self.working_bytes

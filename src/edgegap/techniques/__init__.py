@@ -11,6 +11,7 @@ from edgegap.techniques import (  # noqa: F401  (each module registers its techn
     quantization,
     sharing,
     structured,
+    weight_formats,
     winograd,
 )
 from edgegap.techniques.base import (

@@ -315,9 +315,11 @@ def annotate(workload: Workload, annotations: Mapping[str, LayerAnnotation]) -> 
             continue
         changes: dict[str, Any] = {
             key: value
-            for key in ("weight_bits", "activation_bits", "weight_density", "activation_density")
+            for key in ("activation_bits", "weight_density", "activation_density")
             if (value := getattr(note, key)) is not None
         }
+        if note.weight_bits is not None:
+            layer = layer.with_weight_bits(note.weight_bits)
         if note.rewrite is not None:
             layer = get(note.rewrite.technique).rewrite(layer, note.rewrite)
         if note.mac_factor is not None:  # a smaller product: the array runs less too

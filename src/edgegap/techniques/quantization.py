@@ -600,7 +600,7 @@ def quantized_workload(
     """Every layer's weights at `weight_bits` and activations at `activation_bits` (None:
     as profiled); the platform runs the narrowest precision it has that holds both."""
     layers = tuple(
-        replace(layer, weight_bits=weight_bits,
+        replace(layer.with_weight_bits(weight_bits),
                 activation_bits=layer.activation_bits if activation_bits is None
                 else activation_bits)
         for layer in workload.layers
@@ -796,7 +796,7 @@ class Xnor(BinaryConnect):
         whose input (the image) stays as profiled, as `xnor` runs it."""
         first = next((x.index for x in workload.layers if x.weight_elements), None)
         layers = tuple(
-            replace(x, weight_bits=1, activation_bits=x.activation_bits if x.index == first
+            replace(x.with_weight_bits(1), activation_bits=x.activation_bits if x.index == first
                     else 1)
             for x in workload.layers
         )  # fmt: skip

@@ -287,6 +287,7 @@ def _rescaled(
         params=round(layer.params * factor),
         weight_elements=round(layer.weight_elements * factor),
         input_elements=round(layer.input_elements * in_factor),
+        cache_elements=round(layer.cache_elements * in_factor),
         output_elements=round(layer.output_elements * out_factor),
     )
 

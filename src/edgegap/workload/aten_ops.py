@@ -205,9 +205,16 @@ def _grid_sampler(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> 
     return formulas.upsample(out, _GRID_SAMPLER_MODES[args[2]])
 
 
-@register(aten.embedding, aten._embedding_bag)
+@register(aten.embedding)
 def _embedding(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
-    return OpCount("embedding")
+    """One row of the table (`args[0]`) per index: the output's elements."""
+    return formulas.lookup(args[0], formulas.numel(out))
+
+
+@register(aten._embedding_bag)
+def _embedding_bag(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """One row per index (`args[1]`), however many bags the rows are summed into."""
+    return formulas.lookup(args[0], formulas.numel(args[1]) * args[0][-1])
 
 
 register_elementwise(

@@ -64,6 +64,13 @@ class OpCount(Counted):
     kind: str
     elementwise_flops: int = 0
     gemms: tuple[Gemm, ...] = ()
+    gathered: int | None = None  # a lookup's elements read of its table (None: all it reads)
+
+
+def lookup(table: Shape, elements: int) -> OpCount:
+    """A table lookup that gathers `elements` of its table (its rows looked up): it reads
+    those, never more than the table, however often a row repeats."""
+    return OpCount("embedding", gathered=min(elements, numel(table)))
 
 
 def numel(shape: Shape) -> int:

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from edgegap.precision import OPS_PER_MAC, bits_to_bytes
+from edgegap.precision import OPS_PER_MAC, bits_to_bytes, grouped_bytes
 from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
@@ -75,6 +75,14 @@ class Layer(Counted):
     `residual_elements` (part of `input_elements`) is, in a layer that fusion gave a residual
     add, the add's other operand: read once as the output is written, not streamed through
     the matrix products.
+
+    Weights stored in groups (ggml's blocks, group-quantized int4) carry, per
+    `weight_group` elements, `weight_group_bits` of scales, zero points or minima beside
+    their `weight_bits` codes (`precision.grouped_bytes`). `weight_elements` are the elements
+    one call reads: a lookup reads the rows it gathers of a table held whole
+    (`stored_weight_elements`). `cache_elements` (part of
+    `input_elements`) are the KV-cache entries a decode step reads, stored at `cache_bits`
+    in groups as the weights are; the other inputs are at `activation_bits`.
     """
 
     index: int
@@ -95,14 +103,49 @@ class Layer(Counted):
     gemms: tuple[Gemm, ...] = ()
     producers: tuple[int, ...] = ()
     residual_elements: int = 0
+    weight_group: int = 0
+    weight_group_bits: int = 0
+    cache_elements: int = 0
+    cache_bits: int = 32
+    cache_group: int = 0
+    cache_group_bits: int = 0
 
     @property
     def weight_bytes(self) -> int:
-        return bits_to_bytes(self.weight_elements, self.weight_bits)
+        """The weight bytes one call reads."""
+        return self._weights(self.weight_elements)
+
+    @property
+    def stored_weight_elements(self) -> int:
+        """The weight elements this layer holds: a lookup's whole table, whatever rows it
+        reads; none of a weight an earlier layer read first (a tied head, a module called
+        twice: held once); any other layer's weights as it reads them (folded, fused)."""
+        if self.kind == "embedding":
+            return self.params
+        return self.weight_elements if self.params else 0
+
+    @property
+    def stored_weight_bytes(self) -> int:
+        return self._weights(self.stored_weight_elements)
+
+    def _weights(self, elements: int) -> int:
+        return grouped_bytes(elements, self.weight_bits, self.weight_group, self.weight_group_bits)
+
+    def with_weight_bits(self, bits: int) -> Layer:
+        """This layer with each weight one `bits`-bit code and no group scales: a quantizer
+        that sets a layer's width replaces the format its weights were stored in."""
+        return replace(self, weight_bits=bits, weight_group=0, weight_group_bits=0)
+
+    @property
+    def cache_bytes(self) -> int:
+        return grouped_bytes(
+            self.cache_elements, self.cache_bits, self.cache_group, self.cache_group_bits
+        )
 
     @property
     def input_bytes(self) -> int:
-        return bits_to_bytes(self.input_elements, self.activation_bits)
+        rest = self.input_elements - self.cache_elements
+        return bits_to_bytes(rest, self.activation_bits) + self.cache_bytes
 
     @property
     def output_bytes(self) -> int:
@@ -131,7 +174,9 @@ class Layer(Counted):
         record["output_shape"] = list(self.output_shape)
         record["gemms"] = [asdict(g) for g in self.gemms]
         record["producers"] = list(self.producers)
-        for derived in ("weight_bytes", "input_bytes", "output_bytes", "min_traffic_bytes"):
+        derived_bytes = ("weight_bytes", "stored_weight_bytes", "cache_bytes", "input_bytes",
+                         "output_bytes", "min_traffic_bytes")  # fmt: skip
+        for derived in derived_bytes:
             record[derived] = getattr(self, derived)
         record["arithmetic_intensity"] = self.arithmetic_intensity
         return record
@@ -143,6 +188,7 @@ class Totals:
     flops: int
     params: int
     weight_bytes: int
+    stored_weight_bytes: int
     activation_bytes: int
     peak_activation_bytes: int
     min_traffic_bytes: int
@@ -188,6 +234,7 @@ class Workload:
             flops=sum(layer.flops for layer in self.layers),
             params=sum(layer.params for layer in self.layers),
             weight_bytes=sum(layer.weight_bytes for layer in self.layers),
+            stored_weight_bytes=sum(layer.stored_weight_bytes for layer in self.layers),
             activation_bytes=sum(layer.output_bytes for layer in self.layers),
             peak_activation_bytes=self.peak_activation_bytes,
             min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),

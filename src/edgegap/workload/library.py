@@ -1,6 +1,6 @@
 """Models from outside torchvision, by spec string: `timm:NAME[.TAG]` (`timm_models`) and
 `hf:NAME` (`hf_models`). Parsing and dispatch live here; `profile()` and the CLI reach both
-libraries through `is_library_spec`, `resolve`, `default_inputs`, `tracing` and `tied_once`.
+libraries through `is_library_spec`, `resolve`, `default_inputs` and `tracing`.
 
 The two prefixes are taken before `package.module:callable`: `timm:resnet50` is timm's
 resnet50, not a callable `resnet50` in a module `timm`.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError
@@ -19,8 +19,6 @@ from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
     from torch import nn
-
-    from edgegap.workload.layer import Workload
 
 LIBRARIES = {"timm": "timm", "hf": "Hugging Face transformers"}
 
@@ -105,29 +103,3 @@ def tracing(model: LibraryModel, built: nn.Module) -> Iterator[None]:
         hf_models.cache_assembled(built, model.context) if model.context else nullcontext(),
     ):
         yield
-
-
-def tied_once(built: nn.Module, workload: Workload) -> Workload:
-    """A token embedding tied to the language-model head is one weight: the head's product
-    reads it whole, the embedding's gather only the rows it gathers (its output). Counted so,
-    the weights' bytes hold the table once, as its parameters do; an untied embedding keeps
-    its whole table (the model must hold it)."""
-    inputs = getattr(built, "get_input_embeddings", None)
-    outputs = getattr(built, "get_output_embeddings", None)
-    if inputs is None or outputs is None:
-        return workload
-    try:
-        embedding, head = inputs(), outputs()
-    except (AttributeError, NotImplementedError):
-        return workload
-    weight = getattr(embedding, "weight", None)
-    if weight is None or head is None or getattr(head, "weight", None) is not weight:
-        return workload
-    path = next((name for name, module in built.named_modules() if module is embedding), None)
-    layers = [
-        replace(layer, weight_elements=layer.output_elements)
-        if layer.name == path and layer.op == "embedding"
-        else layer
-        for layer in workload.layers
-    ]
-    return workload.with_layers(layers)

@@ -298,7 +298,7 @@ def _resize(call: Call) -> OpCount:
 def _gather(call: Call) -> OpCount:
     """A gather from an initializer is an embedding lookup; from an activation, a copy."""
     if 0 in call.weights:
-        return OpCount("embedding")
+        return formulas.lookup(call.shape(0), formulas.numel(call.out))
     return formulas.elementwise("movement", "move", call.out)
 
 
@@ -726,7 +726,9 @@ class _Reader:
             output_shape=out.shape or (),
             elementwise_flops=count.elementwise_flops,
             params=self._elements(fresh),
-            weight_elements=self._elements(initializers),
+            weight_elements=self._elements(initializers)
+            if count.gathered is None
+            else count.gathered,
             input_elements=sum(a.elements for a in activations),
             output_elements=out.elements,
             weight_bits=self._bits(tensors.get(largest, out)),

@@ -321,8 +321,7 @@ def profile(
 
         def traced(built: nn.Module) -> Workload:
             with library.tracing(found, built):
-                workload = profile_module(built, found.inputs, dtype, label, asked, source)
-            return library.tied_once(built, workload)
+                return profile_module(built, found.inputs, dtype, label, asked, source)
 
         return profile_built(found.build, traced, label, limits)
     if ":" in spec:

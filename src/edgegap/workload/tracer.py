@@ -349,7 +349,9 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 output_shape=out_shape,
                 elementwise_flops=count.elementwise_flops,
                 params=state.first_read_params(owners) if owners else 0,
-                weight_elements=sum([t.numel() for t in read]),
+                weight_elements=sum([t.numel() for t in read])
+                if count.gathered is None
+                else count.gathered,
                 input_elements=sum([t.numel() for t in activations]),
                 output_elements=primary.numel(),
                 weight_bits=self.bits or dtype_bits(largest.dtype),
