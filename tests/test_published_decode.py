@@ -10,6 +10,8 @@ import csv
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from edgegap.workload import hf_models
 
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
@@ -90,3 +92,37 @@ def test_every_model_cell_maps_to_one_shipped_language_model() -> None:
         assert row["spec"].startswith(hf_models.PREFIX) and name in hf_models.shipped(), row
         assert hf_models.decode_inputs(hf_models.resolve(name), context=1), row  # it decodes
         assert row["why"].strip(), row
+
+
+def _benchmark():  # type: ignore[no-untyped-def]
+    """benchmarks/generative.py, which estimates these rows."""
+    import sys
+
+    folder = str(DATA.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    import generative
+
+    return generative
+
+
+def test_every_estimated_row_has_its_formats_context_and_a_catalog_platform() -> None:
+    from edgegap.hardware import builtin_names
+    from edgegap.techniques import weight_formats
+
+    read = _benchmark().rows()
+    assert len(read) == sum(row["split"] != "excluded" for row in rows())
+    for row in read:
+        assert row.platform in builtin_names(), row.row_id
+        assert row.weights in weight_formats.formats(), row.row_id
+        assert row.kv_cache in weight_formats.kv_types(), row.row_id
+        assert row.context >= 64, row.row_id  # the declared rule: tg128 is the shortest
+
+
+@pytest.mark.slow
+def test_the_catalog_carries_the_declared_rule_s_sustained_bandwidths() -> None:
+    """Each platform's sustained off-chip bandwidth is the one its in-sample row fits (or
+    its compute unit's median fraction of peak), as llm-decode-published.md declares."""
+    benchmark = _benchmark()
+    sustained = benchmark.sustained_bandwidths(benchmark.rows())[0]
+    assert benchmark.catalog_differences(sustained) == []

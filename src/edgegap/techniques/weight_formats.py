@@ -45,6 +45,8 @@ ROLES = {
     "qkv_proj": "attn_qkv", "c_attn": "attn_qkv", "attn.c_proj": "attn_output",
     "gate_proj": "ffn_gate", "up_proj": "ffn_up", "gate_up_proj": "ffn_up", "c_fc": "ffn_up",
     "down_proj": "ffn_down", "mlp.c_proj": "ffn_down", "wpe": "position_embd",
+    "embed_in": "token_embd", "embed_out": "output", "query_key_value": "attn_qkv",
+    "attention.dense": "attn_output", "dense_h_to_4h": "ffn_up", "dense_4h_to_h": "ffn_down",
 }  # fmt: skip
 LIKE_ATTN_V = ("attn_v", "attn_qkv")  # llama.cpp's category_is_attn_v
 _BLOCK = re.compile(r"\.(\d+)\.")
@@ -246,13 +248,18 @@ def cache_reads(workload: Workload) -> dict[int, int]:
     """The cache elements each layer of a decode step reads: an input the step did not compute
     (producer -1) of a cache input's shape, or of that shape with the new token's row written
     in (the cache it attends to), and any input a layer made of the cache without changing
-    its entries (the traced attention's dtype copies and scalings of keys and values, up to
-    the products that read them)."""
+    its entries (a dtype copy of keys and values, up to the products that read them). The
+    in-place write of the new token into the cache reads no cache; what reads the cache after
+    it reads it whole."""
     cached = {i.shape for i in workload.inputs if i.name and i.name.startswith("past_")}
     attended = {(*shape[:2], shape[2] + 1, *shape[3:]) for shape in cached}
     passing: set[int] = set()  # layers whose output is the cache's entries
     reads = {}
     for layer in workload.layers:
+        if layer.output_elements < math.prod(layer.output_shape):  # a token written in place
+            if tuple(layer.output_shape) in cached | attended:
+                passing.add(layer.index)  # the cache, its new row in: read by what follows
+            continue
         sizes = [
             math.prod(shape)
             for shape, producer in zip(layer.input_shapes, layer.producers, strict=False)
