@@ -281,10 +281,21 @@ register_elementwise(
                  aten.constant_pad_nd, aten.reflection_pad1d, aten.reflection_pad2d,
                  aten.replication_pad1d, aten.replication_pad2d, aten.roll, aten.flip,
                  aten.repeat, aten.index, aten._unsafe_index, aten.index_select, aten.gather,
-                 aten.fill_, aten.zero_, aten.im2col, aten.index_copy, aten.index_copy_,
-                 aten.index_put, aten.index_put_],
+                 aten.fill_, aten.zero_, aten.im2col, aten.index_copy, aten.index_put],
     },
 )  # fmt: skip
+
+
+# `self[index] = source` in place (a decode step writing its token into a preallocated KV
+# cache): the source's elements move, the rest of `self` is not touched.
+@register(aten.index_copy_)
+def _index_copy_in_place(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return OpCount("movement", written=formulas.numel(args[3]))  # (self, dim, index, source)
+
+
+@register(aten.index_put_)
+def _index_put_in_place(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    return OpCount("movement", written=formulas.numel(args[2]))  # (self, indices, values)
 
 
 # Fast Fourier transforms. A length-N complex FFT is 5 N log2 N real FLOPs (radix-2: N/2 log2 N

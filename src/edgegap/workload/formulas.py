@@ -65,6 +65,9 @@ class OpCount(Counted):
     elementwise_flops: int = 0
     gemms: tuple[Gemm, ...] = ()
     gathered: int | None = None  # a lookup's elements read of its table (None: all it reads)
+    # An in-place write's elements (a new token scattered into a preallocated KV cache): it
+    # reads and writes those, not the whole tensor it writes into (None: as its tensors are).
+    written: int | None = None
 
 
 def lookup(table: Shape, elements: int) -> OpCount:

@@ -352,8 +352,10 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 weight_elements=sum([t.numel() for t in read])
                 if count.gathered is None
                 else count.gathered,
-                input_elements=sum([t.numel() for t in activations]),
-                output_elements=primary.numel(),
+                input_elements=sum([t.numel() for t in activations])
+                if count.written is None
+                else count.written,
+                output_elements=primary.numel() if count.written is None else count.written,
                 weight_bits=self.bits or dtype_bits(largest.dtype),
                 activation_bits=self.bits or dtype_bits(primary.dtype),
                 gemms=count.gemms,
@@ -392,6 +394,38 @@ def _module_scopes(names: Mapping[int, str], scope: list[str]) -> Iterator[None]
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def _attention_fused_on_meta() -> Iterator[None]:
+    """Scaled dot-product attention of meta tensors as a CPU runs it: one fused kernel that
+    reads queries, keys and values once (`_scaled_dot_product_flash_attention_for_cpu`, as
+    edge runtimes fuse it; grouped-query keys as they are, a boolean mask made additive
+    first), where PyTorch gives meta tensors its math fallback, whose copies and scalings
+    each read a decode step's whole KV cache again. `F.scaled_dot_product_attention` is
+    replaced while tracing, which every caller (transformers, `nn.MultiheadAttention`)
+    looks up when it calls; restored on exit."""
+    functional = torch.nn.functional
+    original = functional.scaled_dot_product_attention
+
+    def fused(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
+              is_causal: bool = False, scale: Any = None, enable_gqa: bool = False) -> Any:  # fmt: skip
+        if query.device.type != "meta" or dropout_p:
+            return original(query, key, value, attn_mask, dropout_p, is_causal, scale=scale,
+                            enable_gqa=enable_gqa)  # fmt: skip
+        if attn_mask is not None and attn_mask.dtype == torch.bool:
+            zero, minus_infinity = (torch.scalar_tensor(v, dtype=query.dtype, device="meta")
+                                    for v in (0.0, float("-inf")))  # fmt: skip
+            attn_mask = torch.where(attn_mask, zero, minus_infinity)
+        return torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            query, key, value, 0.0, is_causal, attn_mask=attn_mask, scale=scale
+        )[0]
+
+    functional.scaled_dot_product_attention = fused
+    try:
+        yield
+    finally:
+        functional.scaled_dot_product_attention = original
 
 
 @contextmanager
@@ -437,6 +471,7 @@ def trace(
         with (
             torch.no_grad(),
             _mha_fast_path_disabled(),
+            _attention_fused_on_meta(),
             _module_scopes({id(m): path for m, path in paths.items()}, recorder.scope),
             recorder,
         ):

@@ -89,7 +89,8 @@ def shares_a_reorder(
 def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
     """The microbenchmark kind and feature row of each operator of `layer` at `bits`: one per
     matrix product (a convolution as dense, depthwise or grouped; anything else a matrix
-    product), or one stream of its bytes."""
+    product) and a fused attention's softmax as a stream of its scores, or one stream of its
+    bytes."""
     per_element = bits / 8
     if not layer.gemms:
         kind = layer.kind if layer.kind in kernels.STREAMING_KINDS else "elementwise"
@@ -111,6 +112,9 @@ def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
             moved = gemm.groups * (gemm.m * gemm.k + gemm.k * gemm.n + gemm.m * gemm.n)
         features = [gemm.groups, gemm.m, gemm.k, gemm.n, stride, area, per_element * moved]
         rows.append((kind, [float(v) for v in features]))
+    if layer.kind == "attention":  # a fused attention's softmax, between its two products
+        scores = layer.gemms[0]
+        rows.append(("softmax", [per_element * 2 * scores.groups * scores.m * scores.n]))
     return rows
 
 
