@@ -21,7 +21,7 @@ from docs_section import write_section
 
 import edgegap
 from edgegap.workload import hf_models
-from edgegap.workload.phases import Phase
+from edgegap.workload.phases import Phase, cache_inputs
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 HEADING = "## Edge language models"
@@ -40,7 +40,7 @@ def rows() -> list[str]:
         workload = edgegap.profile(
             f"hf:{name}", dtype="bfloat16", phase=Phase("decode", context=CONTEXT)
         )
-        cache = [i for i in workload.inputs if i.name and i.name.startswith("past_")]
+        cache = cache_inputs(workload)
         cache_bytes = sum(math.prod(i.shape) for i in cache) * BF16_BYTES
         layers = config["num_hidden_layers"]
         query_heads = config["num_attention_heads"]

@@ -48,6 +48,7 @@ MEASURED = ROOT / "benchmarks" / "data" / "host-zoo.csv"
 CALIBRATED = ROOT / "benchmarks" / "data" / "host.yaml"
 DOC = ROOT / "docs" / "validation.md"
 HEADING = "## Host: a calibrated CPU against its own measurements"
+OTHER_HEADING = "## Host, another CPU"
 BENCHMARK = "validate_host"
 WITHIN = 0.25
 # What calibration is told: the share of a 350 W, 64-core Intel Xeon 8592+ (Emerald Rapids,
@@ -392,11 +393,11 @@ def document(results: list[Compared], platform_path: Path) -> str:
     return "\n".join(lines)
 
 
-def write_doc(body: str) -> None:
+def write_doc(heading: str, body: str) -> None:
     text = DOC.read_text(encoding="utf-8")
     sections = re.split(r"(?m)^(?=## )", text)
-    kept = [s for s in sections if not s.startswith(HEADING)]
-    write_text(DOC, "".join(kept).rstrip("\n") + f"\n\n{HEADING}\n\n{body.strip()}\n")
+    kept = [s for s in sections if s.splitlines()[0] != heading]
+    write_text(DOC, "".join(kept).rstrip("\n") + f"\n\n{heading}\n\n{body.strip()}\n")
 
 
 def main() -> None:
@@ -409,11 +410,15 @@ def main() -> None:
     results = compare(path)
     body = document(results, path)
     print(body)
-    write_doc(body)
     platform = load_platform(path)
     cpu = platform.calibration
-    write_residuals(BENCHMARK, [
-        {"benchmark": BENCHMARK, "platform": platform.name, "kind": "cpu",
+    # Another machine's calibration (`--platform`, not host.yaml) has a section and rows of
+    # its own beside the project's.
+    other = path.resolve() != CALIBRATED.resolve() and cpu is not None
+    write_doc(f"{OTHER_HEADING}: {cpu.cpu}" if other else HEADING, body)
+    benchmark = f"{BENCHMARK} ({cpu.cpu})" if other else BENCHMARK
+    write_residuals(benchmark, [
+        {"benchmark": benchmark, "platform": platform.name, "kind": "cpu",
          "case": f"{c.model} x{c.threads}", "quantity": "latency",
          "split": "in-sample" if c.split == "development" else c.split,
          "predicted": six(c.estimate_s), "measured": six(c.measured_s), "unit": "s",

@@ -12,6 +12,8 @@ import numpy.typing as npt
 from edgegap.hardware.platform import Platform
 from edgegap.precision import BITS, bits_to_bytes_array
 from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.phases import cache_inputs
+from edgegap.workload.shapes import dtype_to_bits
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -156,13 +158,7 @@ class LayerArrays:
                 bits[gemm_layers], np.diff(np.append(starts, len(gemms))).astype(np.int64)
             ),
             largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
-            peak_live_bytes=math.ceil(
-                workload.peak_activation_bytes
-                * max(
-                    (b / layer.activation_bits for b, layer in zip(bits, layers, strict=True)),
-                    default=1.0,
-                )
-            ),
+            peak_live_bytes=_peak_live_bytes(workload, bits),
         )
 
     @property
@@ -190,3 +186,23 @@ class LayerArrays:
         """Every weight beside the working activations: what a buffer that caches weights
         must hold to keep them from one inference to the next."""
         return self.stored_weight_bytes + self.working_bytes
+
+
+def _peak_live_bytes(workload: Workload, bits: Ints) -> int:
+    """The trace's peak of live activations at the platform precision (rescaled at the widest
+    ratio any layer is), its KV cache (a decode step's `past_*` inputs) held as it is stored
+    where a layer reads it narrower: an f16 or q8_0 cache stays so on an fp32 CPU."""
+    layers = workload.layers
+    scale = max(
+        (b / layer.activation_bits for b, layer in zip(bits, layers, strict=True)), default=1.0
+    )
+    held = cache_inputs(workload)
+    elements = sum(math.prod(i.shape) for i in held)
+    traced = elements * (dtype_to_bits(held[0].dtype) or 32) / 8 if held else 0.0
+    readers = [layer for layer in layers if layer.cache_elements]
+    if readers:
+        reader = max(readers, key=lambda layer: layer.cache_elements)
+        stored = min(elements * reader.cache_bytes / reader.cache_elements, traced * scale)
+    else:
+        stored = traced * scale
+    return math.ceil((workload.peak_activation_bytes - traced) * scale + stored)

@@ -30,6 +30,7 @@ import yaml
 
 from edgegap.techniques.base import NotAvailable, Param, Technique, register
 from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.phases import cache_inputs
 
 if TYPE_CHECKING:
     from edgegap.hardware.platform import Platform
@@ -251,7 +252,7 @@ def cache_reads(workload: Workload) -> dict[int, int]:
     its entries (a dtype copy of keys and values, up to the products that read them). The
     in-place write of the new token into the cache reads no cache; what reads the cache after
     it reads it whole."""
-    cached = {i.shape for i in workload.inputs if i.name and i.name.startswith("past_")}
+    cached = {i.shape for i in cache_inputs(workload)}
     attended = {(*shape[:2], shape[2] + 1, *shape[3:]) for shape in cached}
     passing: set[int] = set()  # layers whose output is the cache's entries
     reads = {}

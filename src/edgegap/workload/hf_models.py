@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgegap.errors import UserError, first_line
-from edgegap.workload.phases import PROMPT_TOKENS
+from edgegap.workload.phases import CACHE_INPUTS, PROMPT_TOKENS
 from edgegap.workload.shapes import ModelInput
 
 if TYPE_CHECKING:
@@ -217,8 +217,6 @@ def inputs_for(spec: HfSpec, given: list[ModelInput] | None) -> list[ModelInput]
     return chosen
 
 
-# A decode step's KV cache arrives as two inputs per layer, its keys and its values.
-CACHE_INPUTS = ("past_key", "past_value")
 
 
 def _generating(spec: HfSpec, phase: str) -> Any:

@@ -9,11 +9,23 @@ matrix products over many tokens, decode reads every weight and the whole cache 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from edgegap.errors import UserError
 
+if TYPE_CHECKING:
+    from edgegap.workload.layer import Workload
+    from edgegap.workload.shapes import ModelInput
+
 KINDS = ("prefill", "decode")
 PROMPT_TOKENS = 128  # a prefill's default prompt length
+# A decode step's KV cache arrives as two inputs per layer, its keys and its values.
+CACHE_INPUTS = ("past_key", "past_value")
+
+
+def cache_inputs(workload: Workload) -> list[ModelInput]:
+    """The KV cache a decode step reads: its `past_key_*` and `past_value_*` inputs."""
+    return [i for i in workload.inputs if i.name and i.name.startswith(CACHE_INPUTS)]
 
 
 @dataclass(frozen=True)

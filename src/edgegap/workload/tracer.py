@@ -205,13 +205,16 @@ class _Operator(NamedTuple):
     name: str  # "convolution"
     formula: Formula | None
     passes: bool  # a view or an operator that computes nothing: not recorded
+    in_place: bool  # writes into a tensor it is given: no new activation comes alive
 
     @staticmethod
     def of(func: Any) -> _Operator:
         packet = func.overloadpacket
         named = str(packet)
         passes = func.is_view or packet in IGNORED
-        return _Operator(named, named.removeprefix("aten."), ATEN_FORMULAS.get(packet), passes)
+        formula = ATEN_FORMULAS.get(packet)
+        return _Operator(named, named.removeprefix("aten."), formula, passes,
+                         func._schema.is_mutable)  # fmt: skip
 
 
 class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
@@ -272,7 +275,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 self._pass_through(args, primary)
                 return out
             if primary is not None:
-                self.live.add(primary)
+                if not operator.in_place:  # (a cache assembled before the step stays unseen)
+                    self.live.add(primary)
                 self._record(operator, args, kwargs, primary)
         except Exception as error:  # marked as edgegap's, so that trace lets it through
             self.failure = error
