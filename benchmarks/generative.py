@@ -172,7 +172,9 @@ def fitted_bandwidth(row: Row, platform: Platform) -> float:
     peak = offchip(platform)[1]
 
     def excess(log_gb_s: float) -> float:
-        return math.log(tokens_per_s(row, with_bandwidth(platform, math.exp(log_gb_s))) / row.measured)
+        return math.log(
+            tokens_per_s(row, with_bandwidth(platform, math.exp(log_gb_s))) / row.measured
+        )
 
     low, high = math.log(peak * 1e-3), math.log(peak * 10)
     if excess(high) < 0:
@@ -185,7 +187,9 @@ def rounded(value: float) -> float:
     return float(f"{value:.{SIGNIFICANT}g}")
 
 
-def sustained_bandwidths(read: list[Row]) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
+def sustained_bandwidths(
+    read: list[Row],
+) -> tuple[dict[str, float], dict[str, str], dict[str, float]]:
     """Per catalog device, the sustained bandwidth the declared rule gives, how it was set,
     and the median fitted fraction of peak per compute unit."""
     fitted: dict[str, float] = {}
@@ -208,8 +212,8 @@ def sustained_bandwidths(read: list[Row]) -> tuple[dict[str, float], dict[str, s
         fraction = share if share is not None else statistics.median(every)
         peak = offchip(load_platform(row.platform))[1]
         fitted[row.device] = rounded(peak * fraction)
-        how[row.device] = (f"peak x {fraction:.3f}, the median of in-sample "
-                           f"{row.unit if share is not None else 'devices of every unit'}")  # fmt: skip
+        unit = row.unit if share is not None else "devices of every unit"
+        how[row.device] = f"peak x {fraction:.3f}, the median of in-sample {unit}"
     return fitted, how, median
 
 
@@ -280,7 +284,9 @@ def main() -> None:
     sustained, how, fractions = sustained_bandwidths(read)
     differences = catalog_differences(sustained)
     if differences:
-        sys.exit("the catalog does not carry the declared rule's bandwidths:\n" + "\n".join(differences))
+        sys.exit(
+            "the catalog does not carry the declared rule's bandwidths:\n" + "\n".join(differences)
+        )
     held_out = [row for row in read if row.split == "held_out"]
     results = []
     for row in held_out:

@@ -26,6 +26,8 @@ import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -51,7 +53,7 @@ def built(name: str) -> torch.nn.Module:
     return hf_models.build(spec, hf_models.prefill_inputs(spec, 1), empty=False)
 
 
-def timed(call) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def timed(call: Callable[[], object]) -> tuple[float, float]:
     """Wall and process CPU seconds of one call."""
     wall, cpu = time.perf_counter(), time.process_time()
     call()
@@ -62,7 +64,9 @@ def decode_times(model: torch.nn.Module, context: int, steps: int) -> list[tuple
     from transformers import StaticCache
 
     cache = StaticCache(config=model.config, max_cache_len=context + steps)
-    prompt = torch.randint(0, model.config.vocab_size, (1, context), generator=torch.Generator().manual_seed(SEED))
+    prompt = torch.randint(
+        0, model.config.vocab_size, (1, context), generator=torch.Generator().manual_seed(SEED)
+    )
     with torch.inference_mode():
         model(input_ids=prompt, cache=cache, cache_position=torch.arange(context),
               use_cache=True)  # fmt: skip
@@ -70,21 +74,26 @@ def decode_times(model: torch.nn.Module, context: int, steps: int) -> list[tuple
         for step in range(steps):
             token = prompt[:, step : step + 1]
             position = torch.tensor([context + step])
-            times.append(timed(lambda: model(input_ids=token, cache=cache,
-                                             cache_position=position, use_cache=True)))  # fmt: skip
+            step_call = partial(model, input_ids=token, cache=cache, cache_position=position,
+                                use_cache=True)  # fmt: skip
+            times.append(timed(step_call))
     return times
 
 
 def prefill_times(model: torch.nn.Module, tokens: int, steps: int) -> list[tuple[float, float]]:
     from transformers import StaticCache
 
-    prompt = torch.randint(0, model.config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(SEED))
+    prompt = torch.randint(
+        0, model.config.vocab_size, (1, tokens), generator=torch.Generator().manual_seed(SEED)
+    )
     times = []
     with torch.inference_mode():
         for _ in range(steps + 1):  # the first warms the kernels up and is dropped
             cache = StaticCache(config=model.config, max_cache_len=tokens)
-            times.append(timed(lambda: model(input_ids=prompt, cache=cache,
-                                             cache_position=torch.arange(tokens), use_cache=True)))  # fmt: skip
+            positions = torch.arange(tokens)
+            pass_call = partial(model, input_ids=prompt, cache=cache, cache_position=positions,
+                                use_cache=True)  # fmt: skip
+            times.append(timed(pass_call))
     return times[1:]
 
 
@@ -129,7 +138,11 @@ def main() -> None:
             if phase.kind == "decode":
                 baseline = workload.totals.weight_bytes / (dram.bandwidth_gb_s * 1e9)
             else:
-                baseline = workload.totals.macs / platform.compute.peak_macs_per_cycle / (platform.compute.clock_mhz * 1e6)
+                baseline = (
+                    workload.totals.macs
+                    / platform.compute.peak_macs_per_cycle
+                    / (platform.compute.clock_mhz * 1e6)
+                )
             errors.append(ours / fastest - 1)
             baseline_errors.append(baseline / fastest - 1)
             lines.append(

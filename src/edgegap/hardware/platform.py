@@ -425,8 +425,11 @@ class MemoryLevel(_Strict):
     def _bandwidth(self) -> MemoryLevel:
         if self.bandwidth_gb_s is None and self.role in ("buffer", "offchip"):
             raise ValueError(f"a {self.role} level needs bandwidth_gb_s")
-        if (self.peak_bandwidth_gb_s is not None and self.bandwidth_gb_s is not None
-                and self.peak_bandwidth_gb_s < self.bandwidth_gb_s):
+        if (
+            self.peak_bandwidth_gb_s is not None
+            and self.bandwidth_gb_s is not None
+            and self.peak_bandwidth_gb_s < self.bandwidth_gb_s
+        ):
             raise ValueError(
                 f"peak_bandwidth_gb_s ({self.peak_bandwidth_gb_s:g}) is below the sustained "
                 f"bandwidth_gb_s ({self.bandwidth_gb_s:g}): a peak bounds what is sustained"

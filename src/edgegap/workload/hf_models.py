@@ -217,8 +217,6 @@ def inputs_for(spec: HfSpec, given: list[ModelInput] | None) -> list[ModelInput]
     return chosen
 
 
-
-
 def _generating(spec: HfSpec, phase: str) -> Any:
     """`spec`'s configuration, checked to be a causal language model's (the kind that
     generates token by token) before a generation `phase` of it is profiled."""

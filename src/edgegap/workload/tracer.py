@@ -413,7 +413,8 @@ def _attention_fused_on_meta() -> Iterator[None]:
     original = functional.scaled_dot_product_attention
 
     def fused(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
-              is_causal: bool = False, scale: Any = None, enable_gqa: bool = False) -> Any:  # fmt: skip
+              is_causal: bool = False, scale: Any = None,
+              enable_gqa: bool = False) -> Any:  # fmt: skip
         if query.device.type != "meta" or dropout_p:
             return original(query, key, value, attn_mask, dropout_p, is_causal, scale=scale,
                             enable_gqa=enable_gqa)  # fmt: skip
