@@ -300,15 +300,15 @@ _SOURCES = (
 )
 
 
-@register(
-    "weight-format",
-    summary="weights stored as a language-model file stores them (GGUF, MLC, AWQ int4)",
-    group="quantization",
-    sources=_SOURCES,
-)
-class WeightFormat(Technique):
-    params = (Param("format", "q4_0", choices=tuple(formats()), help="the weight format"),)
+class _StorageFormat(Technique):
+    """A technique of one setting, the `format` a workload's tensors are stored in, which a
+    published result names by itself ("q4_k_m")."""
+
     bare = "format"
+
+    def store(self, workload: Workload, name: str) -> Workload:
+        """`workload` with its tensors stored in format `name`."""
+        raise NotImplementedError
 
     def from_label(self, label: str) -> Setting:
         return self.setting(label, format=label)
@@ -316,7 +316,20 @@ class WeightFormat(Technique):
     def apply(
         self, workload: Workload, platform: Platform, setting: Setting
     ) -> tuple[Workload, Platform]:
-        return formatted(workload, setting["format"]), platform
+        return self.store(workload, setting["format"]), platform
+
+
+@register(
+    "weight-format",
+    summary="weights stored as a language-model file stores them (GGUF, MLC, AWQ int4)",
+    group="quantization",
+    sources=_SOURCES,
+)
+class WeightFormat(_StorageFormat):
+    params = (Param("format", "q4_0", choices=tuple(formats()), help="the weight format"),)
+
+    def store(self, workload: Workload, name: str) -> Workload:
+        return formatted(workload, name)
 
 
 @register(
@@ -325,17 +338,11 @@ class WeightFormat(Technique):
     group="quantization",
     sources=("llama.cpp common/arg.cpp (--cache-type-k/-v) and ggml/src/ggml-common.h",),
 )
-class KvCache(Technique):
+class KvCache(_StorageFormat):
     params = (
         Param("format", _table()["kv_cache"]["default"], choices=kv_types(),
               help="the cache type of keys and values"),
     )  # fmt: skip
-    bare = "format"
 
-    def from_label(self, label: str) -> Setting:
-        return self.setting(label, format=label)
-
-    def apply(
-        self, workload: Workload, platform: Platform, setting: Setting
-    ) -> tuple[Workload, Platform]:
-        return cached_as(workload, setting["format"]), platform
+    def store(self, workload: Workload, name: str) -> Workload:
+        return cached_as(workload, name)
