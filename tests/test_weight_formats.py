@@ -8,6 +8,7 @@ bytes a decode step reads."""
 from __future__ import annotations
 
 import json
+import math
 from fractions import Fraction
 
 import pytest
@@ -260,3 +261,23 @@ def test_the_cli_profiles_and_estimates_in_a_format() -> None:
                                                         "decode", "--context", "4",
                                                         "--weights", "q9")  # fmt: skip
     assert "needs a decode step" in one_line_error("profile", "hf:gpt2", "--kv", "q8_0")
+
+
+def test_a_stored_cache_is_held_once_at_its_type_in_peak_memory_on_any_platform() -> None:
+    """The traced peak holds the cache once (the step's inputs, not also the cache assembled
+    from them); stored as q8_0 it holds 34 bytes per 32 entries, on an fp32 CPU and an fp16
+    GPU alike."""
+    from edgegap.hardware import fits, load_platform
+    from edgegap.workload.phases import cache_inputs
+
+    workload = _decode("llama-3.2-1b", context=2048)
+    entries = sum(math.prod(i.shape) for i in cache_inputs(workload))
+    # bfloat16, the configuration's dtype
+    assert entries * 2 <= workload.totals.peak_activation_bytes < entries * 2 * 1.1
+    cached = cached_as(workload, "q8_0")
+    assert cached.totals.peak_activation_bytes == (
+        workload.totals.peak_activation_bytes - entries * 2 + entries * 34 // 32
+    )
+    needed = {name: fits(cached, load_platform(name)).activation_bytes
+              for name in ("raspberry-pi-5", "jetson-orin-nano")}  # fmt: skip
+    assert all(entries * 34 // 32 <= n < entries * 34 // 32 * 1.1 for n in needed.values())

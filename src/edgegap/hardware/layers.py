@@ -13,7 +13,6 @@ from edgegap.hardware.platform import Platform
 from edgegap.precision import BITS, bits_to_bytes_array
 from edgegap.workload.layer import Layer, Workload
 from edgegap.workload.phases import cache_inputs
-from edgegap.workload.shapes import dtype_to_bits
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
@@ -190,19 +189,17 @@ class LayerArrays:
 
 def _peak_live_bytes(workload: Workload, bits: Ints) -> int:
     """The trace's peak of live activations at the platform precision (rescaled at the widest
-    ratio any layer is), its KV cache (a decode step's `past_*` inputs) held as it is stored
-    where a layer reads it narrower: an f16 or q8_0 cache stays so on an fp32 CPU."""
+    ratio any layer is), a KV cache stored narrower (`kv-cache`: the layers that read it say
+    at what bits) kept as stored: an f16 or q8_0 cache stays so on an fp32 CPU."""
     layers = workload.layers
     scale = max(
         (b / layer.activation_bits for b, layer in zip(bits, layers, strict=True)), default=1.0
     )
-    held = cache_inputs(workload)
-    elements = sum(math.prod(i.shape) for i in held)
-    traced = elements * (dtype_to_bits(held[0].dtype) or 32) / 8 if held else 0.0
     readers = [layer for layer in layers if layer.cache_elements]
-    if readers:
-        reader = max(readers, key=lambda layer: layer.cache_elements)
-        stored = min(elements * reader.cache_bytes / reader.cache_elements, traced * scale)
-    else:
-        stored = traced * scale
-    return math.ceil((workload.peak_activation_bytes - traced) * scale + stored)
+    if not readers:
+        return math.ceil(workload.peak_activation_bytes * scale)
+    reader = max(readers, key=lambda layer: layer.cache_elements)
+    elements = sum(math.prod(i.shape) for i in cache_inputs(workload))
+    stored = elements * reader.cache_bytes / reader.cache_elements
+    at_platform = elements * int(bits.max()) / 8
+    return math.ceil((workload.peak_activation_bytes - stored) * scale + min(stored, at_platform))
