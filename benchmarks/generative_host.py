@@ -36,6 +36,7 @@ from docs_section import write_section
 import edgegap
 from edgegap.hardware import estimate, load_platform
 from edgegap.host import cpu_features
+from edgegap.precision import OPS_PER_MAC
 from edgegap.workload import hf_models
 from edgegap.workload.phases import Phase
 
@@ -138,11 +139,7 @@ def main() -> None:
             if phase.kind == "decode":
                 baseline = workload.totals.weight_bytes / (dram.bandwidth_gb_s * 1e9)
             else:
-                baseline = (
-                    workload.totals.macs
-                    / platform.compute.peak_macs_per_cycle
-                    / (platform.compute.clock_mhz * 1e6)
-                )
+                baseline = OPS_PER_MAC * workload.totals.macs / platform.peak_ops_per_s
             errors.append(ours / fastest - 1)
             baseline_errors.append(baseline / fastest - 1)
             lines.append(
