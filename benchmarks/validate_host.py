@@ -205,9 +205,13 @@ def calibrated_cpu(platform_path: Path) -> str:
 
 
 def calibrate(path: Path) -> None:
+    """Calibrate this machine into `path`, named after the file (`validation-host`): a user's
+    own calibration keeps `calibrate`'s default name, `host`, and must not take these rows
+    of residuals.csv for its own."""
     command = [
         sys.executable, "-m", "edgegap", "calibrate", "--out", str(path), "--threads", "1,2",
         "--power-w", str(POWER_W), "--process-nm", str(PROCESS_NM),
+        "--name", f"validation-{path.stem}",
     ]  # fmt: skip
     print("running", " ".join(command[2:]), flush=True)
     subprocess.run(command, check=True)

@@ -281,3 +281,17 @@ def test_si_range_writes_the_ends_in_the_values_prefix() -> None:
     assert si_range(12.3e-3, 9.8e-3, 15.1e-3, "s") == "12.3ms (9.8-15.1)"
     assert si_range(1.73e-3, 2.6e-3, 2.6e-3, "s") == "1.73ms (2.6)"  # one row: one value
     assert si_range(565e-3, 541e-3, 1.017, "s") == "565ms (541ms-1.02s)"  # past the prefix
+
+
+def test_a_users_calibration_does_not_take_the_validation_machines_rows_for_its_own() -> None:
+    """`edgegap calibrate` names a user's machine `host`; the project's two validation CPUs
+    are named apart, so a user's calibration borrows the CPU kind's held-out rows (the AMD
+    machine's: the Intel rows are all development), and each validation CPU finds its own."""
+    names = {row.platform for row in residuals() if row.kind == "cpu"}
+    assert "host" not in names
+    assert {"validation-host", "validation-host-amd"} <= names
+    found, split, whose = intervals.class_rows(residuals(), "host", "cpu", "latency", True)
+    assert split == "held-out" and whose == "kind cpu"
+    assert {row.platform for row in found} == {"validation-host-amd"}  # Intel's: in-sample
+    own, _, whose = intervals.class_rows(residuals(), "validation-host-amd", "cpu", "latency", True)
+    assert whose == "validation-host-amd" and {row.platform for row in own} == {whose}
