@@ -187,6 +187,35 @@ def test_a_failed_preparation_leaves_nothing(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_graph_dynamo_cannot_translate_is_exported_by_torchscript(tmp_path, monkeypatch):
+    """torch 2.14's dynamo exporter fails on some timm models (hiera, beit, twins, nest); the
+    TorchScript exporter writes those, and the measurement says which exporter it was."""
+    export = torch.onnx.export
+
+    def dynamo_fails(*args, dynamo=True, **kwargs):
+        if dynamo:
+            raise RuntimeError("Failed to convert the exported program to an ONNX model")
+        return export(*args, dynamo=False, **kwargs)
+
+    assert prepare(tiny_net(), tmp_path / "a", SHAPE).exporter == "dynamo"
+    monkeypatch.setattr(torch.onnx, "export", dynamo_fails)
+    model = prepare(tiny_net(), tmp_path / "b", SHAPE, name="tiny")
+    assert model.exporter == "torchscript"
+    reference = tiny_net()(torch.zeros(SHAPE)).detach().numpy()
+    session = inference_session(model.path, 1)
+    out = session.run(None, {session.get_inputs()[0].name: np.zeros(SHAPE, np.float32)})[0]
+    np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-6)
+    assert measure(model, runs=1, warmup=0).to_dict()["exporter"] == "torchscript"
+
+    def both_fail(*args, **kwargs):
+        raise RuntimeError("Failed to convert the exported program to an ONNX model")
+
+    monkeypatch.setattr(torch.onnx, "export", both_fail)
+    with pytest.raises(UserError, match="cannot export tiny to ONNX: RuntimeError: Failed"):
+        prepare(tiny_net(), tmp_path / "c", SHAPE, name="tiny")
+    assert list((tmp_path / "c").iterdir()) == []
+
+
 def test_beside_the_estimate(measured):
     platform = load_platform("cortex-m7")
     comparison = beside_estimate(measured, platform, profile(tiny_net(), SHAPE, "fp32"))

@@ -62,7 +62,9 @@ class OnnxModel:
     `source` is "torchvision", "timm", "callable" (package.module:callable), "module" (an
     nn.Module given in Python) or "onnx file"; `precision` "fp32", "int8" (static QDQ, see
     `prepare`) or "as stored" (an ONNX file measured as it is); `weight_seed` the seed of
-    torch's generator when edgegap built the weights, None when they came with the model."""
+    torch's generator when edgegap built the weights, None when they came with the model;
+    `exporter` the torch exporter that wrote the file ("dynamo", or "torchscript" where
+    dynamo cannot: `runtime.torch_export`), None for an ONNX file given."""
 
     name: str
     path: Path
@@ -70,6 +72,7 @@ class OnnxModel:
     precision: str
     source: str
     weight_seed: int | None
+    exporter: str | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,7 @@ class Measurement:
     load_after: float | None
     input_seed: int
     weight_seed: int | None
+    exporter: str | None = None
 
     @property
     def wall_median_s(self) -> float:
@@ -300,6 +304,7 @@ def prepare(
     precision = _precision(dtype)
     module: nn.Module | None = None
     fp32: Path | None = None
+    exporter: str | None = None
     if _is_onnx_file(model):
         given = onnx_file(Path(str(model)), input_shape, name)
         if precision != "int8":
@@ -326,7 +331,7 @@ def prepare(
             _check_runs(module, shape, label)
             fp32 = target / "model.onnx"
             try:
-                torch_export(module, shape, fp32)
+                exporter = torch_export(module, shape, fp32)
             except Exception as error:  # the exporter cannot express an operator
                 raise UserError(f"cannot export {label} to ONNX: {first_line(error)}") from None
         assert fp32 is not None
@@ -339,7 +344,7 @@ def prepare(
     except BaseException:
         shutil.rmtree(target, ignore_errors=True)
         raise
-    return OnnxModel(label, path, shape, precision or "fp32", source, seed)
+    return OnnxModel(label, path, shape, precision or "fp32", source, seed, exporter)
 
 
 def example_inputs(
@@ -470,4 +475,5 @@ def measure(
         load_after=load_after,
         input_seed=INPUT_SEED,
         weight_seed=model.weight_seed,
+        exporter=model.exporter,
     )

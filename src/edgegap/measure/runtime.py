@@ -38,29 +38,43 @@ INPUT_SEED = 0
 PROVIDER = "CPUExecutionProvider"
 GRAPH_OPTIMIZATION = "ORT_ENABLE_ALL"
 EXECUTION_MODE = "ORT_SEQUENTIAL"
+TORCHSCRIPT_OPSET = 18  # the opset torch 2.14's dynamo exporter writes, for the fallback too
 INTER_OP_THREADS = 1
 SPINNING = "session.intra_op.allow_spinning"  # the session option of `inference_session`
 
 
-def torch_export(model: nn.Module, input_shape: Sequence[int], path: Path) -> None:
-    """Export `model` in eval mode to ONNX at `path` (not atomic: see `export_onnx`).
+def torch_export(model: nn.Module, input_shape: Sequence[int], path: Path) -> str:
+    """Export `model` in eval mode to ONNX at `path` (not atomic: see `export_onnx`); returns
+    the exporter that wrote it, "dynamo" or "torchscript".
 
     The dynamo exporter runs with its optimiser on: it folds BatchNorm into the preceding
     Conv and constant-folds shape arithmetic, so quantisation sees plain Conv/Gemm nodes
     (with optimize=False, BatchNorm stays a separate float op between quantised convs and
-    ONNX Runtime's symbolic shape inference fails on the unfolded constants). Weights over
-    ONNX's 2 GB protobuf limit go to `<path>.data` beside the file, which ONNX Runtime reads
-    from there. The exporter's warnings (about its own internals) are silenced.
+    ONNX Runtime's symbolic shape inference fails on the unfolded constants). Where it cannot
+    translate a graph (torch 2.14's fails on timm's hiera, beit, twins and nest), the
+    TorchScript exporter writes it, as `torch.onnx.export(..., dynamo=False)` did before
+    dynamo; ONNX Runtime's own graph optimisations fold BatchNorm there. Weights over ONNX's
+    2 GB protobuf limit go to `<path>.data` beside the file, which ONNX Runtime reads from
+    there. The exporters' warnings (about their own internals) are silenced.
     """
     shape = tuple(input_shape)
     check_shape(shape)
     model.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(
-            model, (torch.zeros(shape),), path,
-            dynamo=True, optimize=True, external_data=False, verbose=False,
-        )  # fmt: skip
+        try:
+            torch.onnx.export(
+                model, (torch.zeros(shape),), path,
+                dynamo=True, optimize=True, external_data=False, verbose=False,
+            )  # fmt: skip
+            return "dynamo"
+        except Exception as dynamo_error:  # an operator dynamo's translation lacks
+            try:
+                torch.onnx.export(model, (torch.zeros(shape),), path, dynamo=False,
+                                  opset_version=TORCHSCRIPT_OPSET)  # fmt: skip
+            except Exception:
+                raise dynamo_error from None
+            return "torchscript"
 
 
 def export_onnx(model: nn.Module, input_shape: Sequence[int], path: Path) -> Path:
