@@ -337,7 +337,8 @@ def not_compared(results: list[Compared], cpu: str) -> str:
         return (f"None of the {len(HELD_OUT)} declared held-out models is measured on {cpu} "
                 "yet: " + ", ".join(HELD_OUT) + ".")  # fmt: skip
     return (f"Declared held out but not compared ({len(missing)} of {len(HELD_OUT)}: "
-            "not exported to ONNX or not profiled): " + ", ".join(missing) + ".")  # fmt: skip
+            "not runnable at its input size, not exported to ONNX or not profiled; measure_zoo.py "
+            "and this script print which): " + ", ".join(missing) + ".")  # fmt: skip
 
 
 def document(results: list[Compared], platform_path: Path) -> str:
