@@ -281,3 +281,18 @@ def test_a_stored_cache_is_held_once_at_its_type_in_peak_memory_on_any_platform(
     needed = {name: fits(cached, load_platform(name)).activation_bytes
               for name in ("raspberry-pi-5", "jetson-orin-nano")}  # fmt: skip
     assert all(entries * 34 // 32 <= n < entries * 34 // 32 * 1.1 for n in needed.values())
+
+
+def test_a_cache_type_counts_the_cache_at_the_bits_the_profile_held_it():
+    """Regression: profiled at int8 (a platform's deployment precision), the traced peak holds
+    the bfloat16 cache at 8 bits a value; an f16 cache is then twice that, not the peak
+    unchanged (the cache was taken as traced at its configuration's 16 bits)."""
+    from edgegap.workload.phases import cache_inputs
+
+    workload = edgegap.profile("smollm2-135m", dtype="int8", phase=Phase("decode", context=256))
+    entries = sum(math.prod(i.shape) for i in cache_inputs(workload))
+    peak = workload.peak_activation_bytes
+    assert cached_as(workload, "f16").peak_activation_bytes == peak - entries + entries * 2
+    assert cached_as(workload, "q8_0").peak_activation_bytes == (
+        peak - entries + entries * 34 // 32
+    )

@@ -1713,25 +1713,79 @@ def plan_command(
     ray_address: RayAddress = None,
     format: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
     no_fuse: NoFuse = False,
+    tokens_per_s: Annotated[
+        float | None,
+        typer.Option(
+            "--tokens-per-s",
+            help="a language model's decode budget, tokens per second (a decode step after "
+            "--context tokens): plans its weight format and KV-cache type",
+        ),
+    ] = None,
+    context: Annotated[
+        int | None, typer.Option(help="tokens in the KV cache of the planned decode step")
+    ] = None,
+    tokens: Annotated[
+        int | None,
+        typer.Option(
+            help=f"prompt tokens of the prefill --ttft-ms is for (default {PROMPT_TOKENS})"
+        ),
+    ] = None,
+    batch: Annotated[
+        int | None, typer.Option("--batch", min=1, help="sequences decoded at once (default 1)")
+    ] = None,
+    ttft_ms: Annotated[
+        float | None,
+        typer.Option(help="time-to-first-token budget: the prefill of --tokens prompt tokens"),
+    ] = None,
+    max_ppl_increase: Annotated[
+        float | None,
+        typer.Option(help="largest perplexity increase over F16 allowed (a language model's)"),
+    ] = None,
 ) -> None:
     """Close the gap for MODEL on TARGET: the gap against every budget (the ones given, and
     the platform's memory and power), then the combination of techniques that meets them with
     the least accuracy loss (published for torchvision models, measured with --dataset for
-    lenet-300-100, lenet-5 and mnist1d-cnn, on --workers processes or a Ray cluster). Exit
-    code 1 when no combination meets them, 3 when a measurement failed."""
+    lenet-300-100, lenet-5 and mnist1d-cnn, on --workers processes or a Ray cluster). With
+    --tokens-per-s, a language model's decode step after --context tokens: the weight format
+    and KV-cache type that meet its budgets with the least published perplexity increase.
+    Exit code 1 when no combination meets them, 3 when a measurement failed."""
     from edgegap.plan import Budget, plan_for
     from edgegap.plan.search import as_change
 
     given = {"--latency-ms": latency_ms, "--energy-mj": energy_mj, "--memory-mb": memory_mb,
-             "--power-w": power_w, "--fps": fps}  # fmt: skip
+             "--power-w": power_w, "--fps": fps, "--tokens-per-s": tokens_per_s,
+             "--ttft-ms": ttft_ms}  # fmt: skip
     for option, value in given.items():
         _positive(option, value)
+    if max_ppl_increase is not None and not 0 <= max_ppl_increase < math.inf:
+        raise UserError(f"--max-ppl-increase takes a number >= 0, not {max_ppl_increase:g}")
+    generative = {"--context": context, "--tokens": tokens, "--batch": batch,
+                  "--ttft-ms": ttft_ms, "--max-ppl-increase": max_ppl_increase}  # fmt: skip
+    if tokens_per_s is None:
+        stray = [option for option, value in generative.items() if value is not None]
+        if stray:
+            raise UserError(f"{stray[0]} plans a language model's decode: give --tokens-per-s")
+    else:
+        image = {"--latency-ms": latency_ms, "--energy-mj": energy_mj, "--fps": fps,
+                 "--max-accuracy-drop": max_accuracy_drop}  # fmt: skip
+        stray = [option for option, value in image.items() if value is not None]
+        if stray:
+            raise UserError(f"{stray[0]} is an image model's budget: a language model's plan "
+                            "takes --tokens-per-s, --ttft-ms, --memory-mb, --power-w")  # fmt: skip
+        if context is None:
+            raise UserError("--tokens-per-s is a decode step's rate: give --context, the tokens "
+                            "in its KV cache (>= 1)")  # fmt: skip
+        if tokens is not None and ttft_ms is None:
+            raise UserError("--tokens is the prompt --ttft-ms is for: give --ttft-ms")
+    per_pass = None if tokens_per_s is None else batch or 1
     budget = Budget(
         latency_ms / 1e3 if latency_ms is not None else None,
         energy_mj / 1e3 if energy_mj is not None else None,
         memory_mb * 1e6 if memory_mb is not None else None,
         power_w,
-        fps,
+        fps if tokens_per_s is None else tokens_per_s / (per_pass or 1),
+        per_pass=per_pass,
+        ttft_s=ttft_ms / 1e3 if ttft_ms is not None else None,
     )
     kind = as_change(change)
     measuring = _workers(workers, ray_address, results)
@@ -1744,8 +1798,10 @@ def plan_command(
         def step(message: str) -> None:
             update(message)
 
-        result = plan_for(model, platform, budget, max_accuracy_drop, dataset, step, kind, dtype,
-                          measuring)  # fmt: skip
+        result = plan_for(model, platform, budget,
+                          max_accuracy_drop if per_pass is None else max_ppl_increase, dataset,
+                          step, kind, dtype, measuring, context or 0,
+                          tokens or PROMPT_TOKENS)  # fmt: skip
     record = result.to_dict()
     if format in (Format.json, Format.jsonl):
         sys.stdout.write(json.dumps(record, indent=1) + "\n")
@@ -1779,27 +1835,46 @@ def _baseline_range(result: Plan, record: dict[str, Any]) -> str:
 
 
 def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
+    from edgegap.plan.search import PERPLEXITY
+
     def line(text: str) -> None:
         out.print(text, markup=False, highlight=False)
 
-    precision = record["precision"]
+    precision, loss, generation = record["precision"], result.loss_key, result.generation
+
+    def cost(value: float) -> str:
+        """A quality cost in its units: "2.6 pp" of accuracy, "+0.175" of perplexity."""
+        return f"+{value:.3g}" if generation else f"{value:.2g} pp"
+
     out.print(f"[bold]{model} on {result.platform.name}[/bold]", highlight=False)
-    line(
-        f"baseline: {precision['name']} ({precision['origin']}), accuracy loss "
-        f"{precision['accuracy_drop_pp']:.2g} pp from float32: {precision['source']}"
-    )
-    others = {"model": "--change hardware or both to change the chip",
-              "hardware": "--change model or both to change the model",
-              "both": "every group"}  # fmt: skip
-    narrower = (
-        f"; number formats narrower than {precision['name']} only"
-        if result.change != "hardware"
-        else ""
-    )
-    line(
-        f"searched (--change {result.change}): {', '.join(record['searched'])}{narrower}; "
-        f"{others[result.change]}"
-    )
+    if generation:
+        decode = result.phases[0]
+        line(
+            f"baseline: one decode step after {decode.context} tokens (batch {decode.batch}) "
+            f"at {precision['name']}: {precision['origin']}"
+        )
+        line(
+            f"searched: {', '.join(record['searched'])}, at most one of each, at the types "
+            f"with a published {PERPLEXITY}; each increase was measured on a reference model "
+            f"and is transferred to {model}, not measured for it"
+        )
+    else:
+        line(
+            f"baseline: {precision['name']} ({precision['origin']}), accuracy loss "
+            f"{cost(precision[loss])} from float32: {precision['source']}"
+        )
+        others = {"model": "--change hardware or both to change the chip",
+                  "hardware": "--change model or both to change the model",
+                  "both": "every group"}  # fmt: skip
+        narrower = (
+            f"; number formats narrower than {precision['name']} only"
+            if result.change != "hardware"
+            else ""
+        )
+        line(
+            f"searched (--change {result.change}): {', '.join(record['searched'])}{narrower}; "
+            f"{others[result.change]}"
+        )
     line("budgets, against the baseline:")
     for text in record["gap"]:
         line(f"  {text}")
@@ -1809,9 +1884,11 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
     verdict = "meets every budget" if result.meets_budget else (
         f"does NOT meet every budget: {', '.join(unmet) or 'the model does not fit'}"
     )  # fmt: skip
+    quality = "perplexity increase" if generation else "accuracy loss"
     columns = [
-        Column("step", text=True), Column("setting", text=True, wrap=12), Column("latency"),
-        Column("energy"), Column("memory"), Column("accuracy loss"),
+        Column("step", text=True), Column("setting", text=True, wrap=12),
+        Column("tokens/s" if generation else "latency"), Column("energy"), Column("memory"),
+        Column(quality),
     ]  # fmt: skip
     rows: list[list[str]] = []
     sources: dict[str, int] = {}
@@ -1820,18 +1897,26 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
         mark = sources.setdefault(row["source"], len(sources) + 1)
         rows.append([
             f"{row['technique']} [{mark}]", row["setting"], f"x{c['latency_factor']:.3g}",
-            f"x{c['energy_factor']:.3g}", f"x{c['memory_factor']:.3g}",
-            f"{c['accuracy_drop_pp']:.2g} pp",
+            f"x{c['energy_factor']:.3g}", f"x{c['memory_factor']:.3g}", cost(c[loss]),
         ])  # fmt: skip
     estimate_ = record["estimate"]
     interval = estimate_["interval"]
     latency = estimate_["latency_s"]
+    budget = result.budget
+    if generation:
+        ttft = estimate_["ttft_s"]
+        speed = (
+            f"{estimate_['tokens_per_s']:.3g} tokens/s ({si(latency, 's')} a step)"
+            + (f", {si(ttft, 's')} to the first token" if ttft is not None else "")
+            + f", {si(estimate_['energy_j'] / (budget.per_pass or 1), 'J')} a token"
+        )
+    else:
+        speed = f"{_latency_span(latency, interval)}, {si(estimate_['energy_j'], 'J')}"
+    included = "" if generation else f", the baseline's {cost(precision[loss])} included"
     caption = (
-        f"{_latency_span(latency, interval)}, {si(estimate_['energy_j'], 'J')}, "
-        f"{si(estimate_['memory_bytes'], 'B')}, {si(estimate_['power_w'], 'W')} at "
-        f"{result.budget.rate:.3g} frames/s, accuracy loss "
-        f"{estimate_['accuracy_drop_pp']:.2g} pp ({estimate_['accuracy_source']}, the "
-        f"baseline's {precision['accuracy_drop_pp']:.2g} pp included); "
+        f"{speed}, {si(estimate_['memory_bytes'], 'B')}, {si(estimate_['power_w'], 'W')} at "
+        f"{budget.shown(budget.rate):.3g} {budget.unit}, {quality} "
+        f"{cost(estimate_[loss])} ({estimate_['accuracy_source']}{included}); "
         f"{record['candidates_evaluated']} combinations"
     )
     if (found := result.interval(result.recipe)) is not None:
@@ -1843,14 +1928,25 @@ def _print_plan(model: str, result: Plan, record: dict[str, Any]) -> None:
         )
     caption += "".join(f"\n[{number}] {source}" for source, number in sources.items())
     out.print(table(f"recipe ({verdict})", columns, rows, caption))
-    front = [
-        [point["recipe"], si(point["latency_s"], "s"), si(point["energy_j"], "J"),
-         f"{point['accuracy_drop_pp']:.2g} pp"]
-        for point in record["pareto"]
-    ]  # fmt: skip
-    columns = [Column("recipe", text=True, wrap=30), Column("latency"), Column("energy"),
-               Column("accuracy loss")]  # fmt: skip
-    out.print(table("Pareto front: accuracy loss vs latency vs energy", columns, front))
+    if generation:
+        front = [
+            [point["recipe"], f"{point['tokens_per_s']:.3g}", si(point["memory_bytes"], "B"),
+             cost(point[loss])]
+            for point in record["pareto"]
+        ]  # fmt: skip
+        columns = [Column("recipe", text=True, wrap=30), Column("tokens/s"), Column("memory"),
+                   Column(quality)]  # fmt: skip
+        title = "Pareto front: perplexity increase vs tokens/s vs memory"
+    else:
+        front = [
+            [point["recipe"], si(point["latency_s"], "s"), si(point["energy_j"], "J"),
+             cost(point[loss])]
+            for point in record["pareto"]
+        ]  # fmt: skip
+        columns = [Column("recipe", text=True, wrap=30), Column("latency"), Column("energy"),
+                   Column(quality)]  # fmt: skip
+        title = "Pareto front: accuracy loss vs latency vs energy"
+    out.print(table(title, columns, front))
     for check in estimate_["budgets"]:
         if not check["met"]:
             line(f"recipe: {check['text']}")

@@ -27,6 +27,16 @@ memory and power always, the caller's number or else the platform's own (its mem
 capacities by the fit rule, `hardware.fits`, and its power budget at the frame rate). A plan
 meets its budgets only when every one holds, so a plan with the platform's budgets alone
 answers whether the model runs on it at all.
+
+A language model's plan (`Budget.per_pass`: the budget is a decode rate in tokens/s) is the
+same search over what a language model ships in: one decode step after `context` tokens is
+the baseline, its weights' file format and its KV cache's type the techniques
+(`GENERATION_SEARCHED`, at most one of each), and its quality cost the perplexity increase
+over F16 that llama.cpp publishes for each type on a reference model
+(`PublishedPerplexity`, techniques/data/perplexity.csv): transferred to the user's model, not
+measured for it. Memory is the fit rule's on the decode step (weights as stored, the KV cache
+at its context and batch, activations), power is checked at the decode rate, and a prefill
+of the prompt gives the time to the first token where a budget asks for it.
 """
 
 from __future__ import annotations
@@ -34,7 +44,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any, Literal, Protocol
@@ -55,6 +65,7 @@ from edgegap.techniques import GROUPS, NotAvailable, Setting, Technique, get, te
 from edgegap.techniques.base import Group
 from edgegap.workload import profile
 from edgegap.workload.layer import Workload
+from edgegap.workload.phases import PROMPT_TOKENS, Phase
 
 # What the plan searches, in this order: hardware techniques at these settings of their
 # candidates (None: all), then model techniques at the settings the accuracy source knows.
@@ -68,6 +79,9 @@ SEARCHED: dict[str, tuple[str, ...] | None] = {
     "prune": None,
     "winograd": None,
 }
+# What a language model's plan searches: its weights' file format and its KV cache's type,
+# each at the settings a published perplexity increase exists for, at most one of each.
+GENERATION_SEARCHED: dict[str, tuple[str, ...] | None] = {"weight-format": None, "kv-cache": None}
 # Groups whose techniques exclude each other: one change of array or memory, one number
 # format. Pruning, factorisation and algorithm techniques compose, at most one setting each.
 EXCLUSIVE = ("architecture", "quantization")
@@ -91,9 +105,17 @@ def as_change(text: str) -> Change:
     raise UserError(f"unknown change '{text}': use {', '.join(CHANGES)}")
 
 
-def searched(change: Change) -> dict[str, tuple[str, ...] | None]:
-    """`SEARCHED`, less the techniques whose group `change` leaves alone."""
+def searched(change: Change, generation: bool = False) -> dict[str, tuple[str, ...] | None]:
+    """`SEARCHED`, less the techniques whose group `change` leaves alone; for a language
+    model's plan (`generation`), `GENERATION_SEARCHED`, which changes the model only."""
     groups = CHANGES[as_change(change)]
+    if generation:
+        if change != "model":
+            raise UserError(
+                f"--change {change}: a language model's plan changes its weight and cache "
+                "formats only (--change model)"
+            )
+        return dict(GENERATION_SEARCHED)
     return {name: wanted for name, wanted in SEARCHED.items() if get(name).group in groups}
 
 
@@ -115,6 +137,10 @@ class Budget:
     power_w: float | None = None
     fps: float | None = None  # None: `rate` derives it
     power_from_platform: bool = False  # set by `on`: power_w is the platform's budget
+    # A language model's plan: the tokens one pass (a decode step of that many sequences)
+    # yields, `fps` its decode steps per second; None: an image model's, a frame a pass.
+    per_pass: int | None = None
+    ttft_s: float | None = None  # a language model's time to the first token of its prompt
 
     def __post_init__(self) -> None:
         _positive(self.latency_s, "latency budget")
@@ -122,6 +148,23 @@ class Budget:
         _positive(self.memory_bytes, "memory budget")
         _positive(self.power_w, "power budget")
         _positive(self.fps, "frame rate")
+        _positive(self.ttft_s, "time to first token budget")
+        if self.per_pass is not None and (self.per_pass < 1 or self.fps is None):
+            raise UserError("a language model's plan needs a decode rate and a batch of >= 1")
+
+    @property
+    def generation(self) -> bool:
+        """A language model's plan: its rate is decoded tokens per second."""
+        return self.per_pass is not None
+
+    @property
+    def unit(self) -> str:
+        return "tokens/s" if self.generation else "frames/s"
+
+    def shown(self, passes_per_s: float) -> float:
+        """A rate of passes per second in the budget's unit: tokens/s for a decode step of
+        `per_pass` sequences, frames/s for an inference."""
+        return passes_per_s * (self.per_pass or 1)
 
     @property
     def rate(self) -> float:
@@ -149,7 +192,8 @@ class Budget:
             slower = self.latency_s is not None and 1 / self.latency_s < REAL_TIME_FPS
             return "the latency budget's" if slower else "real time"
         given = {"latency": self.latency_s, "energy": self.energy_j,
-                 "memory": self.memory_bytes, "power": self.power_w}[name]  # fmt: skip
+                 "memory": self.memory_bytes, "power": self.power_w,
+                 "ttft": self.ttft_s}[name]  # fmt: skip
         if name == "memory" and given is None:
             return PLATFORMS
         if name == "power" and (given is None or self.power_from_platform):
@@ -163,8 +207,14 @@ class Budget:
             "memory_bytes": self.memory_bytes,
             "power_w": self.power_w,
             "fps": self.rate,
+            "per_pass": self.per_pass,
+            "ttft_s": self.ttft_s,
+            "rate": self.shown(self.rate),
+            "unit": self.unit,
             "origin": {
-                name: self.origin(name) for name in ("latency", "energy", "memory", "power", "rate")
+                name: self.origin(name)
+                for name in ("latency", "energy", "memory", "power", "rate")
+                + (("ttft",) if self.generation else ())
             },
         }
 
@@ -206,13 +256,22 @@ class Point:
     max_fps: float = math.inf  # frames per second back to back
     placements: tuple[Placement, ...] = ()  # what each memory level must hold, and holds
     fit_reason: str = ""
+    ttft_s: float | None = None  # a language model's prefill of its prompt, where planned
 
     @classmethod
-    def of(cls, workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS) -> Point:
+    def of(
+        cls,
+        workload: Workload,
+        platform: Platform,
+        fps: float = REAL_TIME_FPS,
+        prefill: Workload | None = None,
+    ) -> Point:
         cost = estimate(workload, platform, fps)
         fit, power = cost.fit, cost.power
+        ttft = None if prefill is None else estimate(prefill, platform).totals.latency_s
         return cls(cost.totals.latency_s, cost.totals.energy_j, fit.needed_bytes, fit.fits,
-                   power.average_w, power.max_fps, fit.placements, fit.reason)  # fmt: skip
+                   power.average_w, power.max_fps, fit.placements, fit.reason,
+                   ttft)  # fmt: skip
 
 
 def _over(ratio: float) -> str:
@@ -238,7 +297,7 @@ def _capacities(placements: Sequence[Placement]) -> str:
 class Check:
     """One budget against one point: its value and where it comes from, and the demand."""
 
-    name: str  # latency, energy, memory, frame rate, power
+    name: str  # latency, energy, memory, frame rate (decode rate), power, time to first token
     budget: str  # the budget's value in words: "200 ms", "0.488 W at 30 frames/s"
     origin: str  # "given", "the platform's", "the platform's budget"
     demand: str  # the demand in words: "245 ms"
@@ -255,7 +314,7 @@ class Check:
     @property
     def text(self) -> str:
         verdict = _over(self.ratio) if self.stated else "taken as large enough"
-        if self.name == "frame rate":
+        if self.verb == "reaches":  # a rate: frames or tokens per second
             verdict = f"{self.ratio:.3g}x too slow" if self.ratio > 1 else "sustained"
         return f"{self.name} {self.budget} ({self.origin}): {self.verb} {self.demand}, {verdict}"
 
@@ -302,16 +361,23 @@ def checks(point: Point, budget: Budget) -> tuple[Check, ...]:
                            f"{_number(point.energy_j * 1e3)} mJ",
                            point.energy_j / budget.energy_j, budget.energy_j,
                            point.energy_j))  # fmt: skip
+    if budget.ttft_s is not None:
+        ttft = math.inf if point.ttft_s is None else point.ttft_s
+        found.append(Check("time to first token", f"{_number(budget.ttft_s * 1e3)} ms", GIVEN,
+                           f"{_number(ttft * 1e3)} ms", ttft / budget.ttft_s, budget.ttft_s,
+                           ttft))  # fmt: skip
     found.append(_memory(point, budget.memory_bytes))
-    rate = budget.rate
-    found.append(Check("frame rate", f"{_number(rate)} frames/s", budget.origin("rate") or GIVEN,
-                       f"{_number(point.max_fps)} frames/s",
-                       rate / point.max_fps if point.max_fps else math.inf, rate,
-                       point.max_fps, verb="reaches"))  # fmt: skip
+    rate, unit = budget.rate, budget.unit
+    shown, reached = budget.shown(rate), budget.shown(point.max_fps)
+    found.append(Check("decode rate" if budget.generation else "frame rate",
+                       f"{_number(shown)} {unit}", budget.origin("rate") or GIVEN,
+                       f"{_number(reached)} {unit}",
+                       rate / point.max_fps if point.max_fps else math.inf, shown, reached,
+                       verb="reaches"))  # fmt: skip
     if budget.power_w is not None:
         demand = f"{_number(point.power_w)} W"
         origin = budget.origin("power") or GIVEN
-        power = f"{_number(budget.power_w)} W at {_number(rate)} frames/s"
+        power = f"{_number(budget.power_w)} W at {_number(shown)} {unit}"
         found.append(Check("power", power, origin,
                            demand, point.power_w / budget.power_w, budget.power_w,
                            point.power_w))  # fmt: skip
@@ -332,6 +398,17 @@ class Precision:
     origin: str  # "the platform's deployment precision", "given", "as profiled"
     accuracy_drop_pp: float
     source: str
+
+
+# A language model's baseline precision: llama.cpp's reference (F16 weights, an f16 KV cache:
+# the published increases are over it), and the fp16 activations edgegap's decode estimates
+# are validated at (docs/generative.md). Not the platform's deployment precision: at int8 the
+# cost model runs every cache type of 8 bits or more at int8, and no KV type would matter.
+REFERENCE = "float16"
+REFERENCE_ORIGIN = (
+    "llama.cpp's reference, F16 weights and an f16 KV cache, with fp16 activations as the "
+    "decode estimates are validated"
+)
 
 
 @dataclass(frozen=True)
@@ -411,6 +488,44 @@ class PublishedAccuracy:
         return _published(technique, setting, self.model)
 
 
+@cache
+def published_perplexity() -> pd.DataFrame:
+    path = resources.files("edgegap.techniques") / "data" / "perplexity.csv"
+    with path.open(encoding="utf-8") as handle:
+        return pd.read_csv(handle, keep_default_na=False, dtype={"setting": str})
+
+
+# What a language model's plan measures quality by, in words.
+PERPLEXITY = "wikitext-2 perplexity increase over F16"
+
+
+@dataclass(frozen=True)
+class PublishedPerplexity:
+    """llama.cpp's published perplexity increases over F16 for its weight and KV-cache types
+    (techniques/data/perplexity.csv), each measured on a reference model and transferred to
+    `model`: not measured for it, as a plan's ImageNet losses for a model without rows are
+    transferred from others."""
+
+    model: str
+    kind: str = "published, transferred"
+
+    def settings(self, technique: str) -> list[str]:
+        table = published_perplexity()
+        return sorted(table[table["technique"] == technique]["setting"])
+
+    def drop(self, technique: str, setting: str) -> tuple[float, str] | None:
+        table = published_perplexity()
+        rows = table[(table["technique"] == technique) & (table["setting"] == setting)]
+        if rows.empty:
+            return None
+        row = rows.iloc[0]
+        reference = str(row["reference_model"])
+        if not reference:  # the reference itself: nothing transferred
+            return float(row["ppl_increase"]), str(row["source"])
+        transferred = f"measured on {reference}, transferred to {self.model}: not measured for it"
+        return float(row["ppl_increase"]), f"{row['source']} ({transferred})"
+
+
 def _settings(technique: str, model: str) -> list[str]:
     """The settings published for the model (or for any model, where the technique is exact);
     all settings where the model has none."""
@@ -421,14 +536,20 @@ def _settings(technique: str, model: str) -> list[str]:
 
 
 def option_groups(
-    workload: Workload, platform: Platform, accuracy: Accuracy, change: Change = "model"
+    workload: Workload,
+    platform: Platform,
+    accuracy: Accuracy,
+    change: Change = "model",
+    generation: bool = False,
 ) -> list[list[Step | None]]:
-    """The choices per group of `EXCLUSIVE` techniques, or per technique otherwise, among the
-    techniques `change` searches; None is "leave this group out"."""
+    """The choices per group of `EXCLUSIVE` techniques, or per technique otherwise (in a
+    language model's plan always: its weights' format and its cache's type are one each),
+    among the techniques `change` searches; None is "leave this group out"."""
     groups: dict[str, list[Step | None]] = {}
-    for name, wanted in searched(change).items():
+    for name, wanted in searched(change, generation).items():
         technique = get(name)
-        key = technique.group if technique.group in EXCLUSIVE else technique.name
+        exclusive = technique.group in EXCLUSIVE and not generation
+        key = technique.group if exclusive else technique.name
         options = groups.setdefault(key, [None])
         if technique.changes == "hardware":
             for setting in technique.candidates(workload, platform):
@@ -447,15 +568,32 @@ def option_groups(
 
 
 def _apply(
-    steps: Sequence[Step], workload: Workload, platform: Platform, fps: float = REAL_TIME_FPS
+    steps: Sequence[Step],
+    workload: Workload,
+    platform: Platform,
+    fps: float = REAL_TIME_FPS,
+    prefill: Workload | None = None,
 ) -> Point | None:
-    """The cost of the steps applied in order; None when one cannot apply here."""
+    """The cost of the steps applied in order (to a language model's `prefill` too, where
+    one is planned); None when one cannot apply here."""
     try:
         for step in steps:
+            if prefill is not None:
+                prefill = _prefilled(step, prefill, platform)
             workload, platform = step.apply(workload, platform)
     except NotAvailable:
         return None
-    return Point.of(workload, platform, fps)
+    return Point.of(workload, platform, fps, prefill)
+
+
+def _prefilled(step: Step, prefill: Workload, platform: Platform) -> Workload:
+    """The prefill after `step`; a step of the decode step alone leaves it as it is (a KV
+    cache type: a prefill reads no cache, and writing its prompt's keys and values is a small
+    part of it)."""
+    try:
+        return step.apply(prefill, platform)[0]
+    except NotAvailable:
+        return prefill
 
 
 def _narrower(before: Workload, after: Workload) -> bool:
@@ -527,6 +665,7 @@ class Plan:
     accuracy_source: str = "published"
     change: Change = "model"
     failures: tuple[str, ...] = ()  # measurements that failed twice, with their inputs
+    phases: tuple[Phase, ...] = ()  # a language model's: the decode step, then any prefill
 
     @property
     def meets_budget(self) -> bool:
@@ -534,7 +673,7 @@ class Plan:
 
     @property
     def searched(self) -> list[str]:
-        return list(searched(self.change))
+        return list(searched(self.change, self.generation))
 
     def checks(self, point: Point | None = None) -> tuple[Check, ...]:
         """The recipe's point (or `point`) against every budget."""
@@ -546,10 +685,23 @@ class Plan:
         return [check.name for check in self.checks() if not check.met]
 
     @property
+    def generation(self) -> bool:
+        return self.budget.generation
+
+    @property
+    def loss_key(self) -> str:
+        """What the quality cost is called in the plan's record."""
+        return "ppl_increase" if self.generation else "accuracy_drop_pp"
+
+    @property
     def pareto(self) -> list[Candidate]:
-        points = np.array(
-            [[c.accuracy_drop_pp, c.point.latency_s, c.point.energy_j] for c in self.candidates]
-        )
+        """The front of quality cost, latency and energy; for a language model, of perplexity
+        increase, decode rate (latency a step) and memory."""
+        points = np.array([
+            [c.accuracy_drop_pp, c.point.latency_s,
+             c.point.memory_bytes if self.generation else c.point.energy_j]
+            for c in self.candidates
+        ])  # fmt: skip
         mask = pareto_mask(points)
         front = [c for c, keep in zip(self.candidates, mask, strict=True) if keep]
         return sorted(front, key=lambda c: (c.point.latency_s, c.accuracy_drop_pp))
@@ -566,7 +718,10 @@ class Plan:
     def interval(self, candidate: Candidate | None = None) -> Interval | None:
         """The latency interval of the baseline, or of `candidate`: the validation rows of the
         target's class (`hardware.intervals`); None for a candidate that changes the chip,
-        whose rows those are not."""
+        whose rows those are not, and for a language model's decode step, which they are not
+        either (docs/generative.md compares decode rates with published ones)."""
+        if self.generation:
+            return None
         if candidate is not None and any(
             s.technique.changes == "hardware" for s in candidate.steps
         ):
@@ -579,10 +734,15 @@ class Plan:
         return [check.text for check in self.checks(self.baseline)]
 
     def to_dict(self) -> dict[str, Any]:
+        loss = self.loss_key
+
         def point(p: Point) -> dict[str, Any]:
-            return {"latency_s": p.latency_s, "energy_j": p.energy_j,
-                    "memory_bytes": p.memory_bytes, "fits": p.fits, "fit_reason": p.fit_reason,
-                    "power_w": p.power_w, "max_fps": p.max_fps}  # fmt: skip
+            found = {"latency_s": p.latency_s, "energy_j": p.energy_j,
+                     "memory_bytes": p.memory_bytes, "fits": p.fits, "fit_reason": p.fit_reason,
+                     "power_w": p.power_w, "max_fps": p.max_fps}  # fmt: skip
+            if self.generation:
+                found |= {"tokens_per_s": self.budget.shown(p.max_fps), "ttft_s": p.ttft_s}
+            return found
 
         precision = self.precision
         return {
@@ -590,17 +750,18 @@ class Plan:
             "platform": self.platform.name,
             "change": self.change,
             "searched": self.searched,
+            "quality": PERPLEXITY if self.generation else "ImageNet top-1 accuracy loss, pp",
             "precision": {
                 "name": precision.name,
                 "origin": precision.origin,
-                "accuracy_drop_pp": precision.accuracy_drop_pp,
+                loss: precision.accuracy_drop_pp,
                 "source": precision.source,
             },
             "budget": self.budget.to_dict(),
             "budgets": [check.to_dict() for check in self.checks(self.baseline)],
             "baseline": point(self.baseline)
             | {
-                "accuracy_drop_pp": precision.accuracy_drop_pp,
+                loss: precision.accuracy_drop_pp,
                 "interval": interval_record(self.interval(), self.baseline.latency_s),
             },
             "gap": self.gap(),
@@ -608,7 +769,7 @@ class Plan:
             "recipe": self.contributions,
             "estimate": point(self.recipe.point)
             | {
-                "accuracy_drop_pp": self.recipe.accuracy_drop_pp,
+                loss: self.recipe.accuracy_drop_pp,
                 "accuracy_source": self.accuracy_source,
                 "interval": interval_record(
                     self.interval(self.recipe), self.recipe.point.latency_s
@@ -617,30 +778,40 @@ class Plan:
                 "unmet": self.unmet,
             },
             "pareto": [
-                point(c.point) | {"recipe": text, "accuracy_drop_pp": c.accuracy_drop_pp}
+                point(c.point) | {"recipe": text, loss: c.accuracy_drop_pp}
                 for c, text in self.pareto_rows()
             ],
             "candidates_evaluated": len(self.candidates),
-        } | ({"failed_measurements": list(self.failures)} if self.failures else {})
+        } | ({"failed_measurements": list(self.failures)} if self.failures else {}) | (
+            {"phases": [asdict(phase) for phase in self.phases]} if self.phases else {}
+        )  # fmt: skip
 
 
 def choose(
     candidates: Sequence[Candidate], budget: Budget, max_accuracy_drop_pp: float | None = None
 ) -> Candidate:
     """The recipe: among the candidates within the accuracy limit, the one that meets every
-    budget with the least accuracy loss (then the fewest changes, then the least energy);
-    when none meets them, the one that fits memory and comes closest to the budgets (its
-    worst demand over budget, then the fewest budgets missed; a model that does not fit ranks
-    after every one that does)."""
+    budget with the least accuracy loss (then the fewest changes, then the least energy; for
+    a language model, whose memory is the tight budget, the fewest bytes, then the least
+    energy); when none meets them, the one that fits memory and comes closest to the budgets
+    (its worst demand over budget, then the fewest budgets missed; a model that does not fit
+    ranks after every one that does)."""
     allowed = [
         c for c in candidates
         if max_accuracy_drop_pp is None or c.accuracy_drop_pp <= max_accuracy_drop_pp
     ]  # fmt: skip
     if not allowed:
-        raise UserError(f"no combination loses at most {max_accuracy_drop_pp} pp: raise it")
+        limit = (f"raises perplexity by at most {max_accuracy_drop_pp}" if budget.generation
+                 else f"loses at most {max_accuracy_drop_pp} pp")  # fmt: skip
+        raise UserError(f"no combination {limit}: raise it")
     meeting = [c for c in allowed if meets(c.point, budget)]
+
+    def least(c: Candidate) -> tuple[float, float, float]:
+        fewer = c.point.memory_bytes if budget.generation else len(c.steps)
+        return c.accuracy_drop_pp, fewer, c.point.energy_j
+
     if meeting:
-        return min(meeting, key=lambda c: (c.accuracy_drop_pp, len(c.steps), c.point.energy_j))
+        return min(meeting, key=least)
 
     def distance(c: Candidate) -> tuple[bool, float, int, float]:
         found = checks(c.point, budget)
@@ -660,6 +831,7 @@ def plan(
     accuracy: Accuracy | None = None,
     change: Change = "model",
     precision: str | None = None,
+    prefill: Workload | None = None,
 ) -> Plan:
     """Every combination of one option per technique `change` searches, evaluated by the cost
     model (combinations that reach the same cost are kept once, with the least loss, then the
@@ -667,40 +839,53 @@ def plan(
 
     `workload` is the baseline; `precision` names the precision it was profiled at where the
     user chose it (`--dtype`), else it is read off the workload (the platform's deployment
-    precision when it is that)."""
-    source = accuracy or PublishedAccuracy(model)
-    searched(change)  # an unknown change is a user error
+    precision when it is that). A language model's plan (`budget.generation`) takes one
+    decode step as `workload`, and the `prefill` of its prompt where a time-to-first-token
+    budget is given."""
+    generation = budget.generation
+    source = accuracy or (PublishedPerplexity(model) if generation else PublishedAccuracy(model))
+    searched(change, generation)  # an unknown change is a user error
+    if budget.ttft_s is not None and prefill is None:
+        raise UserError("a time-to-first-token budget needs the prefill of the prompt")
     budget = budget.on(platform)
-    if precision is not None:
-        origin = GIVEN
+    if generation:
+        if precision not in (None, REFERENCE) or _widest_bits(workload) != bits_of(REFERENCE):
+            raise UserError(f"a language model's plan takes its decode step at {REFERENCE}: "
+                            f"{REFERENCE_ORIGIN}")  # fmt: skip
+        base = Precision(REFERENCE, REFERENCE_ORIGIN, 0.0, "the reference of the increases")
     else:
-        deployed, widest = deployment_precision(platform), _widest_bits(workload)
-        if widest == BITS[deployed]:
-            precision, origin = deployed, "the platform's deployment precision"
+        if precision is not None:
+            origin = GIVEN
         else:
-            precision, origin = _bits_name(widest), "as profiled"
-    base = Precision(precision, origin, *precision_loss(precision, source))
+            deployed, widest = deployment_precision(platform), _widest_bits(workload)
+            if widest == BITS[deployed]:
+                precision, origin = deployed, "the platform's deployment precision"
+            else:
+                precision, origin = _bits_name(widest), "as profiled"
+        base = Precision(precision, origin, *precision_loss(precision, source))
     fps = budget.rate
-    baseline = Point.of(workload, platform, fps)
+    baseline = Point.of(workload, platform, fps, prefill)
 
     def useful(step: Step) -> bool:
         """It applies and changes the cost; a number format only if narrower than the
-        baseline's (int8 on a 16-bit chip changes nothing alone, int8 on int8 neither)."""
-        if _apply((step,), workload, platform, fps) in (None, baseline):
+        baseline's (int8 on a 16-bit chip changes nothing alone, int8 on int8 neither). A
+        language model's formats are all candidates: their increases are over F16, not over
+        the baseline."""
+        if _apply((step,), workload, platform, fps, prefill) in (None, baseline):
             return False
-        if step.technique.group != "quantization":
+        if step.technique.group != "quantization" or generation:
             return True
         return _narrower(workload, step.apply(workload, platform)[0])
 
     groups = [
         [None, *(_beyond(s, base) if s.technique.group == "quantization" else s
                  for s in group if s is not None and useful(s))]
-        for group in option_groups(workload, platform, source, change)
+        for group in option_groups(workload, platform, source, change, generation)
     ]  # fmt: skip
     best: dict[Point, Candidate] = {}
     for choice in itertools.product(*groups):
         steps = tuple(step for step in choice if step is not None)
-        point = _apply(steps, workload, platform, fps)
+        point = _apply(steps, workload, platform, fps, prefill)
         if point is None:
             continue
         candidate = Candidate(steps, point, base.accuracy_drop_pp)
@@ -713,7 +898,7 @@ def plan(
     contributions = []
     previous = baseline
     for index, step in enumerate(recipe.steps):
-        point = _apply(recipe.steps[: index + 1], workload, platform, fps)
+        point = _apply(recipe.steps[: index + 1], workload, platform, fps, prefill)
         assert point is not None
         contributions.append(
             {
@@ -724,7 +909,7 @@ def plan(
                     "latency_factor": previous.latency_s / point.latency_s,
                     "energy_factor": previous.energy_j / point.energy_j,
                     "memory_factor": previous.memory_bytes / point.memory_bytes,
-                    "accuracy_drop_pp": step.accuracy_drop_pp,
+                    "ppl_increase" if generation else "accuracy_drop_pp": step.accuracy_drop_pp,
                 },
                 "source": step.source,
             }
@@ -744,16 +929,36 @@ def plan_for(
     change: Change = "model",
     dtype: str | None = None,
     workers: Workers | None = None,
+    context: int = 0,
+    prompt_tokens: int = PROMPT_TOKENS,
 ) -> Plan:
     """`edgegap plan`: the model profiled (by name, builder or file) at `dtype`, or else the
     platform's deployment precision, its losses published or, with `dataset`, measured on it
     for a built-in small model (every candidate setting a task of `edgegap.runner`, run on
-    `workers`), then `plan` over what `change` allows."""
-    searched(change)  # an unknown change fails before any profiling or training
-    precision = dtype or deployment_precision(platform)
+    `workers`), then `plan` over what `change` allows. A language model's plan
+    (`budget.generation`) profiles one decode step after `context` tokens, and the prefill
+    of `prompt_tokens` where the budget holds a time to the first token."""
+    searched(change, budget.generation)  # an unknown change fails before any profiling
+    if budget.generation and dtype is not None:
+        raise UserError(f"--dtype: a language model's plan runs at {REFERENCE}, "
+                        f"{REFERENCE_ORIGIN}")  # fmt: skip
+    precision = REFERENCE if budget.generation else dtype or deployment_precision(platform)
     accuracy: Accuracy | None = None
     failures: tuple[str, ...] = ()
-    if dataset is None:
+    prefill = None
+    phases: tuple[Phase, ...] = ()
+    if budget.generation:
+        if dataset is not None:
+            raise UserError("--dataset measures an image model's losses: a language model's "
+                            "perplexity increases are published")  # fmt: skip
+        batch = budget.per_pass or 1
+        phases = (Phase("decode", context=context, batch=batch),)
+        if budget.ttft_s is not None:
+            phases += (Phase("prefill", tokens=prompt_tokens, batch=batch),)
+        workload = profile(model, dtype=precision, phase=phases[0])
+        if len(phases) > 1:
+            prefill = profile(model, dtype=precision, phase=phases[1])
+    elif dataset is None:
         workload = profile(model, dtype=precision)
     else:
         from edgegap.plan.measure import MeasuredAccuracy
@@ -776,5 +981,6 @@ def plan_for(
         workload = profile(network, (1, *data.sample_shape), precision, name=model)
     if progress is not None:
         progress("searching combinations of techniques")
-    found = plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy, change, dtype)
-    return replace(found, failures=failures)
+    found = plan(model, workload, platform, budget, max_accuracy_drop_pp, accuracy, change, dtype,
+                 prefill)  # fmt: skip
+    return replace(found, failures=failures, phases=phases)

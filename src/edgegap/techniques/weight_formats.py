@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from edgegap.precision import FP32_BITS, bits_to_bytes, grouped_bytes
+from edgegap.precision import bits_to_bytes, grouped_bytes
 from edgegap.techniques.base import NotAvailable, Param, Technique, register
 from edgegap.workload.layer import Layer, Workload
 from edgegap.workload.phases import cache_inputs
-from edgegap.workload.shapes import dtype_to_bits
 
 if TYPE_CHECKING:
     from edgegap.hardware.platform import Platform
@@ -291,10 +290,13 @@ def cached_as(workload: Workload, name: str) -> Workload:
         else layer
         for layer in workload.layers
     ]  # fmt: skip
-    # The peak of live activations holds the cache once: at its new type, the rest as traced.
+    # The peak of live activations holds the cache once: at its new type, the rest as traced,
+    # which counted it at its readers' activation bits (a profile's dtype where one was given,
+    # int8 at a platform's deployment precision, else the cache's own).
     held = cache_inputs(workload)
     elements = sum(math.prod(i.shape) for i in held)
-    traced = bits_to_bytes(elements, dtype_to_bits(held[0].dtype) or FP32_BITS) if held else 0
+    reader = next(layer for layer in workload.layers if layer.index in reads)
+    traced = bits_to_bytes(elements, reader.activation_bits)
     stored = grouped_bytes(elements, kind.bits, kind.group or 0, kind.group_bits)
     peak = workload.peak_activation_bytes - traced + stored
     return replace(workload.with_layers(layers), peak_activation_bytes=peak).noted(
