@@ -402,7 +402,11 @@ def document(results: list[Compared], platform_path: Path) -> str:
         "Fifth (`FIFTH_HELD_OUT`, declared after that comparison, before any of its models "
         "was measured): every earlier set is development, 30 further timm architectures "
         "held out, none a variant of an earlier one (mobile CNNs, vision transformers and "
-        "MLPs, hybrids, classic CNNs). "
+        "MLPs, hybrids, classic CNNs). Before they were compared the engine changed again, "
+        "from onnxruntime's per-operator profiles of the fourth split's models on the AMD "
+        "EPYC (development rows by then): a depthwise convolution in the blocked layout "
+        "timed at its channels padded to the block, and a convolution next to plain-layout "
+        'layers paying its reorders (docs/cost-model.md, "A calibrated CPU"). '
         f"The tables below are the fifth split. Goal (issue 13): at 1 thread at least 90% "
         f"within ±{WITHIN:.0%}, median |error| at most 10%, Spearman at least 0.95.",
         "",

@@ -130,3 +130,76 @@ def test_an_element_wise_layer_no_convolution_feeds_pays_no_layout_change() -> N
     mobile = fusion.fuse(edgegap.profile("mobilenet_v3_small"), platform.fuses).layers
     scales = [layer for layer in mobile if layer.op == "mul"]
     assert scales and all(fed_by_convolution(layer, blocked_layouts(mobile)) for layer in scales)
+
+
+def test_a_depthwise_convolution_in_the_blocked_layout_is_timed_at_its_padded_channels() -> None:
+    """shufflenet_v2_x1_0's depthwise convolutions of 58 and 116 channels read a convolution's
+    output: timed as the depthwise kind at 64 and 128 channels (ONNX Runtime pads them to
+    its NCHWc block), not at the channel count its own microbenchmark runs off the block."""
+    import numpy as np
+
+    from edgegap.hardware import kernels
+    from edgegap.hardware.engines import cpu
+    from edgegap.workload import fusion
+
+    platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
+    layers = fusion.fuse(edgegap.profile("shufflenet_v2_x1_0"), platform.fuses).layers
+    blocked = cpu.blocked_layouts(layers)
+    odd = [layer for layer in layers if kernel_rows(layer, 32)[0][0] == "depthwise"
+           and layer.gemms[0].groups % cpu.NCHWC_BLOCK
+           and cpu.fed_by_convolution(layer, blocked)]  # fmt: skip
+    assert odd
+    arrays = {k: (p, np.array(s, dtype=np.float64))
+              for k, (p, s) in platform.compute.tables().items()}  # fmt: skip
+    seconds = cpu.layer_seconds(layers, ["fp32"] * len(layers), arrays, 0.0)
+    block = cpu.NCHWC_BLOCK
+    for layer in odd:
+        row = kernel_rows(layer, 32)[0][1]
+        padded = cpu.padded_to_block(row)
+        assert padded[0] % block == 0 and row[0] < padded[0] < row[0] + block
+        parameters, samples = arrays["depthwise"]
+        alone = kernels.predict_seconds("depthwise", parameters, samples, np.array([padded]))
+        assert seconds[layer.index] == pytest.approx(alone[0])
+
+
+def test_a_convolution_between_plain_layout_layers_pays_its_reorders() -> None:
+    """convnext_tiny's depthwise convolutions that read a residual sum of no convolution's
+    output (a plain-layout stream after matrix products) and are read by a layer norm
+    through a permute take their own kind's time plus a reorder in and one out, plain-layout
+    streams of what they read and write; resnet18's convolutions, between convolutions, pay
+    none."""
+    import numpy as np
+
+    from edgegap.hardware import kernels
+    from edgegap.hardware.engines.cpu import PLAIN_LAYOUT_KIND, layer_seconds
+    from edgegap.workload import fusion
+
+    platform = load_platform(Path(__file__).parents[1] / "benchmarks" / "data" / "host.yaml")
+    arrays = {k: (p, np.array(s, dtype=np.float64))
+              for k, (p, s) in platform.compute.tables().items()}  # fmt: skip
+
+    def alone(kind: str, rows: list[list[float]]) -> float:
+        parameters, samples = arrays[kind]
+        return float(kernels.predict_seconds(kind, parameters, samples, np.array(rows)).sum())
+
+    def extra(name: str) -> list[float]:
+        layers = fusion.fuse(edgegap.profile(name), platform.fuses).layers
+        seconds = layer_seconds(layers, ["fp32"] * len(layers), arrays, 0.0)
+        return [seconds[layer.index] - sum(alone(kind, [row]) for kind, row
+                                           in kernel_rows(layer, 32))
+                for layer in layers if layer.kind == "conv"]  # fmt: skip
+
+    layers = fusion.fuse(edgegap.profile("convnext_tiny"), platform.fuses).layers
+    seconds = layer_seconds(layers, ["fp32"] * len(layers), arrays, 0.0)
+    sums = {i for i, layer in enumerate(layers) if layer.op == "add_"
+            and all(layers[p].kind != "conv" for p in layer.producers)}  # fmt: skip
+    later = [layer for layer in layers if layer.kind == "conv" and layer.gemms[0].n == 1
+             and layer.producers[0] in sums]  # fmt: skip
+    assert len(later) >= 10
+    for layer in later:
+        ((kind, row),) = kernel_rows(layer, 32)
+        moved = [[4.0 * 2 * layer.input_shapes[0][1] * layer.input_shapes[0][2] ** 2],
+                 [4.0 * 2 * layer.output_elements]]  # fmt: skip
+        expected = alone(kind, [row]) + alone(PLAIN_LAYOUT_KIND, moved)
+        assert seconds[layer.index] == pytest.approx(expected)
+    assert extra("resnet18") == pytest.approx([0.0] * len(extra("resnet18")), abs=1e-12)

@@ -12,6 +12,7 @@ their bytes over DRAM's measured rate.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -48,6 +49,20 @@ FALLBACK_KINDS = {"affine": "activation"}
 # movement benchmark (a Transpose that reads and writes each element once; its strided
 # writes make it no faster than an add).
 PLAIN_LAYOUT_KIND = "movement"
+# The channel block of ONNX Runtime's NCHWc layout: 16 floats with AVX-512 (MLAS's
+# MlasNchwcGetBlockSize; the by_16 feature of `kernels`). A depthwise convolution whose input
+# is already in that layout runs there, its channels padded up to the block (checked on
+# onnxruntime 1.32's optimised graph of repghostnet_100: its 36-channel depthwise convolutions
+# run with 48-channel weights); its microbenchmark, a graph of its own, runs a channel count
+# off the block in the plain layout, 5 to 20 times slower per channel.
+NCHWC_BLOCK = 16
+# Kinds that run in the plain layout: a convolution that reads one pays a reorder into the
+# blocked layout (ReorderInput, which also takes a token-major view: ONNX Runtime's graph of
+# pvt_v2_b0 has one before each convolution its transformer blocks run), and one that feeds
+# one pays a reorder out (ReorderOutput); a convolution's microbenchmark leaves both out.
+# So does a fused attention and an element-wise layer timed as a plain-layout stream; a concat
+# or a pad is not counted, since the runtime concatenates blocked tensors in their layout.
+PLAIN_KINDS = ("matmul", "norm", "softmax")
 
 
 def blocked_layouts(layers: Sequence[Layer]) -> list[bool]:
@@ -60,10 +75,20 @@ def blocked_layouts(layers: Sequence[Layer]) -> list[bool]:
             blocked.append(True)
         elif layer.kind == "activation" and layer.producers:
             source = layer.producers[0]
-            blocked.append(0 <= source < len(blocked) and blocked[source])
+            blocked.append(0 <= source < len(blocked) and blocked[source]
+                           and not through_a_view(layer, layers[source]))  # fmt: skip
         else:
             blocked.append(False)
     return blocked
+
+
+def through_a_view(reader: Layer, producer: Layer) -> bool:
+    """Whether `reader` reads `producer`'s output in another shape (a reshape or a transpose
+    between them, which the tracer does not record): a blocked tensor cannot be viewed so,
+    the runtime reorders it out of the blocked layout first."""
+    shapes = [s for s, p in zip(reader.input_shapes, reader.producers, strict=False)
+              if p == producer.index]  # fmt: skip
+    return any(tuple(s) != tuple(producer.output_shape) for s in shapes)
 
 
 def fed_by_convolution(layer: Layer, blocked: Sequence[bool]) -> bool:
@@ -118,6 +143,39 @@ def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
     return rows
 
 
+def padded_to_block(row: list[float]) -> list[float]:
+    """A depthwise convolution's feature row with its channels (its groups) padded up to the
+    blocked layout's block, and its bytes with them (`NCHWC_BLOCK`)."""
+    groups = row[0]
+    padded = -(-groups // NCHWC_BLOCK) * NCHWC_BLOCK
+    return [padded, *row[1:6], row[6] * padded / groups]
+
+
+def layout_changes(
+    layer: Layer,
+    layers: Sequence[Layer],
+    plain: Sequence[bool],
+    readers: Mapping[int, list[int]],
+    bytes_per_element: float,
+) -> list[tuple[str, list[float]]]:
+    """The reorders a convolution pays between its blocked layout and the plain one, each a
+    plain-layout stream (`PLAIN_LAYOUT_KIND`) of what it reads and writes: into the layout
+    when its input comes from a layer that runs in the plain layout (`plain`; an input of fewer
+    channels than the block is read as it is: ONNX Runtime's NCHW-input convolution), out of
+    it when such a layer reads its output or a layer reads it through a view."""
+    if layer.kind != "conv" or not layer.gemms or not layer.input_shapes:
+        return []
+    changes = []
+    source = layer.producers[0] if layer.producers else -1
+    shape = layer.input_shapes[0]
+    if 0 <= source < len(layers) and len(shape) == 4 and shape[1] >= NCHWC_BLOCK and plain[source]:
+        changes.append([bytes_per_element * 2 * math.prod(shape)])
+    after = [r for r in readers.get(layer.index, ()) if 0 <= r < len(layers)]
+    if any(plain[r] or through_a_view(layers[r], layer) for r in after):
+        changes.append([bytes_per_element * 2 * layer.output_elements])
+    return [(PLAIN_LAYOUT_KIND, row) for row in changes]
+
+
 def layer_seconds(
     layers: Sequence[Layer],
     precisions: Sequence[str],
@@ -133,14 +191,27 @@ def layer_seconds(
     for index, layer in enumerate(layers):
         for source in set(layer.producers):
             readers.setdefault(source, []).append(index)
-    for index, (layer, precision) in enumerate(zip(layers, precisions, strict=True)):
+    rows_of, plain = [], []
+    for layer, precision in zip(layers, precisions, strict=True):
         rows = kernel_rows(layer, BITS[precision])
+        plain.append(layer.kind == "attention" or rows[0][0] in PLAIN_KINDS)
         if rows[0][0] == "elementwise" and PLAIN_LAYOUT_KIND in tables and layer.producers:
             if not fed_by_convolution(layer, blocked):
                 rows = [(PLAIN_LAYOUT_KIND, rows[0][1])]
+                # plain if what it reads is: after an element-wise layer that a convolution
+                # feeds, the data is back in the blocked layout (that benchmark's reorders)
+                plain[-1] = any(p < 0 or plain[p] for p in layer.producers if p < len(plain))
             elif shares_a_reorder(layer, layers, blocked, readers):
                 back = BITS[precision] / 8 * 2 * layer.output_elements
                 rows = [(PLAIN_LAYOUT_KIND, rows[0][1]), (PLAIN_LAYOUT_KIND, [back])]
+        elif rows[0][0] == "depthwise" and fed_by_convolution(layer, blocked):
+            rows = [("depthwise", padded_to_block(rows[0][1]))]
+        rows_of.append(rows)
+    if PLAIN_LAYOUT_KIND in tables:
+        for index, layer in enumerate(layers):
+            bytes_per = BITS[precisions[index]] / 8
+            rows_of[index] += layout_changes(layer, layers, plain, readers, bytes_per)
+    for index, rows in enumerate(rows_of):
         for kind, row in rows:
             if kind not in tables:
                 kind = FALLBACK_KINDS.get(kind, "elementwise")
