@@ -1,7 +1,7 @@
 """The registry of per-operator formulas for PyTorch, keyed by aten operator.
 
-Adding an operator is one decorated function of shapes (tensor arguments arrive as their
-`torch.Size`; `args.weights` holds the positions of those that are model parameters or
+Adding an operator is one decorated function of shapes (tensor arguments arrive as tuples
+of their sizes; `args.weights` holds the positions of those that are model parameters or
 buffers, or views of them):
 
     @register(aten.my_op)

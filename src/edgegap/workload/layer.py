@@ -229,15 +229,26 @@ class Workload:
 
     @cached_property
     def totals(self) -> Totals:
+        # One pass, each layer's figure derived once (FLOPs from its MACs, its traffic from
+        # its bytes): the sums of the layers' own properties.
+        macs = elementwise_flops = params = weights = stored = inputs = outputs = 0
+        for layer in self.layers:
+            macs += layer.macs
+            elementwise_flops += layer.elementwise_flops
+            params += layer.params
+            weights += layer.weight_bytes
+            stored += layer.stored_weight_bytes
+            inputs += layer.input_bytes
+            outputs += layer.output_bytes
         return Totals(
-            macs=sum(layer.macs for layer in self.layers),
-            flops=sum(layer.flops for layer in self.layers),
-            params=sum(layer.params for layer in self.layers),
-            weight_bytes=sum(layer.weight_bytes for layer in self.layers),
-            stored_weight_bytes=sum(layer.stored_weight_bytes for layer in self.layers),
-            activation_bytes=sum(layer.output_bytes for layer in self.layers),
+            macs=macs,
+            flops=OPS_PER_MAC * macs + elementwise_flops,
+            params=params,
+            weight_bytes=weights,
+            stored_weight_bytes=stored,
+            activation_bytes=outputs,
             peak_activation_bytes=self.peak_activation_bytes,
-            min_traffic_bytes=sum(layer.min_traffic_bytes for layer in self.layers),
+            min_traffic_bytes=weights + inputs + outputs,
             unused_params=self.unused_params,
         )
 

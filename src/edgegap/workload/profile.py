@@ -158,16 +158,16 @@ def _isolated(model: nn.Module) -> nn.Module | None:
         if id(module) not in copies:
             if isinstance(module, torch.jit.ScriptModule):
                 raise TypeError("a scripted module")
-            twin = object.__new__(type(module))
-            copies[id(module)] = twin
-            state = dict(module.__dict__)
+            twin = copies[id(module)] = object.__new__(type(module))
+            state = twin.__dict__
+            state.update(module.__dict__)
             state["_parameters"] = dict(module._parameters)
             state["_buffers"] = dict(module._buffers)
             state["_modules"] = {
                 name: None if child is None else copied(child)
                 for name, child in module._modules.items()
             }
-            twin.__dict__.update(state)
+            return twin
         return copies[id(module)]
 
     try:

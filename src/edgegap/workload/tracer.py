@@ -130,10 +130,10 @@ class _ModelState:
 
     def owner(self, tensor: torch.Tensor) -> int | None:
         """The id of the state tensor that `tensor` is, or views; None for activations."""
-        for candidate in (tensor, tensor._base):
-            if candidate is not None and id(candidate) in self.tensors:
-                return id(candidate)
-        return None
+        if (key := id(tensor)) in self.tensors:
+            return key
+        base = tensor._base
+        return id(base) if base is not None and id(base) in self.tensors else None
 
     def first_read_params(self, owners: Iterable[int]) -> int:
         """Parameter count of `owners` not read before: each parameter is counted once."""
@@ -157,11 +157,12 @@ class _Producers:
 
     def of(self, tensor: torch.Tensor) -> int:
         """The producing layer's index; -1 for the model input or a tensor no layer made."""
-        for candidate in (tensor, tensor._base):
-            entry = self._by_id.get(id(candidate)) if candidate is not None else None
-            if entry is not None and entry[0]() is candidate:
-                return entry[1]
-        return -1
+        entry = self._by_id.get(id(tensor))
+        if entry is not None and entry[0]() is tensor:
+            return entry[1]
+        base = tensor._base
+        entry = None if base is None else self._by_id.get(id(base))
+        return entry[1] if entry is not None and entry[0]() is base else -1
 
 
 class _LiveActivations:
@@ -309,8 +310,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 else:
                     weights.append(o)
                     weighted.append(i)
-                shapes.append(arg.shape)
-            elif isinstance(arg, list | tuple) and any(isinstance(t, torch.Tensor) for t in arg):
+                shapes.append(tuple(arg.shape))  # a tuple slices at a third of a Size's cost
+            elif isinstance(arg, (list, tuple)) and any([isinstance(t, torch.Tensor) for t in arg]):
                 for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
                     if (o := owner(tensor)) is None:
                         activations.append(tensor)
@@ -371,33 +372,29 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
 
 @contextmanager
-def _module_scopes(names: Mapping[int, str], scope: list[str]) -> Iterator[None]:
-    """Keep `scope[-1]` equal to the path (`names`, by module id) of the innermost module of
-    the model whose forward is running. Two global hooks, not two per module: registering a
-    hook costs tens of microseconds, more than tracing the module's operators."""
-    from torch.nn.modules.module import (
-        register_module_forward_hook,
-        register_module_forward_pre_hook,
-    )
+def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator[None]:
+    """Keep `scope[-1]` equal to the path (`paths`) of the innermost module of
+    the model whose forward is running. `nn.Module.__call__` is wrapped while tracing, as every
+    call of a module goes through it: a hook, even a global one, sends each module call
+    through torch's slow path (a tenth of a small model's trace), and registering one per
+    module costs more than tracing the module's operators; restored on exit."""
+    original = nn.Module.__call__
 
-    def enter(module: nn.Module, args: Any) -> None:
-        name = names.get(id(module))
-        if name is not None:
-            scope.append(name)
-
-    def leave(module: nn.Module, args: Any, output: Any) -> None:
-        if id(module) in names:
+    def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        name = paths.get(module)
+        if name is None:
+            return original(module, *args, **kwargs)
+        scope.append(name)
+        try:
+            return original(module, *args, **kwargs)
+        finally:
             scope.pop()
 
-    handles = [
-        register_module_forward_pre_hook(enter),
-        register_module_forward_hook(leave, always_call=True),
-    ]
+    nn.Module.__call__ = call  # type: ignore[method-assign]
     try:
         yield
     finally:
-        for handle in handles:
-            handle.remove()
+        nn.Module.__call__ = original  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -444,6 +441,26 @@ def _mha_fast_path_disabled() -> Iterator[None]:
         torch.backends.mha.set_fastpath_enabled(enabled)
 
 
+def _paths(model: nn.Module) -> dict[nn.Module, str]:
+    """Each module's path in the tree, as `named_modules` names it (depth first, a module met
+    twice named where it was met first), without its generator per level of nesting, which
+    costs a module of a deep model a resumption per level."""
+    paths: dict[nn.Module, str] = {}
+    stack = [("", model)]
+    while stack:
+        path, module = stack.pop()
+        if module in paths:
+            continue
+        paths[module] = path or ROOT
+        prefix = f"{path}." if path else ""
+        stack.extend(
+            (prefix + name, child)
+            for name, child in reversed(module._modules.items())
+            if child is not None
+        )
+    return paths
+
+
 def trace(
     model: nn.Module,
     examples: Sequence[torch.Tensor],
@@ -459,7 +476,7 @@ def trace(
     `bits` overrides the bit-width of weights and activations (e.g. 8 for int8 deployment);
     by default each tensor's own dtype decides.
     """
-    paths = {module: path or ROOT for path, module in model.named_modules()}
+    paths = _paths(model)
     state = _ModelState(list(paths))
     live = _LiveActivations(bits)
     named = dict(named or {})
@@ -477,7 +494,7 @@ def trace(
             torch.no_grad(),
             _mha_fast_path_disabled(),
             _attention_fused_on_meta(),
-            _module_scopes({id(m): path for m, path in paths.items()}, recorder.scope),
+            _module_scopes(paths, recorder.scope),
             recorder,
         ):
             result = model(*examples, **named)
