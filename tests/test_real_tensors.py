@@ -50,6 +50,23 @@ DETECTORS = textwrap.dedent(
 
     def selects():
         return Selects()
+
+    class Probes(nn.Module):
+        '''Computes with its weights and a CPU tensor while it builds, as timm's hybrid
+        vision transformers do (a zero image through a weight-standardised backbone, to learn
+        its width): on the meta device the two tensors' devices clash.'''
+
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 4, 3, stride=2)
+            probe = self.stem.weight.sum() + torch.zeros(16, device="cpu")
+            self.head = nn.Linear(4 * probe.numel(), 2)
+
+        def forward(self, x):
+            return self.head(self.stem(x).flatten(1))
+
+    def probes():
+        return Probes()
     """
 )
 
@@ -102,6 +119,16 @@ def _state_bytes(spec):
 
     model = load_callable(spec, empty=False)
     return sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
+
+
+def test_a_builder_the_meta_device_cannot_build_builds_on_the_cpu_and_says_so(models):
+    workload = edgegap.profile(f"{models}:probes", (1, 3, 9, 9))
+    assert workload.totals.macs == 4 * 16 * 27 + 64 * 2  # stem 4x4 outputs of 4, head 64 -> 2
+    (note,) = workload.notes
+    assert note.startswith("built with real weights (drawn from seed 0) on the CPU, then traced")
+    assert "is not on the expected device" in note or "meta" in note
+    with pytest.raises(UserError, match=r"builds only with its weights allocated .* above the"):
+        edgegap.profile(f"{models}:probes", (1, 3, 9, 9), limits=RealRunLimits(max_bytes=1))
 
 
 def test_the_time_bound_stops_a_real_run(models):

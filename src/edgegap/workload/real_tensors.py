@@ -131,8 +131,16 @@ def profile_built(
     limits: RealRunLimits | None = None,
 ) -> Workload:
     """Profile the model `build(empty=True)` makes on the meta device; where the meta device
-    refuses an operator, `build(empty=False)` on the CPU on real tensors, within `limits`."""
-    model = build(True)
+    refuses an operator, `build(empty=False)` on the CPU on real tensors, within `limits`.
+    A builder that cannot build with empty weights (timm's hybrid vision transformers run a
+    tensor through their backbone while they build, to learn its output size) builds with
+    real ones, drawn from seed 0, within the bound on bytes; it is then traced like any
+    built model, on meta inputs."""
+    try:
+        model = build(True)
+    except UserError as empty_error:
+        return _built_on_the_cpu(build, profile_model, label, limits or RealRunLimits(),
+                                 empty_error)  # fmt: skip
     try:
         return profile_model(model)
     except NeedsRealTensors as refusal:
@@ -140,6 +148,34 @@ def profile_built(
     # Out of the except block: a failure below is not "during handling" the refusal.
     return _on_real_tensors(
         build, profile_model, label, limits or RealRunLimits(), _state_bytes(model), operator
+    )
+
+
+def _built_on_the_cpu(
+    build: Callable[[bool], nn.Module],
+    profile_model: Callable[[nn.Module], Workload],
+    label: str,
+    limits: RealRunLimits,
+    empty_error: UserError,
+) -> Workload:
+    """`build(empty=False)` where `build(empty=True)` raised `empty_error`: a builder that
+    fails with real weights too is reported by its empty build's error."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(SEED)
+        try:
+            model = build(False)
+        except UserError:
+            raise empty_error from None
+    weight_bytes = _state_bytes(model)
+    if weight_bytes > limits.max_bytes:
+        raise UserError(
+            f"{label} builds only with its weights allocated ({empty_error}), and they take "
+            f"{_gb(weight_bytes)}, above the {_gb(limits.max_bytes)} bound of a real run: on a "
+            f"machine with the memory, raise it with {_raise_it('max_bytes')}"
+        )
+    return profile_model(model).noted(
+        f"built with real weights (drawn from seed {SEED}) on the CPU, then traced on meta "
+        f"inputs: its builder cannot build on the meta device ({empty_error})"
     )
 
 
