@@ -460,6 +460,18 @@ def test_a_model_that_fails_is_named_and_left_out(
     assert sorted(p.name for p in (out / "layers").iterdir()) == ["resnet18.csv"]
 
 
+def test_a_report_whose_every_model_failed_is_not_written(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    built = build_report(out, ("not_a_model",))
+    assert built.record is None and [f.task.input["model"] for f in built.failures] == [
+        "not_a_model"
+    ]
+    assert [p.name for p in out.iterdir()] == ["report.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging left behind
+
+
 def test_a_bad_ray_address_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
     out = str(tmp_path / "out")
     line = error_leaving_nothing(tmp_path, "report", "--out", out, "--ray-address", "127.0.0.1:9")

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform as host
 from collections.abc import Callable, Sequence
@@ -231,14 +232,17 @@ def build_report(
         reported = done
 
     tasks = [Task({"model": name, "platforms": platforms}) for name in names]
-    outcomes = run_tasks(model_part, tasks, workers=workers, progress=profiled)
-    failures = [outcome for outcome in outcomes if outcome.result is None]
-    names = [o.task.input["model"] for o in outcomes if o.result is not None]
-    if not names:
-        return Report(None, failures)  # a report of no model: the one there stays
-    metadata = published.zoo_table().set_index("model")
-    rows, edge = [], []
-    with atomic.directory(out) as staging:
+    record: dict[str, Any] | None = None
+    failures: list[Outcome] = []
+    # the output path is checked before the models are profiled, not after
+    with contextlib.suppress(_NoModel), atomic.directory(out) as staging:
+        outcomes = run_tasks(model_part, tasks, workers=workers, progress=profiled)
+        failures = [outcome for outcome in outcomes if outcome.result is None]
+        names = [o.task.input["model"] for o in outcomes if o.result is not None]
+        if not names:
+            raise _NoModel  # a report of no model is not written: the one there stays
+        metadata = published.zoo_table().set_index("model")
+        rows, edge = [], []
         (staging / "layers").mkdir()
         for outcome in outcomes:
             if outcome.result is None:
@@ -320,7 +324,7 @@ def build_report(
                     }
                 )
         layer_view = LAYER_VIEW_MODEL if LAYER_VIEW_MODEL in names else names[0]
-        record: dict[str, Any] = _clean(
+        record = _clean(
             {
                 "machine": machine(),
                 "models": _records(table),
@@ -349,6 +353,10 @@ def build_report(
         figures = plotly_figures(trends)
         (staging / "index.html").write_text(render(record, figures), encoding="utf-8")
     return Report(record, failures)
+
+
+class _NoModel(Exception):
+    """Every model's task failed: the report is abandoned, its staging removed."""
 
 
 def _sources(tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
