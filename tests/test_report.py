@@ -1,21 +1,30 @@
 """The main job's report: index.html agrees with report.json, reruns are byte-identical, an
-interrupted run leaves nothing half-written, and the page renders in a real browser."""
+interrupted run leaves nothing half-written and resumes from its results file, a model that
+fails is named and left out, a local Ray of 2 workers writes the serial report byte for byte,
+and the page renders in a real browser."""
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_checks import error_leaving_nothing
+from typer.testing import CliRunner
 
+from edgegap.cli import app
 from edgegap.hardware import builtin_names
+from edgegap.report import build
 from edgegap.report.build import EDGE_TARGETS, build_report
+from edgegap.runner import Workers
 
 MODELS = ("resnet18", "mobilenet_v2")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -398,3 +407,93 @@ def test_every_estimate_carries_its_platforms_interval(report: Path) -> None:
         assert f"{target} " in verdict and shown in verdict
     plan = record["plans"][0]
     assert "interval" in plan["baseline"] and "interval" in plan["estimate"]
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under `folder` by its path there: equal trees are equal under `diff -r`."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    return {str(p.relative_to(folder)): p.read_bytes() for p in files}
+
+
+def test_an_interrupted_report_resumes_from_its_results_file(
+    report: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stopped after its first model, a report run with a results file profiles only the
+    second when rerun with it, and is the uninterrupted report byte for byte."""
+    out, results = tmp_path / "out", tmp_path / "results.jsonl"
+
+    def stop(message: str) -> None:
+        if message.startswith("profiled 1 of"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_report(out, MODELS, stop, workers=Workers(results=results))
+    assert not out.exists() and len(results.read_text().splitlines()) == 1
+    ran: list[str] = []
+    part = build.model_part
+
+    @functools.wraps(part)  # its name, so its tasks' keys, unchanged
+    def counted(input: dict[str, Any], seed: int, shared: Any) -> dict[str, Any]:
+        ran.append(input["model"])
+        return part(input, seed, shared)
+
+    monkeypatch.setattr(build, "model_part", counted)
+    build_report(out, MODELS, workers=Workers(results=results))
+    assert ran == [MODELS[1]]
+    assert tree(out) == tree(report)
+
+
+def test_a_model_that_fails_is_named_and_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its task fails twice: one line on stderr with its input, exit code 3, and the report
+    of the others written."""
+    monkeypatch.setattr(build, "QUICK_MODELS", ("resnet18", "not_a_model"))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["report", "--quick", "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith('error: task {"model":"not_a_model"')
+    assert "unknown model" in errors[0] and "Traceback" not in result.stderr
+    record = json.loads((out / "report.json").read_text())
+    assert [m["model"] for m in record["models"]] == ["resnet18"]
+    assert sorted(p.name for p in (out / "layers").iterdir()) == ["resnet18.csv"]
+
+
+def test_a_report_whose_every_model_failed_is_not_written(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "report.json").write_text("{}")
+    built = build_report(out, ("not_a_model",))
+    assert built.record is None and [f.task.input["model"] for f in built.failures] == [
+        "not_a_model"
+    ]
+    assert [p.name for p in out.iterdir()] == ["report.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["report"]  # no staging left behind
+
+
+def test_a_bad_ray_address_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    out = str(tmp_path / "out")
+    line = error_leaving_nothing(tmp_path, "report", "--out", out, "--ray-address", "127.0.0.1:9")
+    assert "cannot reach the Ray cluster at --ray-address 127.0.0.1:9" in line
+    assert "HOST:PORT" in error_leaving_nothing(tmp_path, "report", "--ray-address", "x")
+
+
+@pytest.mark.slow
+def test_two_local_ray_workers_write_the_serial_report_byte_for_byte(
+    report: Path, tmp_path: Path
+) -> None:
+    """In a process of its own, as a user runs it (Ray keeps its token for the process's
+    life); every model's part recorded in the results file, Ray's folder gone after."""
+    out, results = tmp_path / "ray", tmp_path / "results.jsonl"
+    script = (
+        "import sys; from pathlib import Path; from edgegap.report.build import build_report; "
+        "from edgegap.runner import Workers; build_report(Path(sys.argv[1]), sys.argv[3:], "
+        "workers=Workers(2, results=Path(sys.argv[2])))"
+    )
+    command = [sys.executable, "-c", script, str(out), str(results), *MODELS]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    assert finished.returncode == 0, finished.stderr
+    assert tree(out) == tree(report)
+    assert len(results.read_text().splitlines()) == len(MODELS)
+    assert not list(Path("/tmp").glob("eg-ray-*/session_*"))

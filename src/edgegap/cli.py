@@ -736,10 +736,14 @@ def report_command(
         "edgegap-report"
     ),
     quick: Annotated[bool, typer.Option("--quick", help="a few models only")] = False,
+    results: ResultsFile = None,
+    workers: WorkerCount = 1,
+    ray_address: RayAddress = None,
 ) -> None:
-    """Build the gap report: the zoo profiled and run on every built-in platform, the trends
-    and figures, the architecture bridges and plans; index.html and report.json, written
-    atomically to --out."""
+    """Build the gap report: the zoo profiled and run on every built-in platform (one task a
+    model, on --workers processes or a Ray cluster), the trends and figures, the architecture
+    bridges and plans; index.html and report.json, written atomically to --out. A model that
+    fails twice is left out and named on stderr (exit code 3)."""
     from edgegap.report.build import (
         EDGE_TARGETS,
         QUICK_MODELS,
@@ -751,16 +755,19 @@ def report_command(
 
     models = QUICK_MODELS if quick else zoo.classification_models()
     targets = QUICK_TARGETS if quick else EDGE_TARGETS
+    measuring = _workers(workers, ray_address, results)
     with progress("report", total=report_steps(models), transient=False) as update:
 
         def step(message: str) -> None:
             update(message, advance=1)
 
-        record = build_report(out_dir, models, progress=step, targets=targets)
-    out.print(
-        f"{len(record['models'])} models -> {out_dir}/index.html (open it in a browser), "
-        "report.json, models.csv, edge.csv, layers/, trends/"
-    )
+        built = build_report(out_dir, models, step, targets, measuring)
+    if built.record is not None:
+        out.print(
+            f"{len(built.record['models'])} models -> {out_dir}/index.html (open it in a "
+            "browser), report.json, models.csv, edge.csv, layers/, trends/"
+        )
+    _report_failures(built.failures)
 
 
 hw_app = typer.Typer(help="Hardware platforms: the built-in catalog and your YAML files.")

@@ -1,6 +1,7 @@
-"""Searches that measure (a grid of recipes, a plan's candidates) as lists of tasks, run in
-this process, on a local Ray that edgegap starts and stops (`--workers N`), or on a Ray
-cluster (`--ray-address`): an existing engine schedules them, edgegap only hands them out.
+"""Searches that measure (a grid of recipes, a plan's candidates, the report's models) as
+lists of tasks, run in this process, on a local Ray that edgegap starts and stops
+(`--workers N`), or on a Ray cluster (`--ray-address`): an existing engine schedules them,
+edgegap only hands them out.
 
 A run gives the same results wherever it runs: each task carries its seed, and every random
 generator (torch, numpy, random) is seeded from it just before the task, with one torch

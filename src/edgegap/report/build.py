@@ -18,10 +18,11 @@
 
 from __future__ import annotations
 
-import functools
+import contextlib
 import json
 import platform as host
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from edgegap.hardware import (
 from edgegap.hardware.intervals import interval_for
 from edgegap.host import cpu_features
 from edgegap.report.page import render
+from edgegap.runner import Outcome, Task, Workers, run_tasks
 from edgegap.workload import Workload, profile, published, zoo
 
 QUICK_MODELS = ("alexnet", "vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0", "vit_b_16")
@@ -68,11 +70,13 @@ def summary_row(workload: Workload) -> dict[str, object]:
     }
 
 
-def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str, object]]:
-    """`model` on every built-in platform at that platform's deployment precision
-    (`profiled(dtype)` gives the workload at a dtype), power at REAL_TIME_FPS."""
+def edge_rows(
+    profiled: Callable[[str], Workload], model: str, platforms: Sequence[str] | None = None
+) -> list[dict[str, object]]:
+    """`model` on every built-in platform (or those named) at that platform's deployment
+    precision (`profiled(dtype)` gives the workload at a dtype), power at REAL_TIME_FPS."""
     rows = []
-    for name in builtin_names():
+    for name in builtin_names() if platforms is None else platforms:
         platform = load_platform(name)
         precision = deployment_precision(platform)
         cost = estimate(profiled(precision), platform, REAL_TIME_FPS)
@@ -106,6 +110,35 @@ def edge_rows(profiled: Callable[[str], Workload], model: str) -> list[dict[str,
             }
         )
     return rows
+
+
+def model_part(input: dict[str, Any], seed: int, shared: Any) -> dict[str, Any]:
+    """The report's part for one model, a runner task (so `--workers` spreads the zoo): the
+    model profiled, its layers as CSV text, its summary row and its rows on every platform
+    of `input["platforms"]`, each dtype profiled once."""
+    name = input["model"]
+    workloads: dict[str | None, Workload] = {}
+
+    def at(dtype: str | None = None) -> Workload:
+        if dtype not in workloads:
+            workloads[dtype] = profile(name, dtype=dtype)
+        return workloads[dtype]
+
+    workload = at()
+    return {
+        "row": summary_row(workload),
+        "layers": workload.to_dataframe().to_csv(),
+        "edge": edge_rows(at, name, input["platforms"]),
+    }
+
+
+@dataclass(frozen=True)
+class Report:
+    """What `build_report` wrote (`record`: report.json) and the models whose task failed
+    twice (`failures`), left out of it."""
+
+    record: dict[str, Any] | None  # None: every model failed, nothing written
+    failures: list[Outcome]
 
 
 def intervals() -> dict[str, dict[str, Any] | None]:
@@ -162,10 +195,12 @@ def build_report(
     models: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
     targets: Sequence[str] = EDGE_TARGETS,
-) -> dict[str, Any]:
-    """Profile `models` (default: the whole zoo), estimate them on every built-in platform,
-    recompute the trends, evaluate the bridges and plans, and write it all into `out` at once.
-    Returns the report.json record."""
+    workers: Workers | None = None,
+) -> Report:
+    """Profile `models` (default: the whole zoo) and estimate them on every built-in platform,
+    one runner task a model (on `workers`: this process by default), then recompute the
+    trends, evaluate the bridges and plans, and write it all into `out` at once. A model
+    whose task fails twice is left out of the tables and named in `failures`."""
     from plotly.offline import get_plotlyjs
 
     from edgegap.bridges import evaluate_bridges
@@ -187,18 +222,38 @@ def build_report(
         return workloads[name, dtype]
 
     names = list(models) if models is not None else list(zoo.classification_models())
-    metadata = published.zoo_table().set_index("model")
-    rows, edge = [], []
-    with atomic.directory(out) as staging:
+    platforms = list(builtin_names())
+    reported = 0
+
+    def profiled(done: int, total: int) -> None:
+        nonlocal reported
+        for _ in range(done - reported):  # one message a model, as report_steps counts
+            step(f"profiled {done} of {total} models")
+        reported = done
+
+    tasks = [Task({"model": name, "platforms": platforms}) for name in names]
+    record: dict[str, Any] | None = None
+    failures: list[Outcome] = []
+    # the output path is checked before the models are profiled, not after
+    with contextlib.suppress(_NoModel), atomic.directory(out) as staging:
+        outcomes = run_tasks(model_part, tasks, workers=workers, progress=profiled)
+        failures = [outcome for outcome in outcomes if outcome.result is None]
+        names = [o.task.input["model"] for o in outcomes if o.result is not None]
+        if not names:
+            raise _NoModel  # a report of no model is not written: the one there stays
+        metadata = published.zoo_table().set_index("model")
+        rows, edge = [], []
         (staging / "layers").mkdir()
-        for name in names:
-            step(f"profiling {name}")
-            workload = workload_of(name)
-            workload.to_dataframe().to_csv(staging / "layers" / f"{name}.csv")
-            row = summary_row(workload)
+        for outcome in outcomes:
+            if outcome.result is None:
+                continue
+            name, part = outcome.task.input["model"], outcome.result
+            (staging / "layers" / f"{name}.csv").write_text(part["layers"], encoding="utf-8",
+                                                             newline="")  # fmt: skip
+            row = part["row"]
             if name in metadata.index:
                 meta = metadata.loc[name]
-                row |= {
+                row = row | {
                     "published_gmacs": meta["gmacs"],
                     "published_params": meta["params"],
                     "acc1": meta["acc1"],
@@ -206,7 +261,7 @@ def build_report(
                     "source": meta["source"],
                 }
             rows.append(row)
-            edge += edge_rows(functools.partial(workload_of, name), name)
+            edge += part["edge"]
         table = pd.DataFrame(rows)
         table.to_csv(staging / "models.csv", index=False)
         (staging / "models.json").write_text(table.to_json(orient="records", indent=1))
@@ -269,7 +324,7 @@ def build_report(
                     }
                 )
         layer_view = LAYER_VIEW_MODEL if LAYER_VIEW_MODEL in names else names[0]
-        record: dict[str, Any] = _clean(
+        record = _clean(
             {
                 "machine": machine(),
                 "models": _records(table),
@@ -297,7 +352,11 @@ def build_report(
         (staging / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
         figures = plotly_figures(trends)
         (staging / "index.html").write_text(render(record, figures), encoding="utf-8")
-    return record
+    return Report(record, failures)
+
+
+class _NoModel(Exception):
+    """Every model's task failed: the report is abandoned, its staging removed."""
 
 
 def _sources(tables: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
