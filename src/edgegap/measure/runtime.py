@@ -54,11 +54,19 @@ def torch_export(model: nn.Module, input_shape: Sequence[int], path: Path) -> No
     """
     shape = tuple(input_shape)
     check_shape(shape)
+    torch_export_call(model, (torch.zeros(shape),), path)
+
+
+def torch_export_call(
+    model: nn.Module, args: Sequence[torch.Tensor], path: Path, names: Sequence[str] = ()
+) -> None:
+    """`torch_export` of a model called on `args` (several inputs, of any dtype), the graph's
+    inputs named `names` where given (not atomic)."""
     model.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            model, (torch.zeros(shape),), path,
+            model, tuple(args), path, input_names=list(names) or None,
             dynamo=True, optimize=True, external_data=False, verbose=False,
         )  # fmt: skip
 

@@ -48,6 +48,11 @@ FALLBACK_KINDS = {"affine": "activation"}
 # movement benchmark (a Transpose that reads and writes each element once; its strided
 # writes make it no faster than an add).
 PLAIN_LAYOUT_KIND = "movement"
+# A linear layer of a model whose weights the last-level cache cannot hold beside its
+# activations reads its weight from DRAM on every inference (every layer of a language
+# model's decode step): it is timed by the microbenchmark whose weights came from DRAM too,
+# where the calibration has it; the "matmul" benchmark's operands were in the caches.
+STREAMED_KIND = "streamed_matmul"
 
 
 def blocked_layouts(layers: Sequence[Layer]) -> list[bool]:
@@ -86,11 +91,11 @@ def shares_a_reorder(
     )  # fmt: skip
 
 
-def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
+def kernel_rows(layer: Layer, bits: int, streamed: bool = False) -> list[tuple[str, list[float]]]:
     """The microbenchmark kind and feature row of each operator of `layer` at `bits`: one per
     matrix product (a convolution as dense, depthwise or grouped; anything else a matrix
-    product) and a fused attention's softmax as a stream of its scores, or one stream of its
-    bytes."""
+    product, on a weight that streams from DRAM where `streamed`: `STREAMED_KIND`) and a
+    fused attention's softmax as a stream of its scores, or one stream of its bytes."""
     per_element = bits / 8
     if not layer.gemms:
         kind = layer.kind if layer.kind in kernels.STREAMING_KINDS else "elementwise"
@@ -108,7 +113,8 @@ def kernel_rows(layer: Layer, bits: int) -> list[tuple[str, list[float]]]:
             kind = "conv" if gemm.groups == 1 else "depthwise" if gemm.n == 1 else "grouped"
             moved = layer.input_elements + layer.output_elements + layer.weight_elements
         else:
-            kind, area, stride = "matmul", 1, 1
+            kind = STREAMED_KIND if streamed and gemm.weighted else "matmul"
+            area, stride = 1, 1
             moved = gemm.groups * (gemm.m * gemm.k + gemm.k * gemm.n + gemm.m * gemm.n)
         features = [gemm.groups, gemm.m, gemm.k, gemm.n, stride, area, per_element * moved]
         rows.append((kind, [float(v) for v in features]))
@@ -123,9 +129,11 @@ def layer_seconds(
     precisions: Sequence[str],
     tables: Mapping[str, tuple[Sequence[float], Floats]],
     per_operator_s: float,
+    streamed: bool = False,
 ) -> Floats:
     """Seconds of each layer: its operators' predicted times plus the dispatch of each.
-    `tables` maps a kind to (its fitted parameters, its samples)."""
+    `tables` maps a kind to (its fitted parameters, its samples); `streamed`: the weights
+    come from DRAM (`STREAMED_KIND`)."""
     by_kind: dict[str, list[tuple[int, list[float]]]] = {}
     counts = np.zeros(len(layers))
     blocked = blocked_layouts(layers)
@@ -134,7 +142,7 @@ def layer_seconds(
         for source in set(layer.producers):
             readers.setdefault(source, []).append(index)
     for index, (layer, precision) in enumerate(zip(layers, precisions, strict=True)):
-        rows = kernel_rows(layer, BITS[precision])
+        rows = kernel_rows(layer, BITS[precision], streamed and STREAMED_KIND in tables)
         if rows[0][0] == "elementwise" and PLAIN_LAYOUT_KIND in tables and layer.producers:
             if not fed_by_convolution(layer, blocked):
                 rows = [(PLAIN_LAYOUT_KIND, rows[0][1])]
@@ -164,7 +172,8 @@ class Cpu(Engine[CpuCompute]):
         tables = {kind: (parameters, np.array(samples, dtype=np.float64))
                   for kind, (parameters, samples) in spec.tables().items()}  # fmt: skip
         dispatch = spec.dispatch_at()
-        seconds = layer_seconds(layers.source, layers.precision, tables, dispatch.per_operator_s)
+        seconds = layer_seconds(layers.source, layers.precision, tables, dispatch.per_operator_s,
+                                not layers.weights_cached)  # fmt: skip
         if len(seconds):
             seconds[0] += dispatch.per_run_s
         cycles = np.ceil(seconds * spec.clock_mhz * 1e6).astype(np.int64)
