@@ -13,8 +13,8 @@ StaticCache) into which each step writes its token.
   for keys and as many for values, the first L filled, and writes the new token into the
   last, which is `hf_models.cache_assembled`'s cache (the one edgegap profiles). ONNX has no
   in-place write: the exported step writes the token by a ScatterND, which copies the
-  layer's cache (edgegap charges the token's row), and reads the keys through a Transpose
-  (edgegap counts one fused attention). A prefill of
+  layer's cache (edgegap charges the token's row), and expands the grouped-query keys and
+  values to every head (edgegap counts one fused attention reading them once). A prefill of
   `--tokens` tokens is the model on its prompt with no cache, as edgegap profiles it. Each
   is run once untimed, then `--steps` times.
 - torch (eager, `torch.inference_mode`): a decode step at context L: the cache is prefilled
