@@ -2,14 +2,31 @@
 edgegap's estimate on a calibration of this same CPU (issue 16): writes a section of
 docs/generative.md.
 
-Each shipped configuration is built with seeded random weights at fp32 and run by torch on
-one thread, the way edgegap counts a step: a preallocated cache (transformers' StaticCache)
-into which each step writes its token. A decode step at context L: the cache is prefilled
-with L tokens (not timed), then `--steps` steps are timed one by one (contexts L to
-L + steps - 1). A prefill of `--tokens` tokens into an empty cache is timed `--steps` times.
-Each timing keeps wall and process CPU time; the table quotes the fastest, as
-`benchmarks/validate_host.py` does for the zoo (this virtual machine's cores slow down for
-seconds at a time while a neighbour is busy), and the median beside it.
+Each shipped configuration is built with seeded random weights at fp32 and run on one thread
+by two runtimes, the way edgegap counts a step: a preallocated cache (transformers'
+StaticCache) into which each step writes its token.
+
+- onnxruntime, the runtime the calibration timed its microbenchmarks in: the step is exported
+  to ONNX (`runtime.torch_export_call`) and run in `edgegap measure`'s session
+  (`runtime.inference_session`, 1 thread, no spinning), timed by `latency.time_runs`. A
+  decode step at context L (`DecodeStep`) takes the cache as inputs, L + 1 slots a layer
+  for keys and as many for values, the first L filled, and writes the new token into the
+  last, which is `hf_models.cache_assembled`'s cache (the one edgegap profiles). ONNX has no
+  in-place write: the exported step writes the token by a ScatterND, which copies the
+  layer's cache (edgegap charges the token's row), and expands the grouped-query keys and
+  values to every head (edgegap counts one fused attention reading them once). A prefill of
+  `--tokens` tokens is the model on its prompt with no cache, as edgegap profiles it. Each
+  is run once untimed, then `--steps` times.
+- torch (eager, `torch.inference_mode`): a decode step at context L: the cache is prefilled
+  with L tokens (not timed), then `--steps` steps are timed one by one (contexts L to
+  L + steps - 1). A prefill of `--tokens` tokens into an empty cache is timed `--steps`
+  times after one untimed.
+
+Each timing keeps wall and process CPU time; the table quotes the fastest and the median
+wall time and the fastest CPU time, and the errors are against the fastest CPU time, as
+`benchmarks/validate_host.py` compares the zoo: at one thread it is the time the core worked,
+where wall time on a shared machine adds the waits for a core, and the fastest because this
+virtual machine's cores slow down for seconds at a time while a neighbour is busy.
 
 The estimate is `edgegap.estimate` of the profiled step (`edgegap profile hf:NAME --phase
 decode --context L`, fp32) on the calibrated platform, which must have been calibrated on
@@ -25,17 +42,22 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import onnxruntime as ort  # type: ignore[import-untyped]
 import torch
 from docs_section import write_section
 
 import edgegap
 from edgegap.hardware import estimate, load_platform
 from edgegap.host import cpu_features
+from edgegap.measure.latency import time_runs
+from edgegap.measure.runtime import inference_session, torch_export_call
 from edgegap.precision import OPS_PER_MAC
 from edgegap.workload import hf_models
 from edgegap.workload.phases import Phase
@@ -51,7 +73,8 @@ def built(name: str) -> torch.nn.Module:
     """The configuration's causal language model, seeded random fp32 weights, eval mode."""
     spec = hf_models.resolve(name)
     torch.manual_seed(SEED)
-    return hf_models.build(spec, hf_models.prefill_inputs(spec, 1), empty=False)
+    model = hf_models.build(spec, hf_models.prefill_inputs(spec, 1), empty=False)
+    return model.float()  # built at the configuration's dtype (SmolLM2's: bfloat16)
 
 
 def timed(call: Callable[[], object]) -> tuple[float, float]:
@@ -98,6 +121,90 @@ def prefill_times(model: torch.nn.Module, tokens: int, steps: int) -> list[tuple
     return times[1:]
 
 
+class DecodeStep(torch.nn.Module):
+    """One decode step after `context` tokens on a cache given as inputs (key then value,
+    layer by layer: batch x key-value heads x context + 1 x head size), the new token's keys
+    and values written into the last slot: `hf_models.cache_assembled`'s StaticCache of
+    context + 1 tokens, holding `context`."""
+
+    def __init__(self, model: torch.nn.Module, context: int) -> None:
+        super().__init__()
+        self.model, self.context = model, context
+
+    def forward(self, input_ids: torch.Tensor, *cache: torch.Tensor) -> torch.Tensor:
+        from transformers import StaticCache
+
+        static = StaticCache(config=self.model.config, max_cache_len=self.context + 1)
+        for layer, keys, values in zip(static.layers, cache[0::2], cache[1::2], strict=True):
+            layer.lazy_initialization(keys, values)
+            layer.keys, layer.values = keys, values  # written in place, no copy
+            layer.cumulative_length = torch.tensor(self.context)
+        position = torch.tensor([self.context])
+        out = self.model(input_ids=input_ids, cache=static, cache_position=position,
+                         use_cache=True)  # fmt: skip
+        logits: torch.Tensor = out.logits
+        return logits
+
+
+class Prefill(torch.nn.Module):
+    """A prefill as edgegap profiles it: the model on the prompt's token ids, no cache."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        logits: torch.Tensor = self.model(input_ids=input_ids, use_cache=False).logits
+        return logits
+
+
+def cache_inputs(model: torch.nn.Module, context: int) -> list[torch.Tensor]:
+    """A decode step's cache of `context` + 1 slots a layer, seeded random."""
+    config: Any = model.config
+    heads = config.num_attention_heads
+    kv_heads = getattr(config, "num_key_value_heads", None) or heads
+    head_size = getattr(config, "head_dim", None) or config.hidden_size // heads
+    generator = torch.Generator().manual_seed(SEED)
+    shape = (1, kv_heads, context + 1, head_size)
+    return [torch.randn(shape, generator=generator) for _ in range(2 * config.num_hidden_layers)]
+
+
+def onnxruntime_times(
+    model: torch.nn.Module, phase: Phase, steps: int
+) -> list[tuple[float, float]]:
+    """Wall and CPU seconds of `steps` runs of the pass in ONNX Runtime, after one untimed."""
+    vocab = model.config.vocab_size  # type: ignore[union-attr]
+    if phase.kind == "decode":
+        ids = torch.randint(0, vocab, (1, 1), generator=torch.Generator().manual_seed(SEED))
+        args = [ids, *cache_inputs(model, phase.context)]
+        names = ["input_ids", *(f"{part}_{layer}" for layer in range(len(args) // 2)
+                                for part in hf_models.CACHE_INPUTS)]  # fmt: skip
+        module: torch.nn.Module = DecodeStep(model, phase.context)
+    else:
+        args = [torch.randint(0, vocab, (1, phase.tokens),
+                              generator=torch.Generator().manual_seed(SEED))]  # fmt: skip
+        names, module = ["input_ids"], Prefill(model)
+    with tempfile.TemporaryDirectory(prefix="edgegap-generative-") as folder:
+        path = Path(folder) / "step.onnx"
+        torch_export_call(module, [a.clone() for a in args], path, names)
+        session = inference_session(path, threads=1, spinning=False)
+        feeds = {name: a.numpy() for name, a in zip(names, args, strict=True)}
+        wall, cpu = time_runs(session, feeds, steps, warmup=1)
+    return [(w / 1e9, c / 1e9) for w, c in zip(wall, cpu, strict=True)]
+
+
+def torch_times(model: torch.nn.Module, phase: Phase, steps: int) -> list[tuple[float, float]]:
+    if phase.kind == "decode":
+        return decode_times(model, phase.context, steps)
+    return prefill_times(model, phase.tokens, steps)
+
+
+RUNTIMES: dict[str, Callable[[torch.nn.Module, Phase, int], list[tuple[float, float]]]] = {
+    "onnxruntime": onnxruntime_times,
+    "torch": torch_times,
+}
+
+
 def estimated(name: str, phase: Phase, platform) -> tuple[float, edgegap.Workload]:  # type: ignore[no-untyped-def]
     workload = edgegap.profile(f"hf:{name}", dtype="float32", phase=phase)
     return estimate(workload, platform).totals.latency_s, workload
@@ -108,6 +215,8 @@ def main() -> None:
     parser.add_argument("--platform", required=True, help="a calibration of this CPU (YAML)")
     parser.add_argument("--steps", type=int, default=8, help="timed steps per context")
     parser.add_argument("--tokens", type=int, default=128, help="prompt tokens of a prefill")
+    parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS,
+                        help="the configurations to run (all by default)")  # fmt: skip
     arguments = parser.parse_args()
     platform = load_platform(arguments.platform)
     here = cpu_features().model
@@ -117,45 +226,48 @@ def main() -> None:
     dram = platform.level("offchip")
     assert dram is not None and dram.bandwidth_gb_s is not None
     lines = [
-        "| model | pass | measured ms (fastest, median; CPU ms fastest) | edgegap ms | error "
-        "| baseline ms | baseline error |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| model | pass | runtime | wall ms (fastest, median); CPU ms (fastest) | edgegap ms "
+        "| error | baseline ms | baseline error |",
+        "|---|---|---|---|---:|---:|---:|---:|",
     ]
-    errors: list[float] = []
-    baseline_errors: list[float] = []
-    for name in MODELS:
+    errors: dict[str, list[float]] = {runtime: [] for runtime in RUNTIMES}
+    baseline_errors: dict[str, list[float]] = {runtime: [] for runtime in RUNTIMES}
+    for name in arguments.models:
         model = built(name)
         passes = [(f"decode at {c}", Phase("decode", context=c)) for c in CONTEXTS]
         passes.append((f"prefill of {arguments.tokens}", Phase("prefill", tokens=arguments.tokens)))
         for label, phase in passes:
-            if phase.kind == "decode":
-                runs = decode_times(model, phase.context, arguments.steps)
-            else:
-                runs = prefill_times(model, phase.tokens, arguments.steps)
-            fastest = min(wall for wall, _ in runs)
-            median = statistics.median(wall for wall, _ in runs)
-            cpu = min(c for _, c in runs)
             ours, workload = estimated(name, phase, platform)
             if phase.kind == "decode":
                 baseline = workload.totals.weight_bytes / (dram.bandwidth_gb_s * 1e9)
             else:
                 baseline = OPS_PER_MAC * workload.totals.macs / platform.peak_ops_per_s
-            errors.append(ours / fastest - 1)
-            baseline_errors.append(baseline / fastest - 1)
-            lines.append(
-                f"| {name} | {label} | {fastest * 1e3:.1f}, {median * 1e3:.1f}; {cpu * 1e3:.1f} "
-                f"| {ours * 1e3:.1f} | {errors[-1] * 100:+.0f}% | {baseline * 1e3:.1f} "
-                f"| {baseline_errors[-1] * 100:+.0f}% |"
-            )
-            print(lines[-1], flush=True)
-    within = sum(abs(e) <= 0.25 for e in errors)
+            for runtime, times in RUNTIMES.items():
+                runs = times(model, phase, arguments.steps)
+                fastest = min(wall for wall, _ in runs)
+                median = statistics.median(wall for wall, _ in runs)
+                cpu = min(c for _, c in runs)
+                errors[runtime].append(ours / cpu - 1)
+                baseline_errors[runtime].append(baseline / cpu - 1)
+                lines.append(
+                    f"| {name} | {label} | {runtime} | {fastest * 1e3:.1f}, {median * 1e3:.1f}; "
+                    f"{cpu * 1e3:.1f} | {ours * 1e3:.1f} | {errors[runtime][-1] * 100:+.0f}% "
+                    f"| {baseline * 1e3:.1f} | {baseline_errors[runtime][-1] * 100:+.0f}% |"
+                )
+                print(lines[-1], flush=True)
+    summary = []
+    for runtime in RUNTIMES:
+        ours, naive = errors[runtime], baseline_errors[runtime]
+        summary.append(
+            f"{runtime}: {sum(abs(e) <= 0.25 for e in ours)} of {len(ours)} passes within "
+            f"±25%, median |error| {statistics.median(abs(e) for e in ours) * 100:.0f}% "
+            f"(baseline: {sum(abs(e) <= 0.25 for e in naive)} within ±25%, median "
+            f"{statistics.median(abs(e) for e in naive) * 100:.0f}%)."
+        )
     body = "\n".join([
-        f"On this machine ({here}, 1 torch thread, torch {torch.__version__}), against "
-        f"`{Path(arguments.platform).name}`, calibrated here on {platform.calibration.date}. "
-        f"{within} of {len(errors)} passes within ±25%, median |error| "
-        f"{statistics.median(abs(e) for e in errors) * 100:.0f}% (baseline: "
-        f"{sum(abs(e) <= 0.25 for e in baseline_errors)} within ±25%, median "
-        f"{statistics.median(abs(e) for e in baseline_errors) * 100:.0f}%).",
+        f"On this machine ({here}, 1 thread; onnxruntime {ort.__version__}, torch "
+        f"{torch.__version__}), against `{Path(arguments.platform).name}`, calibrated here on "
+        f"{platform.calibration.date} in onnxruntime. " + " ".join(summary),
         "",
         *lines,
     ])  # fmt: skip

@@ -54,6 +54,7 @@ def test_clock_comes_from_cpuinfo_or_a_one_line_error(tmp_path: Path) -> None:
         (graphs.conv(64, 64, 14, 3, 1, 4), "grouped"),
         (graphs.matmul(1, 8, 64, 32, True), "matmul"),
         (graphs.matmul(4, 8, 64, 32, False), "matmul"),
+        (graphs.streamed_matmul(1, 64, 32, 2**16), "streamed_matmul"),
         (graphs.movement(4096), "movement"),
         (graphs.activation(16, 14), "activation"),
         (graphs.elementwise(16, 14), "elementwise"),
@@ -115,6 +116,21 @@ def test_sampled_shapes_are_seeded_and_within_bounds() -> None:
     matmuls = list(sampling.matmuls(30, 0))
     assert {k.kind for k in matmuls} == {"matmul"}
     assert np.all([k.features["m"] >= 1 for k in matmuls])
+
+
+def test_a_streamed_matmul_reads_weights_past_its_working_set_and_times_one_copy() -> None:
+    """Its copies' weights together fill the working set (so a run reads them from DRAM),
+    and its time is one copy's: eight copies of a layer take about what one does, not 8x."""
+    kernel = graphs.streamed_matmul(1, 256, 512, 2**22)
+    weights = [i for i in kernel.model.graph.initializer]
+    assert kernel.copies == len(weights) == 8 and kernel.features["m"] == 1
+    assert sum(np.prod(w.dims) for w in weights) * graphs.FLOAT_BYTES >= 2**22
+    one = graphs.streamed_matmul(1, 256, 512, 1)
+    assert one.copies == 1
+    assert kernel_seconds(kernel, threads=1) < 4 * kernel_seconds(one, threads=1)
+    for sample in sampling.streamed_matmuls(10, 0, 2**26):
+        f = sample.features
+        assert f["k"] * f["n"] * graphs.FLOAT_BYTES <= 2**26 and f["m"] >= 1
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.catalog import parse_platform
 from edgegap.hardware.engines.cpu import kernel_rows
+from edgegap.workload.phases import Phase
 
 HOST = Path(__file__).parent / "data" / "calibrated-host.yaml"
 
@@ -203,3 +204,23 @@ def test_a_convolution_between_plain_layout_layers_pays_its_reorders() -> None:
         expected = alone(kind, [row]) + alone(PLAIN_LAYOUT_KIND, moved)
         assert seconds[layer.index] == pytest.approx(expected)
     assert extra("resnet18") == pytest.approx([0.0] * len(extra("resnet18")), abs=1e-12)
+
+
+def test_linear_layers_of_a_model_the_cache_cannot_hold_are_timed_as_streamed() -> None:
+    """A linear layer reads its weight from DRAM where the model's weights do not fit the
+    cache that keeps weights (alexnet's 244 MB); attention's products of activations and the
+    layers of a model that fits stay on the cached benchmark."""
+    from edgegap.hardware.layers import LayerArrays
+
+    platform = load_platform(HOST)
+    alexnet, small = edgegap.profile("alexnet"), edgegap.profile("squeezenet1_1")
+    assert not LayerArrays.of(alexnet, platform).weights_cached
+    assert LayerArrays.of(small, platform).weights_cached
+    fc = next(layer for layer in alexnet.layers if layer.kind == "matmul")
+    assert [kind for kind, _ in kernel_rows(fc, 32, streamed=True)] == ["streamed_matmul"]
+    assert [kind for kind, _ in kernel_rows(fc, 32)] == ["matmul"]
+    step = edgegap.profile("hf:HuggingFaceTB/SmolLM2-135M", dtype="float32",
+                           phase=Phase("decode", context=16))  # fmt: skip
+    attention = next(layer for layer in step.layers if layer.kind == "attention")
+    kinds = {kind for kind, _ in kernel_rows(attention, 32, streamed=True)}
+    assert kinds == {"matmul", "softmax"}

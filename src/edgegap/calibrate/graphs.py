@@ -33,6 +33,7 @@ class Kernel:
     input_shapes: tuple[tuple[int, ...], ...]
     features: dict[str, float]
     in_context: bool = False  # the layer sits between two convolutions (`_between_convolutions`)
+    copies: int = 1  # the graph runs this many such layers; a sample is the time of one
 
 
 def _constant(name: str, shape: tuple[int, ...]) -> onnx.TensorProto:
@@ -113,6 +114,28 @@ def matmul(batch: int, m: int, k: int, n: int, weighted: bool) -> Kernel:
             "bytes": elements * FLOAT_BYTES,
         },
     )
+
+
+def streamed_matmul(m: int, k: int, n: int, working_set: int) -> Kernel:
+    """A linear layer whose weights come from DRAM, as every layer's do in a model whose
+    weights the last-level cache cannot hold (a language model's decode step: a
+    matrix-vector product per layer): copies of (1 x m x k) @ (k x n) on one input, each with
+    a weight of its own, enough that their weights together take `working_set` bytes, so
+    that each run reads every weight from DRAM."""
+    copies = max(-(-working_set // (k * n * FLOAT_BYTES)), 1)
+    rng = np.random.default_rng(_SEED)
+    weights = [numpy_helper.from_array(rng.standard_normal((k, n), np.float32), f"w{i}")
+               for i in range(copies)]  # fmt: skip
+    nodes = [helper.make_node("MatMul", ["a", f"w{i}"], [f"y{i}"]) for i in range(copies)]
+    graph = helper.make_graph(
+        nodes, "kernel", [helper.make_tensor_value_info("a", TensorProto.FLOAT, [1, m, k])],
+        [helper.make_tensor_value_info(f"y{i}", TensorProto.FLOAT, None) for i in range(copies)],
+        weights,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    features: dict[str, float] = {"groups": 1, "m": m, "k": k, "n": n, "stride": 1, "area": 1,
+                "bytes": (m * k + k * n + m * n) * FLOAT_BYTES}  # fmt: skip
+    return Kernel("streamed_matmul", model, ((1, m, k),), features, copies=copies)
 
 
 def _between_convolutions(

@@ -31,7 +31,8 @@ from edgegap.hardware import kernels
 from edgegap.host import cpu_features, logical_cpus
 
 # Samples per kind at the default effort; `quick` divides them by QUICK_DIVISOR.
-SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streaming": 25}
+SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streamed_matmul": 20,
+           "streaming": 25}  # fmt: skip
 QUICK_DIVISOR = 10
 # Every microbenchmark is timed once per pass over the whole set (minutes apart) and its
 # fastest pass kept; `quick` makes one pass. On a shared virtual machine the core runs slower
@@ -87,26 +88,41 @@ def clock_mhz(cpuinfo: Path = CPUINFO) -> float:
     raise UserError("cannot read the clock from /proc/cpuinfo: give it with --clock-mhz")
 
 
-def _kernel_set(quick: bool, seed: int) -> dict[str, Callable[[], Iterator[Kernel]]]:
+def _kernel_set(
+    quick: bool, seed: int, levels: Sequence[Cache]
+) -> dict[str, Callable[[], Iterator[Kernel]]]:
+    """The microbenchmarks of each family. Weights stream from DRAM past four times the
+    last-level cache (`streamed_working_set`)."""
+
     def count(kind: str) -> int:
         return max(SAMPLES[kind] // (QUICK_DIVISOR if quick else 1), 4)
+
+    working_set = streamed_working_set(levels)
 
     return {
         "conv": lambda: sampling.convolutions("conv", count("conv"), seed),
         "depthwise": lambda: sampling.convolutions("depthwise", count("depthwise"), seed),
         "grouped": lambda: sampling.convolutions("grouped", count("grouped"), seed),
         "matmul": lambda: sampling.matmuls(count("matmul"), seed),
+        "streamed_matmul": lambda: sampling.streamed_matmuls(
+            count("streamed_matmul"), seed, working_set
+        ),
         "streaming": lambda: sampling.streams(count("streaming"), seed),
     }
 
 
 def time_kernels(
-    threads: int, quick: bool, seed: int, progress: Callable[[str], None]
+    threads: int,
+    quick: bool,
+    seed: int,
+    progress: Callable[[str], None],
+    levels: Sequence[Cache] = (),
 ) -> dict[str, list[list[float]]]:
     """Timed samples per kind, one pass over the whole set: rows of the kind's features then
-    seconds, in the sampling's (seeded) order."""
+    seconds, in the sampling's (seeded) order; `levels`, the caches, size the working set of
+    weights that stream from DRAM."""
     samples: dict[str, list[list[float]]] = {}
-    for family, make in _kernel_set(quick, seed).items():
+    for family, make in _kernel_set(quick, seed, levels).items():
         for kernel in make():
             row = [float(kernel.features[f]) for f in kernels.features_of(kernel.kind)]
             samples.setdefault(kernel.kind, []).append([*row, kernel_seconds(kernel, threads)])
@@ -140,13 +156,20 @@ class Bandwidths:
 SWEEP_LIMIT = 2**31  # the largest working set swept (bytes)
 
 
+def streamed_working_set(levels: Sequence[Cache]) -> int:
+    """The bytes of weights a streamed matrix product reads per run: four times the last
+    level's size (where the DRAM stream's sweep ends, `_sweep_sizes`), or 256 MiB where sysfs
+    names no cache."""
+    return min(4 * levels[-1].size_bytes if levels else 2**28, SWEEP_LIMIT)
+
+
 def _sweep_sizes(levels: Sequence[Cache]) -> tuple[list[int], list[int]]:
     """Working sets (bytes) for the inner levels' slopes (a quarter and a half of each) and
     for the last level's sweep (doubling from twice the level inside it to four times its
     size, at most `SWEEP_LIMIT`)."""
     inner = [cache.size_bytes // d for cache in levels[:-1] for d in (4, 2)]
     size = 2 * levels[-2].size_bytes if len(levels) > 1 else 2**20
-    top = min(4 * levels[-1].size_bytes if levels else 2**28, SWEEP_LIMIT)
+    top = streamed_working_set(levels)
     sweep = []
     while size <= top:
         sweep.append(size)
@@ -210,7 +233,7 @@ def calibrate(
     swept: dict[int, list[dict[int, tuple[int, float]]]] = {count: [] for count in threads}
     for number in range(1 if quick else PASSES):
         for count in threads:
-            timed[count].append(time_kernels(count, quick, seed, progress))
+            timed[count].append(time_kernels(count, quick, seed, progress, levels))
             swept[count].append(stream_times(count, levels))
             progress(f"pass {number + 1}: {count} thread(s) timed")
     for count in threads:

@@ -95,3 +95,19 @@ def streams(count: int, seed: int) -> Iterator[Kernel]:
         rows, width = int(np.exp(rng.uniform(0, np.log(4096)))), _channels(rng, 64, 4096)
         yield graphs.normalization("norm", rows, width)
         yield graphs.normalization("softmax", rows, width)
+
+
+def streamed_matmuls(count: int, seed: int, working_set: int) -> Iterator[Kernel]:
+    """`count` linear layers on weights that stream from DRAM (`graphs.streamed_matmul`):
+    mostly one row (a decode step's matrix-vector products), else up to 256 (a few
+    sequences or tokens at once), weights of 256 to 16,384 channels a side that fit the
+    working set."""
+    rng = np.random.default_rng([seed, 5])
+    made = 0
+    while made < count:
+        m = 1 if rng.random() < 0.6 else int(np.exp(rng.uniform(0, np.log(256))))
+        k, n = _channels(rng, 256, 16384), _channels(rng, 256, 16384)
+        if k * n * graphs.FLOAT_BYTES > working_set or m * k * n > MAX_MACS:
+            continue
+        made += 1
+        yield graphs.streamed_matmul(m, k, n, working_set)

@@ -70,7 +70,8 @@ def _operator_share(events: list[dict[str, Any]], runs: int, in_context: bool) -
 
 
 def kernel_seconds(kernel: Kernel, threads: int) -> float:
-    """The median over runs of the microbenchmark's operator time in a run, in seconds: the
+    """The median over runs of the microbenchmark's operator time in a run, in seconds (per
+    copy, where the graph runs `copies` of the layer): the
     process CPU time of the run over `threads`, times the operator's share of the run in the
     profile (`_operator_share`). CPU time does not count the time a thread waited for a core
     on a shared machine; the profile's wall-clock shares split it."""
@@ -94,7 +95,7 @@ def kernel_seconds(kernel: Kernel, threads: int) -> float:
             cpu.append((time.process_time() - start) / threads)
         events = json.loads(Path(session.end_profiling()).read_text())
     share = _operator_share(events, runs, kernel.in_context)
-    return median(list(np.asarray(cpu) * share))
+    return median(list(np.asarray(cpu) * share)) / kernel.copies
 
 
 def dispatch_overhead(threads: int, lengths: tuple[int, int] = (1, 65)) -> tuple[float, float]:

@@ -21,8 +21,10 @@ import numpy.typing as npt
 Floats = npt.NDArray[np.float64]
 
 # Kinds that multiply matrices: their features are the product's groups, m, k, n, the stride
-# and kernel area of a convolution (1 and 1 for a matrix product) and the bytes moved.
-MATRIX_KINDS = ("conv", "depthwise", "grouped", "matmul")
+# and kernel area of a convolution (1 and 1 for a matrix product) and the bytes moved. A
+# "streamed_matmul" is a linear layer whose weights come from DRAM (`calibrate.graphs.
+# streamed_matmul`); a "matmul"'s operands were in the caches.
+MATRIX_KINDS = ("conv", "depthwise", "grouped", "matmul", "streamed_matmul")
 # Kinds that stream their operands: their feature is the bytes moved.
 STREAMING_KINDS = ("elementwise", "activation", "affine", "movement", "pool", "reduction", "norm",
                    "softmax")  # fmt: skip
@@ -56,7 +58,7 @@ def _blocks(kind: str, x: Floats) -> tuple[Floats, Floats]:
     product's k and n, a convolution's input and output channels (per group where groups
     run one by one; all of them for a depthwise convolution, which runs them side by side)."""
     groups, k, n, area = x[:, 0], x[:, 2], x[:, 3], x[:, 5]
-    if kind == "matmul":
+    if kind in ("matmul", "streamed_matmul"):
         channels_in, channels_out = k, n
     elif kind == "depthwise":
         channels_in = channels_out = groups

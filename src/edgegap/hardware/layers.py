@@ -4,7 +4,7 @@ the platform runs them."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +82,9 @@ class LayerArrays:
     gemm_bits: Ints  # (G,): the owning layer's bits
     largest: Ints  # (L, 3): m, k, n of each layer's largest product (zeros without one)
     peak_live_bytes: int  # the trace's peak live activations, at the platform precision
+    # Whether a memory level that caches weights holds every weight beside the working
+    # activations (`resident_bytes`), so that none comes from off-chip in the steady state.
+    weights_cached: bool = False
 
     @classmethod
     def of(cls, workload: Workload, platform: Platform) -> LayerArrays:
@@ -115,7 +118,7 @@ class LayerArrays:
             [layer.cache_bytes for layer in layers], [layer.cache_elements for layer in layers]
         )
 
-        return cls(
+        arrays = cls(
             kinds=[layer.kind for layer in layers],
             ops=[layer.op for layer in layers],
             source=tuple(layers),
@@ -159,6 +162,8 @@ class LayerArrays:
             largest=np.array(largest, dtype=np.int64).reshape(-1, 3),
             peak_live_bytes=_peak_live_bytes(workload, bits),
         )
+        caching = [level.size_bytes or 0 for level in platform.memory if level.caches_weights]
+        return replace(arrays, weights_cached=max(caching, default=0) >= arrays.resident_bytes)
 
     @property
     def weight_bytes(self) -> int:

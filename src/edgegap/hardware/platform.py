@@ -271,8 +271,8 @@ class KernelTable(_Strict):
     then seconds."""
 
     kind: Literal[
-        "conv", "depthwise", "grouped", "matmul", "elementwise", "activation", "affine",
-        "movement", "pool", "reduction", "norm", "softmax",
+        "conv", "depthwise", "grouped", "matmul", "streamed_matmul", "elementwise", "activation",
+        "affine", "movement", "pool", "reduction", "norm", "softmax",
     ]  # fmt: skip
     threads: Threads
     parameters: list[float]

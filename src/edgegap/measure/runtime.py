@@ -59,19 +59,27 @@ def torch_export(model: nn.Module, input_shape: Sequence[int], path: Path) -> st
     """
     shape = tuple(input_shape)
     check_shape(shape)
+    return torch_export_call(model, (torch.zeros(shape),), path)
+
+
+def torch_export_call(
+    model: nn.Module, args: Sequence[torch.Tensor], path: Path, names: Sequence[str] = ()
+) -> str:
+    """`torch_export` of a model called on `args` (several inputs, of any dtype), the graph's
+    inputs named `names` where given (not atomic); returns the exporter that wrote it."""
     model.eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             torch.onnx.export(
-                model, (torch.zeros(shape),), path,
+                model, tuple(args), path, input_names=list(names) or None,
                 dynamo=True, optimize=True, external_data=False, verbose=False,
             )  # fmt: skip
             return "dynamo"
         except Exception as dynamo_error:  # an operator dynamo's translation lacks
             try:
-                torch.onnx.export(model, (torch.zeros(shape),), path, dynamo=False,
-                                  opset_version=TORCHSCRIPT_OPSET)  # fmt: skip
+                torch.onnx.export(model, tuple(args), path, input_names=list(names) or None,
+                                  dynamo=False, opset_version=TORCHSCRIPT_OPSET)  # fmt: skip
             except Exception:
                 raise dynamo_error from None
             return "torchscript"
