@@ -406,7 +406,14 @@ def document(results: list[Compared], platform_path: Path) -> str:
         "from onnxruntime's per-operator profiles of the fourth split's models on the AMD "
         "EPYC (development rows by then): a depthwise convolution in the blocked layout "
         "timed at its channels padded to the block, and a convolution next to plain-layout "
-        'layers paying its reorders (docs/cost-model.md, "A calibrated CPU"). '
+        'layers paying its reorders (docs/cost-model.md, "A calibrated CPU"). Compared with '
+        "the engine frozen at 7b41282 and the AMD calibration made before that: at 1 thread 26 "
+        "of 28 within ±25%, median |error| 9.2%, Spearman 0.996 (MACs / peak 16, 23.7%, "
+        "0.976). Afterwards the calibration gained matrix products whose weights stream from "
+        "DRAM, which the engine uses for a model whose weights the caches cannot hold, a "
+        "change made for language models' decode (docs/generative.md), not from these rows; "
+        "the AMD machine was recalibrated with it, and the tables below are on that "
+        "calibration. "
         f"The tables below are the fifth split. Goal (issue 13): at 1 thread at least 90% "
         f"within ±{WITHIN:.0%}, median |error| at most 10%, Spearman at least 0.95.",
         "",
