@@ -166,17 +166,22 @@ def _built_on_the_cpu(
             model = build(False)
         except UserError:
             raise empty_error from None
-    weight_bytes = _state_bytes(model)
-    if weight_bytes > limits.max_bytes:
-        raise UserError(
-            f"{label} builds only with its weights allocated ({empty_error}), and they take "
-            f"{_gb(weight_bytes)}, above the {_gb(limits.max_bytes)} bound of a real run: on a "
-            f"machine with the memory, raise it with {_raise_it('max_bytes')}"
-        )
+    _within_bound(label, f"builds only with its weights allocated ({empty_error})",
+                  _state_bytes(model), limits)  # fmt: skip
     return profile_model(model).noted(
         f"built with real weights (drawn from seed {SEED}) on the CPU, then traced on meta "
         f"inputs: its builder cannot build on the meta device ({empty_error})"
     )
+
+
+def _within_bound(label: str, why: str, weight_bytes: int, limits: RealRunLimits) -> None:
+    """A one-line error where the weights alone pass the real run's bound on bytes."""
+    if weight_bytes > limits.max_bytes:
+        raise UserError(
+            f"{label} {why}, but its weights alone take {_gb(weight_bytes)}, above the "
+            f"{_gb(limits.max_bytes)} bound of a real run: on a machine with the memory, raise "
+            f"it with {_raise_it('max_bytes')}"
+        )
 
 
 def _on_real_tensors(
@@ -187,12 +192,8 @@ def _on_real_tensors(
     weight_bytes: int,
     operator: str,
 ) -> Workload:
-    if weight_bytes > limits.max_bytes:
-        raise UserError(
-            f"{label} needs real tensors (the meta device could not run {operator}), but its "
-            f"weights alone take {_gb(weight_bytes)}, above the {_gb(limits.max_bytes)} bound "
-            f"of a real run: on a machine with the memory, raise it with {_raise_it('max_bytes')}"
-        )
+    _within_bound(label, f"needs real tensors (the meta device could not run {operator})",
+                  weight_bytes, limits)  # fmt: skip
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(SEED)
         model = build(False)
