@@ -56,17 +56,17 @@ PLAIN_LAYOUT_KIND = "movement"
 # run with 48-channel weights); its microbenchmark, a graph of its own, runs a channel count
 # off the block in the plain layout, 5 to 20 times slower per channel.
 NCHWC_BLOCK = 16
+# A linear layer of a model whose weights the last-level cache cannot hold beside its
+# activations reads its weight from DRAM on every inference (every layer of a language
+# model's decode step): it is timed by the microbenchmark whose weights came from DRAM too,
+# where the calibration has it; the "matmul" benchmark's operands were in the caches.
+STREAMED_KIND = "streamed_matmul"
 # Kinds that run in the plain layout: a convolution that reads one pays a reorder into the
 # blocked layout (ReorderInput, which also takes a token-major view: ONNX Runtime's graph of
 # pvt_v2_b0 has one before each convolution its transformer blocks run), and one that feeds
 # one pays a reorder out (ReorderOutput); a convolution's microbenchmark leaves both out.
 # So does a fused attention and an element-wise layer timed as a plain-layout stream; a concat
 # or a pad is not counted, since the runtime concatenates blocked tensors in their layout.
-# A linear layer of a model whose weights the last-level cache cannot hold beside its
-# activations reads its weight from DRAM on every inference (every layer of a language
-# model's decode step): it is timed by the microbenchmark whose weights came from DRAM too,
-# where the calibration has it; the "matmul" benchmark's operands were in the caches.
-STREAMED_KIND = "streamed_matmul"
 PLAIN_KINDS = ("matmul", STREAMED_KIND, "norm", "softmax")
 
 
