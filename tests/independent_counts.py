@@ -252,6 +252,38 @@ def llama(
     return count
 
 
+def qwen3_moe(config: dict[str, Any], length: int = 128, context: int = 0) -> Count:
+    """Qwen3's mixture of experts (Qwen3MoeForCausalLM; Qwen3 technical report, Yang et al.
+    2025): grouped-query attention of its own head size (`head_dim`) with an RMS norm on each
+    head's queries and keys, and in every layer, for the MLP, a router (a linear map to one
+    score per expert, no bias) and the token's top-k experts, each a SwiGLU MLP of
+    `moe_intermediate_size`: parameters count every expert, MACs the k each token runs."""
+    d, vocab = config["hidden_size"], config["vocab_size"]
+    heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+    head_dim, inner = config["head_dim"], config["moe_intermediate_size"]
+    experts, active = config["num_experts"], config["num_experts_per_tok"]
+    count = Count()
+    count.params += vocab * d
+    for _ in range(config["num_hidden_layers"]):
+        count.norm(d, 1)
+        count.linear(d, heads * head_dim, length, bias=False)
+        count.linear(d, kv_heads * head_dim, length, bias=False)
+        count.linear(d, kv_heads * head_dim, length, bias=False)
+        count.norm(head_dim, 1)  # q_norm
+        count.norm(head_dim, 1)  # k_norm
+        count.attention(heads, length, context + length, head_dim)
+        count.linear(heads * head_dim, d, length, bias=False)
+        count.norm(d, 1)
+        count.linear(d, experts, length, bias=False)  # the router
+        count.params += experts * 3 * d * inner
+        count.macs += length * active * 3 * d * inner
+    count.norm(d, 1)
+    count.macs += length * d * vocab
+    if not config.get("tie_word_embeddings", True):
+        count.params += vocab * d
+    return count
+
+
 def gpt_neox(config: dict[str, Any], length: int = 128, context: int = 0) -> Count:
     """Black et al. 2022 (GPTNeoXForCausalLM): a token embedding, pre-norm blocks (layer norms
     with scale and shift) of multi-head attention from one fused q, k, v projection and an output

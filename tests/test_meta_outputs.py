@@ -259,3 +259,20 @@ def test_matrices_that_do_not_fit_are_the_models_error_in_torchs_cpu_words():
     a, b = torch.empty(2, 3, device="meta"), torch.empty(4, 5, device="meta")
     with pytest.raises(ModelShapeError, match=r"cannot be multiplied \(2x3 and 4x5\)"):
         META_OUTPUTS[torch.ops.aten.mm.default]((a, b), {})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 12), experts=st.integers(1, 4), k=st.sampled_from([8, 16]),
+    n=st.sampled_from([8, 16]), dtype=st.sampled_from([torch.float32, torch.bfloat16]),
+)  # fmt: skip
+def test_the_grouped_product_rule_agrees_with_the_cpu_kernel(rows, experts, k, n, dtype):
+    """A mixture of experts' product: routed rows times their experts' stack, at float32
+    too, which torch's meta kernel refuses (offsets: the rows routed so far, by expert)."""
+    x = torch.randn(rows, k, dtype=dtype)
+    stack = torch.randn(experts, k, n, dtype=dtype)
+    offsets = torch.linspace(0, rows, experts + 1)[1:].round().to(torch.int32)
+    rule = META_OUTPUTS[torch.ops.aten._grouped_mm.default]
+    made = rule((x.to("meta"), stack.to("meta")), {"offs": offsets.to("meta")})
+    expected = torch._grouped_mm(x, stack, offs=offsets)
+    assert _layout(made) == _layout(expected)

@@ -102,6 +102,13 @@ def _mm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
     return formulas.matmul(args[0], args[1], out, weighted)
 
 
+@register(aten._grouped_mm)
+def _grouped_mm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """A mixture of experts' products: the routed rows (`args[0]`) times their experts'
+    matrices, a stack (`args[1]`, stored weights in a model)."""
+    return formulas.grouped_matmul(args[0], args[1], out, 1 in args.weights)
+
+
 @register(aten.addmm, aten.baddbmm)
 def _addmm(args: Args, kwargs: dict[str, Any], out: Shape) -> OpCount:
     """bias + a @ b: nn.Linear's addmm(bias, x, weight.t()) multiplies by a parameter."""
@@ -151,6 +158,24 @@ def _sum(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
     """One FLOP per input element: a sum, or a max or min whole or along a dimension (Phi-3's
     rotary embedding takes the largest position id to choose its scaling factors)."""
     return formulas.reduction(args[0], out)
+
+
+@register(aten.topk, aten.histc)
+def _select(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """One comparison per input element: a router's top-k experts of its scores (k much less
+    than the experts), or a count of the tokens routed to each expert."""
+    return formulas.reduction(args[0], out, per_output=0)
+
+
+@register(aten.sort)
+def _sort(args: tuple[Any, ...], kwargs: dict[str, Any], out: Shape) -> OpCount:
+    """A comparison sort: n ceil(log2 n) comparisons for each row of n along the sorted
+    dimension (a router's token-expert pairs, sorted by expert)."""
+    x = args[0]
+    dim = kwargs.get("dim", args[1] if len(args) > 1 and isinstance(args[1], int) else -1)
+    length = x[dim] if x else 1
+    depth = math.ceil(math.log2(length)) if length > 1 else 0
+    return formulas.reduction(x, out, per_input=depth)
 
 
 @register(aten.mean)
@@ -241,7 +266,7 @@ register_elementwise(
         "add": [aten.add, aten.add_],
         "sub": [aten.sub, aten.sub_, aten.rsub],
         "mul": [aten.mul, aten.mul_],
-        "div": [aten.div, aten.div_],
+        "div": [aten.div, aten.div_, aten.floor_divide, aten.floor_divide_],
         "neg": [aten.neg, aten.neg_],
         "abs": [aten.abs, aten.abs_],
         "pow": [aten.pow, aten.pow_],

@@ -116,6 +116,29 @@ def matmul(a: Shape, b: Shape, out: Shape, weighted: bool, bias: bool = False) -
     return OpCount("matmul", bias_flops, (gemm,))
 
 
+def grouped_matmul(x: Shape, stack: Shape, out: Shape, weighted: bool) -> OpCount:
+    """A mixture of experts' products (`torch._grouped_mm`): each of the routed rows of `x`
+    (rows x k) times the k x n matrix of its expert, one of a stack of E (E x k x n).
+
+    Which expert a row goes to is the router's choice, a value, so the rows are taken as
+    spread evenly over min(E, rows) experts, and those experts' matrices as read: exact for
+    a decode step (its token is routed to its top-k distinct experts, k rows) and for a
+    prompt long enough to reach every expert; in between, an upper bound on the experts
+    read. Any other layout (a 3-D batch, a 2-D stack grouped along k) is a matrix product.
+    """
+    if len(x) != 2 or len(stack) != 3:
+        return matmul(x, stack, out, weighted)
+    rows, k = x
+    experts, n = stack[0], stack[-1]
+    hit = min(experts, rows)
+    if not hit:
+        return OpCount("matmul")
+    each, extra = divmod(rows, hit)  # `extra` experts take one row more than the rest
+    shares = ((extra, each + 1), (hit - extra, each))
+    gemms = tuple(Gemm(count, m, k, n, weighted) for count, m in shares if count and m)
+    return OpCount("matmul", gemms=gemms, gathered=hit * k * n if weighted else None)
+
+
 def attention(q: Shape, k: Shape, v: Shape) -> OpCount:
     """Scaled dot-product attention: scores Q K^T, softmax, then scores @ V.
 

@@ -61,6 +61,7 @@ ALIASES = {
     "qwen2.5-1.5b": "Qwen/Qwen2.5-1.5B",
     "qwen2.5-3b": "Qwen/Qwen2.5-3B",
     "qwen2.5-7b": "Qwen/Qwen2.5-7B",
+    "qwen3-30b-a3b": "Qwen/Qwen3-30B-A3B",
     "phi-3.5-mini": "microsoft/Phi-3.5-mini-instruct",
     "gemma-2-2b": "google/gemma-2-2b",
     "smollm2-135m": "HuggingFaceTB/SmolLM2-135M",

@@ -109,6 +109,9 @@ class Layer(Counted):
     cache_bits: int = 32
     cache_group: int = 0
     cache_group_bits: int = 0
+    # Reads only part of the weights it holds (`weight_elements` of `params`): a lookup's
+    # rows, a mixture of experts' routed experts. It holds them all.
+    gathers: bool = False
 
     @property
     def weight_bytes(self) -> int:
@@ -118,9 +121,10 @@ class Layer(Counted):
     @property
     def stored_weight_elements(self) -> int:
         """The weight elements this layer holds: a lookup's whole table, whatever rows it
-        reads; none of a weight an earlier layer read first (a tied head, a module called
-        twice: held once); any other layer's weights as it reads them (folded, fused)."""
-        if self.kind == "embedding":
+        reads, and every expert of a mixture, whichever a token was routed to (`gathers`);
+        none of a weight an earlier layer read first (a tied head, a module called twice:
+        held once); any other layer's weights as it reads them (folded, fused)."""
+        if self.kind == "embedding" or self.gathers:
             return self.params
         return self.weight_elements if self.params else 0
 

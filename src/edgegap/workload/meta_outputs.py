@@ -359,6 +359,19 @@ def _bmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     return _product(args[0], args[1], 3)
 
 
+@outputs(aten._grouped_mm.default)
+def _grouped_mm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
+    """A mixture of experts' routed rows (S x k) times their experts' stack (E x k x n): S x n,
+    at every float type, as the CPU kernel (torch's meta kernel takes only 16-bit floats, and
+    a float32 model is traced at float32)."""
+    x, stack = args[0], args[1]
+    offsets = kwargs.get("offs", args[2] if len(args) > 2 else None)
+    fits = x.dim() == 2 and stack.dim() == 3 and x.shape[1] == stack.shape[1]
+    if not (fits and x.dtype == stack.dtype and offsets is not None and _traced(x, stack)):
+        return None
+    return _empty((x.shape[0], stack.shape[2]), x.dtype)
+
+
 @outputs(aten.addmm.default)
 def _addmm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
     bias, a, b = args[0], args[1], args[2]

@@ -737,6 +737,7 @@ class _Reader:
             producers=tuple(
                 self.producer.get(node.input[i], -1) for i in present if i not in weights
             ),
+            gathers=count.gathered is not None,
         )
 
     def outputs(self) -> tuple[int, ...]:

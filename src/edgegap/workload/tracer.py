@@ -365,6 +365,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                 activation_bits=self.bits or dtype_bits(primary.dtype),
                 gemms=count.gemms,
                 producers=tuple([producers.of(t) for t in activations]),
+                gathers=count.gathered is not None,
             )
         )
         # After the inputs were resolved: an in-place operator's output is its input tensor.
