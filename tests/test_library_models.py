@@ -27,7 +27,7 @@ SHIPPED = (
     "meta-llama/Llama-2-7b-hf", "meta-llama/Llama-2-13b-hf", "meta-llama/Llama-2-70b-hf",
     "meta-llama/Llama-3.1-8B", "google/gemma-2-9b", "togethercomputer/RedPajama-INCITE-Chat-3B-v1",
     "nvidia/Nemotron-Mini-4B-Instruct", "Qwen/Qwen2.5-VL-3B-Instruct",
-    "Qwen/Qwen2.5-VL-3B-Instruct/language_model",
+    "Qwen/Qwen2.5-VL-3B-Instruct/language_model", "Qwen/Qwen3-30B-A3B",
 )  # fmt: skip
 
 
