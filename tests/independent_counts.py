@@ -339,6 +339,46 @@ def hf_vit(config: dict[str, Any]) -> Count:
                classes=config["num_labels"])  # fmt: skip
 
 
+def qwen2_5_vl_vision(config: dict[str, Any], height: int = 448, width: int = 448) -> Count:
+    """Qwen2.5-VL's vision tower (Bai et al. 2025, Qwen2.5-VL technical report, section 2.1):
+    an image repeated over the temporal patch and cut into patches (a linear embedding of
+    each, no bias), blocks of RMS norms, attention (qkv with biases, rotary positions) within
+    windows of merged patches except in the full-attention blocks, a SwiGLU MLP with biases;
+    then the merger: an RMS norm, each 2 x 2 block of patches concatenated, a two-layer MLP
+    to the language model's width."""
+    d, inner, heads = config["hidden_size"], config["intermediate_size"], config["num_heads"]
+    patch, merge = config["patch_size"], config["spatial_merge_size"]
+    rows, cols = height // patch, width // patch
+    patches = rows * cols
+    # attention windows: squares of `window_size` pixels, merged patches cut at the edges
+    side = config["window_size"] // patch // merge
+    merged_rows, merged_cols = rows // merge, cols // merge
+    windows = [
+        min(side, merged_rows - top) * min(side, merged_cols - left) * merge * merge
+        for top in range(0, merged_rows, side)
+        for left in range(0, merged_cols, side)
+    ]
+    count = Count()
+    count.linear(config["in_chans"] * config["temporal_patch_size"] * patch * patch, d, patches,
+                 bias=False)  # fmt: skip
+    for block in range(config["depth"]):
+        count.norm(d, 1)
+        count.linear(d, 3 * d, patches)
+        spans = [patches] if block in config["fullatt_block_indexes"] else windows
+        for span in spans:
+            count.attention(heads, span, span, d // heads)
+        count.linear(d, d, patches)
+        count.norm(d, 1)
+        count.linear(d, inner, patches)
+        count.linear(d, inner, patches)
+        count.linear(inner, d, patches)
+    count.norm(d, 1)
+    tokens, concatenated = patches // merge**2, d * merge**2
+    count.linear(concatenated, concatenated, tokens)
+    count.linear(concatenated, config["out_hidden_size"], tokens)
+    return count
+
+
 # The sample, by spec: each count at the model's default input (224x224 images, 128 tokens).
 SAMPLE: dict[str, Any] = {
     "timm:resnet18": lambda: resnet((2, 2, 2, 2), bottleneck=False),

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from cli_checks import one_line_error
-from independent_counts import gpt_neox, llama, nemotron, shipped_config
+from independent_counts import gpt_neox, llama, nemotron, qwen2_5_vl_vision, shipped_config
 
 import edgegap
 from edgegap.errors import UserError
@@ -47,6 +47,7 @@ REDPAJAMA = "togethercomputer/RedPajama-INCITE-Chat-3B-v1"  # GPT-NeoX
 NEMOTRON = "nvidia/Nemotron-Mini-4B-Instruct"  # no parameter figure on its card
 QWEN_VL = "Qwen/Qwen2.5-VL-3B-Instruct"  # a vision-language model: no decode step itself
 QWEN_VL_TEXT = f"{QWEN_VL}/{hf_models.LANGUAGE_MODEL}"  # the language model its decode runs
+QWEN_VL_VISION = f"{QWEN_VL}/{hf_models.VISION_TOWER}"  # what encodes an image for it
 SUFFIXES = {"M": 10**6, "B": 10**9}
 
 
@@ -183,8 +184,27 @@ def test_a_published_figure_stands_for_its_rounding(figure: str, expected: tuple
     assert published_range(figure) == expected
 
 
+@pytest.mark.parametrize(("height", "width"), [(448, 448), (336, 644)])
+def test_a_vision_tower_encodes_an_image_as_its_equations(height: int, width: int) -> None:
+    """Qwen2.5-VL-3B's vision tower, built from its config's vision_config, on an image: its
+    attention windows cut at the image's edges (644 = 23 merged patches, not a multiple of
+    the 4-patch window), four blocks attending over the whole image."""
+    expected = qwen2_5_vl_vision(shipped_config(QWEN_VL)["vision_config"], height, width)
+    workload = edgegap.profile(f"hf:{QWEN_VL_VISION}", input_shape=(1, 3, height, width))
+    assert workload.uncounted_ops == {} and workload.notes == ()
+    assert (workload.totals.macs, workload.totals.params) == (expected.macs, expected.params)
+    tokens = (height // 28) * (width // 28)  # one per 2 x 2 block of 14-pixel patches
+    assert workload.layers[-1].output_shape == (tokens, 2048)  # the language model's width
+
+
+def test_a_vision_tower_refuses_an_image_it_cannot_cut_in_one_line() -> None:
+    message = one_line_error("profile", "qwen2.5-vl-3b-vision", "--input-shape", "1,3,440,448")
+    assert "each side a multiple of 28" in message and "1x3x440x448" in message
+
+
 def test_every_short_name_is_a_shipped_model_and_no_torchvision_one() -> None:
-    assert set(hf_models.ALIASES.values()) <= set(hf_models.shipped())
+    parts = {f"{name}/{hf_models.VISION_TOWER}" for name in hf_models.shipped()}
+    assert set(hf_models.ALIASES.values()) <= set(hf_models.shipped()) | parts
     assert not set(hf_models.ALIASES) & set(zoo.known_names())
     assert set(hf_models.ALIASES.values()) >= set(EDGE)
 

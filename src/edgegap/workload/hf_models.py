@@ -5,7 +5,9 @@ Hugging Face Hub, its `_source` saying which), a path to a `config.json`, or a `
 (`hf:bert`: the library's default configuration of that type). Nothing is downloaded. The
 shipped language models also answer to a short name without the prefix (`ALIASES`:
 `llama-3.2-1b` is `hf:meta-llama/Llama-3.2-1B`). A vision-language model's language model, what
-its decode step runs, ships apart as `ORG/NAME/language_model` (`qwen2.5-vl-3b`).
+its decode step runs, ships apart as `ORG/NAME/language_model` (`qwen2.5-vl-3b`); its vision
+tower, what turns an image into the language model's tokens before the prefill, is
+`ORG/NAME/vision_tower` (`qwen2.5-vl-3b-vision`), built from the model's `vision_config`.
 
 Which model is built follows the configuration's `architectures`: a causal language model
 (`...ForCausalLM`, `...LMHeadModel`) with its language-model head, an image classifier
@@ -16,7 +18,7 @@ which counts the same MACs). The cache is off: one forward pass over the whole i
 
 Inputs: token ids (`input_ids`, int64, 1x128 by default; `--input-shape 1,512` sets the
 length) for a text model, `pixel_values` (1 x channels x image_size x image_size) for a vision
-one.
+one, an image (1 x channels x height x width, 448 x 448 by default) for a vision tower.
 
 transformers is a test dependency (the `dev` extra), not a dependency of edgegap: without it
 an `hf:` spec is one line saying how to install it.
@@ -76,10 +78,18 @@ ALIASES = {
     "redpajama-3b": "togethercomputer/RedPajama-INCITE-Chat-3B-v1",
     "nemotron-mini-4b": "nvidia/Nemotron-Mini-4B-Instruct",
     "qwen2.5-vl-3b": "Qwen/Qwen2.5-VL-3B-Instruct/language_model",
+    "qwen2.5-vl-3b-vision": "Qwen/Qwen2.5-VL-3B-Instruct/vision_tower",
 }
 # A vision-language model's language model, where it ships apart (`Qwen/Qwen2.5-VL-3B-Instruct/
 # language_model`): what a decode step of the whole model runs.
 LANGUAGE_MODEL = "language_model"
+# A vision-language model's vision tower (`Qwen/Qwen2.5-VL-3B-Instruct/vision_tower`): its
+# configuration's `vision_config`, the part that encodes an image.
+VISION_TOWER = "vision_tower"
+# A vision tower's default image: 448 x 448 is a size Qwen2.5-VL's processor keeps as it is (a
+# multiple of its 28-pixel merged patch, within its pixel bounds): 1,024 patches of 14 x 14,
+# 256 tokens for the language model. A choice of an example, not a published figure.
+IMAGE_SIDE = 448
 
 
 def aliased(name: str) -> str | None:
@@ -148,6 +158,9 @@ def resolve(name: str) -> HfSpec:
         fields = _read_fields(configs[name], f"data/hf/{name}.json")
         source = str(fields.get("_source", ""))
         return HfSpec(name, fields, source)
+    parent, _, part = name.rpartition("/")
+    if part == VISION_TOWER and parent in configs:
+        return _vision_tower(resolve(parent))
     if name.endswith(".json"):
         path = Path(name)
         if not path.is_file():
@@ -169,6 +182,19 @@ def resolve(name: str) -> HfSpec:
         f"unknown Hugging Face model '{name}': {hint}give one of {', '.join(configs)}, a path "
         "to a config.json, or a model_type such as bert"
     )
+
+
+def _vision_tower(model: HfSpec) -> HfSpec:
+    """The vision tower of the vision-language `model`: its `vision_config`, typed as
+    transformers types that sub-configuration of `model`'s configuration."""
+    fields = model.fields.get("vision_config")
+    if not isinstance(fields, dict):
+        raise UserError(f"hf:{model.name} has no vision_config: it has no {VISION_TOWER}")
+    transformers = _transformers()
+    parent = transformers.AutoConfig.for_model(model.model_type)
+    kind = parent.sub_configs["vision_config"].model_type
+    source = f"the vision_config of {model.name} ({model.source})"
+    return HfSpec(f"{model.name}/{VISION_TOWER}", {**fields, "model_type": kind}, source)
 
 
 def config_of(spec: HfSpec, input_shape: tuple[int, ...] | None = None) -> Any:
@@ -193,8 +219,16 @@ def is_vision(config: Any) -> bool:
     return hasattr(config, "image_size") and hasattr(config, "num_channels")
 
 
+def is_patch_tower(config: Any) -> bool:
+    """A vision tower fed an image as a sequence of patches and its patch grid (Qwen2-VL's
+    and Qwen2.5-VL's), not as an image tensor."""
+    return hasattr(config, "temporal_patch_size") and hasattr(config, "spatial_merge_size")
+
+
 def default_inputs(spec: HfSpec) -> list[ModelInput]:
     config = config_of(spec)
+    if is_patch_tower(config):
+        return [ModelInput((1, config.in_chans, IMAGE_SIDE, IMAGE_SIDE), "pixel_values")]
     if is_vision(config):
         side = config.image_size
         side = side if isinstance(side, int) else side[0]
@@ -335,6 +369,10 @@ def build(spec: HfSpec, inputs: list[ModelInput], empty: bool = True) -> nn.Modu
             model = create("eager")
     except Exception as error:
         raise UserError(f"hf:{spec.name} cannot be built: {first_line(error)}") from None
+    if is_patch_tower(config):
+        from edgegap.workload.patch_tower import PatchTower
+
+        model = PatchTower(model, config, f"hf:{spec.name}", shape)
     return model.eval()
 
 
