@@ -166,6 +166,32 @@ def test_llama_3_2_3b_at_q4_k_m_is_llama_benchs_size() -> None:
     assert round(workload.totals.params / 1e9, 2) == 3.21
 
 
+def test_qwen3_30b_a3b_at_q4_k_m_is_llama_benchs_size() -> None:
+    """17.28 GiB, 30.53 B params (llama-bench's 'qwen3moe 30B.A3B Q4_K - Medium' rows, e.g.
+    https://www.reddit.com/r/LocalLLaMA/comments/1kd5rua/ and llama.cpp issue logs): every
+    matrix q4_K but attn_v and the experts' down projections (ffn_down_exps) of the 24 layers
+    use_more_bits picks (q6_K), the untied head q6_K, the token table q4_K; the routers
+    (ffn_gate_inp) f32 as the converter writes them, never quantized; norms f32."""
+    from independent_counts import shipped_config
+
+    config = shipped_config("Qwen/Qwen3-30B-A3B")
+    h, layers, experts = config["hidden_size"], config["num_hidden_layers"], config["num_experts"]
+    attention = config["num_attention_heads"] * config["head_dim"]
+    kv = config["num_key_value_heads"] * config["head_dim"]
+    value, down = h * kv, experts * config["moe_intermediate_size"] * h
+    table = head = config["vocab_size"] * h  # untied: a table and a head
+    more = sum(1 for layer in range(layers) if use_more_bits(layer, layers))
+    assert more == 24
+    q4_k = layers * (2 * h * attention + h * kv + 2 * down) + (layers - more) * (value + down)
+    q6_k = more * (value + down) + head
+    f32 = layers * (experts * h + 2 * h + 2 * config["head_dim"]) + h
+    expected = Fraction(144, 256) * (q4_k + table) + Fraction(210, 256) * q6_k + 4 * f32
+    workload = formatted(_decode("qwen3-30b-a3b"), "q4_k_m")
+    assert workload.totals.stored_weight_bytes == expected == 18_550_716_416  # README's row
+    assert round(workload.totals.stored_weight_bytes / GIB, 2) == 17.28
+    assert round(workload.totals.params / 1e9, 2) == 30.53
+
+
 @pytest.mark.parametrize(
     ("name", "gib", "expected"),
     [("f16", 12.55, 13_477_363_712), ("q8_0", 6.67, 7_160_348_672),

@@ -49,7 +49,13 @@ ROLES = {
     "down_proj": "ffn_down", "mlp.c_proj": "ffn_down", "wpe": "position_embd",
     "embed_in": "token_embd", "embed_out": "output", "query_key_value": "attn_qkv",
     "attention.dense": "attn_output", "dense_h_to_4h": "ffn_up", "dense_4h_to_h": "ffn_down",
+    "mlp.gate": "ffn_gate_inp", "block_sparse_moe.gate": "ffn_gate_inp",
 }  # fmt: skip
+# A mixture of experts' stacked matrices (transformers' `experts` module, its products one
+# `_grouped_mm` each, the layer named for the module): the last product of a block is the
+# down projection (ffn_down_exps), the ones before it gate and up (ffn_gate_exps,
+# ffn_up_exps), which take the default type as ffn_up does.
+EXPERTS = "experts"
 LIKE_ATTN_V = ("attn_v", "attn_qkv")  # llama.cpp's category_is_attn_v
 _BLOCK = re.compile(r"\.(\d+)\.")
 
@@ -113,6 +119,20 @@ class Tensor:
     row: int
 
 
+def tensors_of(workload: Workload) -> list[Tensor]:
+    """Each layer's weight as llama.cpp sees it, a mixture's experts by their place in the
+    block (`EXPERTS`)."""
+    tensors = [tensor_of(layer) for layer in workload.layers]
+    last: dict[int | None, int] = {}  # each block's last experts product
+    for i, (layer, tensor) in enumerate(zip(workload.layers, tensors, strict=True)):
+        if layer.name.rpartition(".")[2] == EXPERTS and layer.weight_elements:
+            last[tensor.block] = i
+            tensors[i] = replace(tensor, role="ffn_up")
+    for i in last.values():
+        tensors[i] = replace(tensors[i], role="ffn_down")
+    return tensors
+
+
 def tensor_of(layer: Layer) -> Tensor:
     """The layer's weight as llama.cpp sees it: a token table's row is its embedding width,
     a matrix's its input features (ggml's ne[0])."""
@@ -168,6 +188,8 @@ def gguf_type(name: str, tensor: Tensor, model: Model) -> StorageType:
         return default
     if tensor.role == "position_embd":
         return known[rules["unquantized"]]
+    if tensor.role == "ffn_gate_inp":
+        return known[rules["router"]]
     chosen = default
     if tensor.role == "output" or (tensor.role == "token_embd" and model.tied):
         if not default.fits(tensor.row):
@@ -228,7 +250,7 @@ def stored_as(layer: Layer, kind: StorageType, row: int) -> Layer:
 
 def formatted(workload: Workload, name: str) -> Workload:
     """Every weight of `workload` as format `name` stores it."""
-    tensors = [tensor_of(layer) for layer in workload.layers]
+    tensors = tensors_of(workload)
     if not any(t.role in ("token_embd", "attn_q", "attn_qkv") for t in tensors):
         raise NotAvailable(
             f"weight-format needs a language model: {workload.model} has no token embedding "
