@@ -257,6 +257,29 @@ def test_embedding_gather_and_activation_gather(tmp_path: Path) -> None:
     assert (select.kind, select.flops, select.params) == ("movement", 0, 0)
 
 
+def test_a_cache_written_by_scatter_nd_is_copied_whole(tmp_path: Path) -> None:
+    """An exported decode step writes its token into the cache by a ScatterND, which makes a
+    new tensor: the whole cache is read and written, the token's row read besides; IsNaN is
+    one comparison an element."""
+    nodes = [
+        helper.make_node("ScatterND", ["cache", "slot", "token"], ["written"]),
+        helper.make_node("IsNaN", ["written"], ["nan"]),
+    ]
+    path = save(
+        tmp_path,
+        nodes,
+        [value("cache", (1, 2, 9, 4)), value("token", (1, 2, 1, 4))],
+        [value("nan", (1, 2, 9, 4), TensorProto.BOOL)],
+        [numpy_helper.from_array(np.array([[[[0, 0, 8]], [[0, 1, 8]]]]), "slot")],
+    )  # the token's keys at slot 8 of each of the two heads
+    workload = read(path)
+    assert workload.uncounted_ops == {}
+    scatter, nan = workload.layers
+    assert (scatter.kind, scatter.flops, scatter.output_elements) == ("movement", 0, 72)
+    assert scatter.input_elements == 72 + 8
+    assert (nan.kind, nan.flops) == ("elementwise", 72)
+
+
 def test_einsum_contraction(tmp_path: Path) -> None:
     node = helper.make_node("Einsum", ["a", "b"], ["y"], equation="bij,bjk->bik")
     path = save(

@@ -3,6 +3,7 @@ Runtime, latency statistics and CPU feature detection, on a tiny conv net."""
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -19,13 +20,17 @@ from edgegap.compress.runtime import (
     time_interleaved,
 )
 from edgegap.errors import UserError
-from edgegap.host import cpu_features, parse_cpuinfo
+from edgegap.host import CpuFeatures, cpu_features, parse_cpuinfo
 
 SHAPE = (1, 3, 16, 16)
+ROOT = Path(__file__).resolve().parent.parent
 
 CPUINFO = """processor\t: 0
 vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 143
 model name\t: Intel(R) Xeon(R) Platinum 8480+
+stepping\t: 8
 flags\t\t: fpu sse2 avx avx2 avx512f avx512_vnni amx_tile amx_int8 amx_bf16
 
 processor\t: 1
@@ -127,8 +132,23 @@ def test_cpuinfo_parsing_reads_the_first_processor():
         "avx2": True, "avx512f": True, "avx512_vnni": True, "avx_vnni": False, "amx": True,
     }  # fmt: skip
     assert features.present() == "avx2, avx512f, avx512_vnni, amx"
+    assert features.cpu_id == "family 6 model 143 stepping 8"
     bare = parse_cpuinfo("processor : 0\nflags : fpu sse2 amx_tile\n")
     assert bare.model == "unknown" and not any(bare.flags.values()) and bare.present() == "none"
+    assert bare.cpu_id == ""
+
+
+def test_a_calibration_is_of_a_cpu_by_its_name_and_design():
+    """One cloud name, two designs: a calibration made on a Genoa is not one of a Turin."""
+    from edgegap.hardware import load_platform
+
+    calibration = load_platform(ROOT / "benchmarks" / "data" / "host-amd.yaml").calibration
+    assert calibration is not None
+    genoa = CpuFeatures("AMD EPYC", {}, "family 25 model 17 stepping 1")
+    turin = CpuFeatures("AMD EPYC", {}, "family 26 model 2 stepping 0")
+    assert calibration.made_on(genoa) and not calibration.made_on(turin)
+    assert calibration.made_on(CpuFeatures("AMD EPYC", {}))  # cpuinfo without the fields
+    assert not calibration.made_on(CpuFeatures("Intel(R) Xeon(R) Processor", {}))
 
 
 def test_cpu_features_without_cpuinfo_is_unknown(tmp_path):

@@ -19,12 +19,19 @@ CPU_FLAGS = {
 }
 
 
+# /proc/cpuinfo's fields that tell one CPU design from another where the model name does not
+# (a cloud machine's "AMD EPYC" is a Genoa on one host, a Turin on the next).
+CPU_ID_FIELDS = ("cpu family", "model", "stepping")
+
+
 @dataclass(frozen=True)
 class CpuFeatures:
-    """The CPU's model name and which of the instruction sets in CPU_FLAGS it has."""
+    """The CPU's model name, its family, model and stepping (`cpu_id`, "" where cpuinfo has
+    none) and which of the instruction sets in CPU_FLAGS it has."""
 
     model: str
     flags: dict[str, bool]
+    cpu_id: str = ""
 
     def present(self) -> str:
         """The flags it has, comma-separated ("none" when it has none)."""
@@ -33,7 +40,7 @@ class CpuFeatures:
 
 def parse_cpuinfo(text: str) -> CpuFeatures:
     """The first processor's model name and flags in /proc/cpuinfo-formatted `text`."""
-    model, flags = "unknown", None
+    model, flags, ids = "unknown", None, dict[str, str]()
     for line in text.splitlines():
         key, colon, value = line.partition(":")
         if not colon:
@@ -43,7 +50,13 @@ def parse_cpuinfo(text: str) -> CpuFeatures:
             model = value.strip()
         elif key == "flags" and flags is None:
             flags = set(value.split())
-    return CpuFeatures(model, {name: flag in (flags or set()) for name, flag in CPU_FLAGS.items()})
+        elif key in CPU_ID_FIELDS and key not in ids:
+            ids[key] = value.strip()
+    cpu_id = " ".join(
+        f"{key.removeprefix('cpu ')} {ids[key]}" for key in CPU_ID_FIELDS if key in ids
+    )
+    has = {name: flag in (flags or set()) for name, flag in CPU_FLAGS.items()}
+    return CpuFeatures(model, has, cpu_id)
 
 
 def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> CpuFeatures:

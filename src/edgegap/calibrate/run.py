@@ -306,6 +306,7 @@ def calibrate(
             "tool": "edgegap calibrate",
             "date": str(today),
             "cpu": cpu.model,
+            "cpu_id": cpu.cpu_id or None,
             "flags": cpu.present(),
             "onnxruntime": ort.__version__,
             "threads": list(threads),

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from edgegap.errors import UserError
+from edgegap.host import CpuFeatures
 from edgegap.precision import OPS_PER_MAC
 from edgegap.workload.fusion import DEFAULT_RULES, Rule
 
@@ -362,12 +363,22 @@ class Calibration(_Strict):
     tool: str
     date: str
     cpu: str
+    # family, model and stepping ("family 25 model 17 stepping 1"): which design the CPU
+    # named `cpu` is, where a name is shared by several; None in a calibration made before it
+    # was recorded
+    cpu_id: str | None = None
     flags: str
     onnxruntime: str
     threads: list[Threads]
     seed: int
     quick: bool
     passes: int = Field(1, ge=1)  # each microbenchmark's fastest pass is kept
+
+    def made_on(self, cpu: CpuFeatures) -> bool:
+        """Whether this calibration was made on a CPU like `cpu`: its name, and its family,
+        model and stepping where both record them."""
+        same_design = not (self.cpu_id and cpu.cpu_id) or self.cpu_id == cpu.cpu_id
+        return self.cpu == cpu.model and same_design
 
 
 # The engine types, told apart by `type`. A new engine is one more member here, and its

@@ -318,7 +318,8 @@ register_elementwise(
         "abs": ["Abs"], "pow": ["Pow"], "exp": ["Exp"], "log": ["Log"], "sqrt": ["Sqrt"],
         "reciprocal": ["Reciprocal"], "erf": ["Erf"], "maximum": ["Max"], "minimum": ["Min"],
         "where": ["Where"],
-        "compare": ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"],
+        "compare": ["Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "IsNaN",
+                    "IsInf"],
     },
 )  # fmt: skip
 register_elementwise(
@@ -333,7 +334,8 @@ register_elementwise(
     "movement",
     {
         "move": ["Concat", "Pad", "Transpose", "Slice", "Expand", "Tile", "Split", "Cast",
-                 "CastLike", "GatherElements", "GatherND", "DepthToSpace", "SpaceToDepth"],
+                 "CastLike", "GatherElements", "GatherND", "DepthToSpace", "SpaceToDepth",
+                 "ScatterND", "ScatterElements"],
     },
 )  # fmt: skip
 
