@@ -31,7 +31,7 @@ from edgegap.hardware import kernels
 from edgegap.host import cpu_features, logical_cpus
 
 # Samples per kind at the default effort; `quick` divides them by QUICK_DIVISOR.
-SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streamed_matmul": 20,
+SAMPLES = {"conv": 300, "depthwise": 120, "grouped": 150, "matmul": 150, "streamed_matmul": 40,
            "streaming": 25}  # fmt: skip
 QUICK_DIVISOR = 10
 # Every microbenchmark is timed once per pass over the whole set (minutes apart) and its

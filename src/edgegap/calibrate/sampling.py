@@ -19,6 +19,10 @@ from edgegap.calibrate.graphs import Kernel
 
 MAX_MACS = 2e9
 MAX_INPUT_ELEMENTS = 4e6
+# The most rows a streamed product is timed at: a prompt's tokens as runtimes batch them
+# (llama.cpp's default micro-batch, `-ub 512`); each run reads a working set of weights, so
+# its time grows with the rows.
+STREAMED_ROWS = 512
 SIZES = (7, 14, 28, 56, 112, 224)
 ODD_SIZES = (8, 17, 35, 73, 147, 299)  # unpadded stems and odd-sized feature maps
 
@@ -99,13 +103,14 @@ def streams(count: int, seed: int) -> Iterator[Kernel]:
 
 def streamed_matmuls(count: int, seed: int, working_set: int) -> Iterator[Kernel]:
     """`count` linear layers on weights that stream from DRAM (`graphs.streamed_matmul`):
-    mostly one row (a decode step's matrix-vector products), else up to 256 (a few
-    sequences or tokens at once), weights of 256 to 16,384 channels a side that fit the
-    working set."""
+    half of them one row (a decode step's matrix-vector products), the rest up to
+    `STREAMED_ROWS` (a few sequences at once, or a prompt's tokens: a prefill's products
+    also read their weights from DRAM), weights of 256 to 16,384 channels a side that fit
+    the working set."""
     rng = np.random.default_rng([seed, 5])
     made = 0
     while made < count:
-        m = 1 if rng.random() < 0.6 else int(np.exp(rng.uniform(0, np.log(256))))
+        m = 1 if rng.random() < 0.5 else int(np.exp(rng.uniform(0, np.log(STREAMED_ROWS))))
         k, n = _channels(rng, 256, 16384), _channels(rng, 256, 16384)
         if k * n * graphs.FLOAT_BYTES > working_set or m * k * n > MAX_MACS:
             continue
