@@ -348,3 +348,54 @@ def test_the_readme_trend_table_is_the_computed_one(trends):
         assert (verdict == "significant") is rate["significant"], label
         if name in record["fits"]:
             assert int(n) == rate["n"], label
+
+
+def test_generative_gap_is_computed_from_its_tables(trends):
+    """Fig. 4 in its 2026 form: each fit is the record setters' fit, the gap today is the data's
+    ratio, the decode bound bandwidth over weight bytes, the growth the fits' combination."""
+    from edgegap.trends.analysis import GENERATIVE_FITS, record_setters
+    from edgegap.trends.fits import combined_rate, fit_exponential
+
+    llms, edge = trends.tables["open_llms"], trends.tables["edge_memory"]
+    columns = {"open_llm_params_vs_year.leaders": (llms, "params"),
+               "edge_dram_vs_year.leaders": (edge, "dram_gb"),
+               "edge_bandwidth_vs_year.leaders": (edge, "bandwidth_gb_s")}  # fmt: skip
+    assert set(columns) == set(GENERATIVE_FITS)
+    for name, (table, column) in columns.items():
+        rows = record_setters(table, column)
+        # each row beats every earlier year's best
+        for _, row in rows.iterrows():
+            earlier = table[table["year"] < row["year"]][column].astype(float)
+            assert earlier.empty or row[column] > earlier.max()
+        again = fit_exponential(name, rows["year"].astype(float), rows[column].astype(float))
+        assert trends.fits[name].slope == pytest.approx(again.slope, rel=1e-12)
+        assert trends.fits[name].n == len(rows)
+    leaders = record_setters(llms, "params")
+    assert {"Kimi K2", "DeepSeek-V3", "GPT-2 (1.5B)"} <= set(leaders["name"])
+    assert "LLaMA-65B" not in set(leaders["name"])  # smaller than 2022's BLOOM
+    record = trends.gaps["generative"]
+    now = record["now"]
+    biggest = llms.loc[llms["params"].astype(float).idxmax()]
+    assert now["model"] == biggest["name"]
+    assert now["model_weight_bytes"] == pytest.approx(float(biggest["params"]) / 2)  # int4
+    assert now["dram_gb"] == edge["dram_gb"].max()
+    assert now["bandwidth_gb_s"] == edge["bandwidth_gb_s"].max()
+    assert now["weights_over_dram"] == pytest.approx(
+        now["model_weight_bytes"] / (now["dram_gb"] * 1e9)
+    )
+    assert now["decode_tokens_per_s_bound"] == pytest.approx(
+        now["bandwidth_gb_s"] * 1e9 / now["model_weight_bytes"]
+    )
+    params, dram, bandwidth = (trends.fits[n] for n in GENERATIVE_FITS)
+    growth = record["memory_gap_growth_per_year"]
+    assert growth["factor_per_year"] == pytest.approx(10 ** (params.slope - dram.slope))
+    assert growth["significant"] is combined_rate(((params, 1), (dram, -1))).significant
+    decode = record["decode_bound_per_year"]
+    assert decode["significant"] is combined_rate(((bandwidth, 1), (params, -1))).significant
+    assert decode["factor_per_year"] == pytest.approx(10 ** (bandwidth.slope - params.slope))
+    assert f"{now['weights_over_dram']:.3g}x the largest edge DRAM" in record["statement"]
+    if decode["weak_fits"]:
+        assert "no significant trend" in record["statement"]
+    projection = record["projection"]
+    assert len(projection["years"]) == len(projection["ratio"]) == len(projection["band95"][0])
+    assert "generative" in trends.to_dict()["gaps"]
