@@ -221,6 +221,15 @@ def open_llms_table() -> pd.DataFrame:
     return llms
 
 
+def edge_memory_table() -> pd.DataFrame:
+    """Edge devices with their DRAM in bytes and bandwidth in bytes/s: on one axis with weight
+    bytes, the distance to the DRAM is the memory gap, to the bandwidth the seconds a token."""
+    edge = data.load("edge_memory")
+    edge["dram_bytes"] = edge["dram_gb"] * 1e9
+    edge["bandwidth_bytes_s"] = edge["bandwidth_gb_s"] * 1e9
+    return edge
+
+
 def memory_products(memories: pd.DataFrame) -> pd.DataFrame:
     """The off-chip DRAM products: proposals and generic estimates are drawn, never fitted."""
     return memories[(memories["type"] != "sram") & (memories["status"] == "product")]
@@ -281,10 +290,11 @@ def fit_specs(
          "year", "energy_pj_per_bit"),
         (f"memory_energy_vs_year.from_{PLATEAU_YEAR}",
          products[products["year"] >= PLATEAU_YEAR], "year", "energy_pj_per_bit"),
-        ("open_llm_params_vs_year.leaders", record_setters(llms, "params"), "year", "params"),
-        ("edge_dram_vs_year.leaders", record_setters(edge, "dram_gb"), "year", "dram_gb"),
-        ("edge_bandwidth_vs_year.leaders", record_setters(edge, "bandwidth_gb_s"), "year",
-         "bandwidth_gb_s"),
+        ("open_llm_weight_bytes_vs_year.leaders", record_setters(llms, "weight_bytes"), "year",
+         "weight_bytes"),
+        ("edge_dram_vs_year.leaders", record_setters(edge, "dram_bytes"), "year", "dram_bytes"),
+        ("edge_bandwidth_vs_year.leaders", record_setters(edge, "bandwidth_bytes_s"), "year",
+         "bandwidth_bytes_s"),
     ]  # fmt: skip
     return specs
 
@@ -623,7 +633,7 @@ def paper_checks(
 
 
 GENERATIVE_FITS = (
-    "open_llm_params_vs_year.leaders", "edge_dram_vs_year.leaders",
+    "open_llm_weight_bytes_vs_year.leaders", "edge_dram_vs_year.leaders",
     "edge_bandwidth_vs_year.leaders",
 )  # fmt: skip
 
@@ -642,27 +652,26 @@ def generative_gap(
     fits (supply frozen after `scaling_ends`, as every gap); and the decode bound, bandwidth of
     the fastest edge device / weight bytes (every weight read once per token; a mixture of
     experts reads its active weights only, but must hold them all)."""
-    params, dram, bandwidth = (fits[name] for name in GENERATIVE_FITS)
-    per_param = BITS[GENERATIVE_WEIGHTS] / 8
+    weights, dram, bandwidth = (fits[name] for name in GENERATIVE_FITS)
     gap = Gap(
         "memory_gap",
         f"memory gap (leading open model's {GENERATIVE_WEIGHTS} weight bytes / largest edge DRAM)",
-        params, dram, -1, per_param / 1e9,  # DRAM is in GB
+        weights, dram, -1, 1.0,
     )  # fmt: skip
-    decode = combined_rate(((bandwidth, 1), (params, -1)))
+    decode = combined_rate(((bandwidth, 1), (weights, -1)))
     model, device, fastest = (
         _largest(llms, "params"), _largest(edge, "dram_gb"), _largest(edge, "bandwidth_gb_s")
     )  # fmt: skip
     weight_bytes = float(model["weight_bytes"])
     active = model["active_weight_bytes"]
     active_bytes = None if pd.isna(active) else float(active)
-    ratio = weight_bytes / (float(device["dram_gb"]) * 1e9)
-    tokens = float(fastest["bandwidth_gb_s"]) * 1e9 / weight_bytes
+    ratio = weight_bytes / float(device["dram_bytes"])
+    tokens = float(fastest["bandwidth_bytes_s"]) / weight_bytes
     tokens_active = None if active_bytes is None else tokens * weight_bytes / active_bytes
     years = np.arange(int(llms["year"].min()), assumptions.until + 1)
     line, low, high = gap.series(years, assumptions)
     what = "decode tokens/s bound (fastest edge bandwidth / leading open model's weight bytes)"
-    leaders = record_setters(llms, "params")
+    leaders = record_setters(llms, "weight_bytes")
     active_text = (
         f" ({tokens_active:.3g} tokens/s reading only its {active_bytes / 1e9:.3g} GB of "
         "active weights, were they held)"
@@ -685,9 +694,9 @@ def generative_gap(
         "weights": GENERATIVE_WEIGHTS,
         "fits": list(GENERATIVE_FITS),
         "leading_models": [str(n) for n in leaders["name"]],
-        "leading_dram_devices": [str(n) for n in record_setters(edge, "dram_gb")["name"]],
+        "leading_dram_devices": [str(n) for n in record_setters(edge, "dram_bytes")["name"]],
         "leading_bandwidth_devices": [
-            str(n) for n in record_setters(edge, "bandwidth_gb_s")["name"]
+            str(n) for n in record_setters(edge, "bandwidth_bytes_s")["name"]
         ],
         "now": {
             "model": str(model["name"]),
@@ -721,7 +730,7 @@ def compute_trends(budget: Budget | None = None, assumptions: Assumptions | None
     chips = platforms_table()
     memories = data.load("memory_energy")
     llms = open_llms_table()
-    edge = data.load("edge_memory")
+    edge = edge_memory_table()
     fits, unfitted = fit_all(models, chips, memories, llms, edge)
     gaps = gaps_of(fits, budget, assumptions)
     record = {
