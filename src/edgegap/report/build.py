@@ -11,7 +11,10 @@
   whether its weights and peak activations fit where they live (`hardware.fits`), with the
   verdict and its reasons (`hardware.verdict`), and the latency's interval from the
   validation rows of the platform's class (`hardware.intervals`; empty: not validated);
-- `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
+- `trends/`: the paper's Figures 1-4, Fig. 4c (open language models against edge memory) and
+  the outlook figure (PNG, HTML) and `trends.json`;
+- the generative section: Fig. 4c with its memory gap, and every shipped edge language model's
+  decode tokens/s on the edge language-model targets (`report.generative`);
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
 """
@@ -187,7 +190,7 @@ def _closing_models(names: Sequence[str]) -> list[str]:
 
 def report_steps(models: Sequence[str]) -> int:
     """How many progress messages `build_report` sends."""
-    return len(models) + 2 + len(BRIDGE_CASES) + len(PLAN_CASES) + len(_closing_models(models))
+    return len(models) + 3 + len(BRIDGE_CASES) + len(PLAN_CASES) + len(_closing_models(models))
 
 
 def build_report(
@@ -206,8 +209,9 @@ def build_report(
     from edgegap.bridges import evaluate_bridges
     from edgegap.plan import Budget, plan
     from edgegap.plan.search import as_change, published_accuracy, searched
+    from edgegap.report import generative
     from edgegap.trends import compute_trends
-    from edgegap.trends.figures import plotly_figures, write_figures
+    from edgegap.trends.figures import GENERATIVE_FIGURE, plotly_figures, write_figures
 
     def step(message: str) -> None:
         if progress is not None:
@@ -275,6 +279,15 @@ def build_report(
         (staging / "trends" / "trends.json").write_text(
             json.dumps(trends.to_dict(), indent=1, allow_nan=False) + "\n"
         )
+        step("generative: decode tokens/s of the edge language models")
+        decode = {
+            "figure": GENERATIVE_FIGURE,
+            "context": generative.CONTEXT,
+            "weights": generative.WEIGHTS,
+            "kv_cache": generative.KV_CACHE,
+            "targets": list(generative.TARGETS),
+            "rows": generative.decode_verdicts(),
+        }
         bridges = []
         for model, target in BRIDGE_CASES:
             step(f"bridges: {model} on {target}")
@@ -332,6 +345,7 @@ def build_report(
                            "rows": _records(pd.read_csv(staging / "layers" / f"{layer_view}.csv"))},
                 "edge": _records(edge_table),
                 "trends": trends.to_dict(),
+                "generative": decode,
                 "bridges": bridges,
                 "plans": plan_records,
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing,

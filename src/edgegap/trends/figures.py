@@ -52,6 +52,7 @@ from edgegap.trends.analysis import (
 from edgegap.trends.fits import NO_TREND, Fit, Floats
 
 PALETTE = plotly.colors.qualitative.Plotly
+GENERATIVE_FIGURE = "fig4c_open_llms_vs_edge_memory"  # the report shows it with its table
 LABEL_POINTS = 7.0  # font size of point labels and captions, in points
 # Where a label may go, in points from its point: nearest first, so a label sits by its
 # point when it can and moves out (with a leader line) only as far as it must.
@@ -380,7 +381,7 @@ def _all_figures(trends: Trends) -> list[Figure]:
             ],
         ),
         Figure(
-            "fig4c_open_llms_vs_edge_memory",
+            GENERATIVE_FIGURE,
             "Fig. 4c: open language models against edge memory",
             "year (release)",
             "bytes (weights, DRAM) or bytes/s (bandwidth)",
