@@ -503,7 +503,7 @@ def test_generative_section_shows_fig4c_and_the_decode_table(report: Path) -> No
     """The generative section: Fig. 4c with its memory gap, then a row per shipped edge
     language model and a column per target, each cell the decode tokens/s the package
     computes (the README's table is the same computation) or what the model needs."""
-    from edgegap.report.generative import TARGETS, decode_verdicts, edge_models
+    from edgegap.report.generative import TARGETS, decode_verdicts, edge_models, markdown_table
 
     record = json.loads((report / "report.json").read_text())
     page = (report / "index.html").read_text()
@@ -526,3 +526,5 @@ def test_generative_section_shows_fig4c_and_the_decode_table(report: Path) -> No
             assert cell.startswith("needs ") is (not row["fits"]), cell
             assert re.fullmatch(r"needs [0-9.]+ GB" if not row["fits"] else r"[0-9.,]+", cell)
     assert any(not r["fits"] for r in decode["rows"]) and any(r["fits"] for r in decode["rows"])
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert markdown_table(decode["rows"]) in readme  # benchmarks/generative.py wrote it
