@@ -528,3 +528,16 @@ def test_generative_section_shows_fig4c_and_the_decode_table(report: Path) -> No
     assert any(not r["fits"] for r in decode["rows"]) and any(r["fits"] for r in decode["rows"])
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     assert markdown_table(decode["rows"]) in readme  # benchmarks/generative.py wrote it
+
+
+def test_the_quick_decode_table_is_a_named_subset() -> None:
+    from edgegap.errors import UserError
+    from edgegap.report.build import QUICK_LANGUAGE_MODELS
+    from edgegap.report.generative import TARGETS, decode_verdicts
+
+    rows = decode_verdicts(models=QUICK_LANGUAGE_MODELS)
+    assert len(rows) == len(QUICK_LANGUAGE_MODELS) * len(TARGETS)
+    assert {row["model"] for row in rows} == set(QUICK_LANGUAGE_MODELS)
+    assert any(not row["fits"] for row in rows)  # the quick table still shows what stops one
+    with pytest.raises(UserError, match="not a shipped edge language model: gpt-5"):
+        decode_verdicts(models=["gpt-5"])

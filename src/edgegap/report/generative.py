@@ -9,9 +9,11 @@ bandwidth (the catalog's, set by the rule in docs/generative.md); tokens/s = 1 /
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
+from edgegap.errors import UserError
 from edgegap.hardware import estimate, load_platform
 from edgegap.hardware.fit import size_text
 from edgegap.techniques import weight_formats
@@ -41,12 +43,20 @@ def edge_models() -> dict[str, str]:
     }
 
 
-def decode_verdicts(targets: tuple[str, ...] = TARGETS) -> list[dict[str, Any]]:
-    """One row a model and target: tokens/s where weights, cache and activations fit the
-    target's memory, else the bytes it needs."""
+def decode_verdicts(
+    targets: Sequence[str] = TARGETS, models: Sequence[str] | None = None
+) -> list[dict[str, Any]]:
+    """One row a model (of `edge_models`, all by default) and target: tokens/s where weights,
+    cache and activations fit the target's memory, else the bytes it needs."""
     platforms = [load_platform(name) for name in targets]
+    shipped = edge_models()
+    unknown = sorted(set(models or ()) - set(shipped))
+    if unknown:
+        raise UserError(f"not a shipped edge language model: {', '.join(unknown)}")
     rows = []
-    for model, spec in edge_models().items():
+    for model, spec in shipped.items():
+        if models is not None and model not in models:
+            continue
         step = decode_step(spec, CONTEXT, WEIGHTS, KV_CACHE)
         for platform in platforms:
             cost = estimate(step, platform)
