@@ -29,16 +29,13 @@ import re
 import statistics
 import sys
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from docs_section import write_section
 from scipy.optimize import brentq
 
-import edgegap
 from edgegap.hardware import Platform, estimate, load_platform
-from edgegap.techniques import weight_formats
-from edgegap.workload.phases import Phase
+from edgegap.report.generative import decode_step
 
 DATA = Path(__file__).resolve().parent / "data"
 DOC = Path(__file__).resolve().parent.parent / "docs" / "generative.md"
@@ -47,9 +44,6 @@ UNSTATED_PROMPT, UNSTATED_GENERATED = 16, 128  # the declared defaults (llm-deco
 README = DOC.parent.parent / "README.md"
 VERDICT_HEADING = "## Will it run? Edge language models on edge targets"
 README_BEFORE = "## Estimating latency and energy on a chip"
-TARGETS = ("raspberry-pi-5", "snapdragon-8g3-cpu", "apple-a15", "orin-nano-super",
-           "apple-m4-gpu", "jetson-agx-orin")  # fmt: skip
-VERDICT_CONTEXT, VERDICT_WEIGHTS = 2048, "q4_k_m"
 SIGNIFICANT = 3  # digits a fitted bandwidth is carried to in the catalog
 # The held-out sets, each reported apart: the first (declared 2026-12-02, its errors seen since)
 # and the second, gathered and declared 2026-12-04 before any estimate of it.
@@ -138,14 +132,6 @@ def rows() -> list[Row]:
             )
         )
     return read
-
-
-@cache
-def decode_step(spec: str, context: int, weights: str, kv_cache: str) -> edgegap.Workload:
-    """One decode step of `spec` after `context` tokens, its weights and KV cache in the
-    named formats, activations at fp16."""
-    workload = edgegap.profile(spec, dtype="float16", phase=Phase("decode", context=context))
-    return weight_formats.cached_as(weight_formats.formatted(workload, weights), kv_cache)
 
 
 def offchip(platform: Platform) -> tuple[float, float]:
@@ -295,33 +281,19 @@ def row_lines(results: list[Result]) -> list[str]:
 
 def verdicts() -> str:
     """The README's table: every shipped edge model's decode tokens/s on the edge targets, or
-    what does not fit, at the format and context people run them with."""
-    from edgegap.hardware.fit import size_text
-    from edgegap.workload import hf_models
+    what does not fit, at the format and context people run them with (computed by
+    `edgegap.report.generative`, which the report's table shares)."""
+    from edgegap.report.generative import CONTEXT, WEIGHTS, decode_verdicts, markdown_table
 
-    short = {repo: alias for alias, repo in hf_models.ALIASES.items()}
-    platforms = [load_platform(name) for name in TARGETS]
-    header = " | ".join(platform.name for platform in platforms)
-    lines = [f"| model | {header} |", "|---|" + "---:|" * len(platforms)]
-    for name, text in hf_models.shipped().items():
-        if '"_params"' not in text:
-            continue
-        step = decode_step(f"hf:{name}", VERDICT_CONTEXT, VERDICT_WEIGHTS, "f16")
-        cells = []
-        for platform in platforms:
-            cost = estimate(step, platform)
-            cells.append(f"{1 / cost.totals.latency_s:.1f}" if cost.fit.fits
-                         else f"needs {size_text(cost.fit.needed_bytes)}")  # fmt: skip
-        lines.append(f"| `{short.get(name, 'hf:' + name)}` | " + " | ".join(cells) + " |")
     return "\n".join([
-        f"Decode tokens/s at batch 1 after {VERDICT_CONTEXT} tokens, weights as llama.cpp's "
-        f"{VERDICT_WEIGHTS.upper()} files hold them, KV cache f16, estimated by edgegap on each "
+        f"Decode tokens/s at batch 1 after {CONTEXT} tokens, weights as llama.cpp's "
+        f"{WEIGHTS.upper()} files hold them, KV cache f16, estimated by edgegap on each "
         "target's sustained memory bandwidth (fitted on a published measurement, or derived "
         "from its peak by the rule in [docs/generative.md](docs/generative.md), whose "
         "held-out rows show how far to trust it); \"needs\" where weights, cache and "
         "activations exceed the target's memory. Written by `benchmarks/generative.py`.",
         "",
-        *lines,
+        markdown_table(decode_verdicts()),
     ])  # fmt: skip
 
 

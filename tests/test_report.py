@@ -497,3 +497,47 @@ def test_two_local_ray_workers_write_the_serial_report_byte_for_byte(
     assert tree(out) == tree(report)
     assert len(results.read_text().splitlines()) == len(MODELS)
     assert not list(Path("/tmp").glob("eg-ray-*/session_*"))
+
+
+def test_generative_section_shows_fig4c_and_the_decode_table(report: Path) -> None:
+    """The generative section: Fig. 4c with its memory gap, then a row per shipped edge
+    language model and a column per target, each cell the decode tokens/s the package
+    computes (the README's table is the same computation) or what the model needs."""
+    from edgegap.report.generative import TARGETS, decode_verdicts, edge_models, markdown_table
+
+    record = json.loads((report / "report.json").read_text())
+    page = (report / "index.html").read_text()
+    assert "generative" in re.findall(r'<section id="([^"]+)">', page)
+    decode = record["generative"]
+    assert page.count(f'id="trend-{decode["figure"]}"') == 1  # here, not also among the trends
+    assert record["trends"]["gaps"]["generative"]["statement"].split(";")[0] in page.replace(
+        "&#x27;", "'"
+    )
+    assert decode["rows"] == json.loads(json.dumps(decode_verdicts(), allow_nan=False))
+    parser = Tables()
+    parser.feed(page)
+    table = parser.tables["decode-verdict"]
+    assert table["thead"] == [["model", *TARGETS]] and decode["targets"] == list(TARGETS)
+    assert [row[0] for row in table["tbody"]] == list(edge_models())
+    rows = {(r["model"], r["platform"]): r for r in decode["rows"]}
+    for body in table["tbody"]:  # the numbers themselves: test_html_numbers_are_report_json_numbers
+        for target, cell in zip(TARGETS, body[1:], strict=True):
+            row = rows[body[0], target]
+            assert cell.startswith("needs ") is (not row["fits"]), cell
+            assert re.fullmatch(r"needs [0-9.]+ GB" if not row["fits"] else r"[0-9.,]+", cell)
+    assert any(not r["fits"] for r in decode["rows"]) and any(r["fits"] for r in decode["rows"])
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    assert markdown_table(decode["rows"]) in readme  # benchmarks/generative.py wrote it
+
+
+def test_the_quick_decode_table_is_a_named_subset() -> None:
+    from edgegap.errors import UserError
+    from edgegap.report.build import QUICK_LANGUAGE_MODELS
+    from edgegap.report.generative import TARGETS, decode_verdicts
+
+    rows = decode_verdicts(models=QUICK_LANGUAGE_MODELS)
+    assert len(rows) == len(QUICK_LANGUAGE_MODELS) * len(TARGETS)
+    assert {row["model"] for row in rows} == set(QUICK_LANGUAGE_MODELS)
+    assert any(not row["fits"] for row in rows)  # the quick table still shows what stops one
+    with pytest.raises(UserError, match="not a shipped edge language model: gpt-5"):
+        decode_verdicts(models=["gpt-5"])

@@ -20,6 +20,7 @@ FIGURES = (
     "fig3b_perf_density_vs_year",
     "fig4a_params_vs_top5",
     "fig4b_memory_energy_vs_year",
+    "fig4c_open_llms_vs_edge_memory",
     "fig5_energy_efficiency_vs_year",
 )
 FIT_FIELDS = {"n", "r2", "slope", "slope_t_ci95", "slope_bootstrap_ci95", "p_value", "significant"}
@@ -323,6 +324,10 @@ README_ROWS = {  # the README's trend table, row label -> the fit or gap rate it
     "DRAM energy per bit, products (Fig. 4b)": "memory_energy_vs_year",
     "performance gap (operations / GPU density)": "performance_gap_growth_per_year",
     "energy gap (parameters x DRAM energy per bit)": "energy_gap_growth_per_year",
+    "open models' int4 weights, leading (Fig. 4c)": "open_llm_weight_bytes_vs_year.leaders",
+    "edge DRAM capacity, leading devices (Fig. 4c)": "edge_dram_vs_year.leaders",
+    "edge DRAM bandwidth, leading devices (Fig. 4c)": "edge_bandwidth_vs_year.leaders",
+    "memory gap (int4 weights / largest edge DRAM)": "memory_gap_growth_per_year",
 }
 
 
@@ -340,7 +345,11 @@ def test_the_readme_trend_table_is_the_computed_one(trends):
     record = trends.to_dict()
     for label, name in README_ROWS.items():
         n, shown, _, _, verdict = rows[label]
-        rate = record["fits"].get(name) or trends.gaps["growth"][name]
+        rate = (
+            record["fits"].get(name)
+            or trends.gaps["growth"].get(name)
+            or trends.gaps["generative"][name]
+        )
         numbers = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", shown)]
         expected = [rate["factor_per_year"], *rate["factor_per_year_t_ci95"],
                     *rate["factor_per_year_bootstrap_ci95"]]  # fmt: skip
@@ -348,3 +357,71 @@ def test_the_readme_trend_table_is_the_computed_one(trends):
         assert (verdict == "significant") is rate["significant"], label
         if name in record["fits"]:
             assert int(n) == rate["n"], label
+
+
+def test_generative_gap_is_computed_from_its_tables(trends):
+    """Fig. 4 in its 2026 form: each fit is the record setters' fit, the gap today is the data's
+    ratio, the decode bound bandwidth over weight bytes, the growth the fits' combination."""
+    from edgegap.trends.analysis import GENERATIVE_FITS, record_setters
+    from edgegap.trends.fits import combined_rate, fit_exponential
+
+    llms, edge = trends.tables["open_llms"], trends.tables["edge_memory"]
+    columns = {"open_llm_weight_bytes_vs_year.leaders": (llms, "weight_bytes"),
+               "edge_dram_vs_year.leaders": (edge, "dram_bytes"),
+               "edge_bandwidth_vs_year.leaders": (edge, "bandwidth_bytes_s")}  # fmt: skip
+    assert set(columns) == set(GENERATIVE_FITS)
+    for name, (table, column) in columns.items():
+        rows = record_setters(table, column)
+        # each row beats every earlier year's best
+        for _, row in rows.iterrows():
+            earlier = table[table["year"] < row["year"]][column].astype(float)
+            assert earlier.empty or row[column] > earlier.max()
+        again = fit_exponential(name, rows["year"].astype(float), rows[column].astype(float))
+        assert trends.fits[name].slope == pytest.approx(again.slope, rel=1e-12)
+        assert trends.fits[name].n == len(rows)
+    leaders = record_setters(llms, "weight_bytes")
+    assert {"Kimi K2", "DeepSeek-V3", "GPT-2 (1.5B)"} <= set(leaders["name"])
+    assert "LLaMA-65B" not in set(leaders["name"])  # smaller than 2022's BLOOM
+    record = trends.gaps["generative"]
+    now = record["now"]
+    biggest = llms.loc[llms["params"].astype(float).idxmax()]
+    assert now["model"] == biggest["name"]
+    assert now["model_weight_bytes"] == pytest.approx(float(biggest["params"]) / 2)  # int4
+    assert now["dram_gb"] == edge["dram_gb"].max()
+    assert now["bandwidth_gb_s"] == edge["bandwidth_gb_s"].max()
+    assert now["weights_over_dram"] == pytest.approx(
+        now["model_weight_bytes"] / (now["dram_gb"] * 1e9)
+    )
+    assert now["decode_tokens_per_s_bound"] == pytest.approx(
+        now["bandwidth_gb_s"] * 1e9 / now["model_weight_bytes"]
+    )
+    weights, dram, bandwidth = (trends.fits[n] for n in GENERATIVE_FITS)
+    growth = record["memory_gap_growth_per_year"]
+    assert growth["factor_per_year"] == pytest.approx(10 ** (weights.slope - dram.slope))
+    assert growth["significant"] is combined_rate(((weights, 1), (dram, -1))).significant
+    decode = record["decode_bound_per_year"]
+    assert decode["significant"] is combined_rate(((bandwidth, 1), (weights, -1))).significant
+    assert decode["factor_per_year"] == pytest.approx(10 ** (bandwidth.slope - weights.slope))
+    assert f"{now['weights_over_dram']:.3g}x the largest edge DRAM" in record["statement"]
+    if decode["weak_fits"]:
+        assert "no significant trend" in record["statement"]
+    projection = record["projection"]
+    assert len(projection["years"]) == len(projection["ratio"]) == len(projection["band95"][0])
+    assert "generative" in trends.to_dict()["gaps"]
+
+
+def test_fig4c_draws_the_generative_fits_and_states_the_gap(trends, plotted):
+    from edgegap.trends.analysis import GENERATIVE_FITS
+
+    plot = plotted["fig4c_open_llms_vs_edge_memory"]
+    points, _, solid, _ = _traces(plot)
+    assert len(points) == 6  # leading (fitted) and other rows of each of three quantities
+    fits = [trends.fits[name] for name in GENERATIVE_FITS]
+    for fit in fits:  # each fit's line is labelled with its own rate and size
+        assert any(f"x{fit.rate.factor:.2f} per year, R²={fit.r2:.2f}, n={fit.n}" in line.name
+                   for line in solid)  # fmt: skip
+    assert len(solid) == len(fits)
+    drawn = sum(len(t.x) for t in points)
+    assert drawn == len(trends.tables["open_llms"]) + 2 * len(trends.tables["edge_memory"])
+    subtitle = plot.layout.title.subtitle.text.replace("<br>", " ")
+    assert "x the largest edge DRAM" in subtitle and "tokens/s" in subtitle

@@ -109,3 +109,43 @@ def test_every_platform_row_has_a_known_precision():
     chips = platforms_table()
     assert chips["peak_ops"].isna().sum() == chips["gops_16b"].isna().sum()
     assert all(math.isfinite(v) for v in chips["gops_16b"].dropna())
+
+
+# edge_memory.csv rows that are also platforms of the hardware catalog
+CATALOG_DEVICES = {
+    "Apple M1": "apple-m1", "Apple M2": "apple-m2", "Apple M4": "apple-m4",
+    "Apple M4 Max": "apple-m4-max", "iPhone 13 Pro (A15 Bionic)": "apple-a15",
+    "iPhone 15 Pro (A17 Pro)": "apple-a17-pro", "Jetson AGX Orin 64GB": "jetson-agx-orin",
+    "Jetson Orin Nano 8GB": "jetson-orin-nano", "Raspberry Pi 5": "raspberry-pi-5",
+    "OnePlus 12 (Snapdragon 8 Gen 3)": "snapdragon-8g3-cpu",
+}  # fmt: skip
+
+
+def test_generative_tables_are_sourced_and_span_the_years():
+    llms, edge = data.load("open_llms"), data.load("edge_memory")
+    for table in (llms, edge):
+        assert table["source"].str.strip().str.len().gt(20).all()
+        assert table["name"].is_unique
+    assert llms["year"].min() == 2019 and llms["year"].max() >= 2025
+    assert edge["year"].min() <= 2017 and edge["year"].max() >= 2025
+    assert set(edge["kind"]) == {"module", "sbc", "laptop", "phone"}
+    # a mixture of experts activates fewer parameters than it holds; a dense model has no
+    # separate active count
+    moe = llms[llms["architecture"] == "moe"]
+    stated = moe.dropna(subset=["active_params"])
+    assert (stated["active_params"] < stated["params"]).all() and len(stated) >= 5
+    assert llms[llms["architecture"] == "dense"]["active_params"].isna().all()
+    # the release month falls in the row's year
+    assert (llms["released"].str[:4].astype(int) == llms["year"]).all()
+
+
+def test_edge_memory_matches_the_hardware_catalog():
+    """Where a device is also a catalog platform, the table's bandwidth is its datasheet peak."""
+    from edgegap.hardware.catalog import load_platform
+
+    edge = data.load("edge_memory").set_index("name")
+    for name, platform in CATALOG_DEVICES.items():
+        level = load_platform(platform).level("offchip")
+        assert level is not None
+        peak = level.peak_bandwidth_gb_s or level.bandwidth_gb_s
+        assert edge.loc[name, "bandwidth_gb_s"] == pytest.approx(peak, rel=0.01), name

@@ -746,6 +746,7 @@ def report_command(
     fails twice is left out and named on stderr (exit code 3)."""
     from edgegap.report.build import (
         EDGE_TARGETS,
+        QUICK_LANGUAGE_MODELS,
         QUICK_MODELS,
         QUICK_TARGETS,
         build_report,
@@ -761,7 +762,9 @@ def report_command(
         def step(message: str) -> None:
             update(message, advance=1)
 
-        built = build_report(out_dir, models, step, targets, measuring)
+        built = build_report(
+            out_dir, models, step, targets, measuring, QUICK_LANGUAGE_MODELS if quick else None
+        )
     if built.record is not None:
         out.print(
             f"{len(built.record['models'])} models -> {out_dir}/index.html (open it in a "

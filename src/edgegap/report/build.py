@@ -11,7 +11,10 @@
   whether its weights and peak activations fit where they live (`hardware.fits`), with the
   verdict and its reasons (`hardware.verdict`), and the latency's interval from the
   validation rows of the platform's class (`hardware.intervals`; empty: not validated);
-- `trends/`: the paper's Figures 1-4 and the outlook figure (PNG, HTML) and `trends.json`;
+- `trends/`: the paper's Figures 1-4, Fig. 4c (open language models against edge memory) and
+  the outlook figure (PNG, HTML) and `trends.json`;
+- the generative section: Fig. 4c with its memory gap, and every shipped edge language model's
+  decode tokens/s on the edge language-model targets (`report.generative`);
 - the architecture bridges for two models on two edge targets, and plans that close the gap
   for chosen models and budgets.
 """
@@ -60,6 +63,9 @@ CLOSING_CHANGE = "model"
 # Where a plan is sought for each of the representative models, at REAL_TIME_FPS.
 EDGE_TARGETS = ("eyeriss", "edge-tpu", "nvdla-small", "jetson-orin-nano", "cortex-m7")
 QUICK_TARGETS = ("eyeriss", "edge-tpu")
+# The quick report's decode table: a small, a 1B, a 7B and a 13B that three of the six targets
+# cannot hold.
+QUICK_LANGUAGE_MODELS = ("smollm2-135m", "llama-3.2-1b", "qwen2.5-7b", "llama-2-13b")
 
 
 def summary_row(workload: Workload) -> dict[str, object]:
@@ -187,7 +193,7 @@ def _closing_models(names: Sequence[str]) -> list[str]:
 
 def report_steps(models: Sequence[str]) -> int:
     """How many progress messages `build_report` sends."""
-    return len(models) + 2 + len(BRIDGE_CASES) + len(PLAN_CASES) + len(_closing_models(models))
+    return len(models) + 3 + len(BRIDGE_CASES) + len(PLAN_CASES) + len(_closing_models(models))
 
 
 def build_report(
@@ -196,18 +202,21 @@ def build_report(
     progress: Callable[[str], None] | None = None,
     targets: Sequence[str] = EDGE_TARGETS,
     workers: Workers | None = None,
+    language_models: Sequence[str] | None = None,
 ) -> Report:
     """Profile `models` (default: the whole zoo) and estimate them on every built-in platform,
     one runner task a model (on `workers`: this process by default), then recompute the
-    trends, evaluate the bridges and plans, and write it all into `out` at once. A model
+    trends, decode `language_models` (default: every shipped one) on the edge language-model
+    targets, evaluate the bridges and plans, and write it all into `out` at once. A model
     whose task fails twice is left out of the tables and named in `failures`."""
     from plotly.offline import get_plotlyjs
 
     from edgegap.bridges import evaluate_bridges
     from edgegap.plan import Budget, plan
     from edgegap.plan.search import as_change, published_accuracy, searched
+    from edgegap.report import generative
     from edgegap.trends import compute_trends
-    from edgegap.trends.figures import plotly_figures, write_figures
+    from edgegap.trends.figures import GENERATIVE_FIGURE, plotly_figures, write_figures
 
     def step(message: str) -> None:
         if progress is not None:
@@ -275,6 +284,15 @@ def build_report(
         (staging / "trends" / "trends.json").write_text(
             json.dumps(trends.to_dict(), indent=1, allow_nan=False) + "\n"
         )
+        step("generative: decode tokens/s of the edge language models")
+        decode = {
+            "figure": GENERATIVE_FIGURE,
+            "context": generative.CONTEXT,
+            "weights": generative.WEIGHTS,
+            "kv_cache": generative.KV_CACHE,
+            "targets": list(generative.TARGETS),
+            "rows": generative.decode_verdicts(models=language_models),
+        }
         bridges = []
         for model, target in BRIDGE_CASES:
             step(f"bridges: {model} on {target}")
@@ -332,6 +350,7 @@ def build_report(
                            "rows": _records(pd.read_csv(staging / "layers" / f"{layer_view}.csv"))},
                 "edge": _records(edge_table),
                 "trends": trends.to_dict(),
+                "generative": decode,
                 "bridges": bridges,
                 "plans": plan_records,
                 "closing": {"fps": REAL_TIME_FPS, "rows": closing,

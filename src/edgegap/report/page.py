@@ -285,7 +285,8 @@ def gaps(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
     checks = trends["paper_checks"]
     columns = [("claim", "claim", ""), ("paper", "paper", ".3g"), ("ours", "ours", ".3g"),
                ("points", "n", "d")]  # fmt: skip
-    parts = [figure(f"trend-{name}", plot) for name, plot in figures]
+    shown_apart = record["generative"]["figure"]
+    parts = [figure(f"trend-{name}", plot) for name, plot in figures if name != shown_apart]
     names = sorted(trends["fits"])
     fits = [
         trends["fits"][n] | {"name": n, "trend": "significant" if trends["fits"][n]["significant"]
@@ -321,6 +322,53 @@ def gaps(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
         + table(fits, fit_columns, "trends.fits", [f"trends.fits[{n}]" for n in names])
         + "<h3>Checks against the paper's numbers</h3>"
         + table(checks, columns, "trends.paper_checks")
+    )
+
+
+def _decode_cell(row: dict[str, Any], index: int) -> str:
+    """Tokens/s where the model fits the target, else the memory it needs."""
+    key = f"generative.rows[{index}]"
+    if row["fits"]:
+        value = row["tokens_per_s"]
+        return f'<td class="runs">{_num(value, _fmt(value), f"{key}.tokens_per_s")}</td>'
+    needed = _num(row["needed_bytes"], ".3g", f"{key}.needed_bytes", 1e-9)
+    return f'<td class="fails">needs {needed} GB</td>'
+
+
+def generative(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
+    """Fig. 4c with its memory gap, then the tokens/s every shipped edge language model decodes
+    at on each edge target (`generative` rows)."""
+    decode = record["generative"]
+    gap = record["trends"]["gaps"]["generative"]
+    now, key = gap["now"], "trends.gaps.generative.now"
+    plot = dict(figures)[decode["figure"]]
+    where = {(r["model"], r["platform"]): i for i, r in enumerate(decode["rows"])}
+    models = list(dict.fromkeys(r["model"] for r in decode["rows"]))
+    body = []
+    for model in models:
+        cells = "".join(
+            _decode_cell(decode["rows"][where[model, target]], where[model, target])
+            for target in decode["targets"]
+        )
+        body.append(f'<tr><th scope="row">{escape.escape(model)}</th>{cells}</tr>')
+    return (
+        f'<p class="lead">The largest open model, {escape.escape(now["model"])}, holds '
+        f"{_num(now['weights_over_dram'], '.3g', f'{key}.weights_over_dram')}x the largest "
+        f"edge DRAM in {escape.escape(gap['weights'])} weights; on the fastest edge memory a "
+        f"decode step runs at most "
+        f"{_num(now['decode_tokens_per_s_bound'], '.3g', f'{key}.decode_tokens_per_s_bound')} "
+        "tokens/s.</p>"
+        + f"<p>{escape.escape(gap['statement'])}</p>"
+        + figure(f"trend-{decode['figure']}", plot)
+        + "<h3>Will it run? Edge language models on edge targets</h3>"
+        + f'<p class="caption">Decode tokens/s at batch 1 after {decode["context"]} tokens, '
+        f"weights as llama.cpp's {escape.escape(decode['weights'].upper())} files hold them, "
+        f"KV cache {escape.escape(decode['kv_cache'])}, on each target's sustained memory "
+        "bandwidth (cost model; docs/generative.md compares it with published measurements); "
+        '"needs" where weights, cache and activations exceed the target\'s memory.</p>'
+        + '<table class="verdict" id="decode-verdict"><thead>'
+        + _heading_row(["model", *decode["targets"]])
+        + f"</thead><tbody>{''.join(body)}</tbody></table>"
     )
 
 
@@ -581,6 +629,8 @@ def render(record: dict[str, Any], figures: list[tuple[str, go.Figure]]) -> str:
         ("gap", "The gap, with its intervals", gap(record)),
         ("demand", "Demand: the model zoo", demand(record)),
         ("gaps", "Demand against supply, 2012 to today and projected", gaps(record, figures)),
+        ("generative", "Generative models: open language models against edge memory",
+         generative(record, figures)),
         ("edge", "Every model on every platform", edge(record)),
         ("bridges", "Architecture bridges", bridges(record)),
         ("compression", "Compression techniques: published losses", compression(record)),

@@ -8,6 +8,11 @@ projection alike: performance gap = operations per image of the leading designs 
 bits x DRAM energy per bit / (power / frame rate). Until supply stops improving (the stated
 end of CMOS scaling) a gap grows by the ratio of its fits' factors per year; after it, by
 demand's factor alone. A gap resting on a fit that is not significant says so beside it.
+
+Generative models (the 2026 form of Fig. 4): parameters of the leading open language models
+against the DRAM capacity and the bandwidth of the leading edge devices; the memory gap is the
+leading model's weights at `GENERATIVE_WEIGHTS` over the largest edge DRAM, and a decode step,
+which reads every weight once, runs at most at bandwidth / weight bytes tokens per second.
 """
 
 from __future__ import annotations
@@ -62,6 +67,9 @@ PROTOCOLS = {
 }
 # The paper: DRAM energy per bit improved 2012-2015 and not after; tested piecewise here.
 PLATEAU_YEAR = 2015
+# Weights of an open model at the edge are int4 (llama.cpp's Q4 files, 4.5-4.9 bits with their
+# scales, are the common way to run one): the memory gap counts 4 bits a parameter, a floor.
+GENERATIVE_WEIGHTS = "int4"
 
 
 @dataclass(frozen=True)
@@ -159,14 +167,24 @@ def models_table() -> pd.DataFrame:
     return models
 
 
+def record_setters(frame: pd.DataFrame, column: str, lower_is_better: bool = False) -> pd.DataFrame:
+    """The rows that beat every earlier year's best `column` (the leading designs, models,
+    devices of their day); rows of one year do not compete with each other."""
+    ranked = frame[frame[column].notna()].sort_values("year", kind="stable")
+    values = ranked[column].astype(float)
+    by_year = values.groupby(ranked["year"])
+    if lower_is_better:
+        best_before = by_year.min().cummin().shift(fill_value=np.inf)
+        return ranked[values < ranked["year"].map(best_before)]
+    best_before = by_year.max().cummax().shift(fill_value=-np.inf)
+    return ranked[values > ranked["year"].map(best_before)]
+
+
 def frontier(models: pd.DataFrame, protocol: str = LEADING_PROTOCOL) -> pd.DataFrame:
     """The leading designs under one protocol: ImageNet classifiers that beat every earlier
     year's best top-5 error."""
-    ranked = models[
-        models["imagenet"] & models["top5_error_pct"].notna() & (models["protocol"] == protocol)
-    ].sort_values("year", kind="stable")
-    best_before = ranked.groupby("year")["top5_error_pct"].min().cummin().shift(fill_value=np.inf)
-    return ranked[ranked["top5_error_pct"] < ranked["year"].map(best_before)]
+    tested = models[models["imagenet"] & (models["protocol"] == protocol)]
+    return record_setters(tested, "top5_error_pct", lower_is_better=True)
 
 
 def error_floor(models: pd.DataFrame) -> float:
@@ -193,6 +211,25 @@ def platforms_table() -> pd.DataFrame:
     return chips
 
 
+def open_llms_table() -> pd.DataFrame:
+    """Open language models with their weight bytes at `GENERATIVE_WEIGHTS`, held and (for a
+    mixture of experts) read per token."""
+    llms = data.load("open_llms")
+    per_param = BITS[GENERATIVE_WEIGHTS] / 8
+    llms["weight_bytes"] = llms["params"].astype("Float64") * per_param
+    llms["active_weight_bytes"] = llms["active_params"].astype("Float64") * per_param
+    return llms
+
+
+def edge_memory_table() -> pd.DataFrame:
+    """Edge devices with their DRAM in bytes and bandwidth in bytes/s: on one axis with weight
+    bytes, the distance to the DRAM is the memory gap, to the bandwidth the seconds a token."""
+    edge = data.load("edge_memory")
+    edge["dram_bytes"] = edge["dram_gb"] * 1e9
+    edge["bandwidth_bytes_s"] = edge["bandwidth_gb_s"] * 1e9
+    return edge
+
+
 def memory_products(memories: pd.DataFrame) -> pd.DataFrame:
     """The off-chip DRAM products: proposals and generic estimates are drawn, never fitted."""
     return memories[(memories["type"] != "sram") & (memories["status"] == "product")]
@@ -209,7 +246,11 @@ def _fit(name: str, frame: pd.DataFrame, x: str, y: str) -> Fit | str:
 
 
 def fit_specs(
-    models: pd.DataFrame, chips: pd.DataFrame, memories: pd.DataFrame
+    models: pd.DataFrame,
+    chips: pd.DataFrame,
+    memories: pd.DataFrame,
+    llms: pd.DataFrame,
+    edge: pd.DataFrame,
 ) -> list[tuple[str, pd.DataFrame, str, str]]:
     """Every fit: name, rows, x, y."""
     leaders = frontier(models)
@@ -249,16 +290,25 @@ def fit_specs(
          "year", "energy_pj_per_bit"),
         (f"memory_energy_vs_year.from_{PLATEAU_YEAR}",
          products[products["year"] >= PLATEAU_YEAR], "year", "energy_pj_per_bit"),
+        ("open_llm_weight_bytes_vs_year.leaders", record_setters(llms, "weight_bytes"), "year",
+         "weight_bytes"),
+        ("edge_dram_vs_year.leaders", record_setters(edge, "dram_bytes"), "year", "dram_bytes"),
+        ("edge_bandwidth_vs_year.leaders", record_setters(edge, "bandwidth_bytes_s"), "year",
+         "bandwidth_bytes_s"),
     ]  # fmt: skip
     return specs
 
 
 def fit_all(
-    models: pd.DataFrame, chips: pd.DataFrame, memories: pd.DataFrame
+    models: pd.DataFrame,
+    chips: pd.DataFrame,
+    memories: pd.DataFrame,
+    llms: pd.DataFrame,
+    edge: pd.DataFrame,
 ) -> tuple[dict[str, Fit], dict[str, str]]:
     """Every fit that the data allow, and for the rest why not."""
     results = {name: _fit(name, frame, x, y) for name, frame, x, y in fit_specs(
-        models, chips, memories
+        models, chips, memories, llms, edge
     )}  # fmt: skip
     fits = {name: r for name, r in results.items() if isinstance(r, Fit)}
     return fits, {name: r for name, r in results.items() if isinstance(r, str)}
@@ -582,13 +632,106 @@ def paper_checks(
     ]
 
 
+GENERATIVE_FITS = (
+    "open_llm_weight_bytes_vs_year.leaders", "edge_dram_vs_year.leaders",
+    "edge_bandwidth_vs_year.leaders",
+)  # fmt: skip
+
+
+def _largest(frame: pd.DataFrame, column: str) -> pd.Series:
+    """The row with the largest `column`, the latest of equals."""
+    ordered = frame.sort_values([column, "year"], kind="stable")
+    return ordered.iloc[-1]
+
+
+def generative_gap(
+    fits: dict[str, Fit], llms: pd.DataFrame, edge: pd.DataFrame, assumptions: Assumptions
+) -> dict[str, Any]:
+    """The memory gap of generative models: the leading open model's weights at
+    `GENERATIVE_WEIGHTS` over the largest edge DRAM, today from the data and per year from the
+    fits (supply frozen after `scaling_ends`, as every gap); and the decode bound, bandwidth of
+    the fastest edge device / weight bytes (every weight read once per token; a mixture of
+    experts reads its active weights only, but must hold them all)."""
+    weights, dram, bandwidth = (fits[name] for name in GENERATIVE_FITS)
+    gap = Gap(
+        "memory_gap",
+        f"memory gap (leading open model's {GENERATIVE_WEIGHTS} weight bytes / largest edge DRAM)",
+        weights, dram, -1, 1.0,
+    )  # fmt: skip
+    decode = combined_rate(((bandwidth, 1), (weights, -1)))
+    model, device, fastest = (
+        _largest(llms, "params"), _largest(edge, "dram_gb"), _largest(edge, "bandwidth_gb_s")
+    )  # fmt: skip
+    weight_bytes = float(model["weight_bytes"])
+    active = model["active_weight_bytes"]
+    active_bytes = None if pd.isna(active) else float(active)
+    ratio = weight_bytes / float(device["dram_bytes"])
+    tokens = float(fastest["bandwidth_bytes_s"]) / weight_bytes
+    tokens_active = None if active_bytes is None else tokens * weight_bytes / active_bytes
+    years = np.arange(int(llms["year"].min()), assumptions.until + 1)
+    line, low, high = gap.series(years, assumptions)
+    what = "decode tokens/s bound (fastest edge bandwidth / leading open model's weight bytes)"
+    leaders = record_setters(llms, "weight_bytes")
+    active_text = (
+        f" ({tokens_active:.3g} tokens/s reading only its {active_bytes / 1e9:.3g} GB of "
+        "active weights, were they held)"
+        if tokens_active is not None and active_bytes is not None
+        else ""
+    )
+    statement = (
+        f"The largest open model, {model['name']} ({model['released']}, "
+        f"{float(model['params']) / 1e9:,.0f}B parameters), holds {weight_bytes / 1e9:,.0f} GB "
+        f"of {GENERATIVE_WEIGHTS} weights, {ratio:.3g}x the largest edge DRAM "
+        f"({device['name']}, {float(device['dram_gb']):g} GB); on the fastest edge memory "
+        f"({fastest['name']}, {float(fastest['bandwidth_gb_s']):g} GB/s) a decode step would "
+        f"run at most {tokens:.3g} tokens/s{active_text}. Per year, the "
+        + describe_rate(gap.what, gap.rate, fits)
+        + "; the "
+        + describe_rate(what, decode, fits)
+        + "."
+    )
+    return {
+        "weights": GENERATIVE_WEIGHTS,
+        "fits": list(GENERATIVE_FITS),
+        "leading_models": [str(n) for n in leaders["name"]],
+        "leading_dram_devices": [str(n) for n in record_setters(edge, "dram_bytes")["name"]],
+        "leading_bandwidth_devices": [
+            str(n) for n in record_setters(edge, "bandwidth_bytes_s")["name"]
+        ],
+        "now": {
+            "model": str(model["name"]),
+            "model_params": float(model["params"]),
+            "model_weight_bytes": weight_bytes,
+            "model_active_weight_bytes": active_bytes,
+            "dram_device": str(device["name"]),
+            "dram_gb": float(device["dram_gb"]),
+            "weights_over_dram": ratio,
+            "bandwidth_device": str(fastest["name"]),
+            "bandwidth_gb_s": float(fastest["bandwidth_gb_s"]),
+            "decode_tokens_per_s_bound": tokens,
+            "decode_tokens_per_s_bound_active": tokens_active,
+        },
+        "memory_gap_growth_per_year": gap.rate.to_dict() | {"what": gap.what},
+        "decode_bound_per_year": decode.to_dict() | {"what": what},
+        "projection": {
+            "years": years.tolist(),
+            "ratio": line.tolist(),
+            "band95": [low.tolist(), high.tolist()],
+            "scaling_ends": assumptions.scaling_ends,
+        },
+        "statement": statement,
+    }
+
+
 def compute_trends(budget: Budget | None = None, assumptions: Assumptions | None = None) -> Trends:
     budget = budget or Budget()
     assumptions = assumptions or Assumptions()
     models = models_table()
     chips = platforms_table()
     memories = data.load("memory_energy")
-    fits, unfitted = fit_all(models, chips, memories)
+    llms = open_llms_table()
+    edge = edge_memory_table()
+    fits, unfitted = fit_all(models, chips, memories, llms, edge)
     gaps = gaps_of(fits, budget, assumptions)
     record = {
         "budget": budget.__dict__,
@@ -597,11 +740,18 @@ def compute_trends(budget: Budget | None = None, assumptions: Assumptions | None
         "memory_plateau": memory_plateau(fits, unfitted),
         "sensitivity": sensitivity(fits),
         "brain": brain_distance(chips),
+        "generative": generative_gap(fits, llms, edge, assumptions),
     }
     return Trends(
         fits=fits,
         unfitted=unfitted,
         gaps=record,
         paper_checks=paper_checks(models, chips, fits),
-        tables={"models": models, "platforms": chips, "memories": memories},
+        tables={
+            "models": models,
+            "platforms": chips,
+            "memories": memories,
+            "open_llms": llms,
+            "edge_memory": edge,
+        },
     )

@@ -5,7 +5,11 @@ Each CSV ships inside the package with a primary source in every row: `dnn_model
 networks of their day), `platforms.csv` (GPUs, FPGAs, ASICs, NPUs 2010 -> today, GPUs also at
 fp32 and boost clock), `memory_energy.csv` (DRAM and SRAM energy per bit, dated by product
 introduction, each row a product, a proposal or a generic estimate), `brain.csv` (the
-biological reference of the paper's outlook). The bridges' memory technologies are another
+biological reference of the paper's outlook), and for generative models (the 2026 form of
+Fig. 4): `open_llms.csv` (the largest open-weight decoder-only language models 2019 -> today,
+total and, for mixtures of experts, active parameters, from model cards and papers) and
+`edge_memory.csv` (DRAM capacity and peak bandwidth of edge devices by year: modules, boards,
+laptops, phones, from datasheets and spec pages). The bridges' memory technologies are another
 table (`edgegap/hardware/data/memories.csv`): this one holds only what the trend fits.
 """
 
@@ -43,9 +47,22 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "quantity": "string", "value": "Float64", "unit": "string", "source": "string",
         "notes": "string",
     },
+    "open_llms": {
+        "name": "string", "year": "Int64", "released": "string", "params": "Int64",
+        "active_params": "Int64", "architecture": "string", "source": "string",
+        "notes": "string",
+    },
+    "edge_memory": {
+        "name": "string", "kind": "string", "year": "Int64", "dram_gb": "Float64",
+        "bandwidth_gb_s": "Float64", "memory_type": "string", "source": "string",
+        "notes": "string",
+    },
 }  # fmt: skip
 SOURCE_COLUMNS = {"dnn_models": ("error_source", "size_source")}
-YEARS = {"dnn_models": (1998, 2026), "platforms": (2010, 2026), "memory_energy": (2005, 2026)}
+YEARS = {
+    "dnn_models": (1998, 2026), "platforms": (2010, 2026), "memory_energy": (2005, 2026),
+    "open_llms": (2018, 2026), "edge_memory": (2015, 2026),
+}  # fmt: skip
 # Columns whose values come from a closed list: a typo would silently drop a row from a fit.
 # ilsvrc-test: the ILSVRC test set as submitted (ensembles allowed); single-val: one model on
 # the validation set; none: no ImageNet result. product / proposal / generic: a memory one can
@@ -56,6 +73,8 @@ CATEGORIES: dict[str, dict[str, tuple[str, ...]]] = {
     "memory_energy": {
         "type": ("dram", "3d-dram", "sram"), "status": ("product", "proposal", "generic")
     },
+    "open_llms": {"architecture": ("dense", "moe")},
+    "edge_memory": {"kind": ("module", "sbc", "laptop", "phone")},
 }  # fmt: skip
 
 
@@ -103,6 +122,6 @@ def _load(name: str) -> pd.DataFrame:
 
 
 def load(name: str) -> pd.DataFrame:
-    """A built-in table by name (dnn_models, platforms, memory_energy, brain); the copy is
-    yours."""
+    """A built-in table by name (dnn_models, platforms, memory_energy, brain, open_llms,
+    edge_memory); the copy is yours."""
     return _load(name).copy()

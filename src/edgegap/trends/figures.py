@@ -1,4 +1,5 @@
-"""The paper's Figures 1-4, reproduced from the data and extended to today: a PNG for papers
+"""The paper's Figures 1-4, reproduced from the data and extended to today, and Fig. 4c, its
+form for generative models (open language models against edge memory): a PNG for papers
 (matplotlib) and an interactive HTML (plotly, self-contained) for each.
 
 Every figure draws its fits the same way, and says so in its caption: a fit is a solid line
@@ -36,6 +37,8 @@ from plotly.offline import get_plotlyjs as plotly_js
 from edgegap.plotting import reference
 from edgegap.trends.analysis import (
     CONVENTIONS,
+    GENERATIVE_FITS,
+    GENERATIVE_WEIGHTS,
     HUMAN_TOP5_ERROR_PCT,
     LEADING_PROTOCOL,
     PROTOCOLS,
@@ -44,10 +47,12 @@ from edgegap.trends.analysis import (
     error_floor,
     frontier,
     memory_products,
+    record_setters,
 )
 from edgegap.trends.fits import NO_TREND, Fit, Floats
 
 PALETTE = plotly.colors.qualitative.Plotly
+GENERATIVE_FIGURE = "fig4c_open_llms_vs_edge_memory"  # the report shows it with its table
 LABEL_POINTS = 7.0  # font size of point labels and captions, in points
 # Where a label may go, in points from its point: nearest first, so a label sits by its
 # point when it can and moves out (with a leader line) only as far as it must.
@@ -135,6 +140,27 @@ def _sensitivity_note(trends: Trends) -> str:
             "at base clock"
         )
     return "Convention sensitivity: " + "; ".join(said) + "."
+
+
+def _generative_series(trends: Trends) -> list[Series]:
+    """Fig. 4c's series: each quantity's record setters, fitted, and the other rows, hollow."""
+    llms, edge = trends.tables["open_llms"], trends.tables["edge_memory"]
+    series = []
+    quantities = [
+        (f"open models' {GENERATIVE_WEIGHTS} weights (B)", llms, "weight_bytes", "o"),
+        ("edge DRAM capacity (B)", edge, "dram_bytes", "s"),
+        ("edge DRAM bandwidth (B/s)", edge, "bandwidth_bytes_s", "D"),
+    ]
+    for (label, table, column, marker), fit in zip(quantities, GENERATIVE_FITS, strict=True):
+        leaders = record_setters(table, column)
+        series.append(
+            Series(f"{label}: leading", leaders, "year", column, trends.fits.get(fit), marker)
+        )
+        series.append(
+            Series(f"{label}: others", table.drop(index=leaders.index), "year", column, None,
+                   marker, False, hollow=True)
+        )  # fmt: skip
+    return series
 
 
 def _figures(trends: Trends) -> list[Figure]:
@@ -352,6 +378,21 @@ def _all_figures(trends: Trends) -> list[Figure]:
                 "those two are drawn hollow and kept out of the fit. The paper's plateau after "
                 f"{trends.gaps['memory_plateau']['break_year']}, tested piecewise: "
                 f"{trends.gaps['memory_plateau']['from_2015']}."
+            ],
+        ),
+        Figure(
+            GENERATIVE_FIGURE,
+            "Fig. 4c: open language models against edge memory",
+            "year (release)",
+            "bytes (weights, DRAM) or bytes/s (bandwidth)",
+            _generative_series(trends),
+            until,
+            notes=[
+                f"Leading: rows that beat every earlier year's best; weights at "
+                f"{GENERATIVE_WEIGHTS} (4 bits a parameter, a floor under llama.cpp's Q4 files), "
+                "every parameter of a mixture of experts held. On this one log axis, weights over "
+                "DRAM is the memory gap and weights over bandwidth the seconds a decode step "
+                "takes at the least. " + trends.gaps["generative"]["statement"]
             ],
         ),
         Figure(
