@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 aten = torch.ops.aten
+_META = torch.device("meta")
 Rule = Callable[[tuple[Any, ...], dict[str, Any]], Any]
 META_OUTPUTS: dict[Any, Rule] = {}
 
@@ -179,7 +180,7 @@ def _comparison(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor |
 
 @outputs(aten.scalar_tensor.default)
 def _scalar(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
-    if kwargs.get("device") != torch.device("meta"):
+    if kwargs.get("device") != _META:
         return None
     return _empty((), kwargs.get("dtype") or torch.get_default_dtype())
 
@@ -425,6 +426,6 @@ def _group_norm(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
 
 @outputs(aten.empty.memory_format)
 def _empty_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor | None:
-    if kwargs.get("device") != torch.device("meta"):
+    if kwargs.get("device") != _META:
         return None
     return torch.empty(args[0], **kwargs)

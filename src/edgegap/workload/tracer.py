@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+from torch.nn.modules import module as module_internals
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from edgegap.precision import bits_to_bytes
@@ -28,6 +29,9 @@ from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
 from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
+_EMPTY = torch.ops.aten.empty.memory_format
+_SCALARS = frozenset({bool, int, float, torch.dtype, torch.device, torch.layout, torch.memory_format})
+_NONE: frozenset[int] = frozenset()
 _UNRECORDED: ContextVar[bool] = ContextVar("unrecorded", default=False)
 
 
@@ -262,6 +266,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         if out is None:  # torch's kernel; its error is the model's
             given, named = _on_meta((args, kwargs)) if self.mixed else (args, kwargs)
             out = func(*given, **named)
+        if func is _EMPTY:  # a batch norm's empty by-product: from no tensor, recorded never
+            return out
         return self._recorded(func, out, args, kwargs)
 
     def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -304,7 +310,9 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         shapes: list[Any] = []  # the arguments as the formula sees them
         weighted: list[int] = []  # positions of the arguments that are model state
         for i, arg in enumerate(args):
-            if isinstance(arg, torch.Tensor):
+            if arg is None or type(arg) in _SCALARS:  # most arguments: a third of the checks
+                shapes.append(arg)
+            elif isinstance(arg, torch.Tensor):
                 if (o := owner(arg)) is None:
                     activations.append(arg)
                 else:
@@ -337,7 +345,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         else:
             # `weighted` are the positions of `weights`: a product is weighted exactly when a
             # weight it reads is counted in `weight_elements`.
-            count = operator.formula(Args(shapes, frozenset(weighted)), kwargs, out_shape)
+            weights_at = frozenset(weighted) if weighted else _NONE
+            count = operator.formula(Args(shapes, weights_at), kwargs, out_shape)
         owners = dict.fromkeys(weights)  # each once, in order
         read = [state.tensors[o] for o in owners]
         # The bit-width of the largest weight read: a quantized layer's int8 weight, not its
@@ -345,7 +354,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         largest = max(read, key=torch.Tensor.numel) if read else primary
         producers = self.producers
         self.layers.append(
-            Layer(
+            Layer.quick(
                 index=len(self.layers),
                 name=self.scope[-1],
                 op=operator.name,
@@ -380,6 +389,14 @@ def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator
     through torch's slow path (a tenth of a small model's trace), and registering one per
     module costs more than tracing the module's operators; restored on exit."""
     original = nn.Module.__call__
+    hooked = torch._C._get_tracing_state() is not None or any(
+        (
+            module_internals._global_forward_hooks,
+            module_internals._global_forward_pre_hooks,
+            module_internals._global_backward_hooks,
+            module_internals._global_backward_pre_hooks,
+        )
+    )
 
     def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
         name = paths.get(module)
@@ -387,7 +404,13 @@ def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator
             return original(module, *args, **kwargs)
         scope.append(name)
         try:
-            return original(module, *args, **kwargs)
+            # torch's own path of a module without hooks, uncompiled, outside a jit trace,
+            # without its two calls (a fifth of a small module's cost)
+            if hooked or module._compiled_call_impl is not None or module._forward_hooks or (
+                module._forward_pre_hooks or module._backward_hooks or module._backward_pre_hooks
+            ):
+                return original(module, *args, **kwargs)
+            return module.forward(*args, **kwargs)
         finally:
             scope.pop()
 
