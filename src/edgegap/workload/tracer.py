@@ -319,12 +319,13 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                     weights.append(o)
                     weighted.append(i)
                 shapes.append(tuple(arg.shape))  # a tuple slices at a third of a Size's cost
-            elif isinstance(arg, (list, tuple)) and any([isinstance(t, torch.Tensor) for t in arg]):
-                for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
-                    if (o := owner(tensor)) is None:
-                        activations.append(tensor)
-                    else:
-                        weights.append(o)
+            elif isinstance(arg, (list, tuple)):
+                if any([isinstance(t, torch.Tensor) for t in arg]):
+                    for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
+                        if (o := owner(tensor)) is None:
+                            activations.append(tensor)
+                        else:
+                            weights.append(o)
                 shapes.append(arg)
             elif _is_packed(arg):
                 unpacked = state.unpack(arg)
