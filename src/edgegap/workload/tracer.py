@@ -30,8 +30,11 @@ from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
 _EMPTY = torch.ops.aten.empty.memory_format
-_SCALARS = frozenset({bool, int, float, torch.dtype, torch.device, torch.layout, torch.memory_format})
-_NONE: frozenset[int] = frozenset()
+# the types of an operator's plain arguments: what the formula sees as given
+_SCALARS = frozenset(
+    {bool, int, float, torch.dtype, torch.device, torch.layout, torch.memory_format}
+)
+_NONE: frozenset[int] = frozenset()  # the positions of weights, in an unweighted operator
 _UNRECORDED: ContextVar[bool] = ContextVar("unrecorded", default=False)
 
 
@@ -407,8 +410,15 @@ def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator
         try:
             # torch's own path of a module without hooks, uncompiled, outside a jit trace,
             # without its two calls (a fifth of a small module's cost)
-            if hooked or module._compiled_call_impl is not None or module._forward_hooks or (
-                module._forward_pre_hooks or module._backward_hooks or module._backward_pre_hooks
+            if (
+                hooked
+                or module._compiled_call_impl is not None
+                or module._forward_hooks
+                or (
+                    module._forward_pre_hooks
+                    or module._backward_hooks
+                    or module._backward_pre_hooks
+                )
             ):
                 return original(module, *args, **kwargs)
             return module.forward(*args, **kwargs)
