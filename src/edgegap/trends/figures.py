@@ -147,9 +147,9 @@ def _generative_series(trends: Trends) -> list[Series]:
     llms, edge = trends.tables["open_llms"], trends.tables["edge_memory"]
     series = []
     quantities = [
-        (f"open models' {GENERATIVE_WEIGHTS} weights (B)", llms, "weight_bytes", "o"),
-        ("edge DRAM capacity (B)", edge, "dram_bytes", "s"),
-        ("edge DRAM bandwidth (B/s)", edge, "bandwidth_bytes_s", "D"),
+        (f"open models' {GENERATIVE_WEIGHTS} weights (bytes)", llms, "weight_bytes", "o"),
+        ("edge DRAM capacity (bytes)", edge, "dram_bytes", "s"),
+        ("edge DRAM bandwidth (bytes/s)", edge, "bandwidth_bytes_s", "D"),
     ]
     for (label, table, column, marker), fit in zip(quantities, GENERATIVE_FITS, strict=True):
         leaders = record_setters(table, column)
