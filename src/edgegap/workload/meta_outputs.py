@@ -41,7 +41,7 @@ def outputs(*operators: Any) -> Callable[[Rule], Rule]:
 
 
 def _empty(shape: Sequence[int], dtype: torch.dtype) -> torch.Tensor:
-    return torch.empty(shape, dtype=dtype, device="meta")
+    return torch.empty(shape, dtype=dtype, device=_META)  # a device, not its name to parse
 
 
 def _traced(*values: Any) -> bool:

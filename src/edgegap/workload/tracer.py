@@ -24,8 +24,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from edgegap.precision import bits_to_bytes
 from edgegap.workload.aten_ops import ATEN_FORMULAS, IGNORED, Args, Formula, Packed
 from edgegap.workload.formulas import OpCount
-from edgegap.workload.layer import Layer, Workload
+from edgegap.workload.layer import Layer, Shape, Workload
 from edgegap.workload.meta_outputs import META_OUTPUTS, ModelShapeError
+from edgegap.workload.module_calls import MODULE_CALLS, ModuleCall
 from edgegap.workload.shapes import ModelInput
 
 ROOT = "(root)"
@@ -34,6 +35,7 @@ _EMPTY = torch.ops.aten.empty.memory_format
 _SCALARS = frozenset(
     {bool, int, float, torch.dtype, torch.device, torch.layout, torch.memory_format}
 )
+_CONTAINERS = (list, tuple, dict)  # a tuple of types: `isinstance` checks a union slower
 _NONE: frozenset[int] = frozenset()  # the positions of weights, in an unweighted operator
 _UNRECORDED: ContextVar[bool] = ContextVar("unrecorded", default=False)
 
@@ -71,16 +73,29 @@ def _is_packed(value: Any) -> bool:
     return isinstance(value, torch.ScriptObject) and hasattr(value, "unpack")
 
 
-def _on_meta(value: Any) -> Any:
-    """`value` with its real tensors on the meta device, where a meta tensor is among them (a
-    real model's weight meeting a traced activation); as it is otherwise (real data, such as an
-    index the model computes from its buffers, is computed for real)."""
-    tensors = list(_tensors(value))
-    if not any(t.device.type == "meta" for t in tensors) or all(
-        t.device.type == "meta" for t in tensors
-    ):
-        return value
-    return _mapped(value)
+def _on_meta(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """An operator's arguments with their real tensors on the meta device, where a meta tensor
+    is among them (a real model's weight meeting a traced activation); as they are otherwise
+    (real data, such as an index the model computes from its buffers, is computed for real)."""
+    meta = real = False
+    for tensor in _operands(args, kwargs):
+        if tensor.is_meta:
+            meta = True
+        else:
+            real = True
+        if meta and real:
+            return _mapped(args), _mapped(kwargs)
+    return args, kwargs
+
+
+def _operands(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[torch.Tensor]:
+    """The tensors among an operator's arguments, given alone or in a list (cat's, index's):
+    a schema's list is of one type, so one that starts with a number (a shape) holds none."""
+    for arg in (*args, *kwargs.values()) if kwargs else args:
+        if isinstance(arg, torch.Tensor):
+            yield arg
+        elif isinstance(arg, (list, tuple)) and arg and type(arg[0]) not in _SCALARS:
+            yield from _tensors(arg)
 
 
 def _mapped(value: Any) -> Any:
@@ -96,16 +111,18 @@ def _mapped(value: Any) -> Any:
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
     """Tensors in an operator's arguments or results (nested lists, tuples, dicts).
 
-    Hand-written: torch's pytree costs more than the rest of the tracer together.
+    Hand-written: torch's pytree costs more than the rest of the tracer together. Only a
+    nested container is walked by a generator of its own (one per argument was a tenth of a
+    transformer's trace).
     """
     if isinstance(value, torch.Tensor):
         yield value
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
+    elif isinstance(value, _CONTAINERS):
+        for item in value.values() if isinstance(value, dict) else value:
+            if isinstance(item, torch.Tensor):
+                yield item
+            elif isinstance(item, _CONTAINERS):
+                yield from _tensors(item)
 
 
 class _ModelState:
@@ -144,9 +161,12 @@ class _ModelState:
 
     def first_read_params(self, owners: Iterable[int]) -> int:
         """Parameter count of `owners` not read before: each parameter is counted once."""
-        fresh = {o for o in owners if o in self.params} - self.read
-        self.read |= fresh
-        return sum(self.params[o].numel() for o in fresh)
+        count = 0
+        for o in owners:
+            if o not in self.read and (parameter := self.params.get(o)) is not None:
+                self.read.add(o)
+                count += parameter.numel()
+        return count
 
     def unread_params(self) -> int:
         return sum(p.numel() for key, p in self.params.items() if key not in self.read)
@@ -267,11 +287,16 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             self.failure = error
             raise
         if out is None:  # torch's kernel; its error is the model's
-            given, named = _on_meta((args, kwargs)) if self.mixed else (args, kwargs)
+            given, named = _on_meta(args, kwargs) if self.mixed else (args, kwargs)
             out = func(*given, **named)
         if func is _EMPTY:  # a batch norm's empty by-product: from no tensor, recorded never
             return out
         return self._recorded(func, out, args, kwargs)
+
+    def dispatched(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """`func` called as torch's dispatcher would hand it to this mode (a module's call
+        issuing its operators itself, `module_calls`)."""
+        return self.__torch_dispatch__(func, (), args, kwargs)
 
     def _recorded(self, func: Any, out: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         try:
@@ -296,10 +321,12 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
     def _pass_through(self, args: tuple[Any, ...], primary: torch.Tensor | None) -> None:
         """An operator that is not recorded (an alias, a copy-free reshape, a simulated
         quantizer) hands on its first activation's producer: its output is that data. A view
-        needs nothing (its base is looked up)."""
-        if primary is None or primary._base is not None:
+        too: its base is the first tensor of a chain of views, and an in-place operator may
+        have written one in between (a view a dispatch mode makes has no base yet)."""
+        if primary is None:
             return
-        source = next((t for t in _tensors(args) if self.state.owner(t) is None), None)
+        owner = self.state.owner
+        source = next((t for t in _operands(args, {}) if owner(t) is None), None)
         if source is not None and (producer := self.producers.of(source)) >= 0:
             self.producers.set(primary, producer)
 
@@ -309,6 +336,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         state = self.state
         owner = state.owner
         activations: list[torch.Tensor] = []  # in the order the operator takes them
+        activation_shapes: list[Shape] = []
         weights: list[int] = []
         shapes: list[Any] = []  # the arguments as the formula sees them
         weighted: list[int] = []  # positions of the arguments that are model state
@@ -316,17 +344,21 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             if arg is None or type(arg) in _SCALARS:  # most arguments: a third of the checks
                 shapes.append(arg)
             elif isinstance(arg, torch.Tensor):
+                shape = tuple(arg.shape)  # a tuple slices at a third of a Size's cost
                 if (o := owner(arg)) is None:
                     activations.append(arg)
+                    activation_shapes.append(shape)
                 else:
                     weights.append(o)
                     weighted.append(i)
-                shapes.append(tuple(arg.shape))  # a tuple slices at a third of a Size's cost
+                shapes.append(shape)
             elif isinstance(arg, (list, tuple)):
-                if any([isinstance(t, torch.Tensor) for t in arg]):
+                # a schema's list is of one type: one of numbers (a stride) is seen by its first
+                if arg and type(arg[0]) not in _SCALARS:
                     for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
                         if (o := owner(tensor)) is None:
                             activations.append(tensor)
+                            activation_shapes.append(tuple(tensor.shape))
                         else:
                             weights.append(o)
                 shapes.append(arg)
@@ -340,6 +372,7 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
         for tensor in _tensors(kwargs) if kwargs else ():
             if (o := owner(tensor)) is None:
                 activations.append(tensor)
+                activation_shapes.append(tuple(tensor.shape))
             else:
                 weights.append(o)
         out_shape = tuple(primary.shape)
@@ -351,31 +384,38 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
             # weight it reads is counted in `weight_elements`.
             weights_at = frozenset(weighted) if weighted else _NONE
             count = operator.formula(Args(shapes, weights_at), kwargs, out_shape)
-        owners = dict.fromkeys(weights)  # each once, in order
-        read = [state.tensors[o] for o in owners]
-        # The bit-width of the largest weight read: a quantized layer's int8 weight, not its
-        # float bias.
-        largest = max(read, key=torch.Tensor.numel) if read else primary
+        activation_bits = self.bits or dtype_bits(primary.dtype)
+        if weights:
+            owners = dict.fromkeys(weights)  # each once, in order
+            read = [state.tensors[o] for o in owners]
+            sizes = [t.numel() for t in read]
+            # The bit-width of the largest weight read: a quantized layer's int8 weight, not
+            # its float bias.
+            largest = read[sizes.index(max(sizes))] if len(read) > 1 else read[0]
+            weight_bits = self.bits or dtype_bits(largest.dtype)
+            params = state.first_read_params(owners)
+            weight_elements = sum(sizes)
+        else:
+            weight_bits, params, weight_elements = activation_bits, 0, 0
         producers = self.producers
+        written = count.written
         self.layers.append(
             Layer.quick(
                 index=len(self.layers),
                 name=self.scope[-1],
                 op=operator.name,
                 kind=count.kind,
-                input_shapes=tuple([tuple(t.shape) for t in activations]),
+                input_shapes=tuple(activation_shapes),
                 output_shape=out_shape,
                 elementwise_flops=count.elementwise_flops,
-                params=state.first_read_params(owners) if owners else 0,
-                weight_elements=sum([t.numel() for t in read])
-                if count.gathered is None
-                else count.gathered,
+                params=params,
+                weight_elements=weight_elements if count.gathered is None else count.gathered,
                 input_elements=sum([t.numel() for t in activations])
-                if count.written is None
-                else count.written,
-                output_elements=primary.numel() if count.written is None else count.written,
-                weight_bits=self.bits or dtype_bits(largest.dtype),
-                activation_bits=self.bits or dtype_bits(primary.dtype),
+                if written is None
+                else written,
+                output_elements=primary.numel() if written is None else written,
+                weight_bits=weight_bits,
+                activation_bits=activation_bits,
                 gemms=count.gemms,
                 producers=tuple([producers.of(t) for t in activations]),
                 gathers=count.gathered is not None,
@@ -386,12 +426,23 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
 
 
 @contextmanager
-def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator[None]:
-    """Keep `scope[-1]` equal to the path (`paths`) of the innermost module of
-    the model whose forward is running. `nn.Module.__call__` is wrapped while tracing, as every
-    call of a module goes through it: a hook, even a global one, sends each module call
-    through torch's slow path (a tenth of a small model's trace), and registering one per
-    module costs more than tracing the module's operators; restored on exit."""
+def _module_scopes(
+    paths: Mapping[nn.Module, str],
+    recorder: _Recorder,
+    module_calls: Mapping[type[nn.Module], ModuleCall],
+) -> Iterator[None]:
+    """Keep the recorder's `scope[-1]` equal to the path (`paths`) of the innermost module of
+    the model whose forward is running. `__call__` is wrapped while tracing, as every call of a
+    module goes through it: a hook, even a global one, sends each module call through torch's
+    slow path (a tenth of a small model's trace), and registering one per module costs more
+    than tracing the module's operators; restored on exit. It is set on the model's own
+    classes, not on `nn.Module`, whose every subclass's method cache it would reset (twice a
+    trace, a twentieth of a small model's); on `nn.Module` where a class has a `__call__` of
+    its own, which reaches ours through `super()`.
+
+    A module in `module_calls` called on one meta tensor hands its operators to the recorder
+    itself, with torch's dispatch into Python modes off, as it is inside the recorder."""
+    scope, dispatch = recorder.scope, recorder.dispatched
     original = nn.Module.__call__
     hooked = torch._C._get_tracing_state() is not None or any(
         (
@@ -421,15 +472,32 @@ def _module_scopes(paths: Mapping[nn.Module, str], scope: list[str]) -> Iterator
                 )
             ):
                 return original(module, *args, **kwargs)
+            issue = module_calls.get(type(module))
+            if issue is not None and len(args) == 1 and not kwargs:
+                x = args[0]
+                if type(x) is torch.Tensor and x.is_meta:
+                    with torch._C._DisableTorchDispatch():
+                        out = issue(module, x, dispatch)
+                    if out is not None:
+                        return out
             return module.forward(*args, **kwargs)
         finally:
             scope.pop()
 
-    nn.Module.__call__ = call  # type: ignore[method-assign]
+    classes = {type(module) for module in paths}
+    if any(cls.__call__ is not original for cls in classes):
+        classes = {nn.Module}
+    before = [(cls, cls.__dict__.get("__call__")) for cls in classes]
+    for cls in classes:
+        cls.__call__ = call  # type: ignore[method-assign]
     try:
         yield
     finally:
-        nn.Module.__call__ = original  # type: ignore[method-assign]
+        for cls, own in before:
+            if own is None:
+                del cls.__call__
+            else:
+                cls.__call__ = own  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -502,9 +570,13 @@ def trace(
     name: str,
     bits: int | None = None,
     named: Mapping[str, torch.Tensor] | None = None,
+    module_calls: Mapping[type[nn.Module], ModuleCall] = MODULE_CALLS,
 ) -> Workload:
     """Run `model` once on `examples` (positional) and `named` (keyword) inputs and record
     every operator it executes.
+
+    Modules in `module_calls` issue their operators from their call (the same operators,
+    faster); `{}` runs every forward.
 
     Whatever the model's own code raises comes out as a `ModelError`.
 
@@ -529,7 +601,7 @@ def trace(
             torch.no_grad(),
             _mha_fast_path_disabled(),
             _attention_fused_on_meta(),
-            _module_scopes(paths, recorder.scope),
+            _module_scopes(paths, recorder, module_calls),
             recorder,
         ):
             result = model(*examples, **named)
