@@ -357,3 +357,20 @@ def test_exported_torchvision_model_matches_pytorch(tmp_path: Path, name: str) -
     assert (torch_macs[False] > 0) == (name == "vit_b_16")
     convs = [layer for layer in onnx_workload.layers if layer.kind == "conv"]
     assert convs and all(g.weighted for layer in convs for g in layer.gemms)
+
+
+def test_weights_stored_beside_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model saved with external data reads from its directory, from any working
+    directory; without its data file the error names the file to copy."""
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"])]
+    small = save(tmp_path, nodes, [value("x", (1, 64))], [value("y", (1, 64))],
+                 [weight("w", (64, 64))])  # fmt: skip
+    stored = tmp_path / "stored" / "model.onnx"
+    stored.parent.mkdir()
+    onnx.save_model(onnx.load(small), stored, save_as_external_data=True,
+                    location="model.onnx.data", size_threshold=0)  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert read(stored).totals.params == read(small).totals.params == 64 * 64
+    (stored.parent / "model.onnx.data").unlink()
+    with pytest.raises(UserError, match=r"keeps its weights in 'model.onnx.data'.*copy that file"):
+        edgegap.profile(str(stored))

@@ -396,6 +396,7 @@ def _load(path: Path) -> onnx.ModelProto:
     try:
         onnx.checker.check_model(str(path))  # parses the file: no protobuf error escapes
     except (onnx.checker.ValidationError, OSError, RuntimeError) as error:
+        _check_external_data(path)
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise UserError(
             f"'{path}' is not a valid ONNX model ({reason}): re-export it, "
@@ -410,6 +411,25 @@ def _load(path: Path) -> onnx.ModelProto:
     if model.functions:
         model = onnx.inliner.inline_local_functions(model)
     return model
+
+
+def _check_external_data(path: Path) -> None:
+    """A file whose weights are stored beside it (a model over 2 GB, `save_as_external_data`)
+    names their files; one that is not there is the user's to copy, not a corrupt model."""
+    try:
+        model = onnx.load(path, load_external_data=False)
+    except Exception:  # not even a protobuf: the checker's error says so
+        return
+    for tensor in model.graph.initializer:
+        if tensor.data_location != TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        if not (path.parent / location).is_file():
+            raise UserError(
+                f"'{path}' keeps its weights in '{location}', which is not beside it in "
+                f"'{path.parent}': copy that file there (onnx.save_model(..., "
+                "save_as_external_data=True) writes both)"
+            )
 
 
 def _assigned(
