@@ -16,9 +16,10 @@ a name that finds no free place is listed in the caption instead.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -71,6 +72,7 @@ class Series:
     labelled: bool = True
     project: bool = True  # a significant year fit may be projected to the scaling end
     hollow: bool = False  # drawn for reference, never fitted
+    colour_of: str | None = None  # the label of the series whose colour it shares
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,7 @@ def _generative_series(trends: Trends) -> list[Series]:
         )
         series.append(
             Series(f"{label}: others", table.drop(index=leaders.index), "year", column, None,
-                   marker, False, hollow=True)
+                   marker, False, hollow=True, colour_of=f"{label}: leading")
         )  # fmt: skip
     return series
 
@@ -474,6 +476,27 @@ def _drawn(figure: Figure) -> list[tuple[Series, list[Segment]]]:
     ]
 
 
+def _colours(drawn: list[tuple[Series, list[Segment]]], palette: Sequence[str]) -> list[str]:
+    """Each drawn series' colour: the palette in turn, a series with `colour_of` in the
+    colour of the series it names (a quantity's other rows in its record setters')."""
+    colours: dict[str, str] = {}
+    for series, _ in drawn:
+        if series.colour_of is None:
+            colours[series.label] = palette[len(colours) % len(palette)]
+    return [
+        colours[series.label if series.colour_of is None else series.colour_of]
+        for series, _ in drawn
+    ]
+
+
+# matplotlib's markers as plotly names them
+SYMBOLS = {"o": "circle", "s": "square", "D": "diamond", "^": "triangle-up", "x": "x"}
+
+
+def _symbol(series: Series) -> str:
+    return SYMBOLS.get(series.marker, "circle") + ("-open" if series.hollow else "")
+
+
 def _y_span(drawn: list[tuple[Series, list[Segment]]]) -> tuple[float, float]:
     """The range of the points and fit lines drawn: bands are clipped to it."""
     values = [_points(series)[series.y].astype(float).to_numpy() for series, _ in drawn]
@@ -622,15 +645,17 @@ def draw(figure: Figure) -> tuple[matplotlib.figure.Figure, list[str]]:
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     drawn = _drawn(figure)
     span = _y_span(drawn)
-    for index, (series, segments) in enumerate(drawn):
-        color = colors[index % len(colors)]
+    for (series, segments), color in zip(drawn, _colours(drawn, colors), strict=True):
         points = _points(series)
+        paint: dict[str, Any] = (
+            {"facecolors": "none", "edgecolors": color} if series.hollow else {"color": color}
+        )
         ax.scatter(
             points[series.x].astype(float),
             points[series.y].astype(float),
             s=18,
             marker=series.marker,
-            **({"facecolors": "none", "edgecolors": color} if series.hollow else {"color": color}),
+            **paint,
             label=series.label,
             zorder=3,
         )
@@ -697,15 +722,15 @@ def _plotly(figure: Figure) -> go.Figure:
     plot = go.Figure()
     drawn = _drawn(figure)
     span = _y_span(drawn)
-    for index, (series, segments) in enumerate(drawn):
-        color = PALETTE[index % len(PALETTE)]  # a series' points, line and band alike
+    # a series' points, line and band alike
+    for (series, segments), color in zip(drawn, _colours(drawn, PALETTE), strict=True):
         points = _points(series)
         plot.add_trace(
             go.Scatter(
                 x=points[series.x].astype(float),
                 y=points[series.y].astype(float),
                 mode="markers",
-                marker={"color": color},
+                marker={"color": color, "symbol": _symbol(series)},
                 legendgroup=series.label,
                 name=series.label,
                 text=points["name"],
