@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import copy
 import datetime
+import gc
+import importlib
 import importlib.metadata
 import io
 import logging
@@ -26,6 +27,7 @@ import os
 import platform
 import re
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -46,6 +48,7 @@ from edgegap.workload import zoo
 MODELS = ("resnet50", "vit_b_16", "swin_t", "efficientnet_b0", "convnext_tiny")
 SHAPE = (1, 3, 224, 224)
 REPEATS = 5
+FRESH_PROCESSES = 3  # first calls, each in a new process
 SPEED_GOAL = 3.0
 PEERS = ("fvcore", "ptflops", "thop", "torchprofile")
 # _ops is published to 3 decimals of GMACs: exact means within half of the last digit.
@@ -107,21 +110,35 @@ class Tool:
     package: str | None  # the distribution that must be installed; None: always present
     count: Callable[[nn.Module, torch.Tensor], float]
     includes: str
+    # what its user imports first (the fresh processes do, untimed)
+    modules: tuple[str, ...] = ()
 
 
 PEER_TOOLS = (
-    Tool("fvcore", "fvcore", count_fvcore, "jit trace + forward of a built CPU model"),
-    Tool("ptflops", "ptflops", count_ptflops, "forward of a built CPU model (backend noted)"),
-    Tool("thop", "thop", count_thop, "hooked forward of a built CPU model"),
-    Tool("torchprofile", "torchprofile", count_torchprofile, "jit trace of a built CPU model"),
+    Tool("fvcore", "fvcore", count_fvcore, "jit trace + forward of a built CPU model",
+         ("fvcore.nn",)),
+    Tool("ptflops", "ptflops", count_ptflops, "forward of a built CPU model (backend noted)",
+         ("ptflops",)),
+    Tool("thop", "thop", count_thop, "hooked forward of a built CPU model", ("thop",)),
+    Tool("torchprofile", "torchprofile", count_torchprofile, "jit trace of a built CPU model",
+         ("torchprofile",)),
     Tool("FlopCounterMode", None, count_flop_counter, "forward of a built CPU model"),
+)  # fmt: skip
+# edgegap imports its workload modules on first use, as its command line starts faster so:
+# the fresh processes import them first, as a peer's user imports the peer
+EDGEGAP_MODULES = tuple(
+    f"edgegap.workload.{name}"
+    for name in ("profile", "tracer", "detection", "real_tensors", "zoo", "hf_models", "library")
 )
 EDGEGAP_CPU = Tool(
     "edgegap (CPU model)",
     None,
     count_edgegap_cpu,
     "`edgegap.profile(model, shape)` on a built CPU model: traced on meta inputs through a "
-    "copy of its module tree that shares its weights, so no kernel computes",
+    "copy of its module tree that shares its weights, so no kernel computes; torch's common "
+    "leaf modules (convolution, normalisation, activation, linear) hand their operators to "
+    "the recorder from their call (`workload.module_calls`)",
+    EDGEGAP_MODULES,
 )
 
 
@@ -132,7 +149,7 @@ EDGEGAP_CPU = Tool(
 class Cell:
     macs: float | None = None
     seconds: float | None = None
-    first_seconds: float | None = None  # the warm-up: what one call in a fresh session pays
+    first_seconds: float | None = None  # the median first call of fresh processes
     note: str = ""
 
 
@@ -156,41 +173,103 @@ def quiet() -> Iterator[None]:
             logging.disable(logging.NOTSET)
 
 
-def best_of(call: Callable[[], float]) -> Cell:
-    """One timed warm-up call, then the best of REPEATS timed calls; a failure becomes a note."""
+def _failure(error: Exception) -> Cell:
+    reason = (str(error).strip().splitlines() or [""])[0][:60]
+    return Cell(note=f"failed: {type(error).__name__}: {reason}".rstrip(": "))
+
+
+@contextlib.contextmanager
+def collector_off() -> Iterator[None]:
+    """The garbage collector run, then kept off while timed, as `timeit` does: a full
+    collection of this process's objects (0.16 s with the peers imported) would otherwise land
+    on whichever call crosses its threshold."""
+    gc.collect()
+    gc.disable()
     try:
-        with quiet():
-            start = time.perf_counter()
-            macs = call()
-            first = time.perf_counter() - start
-            times = []
-            for _ in range(REPEATS):
-                start = time.perf_counter()
-                macs = call()
-                times.append(time.perf_counter() - start)
-    except Exception as error:
-        reason = (str(error).strip().splitlines() or [""])[0][:60]
-        return Cell(note=f"failed: {type(error).__name__}: {reason}".rstrip(": "))
-    return Cell(macs, min(times), first)
+        yield
+    finally:
+        gc.enable()
 
 
 BUILD = "building the CPU model"
 
 
+def counter(name: str, label: str) -> Callable[[], float]:
+    """What the cell `label` times for model `name`: the by-name call, the build, or a tool
+    on its own copy of a CPU model (some attach state to it), built before."""
+    if label == "edgegap":
+        for module in EDGEGAP_MODULES:
+            importlib.import_module(module)
+        return lambda: edgegap.profile(name, SHAPE).totals.macs
+    if label == BUILD:
+        return lambda: float(bool(torchvision.models.get_model(name)))
+    tool = next(t for t in (EDGEGAP_CPU, *PEER_TOOLS) if t.label == label)
+    for module in tool.modules:
+        importlib.import_module(module)
+    model, x = torchvision.models.get_model(name).eval(), torch.randn(SHAPE)
+    return lambda: tool.count(model, x)
+
+
+def fresh_first_call(name: str, label: str) -> float | None:
+    """One first call in a new process: what a command-line run counting one model pays
+    (importing torch, torchvision and the tool, and building the model, excluded; the tool's
+    one-time set-up included). None if the process failed."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--first-call", name, label],
+        capture_output=True, text=True, check=False, cwd=Path(__file__).parent,
+    )  # fmt: skip
+    return float(done.stdout.split()[-1]) if done.returncode == 0 else None
+
+
+def time_first_call(name: str, label: str) -> None:
+    """In a fresh process (`fresh_first_call`): one call of the cell, timed, its seconds
+    printed last."""
+    with quiet():
+        call = counter(name, label)
+        with collector_off():
+            start = time.perf_counter()
+            call()
+            elapsed = time.perf_counter() - start
+    print(elapsed)
+
+
 def measure_model(name: str) -> dict[str, Cell]:
-    """Every tool on one model; each peer gets its own copy, since some attach state to it.
-    `BUILD` times what a peer's user pays before counting a model they know by name."""
-    cells = {"edgegap": best_of(lambda: edgegap.profile(name, SHAPE).totals.macs)}
-    cells[BUILD] = best_of(lambda: float(bool(torchvision.models.get_model(name))))
-    model = torchvision.models.get_model(name).eval()
-    x = torch.randn(SHAPE)
-    for tool in (EDGEGAP_CPU, *PEER_TOOLS):
-        if not installed(tool.package):
-            cells[tool.label] = Cell(note="not installed")
-            continue
-        own = copy.deepcopy(model)
-        cells[tool.label] = best_of(lambda tool=tool, own=own: tool.count(own, x))
-    return cells
+    """Every tool on one model, from the same start, side by side: one warm-up call each,
+    then REPEATS rounds of one timed call per tool (the best kept), then FRESH_PROCESSES
+    rounds of one fresh process per tool (the median kept), so that the machine's drift
+    reaches every tool alike. `BUILD` times what a peer's user pays before counting a model
+    they know by name. A tool that fails gets a note."""
+    packages = {tool.label: tool.package for tool in (EDGEGAP_CPU, *PEER_TOOLS)}
+    labels = ["edgegap", BUILD, EDGEGAP_CPU.label, *(tool.label for tool in PEER_TOOLS)]
+    cells: dict[str, Cell] = {}
+    calls: dict[str, Callable[[], float]] = {}
+    macs: dict[str, float] = {}
+    with quiet(), collector_off():
+        for label in labels:
+            if not installed(packages.get(label)):
+                cells[label] = Cell(note="not installed")
+                continue
+            try:
+                calls[label] = counter(name, label)
+                macs[label] = calls[label]()
+            except Exception as error:
+                cells[label] = _failure(error)
+                calls.pop(label, None)
+        times: dict[str, list[float]] = {label: [] for label in calls}
+        for _ in range(REPEATS):
+            for label, call in calls.items():
+                start = time.perf_counter()
+                call()
+                times[label].append(time.perf_counter() - start)
+    firsts: dict[str, list[float | None]] = {label: [] for label in calls}
+    for _ in range(FRESH_PROCESSES):
+        for label in calls:
+            firsts[label].append(fresh_first_call(name, label))
+    for label in calls:
+        done = [seconds for seconds in firsts[label] if seconds is not None]
+        first = statistics.median(done) if len(done) == FRESH_PROCESSES else None
+        cells[label] = Cell(macs[label], min(times[label]), first)
+    return {label: cells[label] for label in labels}
 
 
 # ---------------------------------------------------------------------------- the doc
@@ -352,9 +431,13 @@ Each tool counts MACs of one image at {SHAPE} (batch 1, random weights, `eval()`
 with torchvision's published `_ops` (GMACs of conv, linear and matmul, 3 decimals). "exact"
 means within ±{EXACT_GMACS} GMACs of `_ops`, half its last digit; the error is that of the count
 rounded to 3 decimals. Seconds are wall-clock (`time.perf_counter`), best of {REPEATS} after one
-warm-up, all in one process; "first call" is that warm-up, what a command-line run counting one
-model pays (one-time set-up such as jit tracing and lazy imports included; the first model of
-the run also pays the process's first-use costs). FlopCounterMode counts as a peer.
+warm-up, all in one process, the tools side by side (each round times one call of each), the
+garbage collector run before and off while timed (as `timeit` does); "first call" is the
+median of {FRESH_PROCESSES} first calls, each in a process of its own (side by side too: a round
+starts one process a tool), what a command-line run counting one model pays (importing
+torch, torchvision and the tool, edgegap's workload modules included, and building the model
+excluded; the tool's one-time set-up, such as jit tracing, included). FlopCounterMode counts
+as a peer.
 
 Two speed-ups, each from the same start (higher is better; the goal is >= {SPEED_GOAL:g}x):
 
@@ -444,7 +527,14 @@ its default input {shape}. The limit is 1 GB = 10^9 bytes.
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["speed", "memory"], help="run one section only")
-    only = parser.parse_args().only
+    parser.add_argument(
+        "--first-call", nargs=2, metavar=("MODEL", "CELL"), help=argparse.SUPPRESS
+    )  # a fresh process of `first_call`
+    arguments = parser.parse_args()
+    if arguments.first_call:
+        time_first_call(*arguments.first_call)
+        return
+    only = arguments.only
     chosen = [only] if only else ["speed", "memory"]
     if "speed" in chosen:
         body = speed_section()
