@@ -11,6 +11,7 @@ Two sections, each written into docs/benchmarks.md (the other section is kept):
   edgegap's claim is under 1 GB, where fp32 weights alone are 2.5 GB.
 
 Run: .venv/bin/python benchmarks/profile_vs_peers.py [--only speed|memory]
+(the speed section about 9 minutes, most of it the fresh processes of the first calls)
 """
 
 from __future__ import annotations

@@ -425,3 +425,12 @@ def test_fig4c_draws_the_generative_fits_and_states_the_gap(trends, plotted):
     assert drawn == len(trends.tables["open_llms"]) + 2 * len(trends.tables["edge_memory"])
     subtitle = plot.layout.title.subtitle.text.replace("<br>", " ")
     assert "x the largest edge DRAM" in subtitle and "tokens/s" in subtitle
+    # each quantity's other rows, hollow, in its record setters' colour; the three apart
+    colour = {t.name: t.marker.color for t in points}
+    symbols = {t.name: t.marker.symbol for t in points}
+    quantities = {name.removesuffix(": leading") for name in colour if name.endswith("leading")}
+    assert len(quantities) == 3
+    assert len({colour[f"{q}: leading"] for q in quantities}) == 3
+    for quantity in quantities:
+        assert colour[f"{quantity}: others"] == colour[f"{quantity}: leading"]
+        assert symbols[f"{quantity}: others"] == symbols[f"{quantity}: leading"] + "-open"
