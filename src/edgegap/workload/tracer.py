@@ -589,9 +589,9 @@ def trace(
     named = dict(named or {})
     for tensor in [*examples, *named.values()]:
         live.add(tensor)
-    on_meta = [t.device.type == "meta" for t in (*examples, *named.values())]
-    real_state = any(t.device.type != "meta" for t in state.tensors.values())
-    recorder = _Recorder(state, live, bits, any(on_meta) and real_state)
+    on_meta = any(t.is_meta for t in (*examples, *named.values()))
+    real_state = any(not t.is_meta for t in state.tensors.values())
+    recorder = _Recorder(state, live, bits, on_meta and real_state)
     # eval(), flag by flag: `Module.eval()` walks the tree through its slow __setattr__
     training = [module for module in paths if module.training]
     for module in training:
