@@ -591,9 +591,10 @@ def _evaluated(node: onnx.NodeProto, values: dict[str, Any]) -> list[Any] | None
     return outputs if small else None
 
 
-def _fold_shape_arithmetic(model: onnx.ModelProto) -> None:
+def _fold_shape_arithmetic(model: onnx.ModelProto, folder: Path) -> None:
     """Replace, in place, every node computing a small integer tensor from constants (or a
-    Shape of a tensor of known shape) by an initializer, until inference sees them all."""
+    Shape of a tensor of known shape) by an initializer, until inference sees them all. A
+    small constant stored beside the file (`folder`, a model over 2 GB) is read from there."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -603,8 +604,9 @@ def _fold_shape_arithmetic(model: onnx.ModelProto) -> None:
         except onnx.shape_inference.InferenceError:
             return  # `_infer` says what fails
         known = {v.name: v for v in (*inferred.input, *inferred.value_info)}
-        values = {t.name: numpy_helper.to_array(t) for t in graph.initializer
-                  if t.data_type in _FOLDED_TYPES}  # fmt: skip
+        values = {t.name: numpy_helper.to_array(t, base_dir=str(folder))
+                  for t in graph.initializer
+                  if t.data_type in _FOLDED_TYPES and math.prod(t.dims) <= FOLD_LIMIT}  # fmt: skip
         nodes = list(graph.node)
         replaced: set[int] = set()  # positions of the nodes that become initializers
         for index, node in enumerate(nodes):
@@ -821,7 +823,7 @@ def profile_onnx(
     """
     model = _load(path)
     graph_inputs = _fix_inputs(model, inputs, path)
-    _fold_shape_arithmetic(model)
+    _fold_shape_arithmetic(model, path.parent)
     reader = _Reader(model.graph, _infer(model, path), bits, path)
     for index, node in enumerate(model.graph.node):
         reader.visit(index, node)
