@@ -88,13 +88,18 @@ def _on_meta(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, dict[s
     return args, kwargs
 
 
+def _holds_tensors(listed: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether an operator's list argument may hold tensors (cat's, index's): a schema's list
+    is of one type, so one that starts with a number (a shape, a stride) holds none."""
+    return bool(listed) and type(listed[0]) not in _SCALARS
+
+
 def _operands(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[torch.Tensor]:
-    """The tensors among an operator's arguments, given alone or in a list (cat's, index's):
-    a schema's list is of one type, so one that starts with a number (a shape) holds none."""
+    """The tensors among an operator's arguments, given alone or in a list."""
     for arg in (*args, *kwargs.values()) if kwargs else args:
         if isinstance(arg, torch.Tensor):
             yield arg
-        elif isinstance(arg, (list, tuple)) and arg and type(arg[0]) not in _SCALARS:
+        elif isinstance(arg, (list, tuple)) and _holds_tensors(arg):
             yield from _tensors(arg)
 
 
@@ -353,9 +358,8 @@ class _Recorder(TorchDispatchMode):  # type: ignore[no-untyped-call]
                     weighted.append(i)
                 shapes.append(shape)
             elif isinstance(arg, (list, tuple)):
-                # a schema's list is of one type: one of numbers (a stride) is seen by its first
-                if arg and type(arg[0]) not in _SCALARS:
-                    for tensor in _tensors(arg):  # a list of tensors (cat's, index's)
+                if _holds_tensors(arg):
+                    for tensor in _tensors(arg):
                         if (o := owner(tensor)) is None:
                             activations.append(tensor)
                             activation_shapes.append(tuple(tensor.shape))
