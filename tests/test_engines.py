@@ -75,6 +75,22 @@ def _refused(text: str, origin: str) -> str:
     return message
 
 
+def test_a_runtime_s_fixed_time_per_layer_adds_to_each_layer_and_costs_no_energy():
+    """`fixed_s_per_layer` (a launch, a barrier) is added to every layer the platform runs,
+    after the roofline: it overlaps neither the compute nor the memory time."""
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 8))
+    workload = edgegap.profile(model, (1, 64))
+    plain = load_platform(TINY).with_compute(type="vector", macs_per_cycle=8)
+    launched = plain.with_compute(fixed_s_per_layer=2e-6)
+    before, after = estimate(workload, plain), estimate(workload, launched)
+    assert len(after.layers) == len(before.layers) >= 2
+    for old, new in zip(before.layers, after.layers, strict=True):
+        assert new.latency_s == pytest.approx(old.latency_s + 2e-6, rel=1e-12)
+        assert new.energy_j == old.energy_j and new.bound == old.bound
+    with pytest.raises(UserError, match="fixed_s_per_layer"):
+        plain.with_compute(fixed_s_per_layer=-1e-6)
+
+
 def test_a_field_of_another_engine_type_is_refused_in_one_line():
     m7 = (CATALOG / "cortex-m7.yaml").read_text(encoding="utf-8")
     line = m7.splitlines().index("  type: vector") + 2
@@ -104,7 +120,7 @@ def test_changing_the_type_keeps_only_what_every_engine_shares():
     shared = {key: value for key, value in tiny.compute.model_dump().items() if key in SHARED}
     assert vector.compute.model_dump() == shared | {
         "type": "vector", "macs_per_cycle": 8, "macs_per_cycle_by_precision": {},
-        "utilization": 1.0}  # fmt: skip
+        "utilization": 1.0, "fixed_s_per_layer": 0.0}  # fmt: skip
     with pytest.raises(UserError, match=r"tiny with rows=8: compute\.rows: a field of a systolic"):
         vector.with_compute(rows=8)
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edgegap.workload import hf_models
 
@@ -131,10 +134,60 @@ def test_every_estimated_row_has_its_formats_context_and_a_catalog_platform() ->
         assert row.context >= 64, row.row_id  # the declared rule: tg128 is the shortest
 
 
-@pytest.mark.slow
-def test_the_catalog_carries_the_declared_rule_s_sustained_bandwidths() -> None:
-    """Each platform's sustained off-chip bandwidth is the one its in-sample row fits (or
-    its compute unit's median fraction of peak), as llm-decode-published.md declares."""
+def _synthetic(gb_s: float, fixed: float, sizes: list[float]):  # type: ignore[no-untyped-def]
+    """Rows of one device, each a decode step of `size` off-chip bytes over 100 layers,
+    measured at exactly what `gb_s` and `fixed` give."""
+    import numpy as np
+
     benchmark = _benchmark()
-    sustained = benchmark.sustained_bandwidths(benchmark.rows())[0]
-    assert benchmark.catalog_differences(sustained) == []
+    timed = []
+    for i, size in enumerate(sizes):
+        row = benchmark.Row(row_id=f"r{i}", device="dev", kind="k", unit="GPU", model="m",
+                            spec="s", weights="f16", kv_cache="f16", context=64, measured=1.0,
+                            split="in_sample", source="https://example.org")  # fmt: skip
+        step = benchmark.Timed(row, 100.0, np.full(100, 1e-7), np.full(100, size / 100))
+        measured = step.tokens_per_s(gb_s, fixed)
+        timed.append(benchmark.Timed(replace(row, measured=measured), 100.0, step.compute_s,
+                                     step.offchip_bytes))  # fmt: skip
+    return benchmark, timed
+
+
+@settings(max_examples=40, deadline=None)
+@given(gb_s=st.floats(5.0, 100.0), index=st.integers(0, 60))
+def test_rule_2_recovers_a_device_s_bandwidth_and_fixed_time(gb_s: float, index: int) -> None:
+    """Rows made by a bandwidth (up to the peak) and a fixed time of the grid give them back."""
+    benchmark, timed = _synthetic(gb_s, benchmark_grid()[index], [1e8, 4e8, 2e9])
+    fitted_gb_s, fixed = benchmark.fit_device(timed, benchmark.FIXED_GRID)
+    assert fitted_gb_s == pytest.approx(gb_s, rel=1e-6)
+    assert fixed == benchmark.FIXED_GRID[index]
+
+
+def test_rule_2_gives_a_device_without_a_size_spread_its_unit_s_fixed_time() -> None:
+    grid = benchmark_grid()
+    benchmark, spread = _synthetic(50.0, grid[50], [1e8, 1e9])
+    _, single = _synthetic(20.0, grid[40], [5e8])
+    other = [replace(t, row=replace(t.row, device="other")) for t in single]
+    numbers = benchmark.device_numbers(spread + other, {"dev": ("GPU", 100.0),
+                                                         "other": ("GPU", 100.0)})  # fmt: skip
+    assert numbers["dev"][:2] == (50.0, benchmark.rounded(grid[50]))
+    fixed = numbers["other"][1]
+    assert fixed == numbers["dev"][1]  # its unit's only fitted device's
+    assert other[0].tokens_per_s(numbers["other"][0], fixed) == pytest.approx(
+        other[0].row.measured, rel=1e-2
+    )  # its one row sets the bandwidth at that time
+
+
+def benchmark_grid() -> tuple[float, ...]:
+    return _benchmark().FIXED_GRID  # type: ignore[no-any-return]
+
+
+@pytest.mark.slow
+def test_the_catalog_carries_rule_2_s_numbers() -> None:
+    """Each platform's sustained off-chip bandwidth and fixed time per layer are what rule 2
+    fits on the training rows, as llm-decode-published.md declares."""
+    benchmark = _benchmark()
+    read = benchmark.rows()
+    timed = [benchmark.Timed.of(row) for row in read]
+    devices = {t.row.device: (t.row.unit, t.peak_gb_s) for t in timed}
+    training = [t for t in timed if t.row.split in benchmark.TRAINING]
+    assert benchmark.catalog_differences(benchmark.device_numbers(training, devices)) == []

@@ -219,6 +219,7 @@ class Evaluation:
     memory_time: dict[str, Floats]  # each level that states a bandwidth
     compute_energy: dict[str, Floats]  # "mac" (or the crossbar's parts) and "elementwise"
     memory_energy: dict[str, Floats]  # each level
+    fixed_s: float = 0.0  # each layer's time that nothing overlaps (`Engine.fixed_s`)
 
     def _times(self) -> list[Floats]:
         """Compute first, then the levels in order: the first of equal times names the bound."""
@@ -228,7 +229,7 @@ class Evaluation:
 
     @property
     def latency_s(self) -> Floats:
-        latency: Floats = np.maximum.reduce(self._times())
+        latency: Floats = np.maximum.reduce(self._times()) + self.fixed_s
         return latency
 
     @property
@@ -310,7 +311,9 @@ def _evaluate(layers: LayerArrays, platform: Platform, designs: Designs) -> Eval
         memory_energy[level.name] = np.asarray(
             traffic[level.name] * 8 * level.energy_pj_per_bit * 1e-12, dtype=np.float64
         )
-    return Evaluation(cycles, traffic, compute_time, memory_time, compute_energy, memory_energy)
+    return Evaluation(
+        cycles, traffic, compute_time, memory_time, compute_energy, memory_energy, engine.fixed_s
+    )
 
 
 def evaluate_designs(

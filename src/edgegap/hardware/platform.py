@@ -231,6 +231,14 @@ class VectorCompute(BaseCompute):
         "(int8 on tensor cores or VNNI, for one)",
     )
     utilization: Fraction = Field(1.0, description="fraction of peak sustained on dense layers")
+    fixed_s_per_layer: float = Field(
+        0.0,
+        ge=0,
+        le=0.01,
+        description="seconds the runtime spends on each layer it runs besides the layer's "
+        "compute and memory time (a kernel launch, a barrier between threads); added to the "
+        "layer's latency, not overlapped with it",
+    )
 
     @property
     def peak_macs_per_cycle(self) -> int:

@@ -42,7 +42,9 @@ class Engine(ABC, Generic[Spec]):
       (an engine timed on the machine with its caches), so that only off-chip traffic adds
       a memory bound; their traffic still counts for energy;
     - `moved`: the layers as the memory hierarchy sees them: as they are, unless the engine
-      keeps the weights in place (programmed crossbars), which then never move.
+      keeps the weights in place (programmed crossbars), which then never move;
+    - `fixed_s`: the seconds each layer costs on top of its compute and memory time, which
+      nothing overlaps (a runtime's launch of the layer); none by default.
 
     The cost model does the rest the same way for every engine: traffic beyond the innermost
     buffer, the element-wise energy, the roofline and the sums. A new engine is a module here
@@ -73,6 +75,10 @@ class Engine(ABC, Generic[Spec]):
 
     def energy(self) -> dict[str, Floats]:
         return {"mac": self.layers.macs * self.layers.mac_energy_j}
+
+    @property
+    def fixed_s(self) -> float:
+        return 0.0
 
 
 def elementwise_cycles(layers: LayerArrays, lanes: Ints | int, width: int) -> Ints:

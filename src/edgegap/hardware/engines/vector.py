@@ -1,5 +1,5 @@
 """A vector (SIMD) engine: MACs at its peak rate for the layer's precision times the sustained
-utilisation, element-wise work on its lanes."""
+utilisation, element-wise work on its lanes, and the runtime's fixed time per layer."""
 
 from __future__ import annotations
 
@@ -26,3 +26,7 @@ class Vector(Engine[VectorCompute]):
             macs = layers.macs[layers.gemm_layers, None]
             cycles[layers.gemm_layers] = np.ceil(macs / rate).astype(np.int64)
         return cycles
+
+    @property
+    def fixed_s(self) -> float:
+        return self.spec.fixed_s_per_layer
