@@ -2,8 +2,8 @@
 parses, every row carries its source and a declared split, and the split keeps the rule
 written in llm-decode-published.md: at most one in-sample row per catalog device, and at
 least 12 held-out rows; the second set, gathered and declared later under the same rule, holds at
-least 15 held-out rows of its own. Each row's model maps to the configuration edgegap profiles for
-it (llm-decode-models.csv)."""
+least 15 held-out rows of its own, and the third set at least 12. Each row's model maps to the
+configuration edgegap profiles for it (llm-decode-models.csv)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from edgegap.workload import hf_models
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
 CSV = DATA / "llm-decode-published.csv"
 MODELS = DATA / "llm-decode-models.csv"  # each model cell's configuration
-SPLITS = {"in_sample", "held_out", "excluded", "in_sample_2", "held_out_2"}
+SPLITS = {"in_sample", "held_out", "excluded", "in_sample_2", "held_out_2", "in_sample_3",
+          "held_out_3"}
 REQUIRED = (
     "row_id",
     "device",
@@ -87,6 +88,18 @@ def test_second_set_holds_fifteen_held_out_rows_on_catalog_devices() -> None:
             if row["split"] == "in_sample_2" and row["catalog_device"] in first] == []  # fmt: skip
     counts = Counter(row["catalog_device"] for row in second if row["split"] == "in_sample_2")
     assert [device for device, n in counts.items() if n > 1] == []
+
+
+def test_third_set_holds_twelve_held_out_rows_on_catalog_devices() -> None:
+    """The third set (declared 2026-12-04, before any estimate of it) may set no device known
+    to an earlier set."""
+    earlier = {row["catalog_device"] for row in rows() if row["split"] in
+               ("in_sample", "held_out", "in_sample_2", "held_out_2")}  # fmt: skip
+    third = [row for row in rows() if row["split"].endswith("_3")]
+    assert sum(row["split"] == "held_out_3" for row in third) >= 12
+    assert [row["row_id"] for row in third
+            if row["split"] == "in_sample_3"
+            and row["catalog_device"] in earlier] == []  # fmt: skip
 
 
 def test_the_rule_file_names_the_split_and_its_meaning() -> None:
