@@ -9,14 +9,15 @@ device, its weights and KV cache in the row's formats (`llm-decode-setup.csv`), 
 the row's catalog platform; tokens/s = 1 / latency. Beside it the naive estimate the
 calculators make: stored weight bytes / the datasheet's peak bandwidth.
 
-Rule 2 (declared in `llm-decode-published.md` after the first two held-out sets were seen):
-every row whose error had been seen is a training row, and each catalog device gets two
-numbers from its training rows, a sustained off-chip bandwidth and a fixed time per layer the
-runtime spends (`fit_device`; a device whose rows do not span sizes borrows the fixed time of
-its compute unit, `device_numbers`). The benchmark derives these numbers, checks the catalog
-carries them (and stops, printing what differs, if not), reports each training row's error
-when it is left out of its device's fit, then compares the third held-out set
-(`held_out_3`), gathered and declared after rule 2 and before any estimate of its rows.
+Rules 2 and 3 (declared in `llm-decode-published.md`, each after the held-out sets before
+it were seen): every row whose error had been seen is a training row, and each catalog device
+gets two numbers from its training rows, a sustained off-chip bandwidth and a fixed time per
+layer the runtime spends (`fit_device`; a device whose rows do not span sizes borrows the
+fixed time of its compute unit, `device_numbers`). Rule 3 is rule 2's procedure with the third
+set among the training rows. The benchmark derives these numbers, checks the catalog carries
+them (and stops, printing what differs, if not), reports each training row's error when it
+is left out of its device's fit, then compares the fourth held-out set (`held_out_4`),
+gathered and declared after rule 3 and before any estimate of its rows.
 
 Counts and arithmetic only, no timing: the same on any machine.
 
@@ -49,10 +50,11 @@ README = DOC.parent.parent / "README.md"
 VERDICT_HEADING = "## Will it run? Edge language models on edge targets"
 README_BEFORE = "## Estimating latency and energy on a chip"
 SIGNIFICANT = 3  # digits a fitted bandwidth is carried to in the catalog
-# The rows whose errors had been seen when rule 2 was declared (2026-12-04): they set the
-# catalog's numbers. The third set was gathered and declared after it, before any estimate.
-TRAINING = ("in_sample", "held_out", "held_out_2")
-HELD_OUT = {"held_out_3": "third held-out set"}
+# The rows whose errors had been seen when rule 3 was declared (2026-12-04): they set the
+# catalog's numbers by rule 2's procedure. The fourth set was gathered and declared after it,
+# before any estimate.
+TRAINING = ("in_sample", "held_out", "held_out_2", "held_out_3")
+HELD_OUT = {"held_out_4": "fourth held-out set"}
 # Rule 2's fixed times per layer to choose from: none, or 60 log-spaced from 10 ns to 100 us.
 FIXED_GRID = (0.0, *(float(f) for f in np.geomspace(1e-8, 1e-4, 60)))
 SIZE_SPREAD = 1.25  # a device's rows tell a fixed time from a bandwidth if bytes span this
@@ -249,7 +251,7 @@ Numbers = dict[str, tuple[float, float, str]]  # device -> (GB/s, s per layer, h
 
 def device_numbers(training: list[Timed], devices: dict[str, tuple[str, float]],
                    grid: tuple[float, ...] = FIXED_GRID) -> Numbers:  # fmt: skip
-    """Rule 2 (llm-decode-published.md): every catalog device of `devices` (device ->
+    """Rules 2 and 3 (llm-decode-published.md): every catalog device of `devices` (device ->
     (compute unit, peak GB/s)) gets a sustained bandwidth and a fixed time per layer. A
     device whose training rows span sizes fits both (`fit_device`); another takes its
     compute unit's median fixed time (every fitted device's where its unit has none) and the
@@ -404,7 +406,7 @@ def verdicts() -> str:
         f"Decode tokens/s at batch 1 after {CONTEXT} tokens, weights as llama.cpp's "
         f"{WEIGHTS.upper()} files hold them, KV cache f16, estimated by edgegap on each "
         "target's sustained memory bandwidth and its runtime's fixed time per layer (both "
-        "fitted on the target's published decode runs, or taken from like targets, by rule 2 "
+        "fitted on the target's published decode runs, or taken from like targets, by rule 3 "
         "in [docs/generative.md](docs/generative.md), whose held-out rows show how far to "
         "trust it); \"needs\" where weights, cache and activations exceed the target's "
         "memory. Written by `benchmarks/generative.py`.",
@@ -428,7 +430,7 @@ def main() -> None:
     numbers = device_numbers(training, devices)
     differences = catalog_differences(numbers)
     if differences:
-        sys.exit("the catalog does not carry rule 2's numbers:\n" + "\n".join(differences))
+        sys.exit("the catalog does not carry rule 3's numbers:\n" + "\n".join(differences))
     fitted = estimated([row for row in read if row.split in TRAINING])
     held = {split: estimated([row for row in read if row.split == split]) for split in HELD_OUT}
     check_timed(fitted + [r for results in held.values() for r in results], timed, numbers)
@@ -460,25 +462,25 @@ def main() -> None:
     body = "\n".join([
         "Decode tokens/s at batch 1 as published (`benchmarks/data/llm-decode-published.csv`, "
         "each row's source linked), against edgegap's estimate and the naive one (stored "
-        "weight bytes / datasheet peak bandwidth). Rule 2 (`benchmarks/data/"
+        "weight bytes / datasheet peak bandwidth). Rule 3 (`benchmarks/data/"
         "llm-decode-published.md`) sets two numbers a device, its sustained bandwidth and a "
         "fixed time per layer the runtime spends, from every row whose error had been seen "
-        "(the training rows: the in-sample rows and the first two held-out sets). The third "
-        "held-out set was gathered and declared after rule 2 and before any estimate of its "
+        "(the training rows: the in-sample rows and the first three held-out sets). The fourth "
+        "held-out set was gathered and declared after rule 3 and before any estimate of its "
         "rows; it sets nothing. A training row's \"left out\" error is its estimate when its "
         "device's numbers are fitted without it, the error to expect on a new row of a known "
         "device.",
         "",
         *summary,
         "",
-        "What rule 2 sets, for each catalog device:",
+        "What rule 3 sets, for each catalog device:",
         "",
         *catalog,
         "",
         *(line for split, label in HELD_OUT.items() if held[split]
           for line in (f"Every row of the {label}:", "", *row_lines(held[split]), "")),
-        "Every training row (fitted on; the first two held-out sets' errors under rule 1 are "
-        "in the text above):",
+        "Every training row (fitted on; each earlier set's errors under the rule it was held "
+        "out from are in the text above):",
         "",
         *row_lines(fitted, left_out),
     ])  # fmt: skip

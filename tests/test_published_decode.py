@@ -21,8 +21,15 @@ from edgegap.workload import hf_models
 DATA = Path(__file__).resolve().parents[1] / "benchmarks" / "data"
 CSV = DATA / "llm-decode-published.csv"
 MODELS = DATA / "llm-decode-models.csv"  # each model cell's configuration
-SPLITS = {"in_sample", "held_out", "excluded", "in_sample_2", "held_out_2", "in_sample_3",
-          "held_out_3"}
+SPLITS = {
+    "in_sample",
+    "held_out",
+    "excluded",
+    "in_sample_2",
+    "held_out_2",
+    "in_sample_3",
+    "held_out_3",
+}
 REQUIRED = (
     "row_id",
     "device",
